@@ -16,6 +16,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, fields
@@ -27,6 +28,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from model import make_model, n_params  # noqa: E402
+from model_card import hardware  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,6 +56,9 @@ class Config:
     device: str = "cpu"               # cpu | cuda
     compile: bool = False             # torch.compile (GPU)
     resume: bool = False              # continue from <out>/ckpt.pt
+    stop_at: int = 0                  # if > 0: checkpoint and exit at this step (time slicing; tests)
+    time_budget_min: float = 0.0      # if > 0: after calib_steps, shrink max_steps to fit this wall time
+    calib_steps: int = 30             # keep < warmup_steps so the cosine never jumps
 
 
 def parse_args(argv=None) -> Config:
@@ -134,7 +139,7 @@ def main(cfg: Config):
         os.replace(tmp, ckpt_path)                                 # atomic: a kill never leaves half a file
 
     model.train()
-    t0 = time.time()
+    t0 = t_start = t_calib = time.time()
     while step < cfg.max_steps:
         for g in opt.param_groups:
             g["lr"] = get_lr(cfg, step)
@@ -145,6 +150,18 @@ def main(cfg: Config):
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         opt.step()
         step += 1
+        if cfg.time_budget_min > 0 and step == cfg.calib_steps:
+            # fit the run into the time budget: time steps 10..calib_steps (after the compile warm-up)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            per_step = (time.time() - t_calib) / (cfg.calib_steps - 10)
+            left = cfg.time_budget_min * 60 - (time.time() - t_start)
+            cfg.max_steps = min(cfg.max_steps, step + max(1, int(left / per_step)))
+            print(f"time budget {cfg.time_budget_min} min: {per_step * 1000:.1f} ms/step -> max_steps {cfg.max_steps}")
+        if step == 10:
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            t_calib = time.time()
         if step % cfg.log_interval == 0 or step == cfg.max_steps:
             lossf = loss.item()                                    # a CPU-GPU sync point
             t_spent += time.time() - t0
@@ -157,13 +174,20 @@ def main(cfg: Config):
             print(f"step {step}/{cfg.max_steps} loss {lossf:.4f} lr {rec['lr']:.2e} "
                   f"{'val ' + str(rec['val_loss']) + ' ' if 'val_loss' in rec else ''}"
                   f"{tok_s:.0f} tok/s (avg) {t_spent / 60:.1f} min", flush=True)
-        if step % cfg.ckpt_interval == 0 or step == cfg.max_steps:
+        if step % cfg.ckpt_interval == 0 or step == cfg.max_steps or step == cfg.stop_at:
             save_ckpt()
+        if step == cfg.stop_at:
+            print(f"stopped at step {step} (--stop-at); continue with --resume")
+            return
 
     model.save_pretrained(out)
+    for f in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):  # --base needs them
+        if Path(cfg.data, "tokenizer", f).is_file():
+            shutil.copy(Path(cfg.data, "tokenizer", f), out / f)
     summary = dict(config=asdict(cfg), params=n_params(model), steps=step,
                    tokens_seen=step * cfg.batch_size * cfg.seq_len, train_tokens=len(train_data),
                    time_s=round(t_spent, 1), device=cfg.device, threads=cfg.threads,
+                   hardware=hardware(cfg.device, cfg.threads),
                    final_val_loss=log[-1].get("val_loss") if log else None, log=log)
     (out / "train_log.json").write_text(json.dumps(summary, indent=1))
     print(f"saved {out} ({summary['tokens_seen'] / 1e6:.2f}M tokens in {t_spent / 60:.1f} min)")

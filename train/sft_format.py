@@ -42,11 +42,19 @@ def format_sft(prompt: str, response: str | None = None) -> str:
     return prompt + response + EOT
 
 
+def encode(tok, text: str):
+    """Token ids without special tokens; tok is a tokenizers.Tokenizer or an HF (fast) tokenizer."""
+    enc = tok.encode(text, add_special_tokens=False)
+    return enc.ids if hasattr(enc, "ids") else list(enc)
+
+
 def sft_ids(tok, prompt: str, response: str):
-    """(ids, n_prompt): encode(prompt) + encode(response) + [eos]; tok is a tokenizers.Tokenizer."""
-    p = tok.encode(prompt, add_special_tokens=False).ids
-    r = tok.encode(response, add_special_tokens=False).ids
-    return p + r + [tok.token_to_id(EOT)], len(p)
+    """(ids, n_prompt): encode(prompt) + encode(response) + [eos]."""
+    p, r = encode(tok, prompt), encode(tok, response)
+    eos = tok.token_to_id(EOT) if hasattr(tok, "token_to_id") else tok.convert_tokens_to_ids(EOT)
+    if eos is None or (not hasattr(tok, "token_to_id") and tok.eos_token_id is not None and EOT not in tok.get_vocab()):
+        eos = tok.eos_token_id      # a foreign base model: use its own end-of-text token
+    return p + r + [eos], len(p)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -1,0 +1,74 @@
+"""Jacobi / tree-proxy decoding (train/evaluate.py): output == greedy; the shipped metrics reproduce."""
+import json
+import random
+
+import numpy as np
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from conftest import TEST_PROMPTS
+from evaluate import Decoder, XorShift32, bootstrap
+from sft_format import format_sft
+
+
+def test_xorshift32_reference_values():
+    r = XorShift32(1)                      # x ^= x << 13; x ^= x >> 17; x ^= x << 5 (uint32)
+    assert [r.next() for _ in range(3)] == [270369, 67634689, 2647435461]
+    assert XorShift32(0).x == 1            # zero seed would be a fixed point
+    r, pool = XorShift32(1), [10, 20, 30, 40]
+    assert [r.choice(pool) for _ in range(3)] == [pool[270369 % 4], pool[67634689 % 4], pool[2647435461 % 4]]
+
+
+def test_jacobi_equals_greedy_on_a_random_model(toy_base):
+    model = AutoModelForCausalLM.from_pretrained(toy_base, dtype=torch.float64).eval()
+    dec = Decoder(model, eos_id=0)
+    rnd = random.Random(0)
+    for i in range(4):
+        prompt = [rnd.randrange(2, 4096) for _ in range(5 + 7 * i)]
+        g = dec.greedy(prompt, 24)
+        j, steps, acc = dec.jacobi(prompt, 24, XorShift32(1 + i))
+        assert j == g and 1 <= steps <= len(g) and sum(acc) >= len(g)
+        t, t_steps, _ = dec.jacobi(prompt, 24, XorShift32(1 + i), topk=10, truth=g)
+        assert t == g and t_steps <= steps
+
+
+def test_jacobi_on_a_constant_model(toy_base):
+    """All logits 0 -> greedy always emits token 0; Jacobi: 1 step to learn it, then W + 1 per step."""
+    model = AutoModelForCausalLM.from_pretrained(toy_base, dtype=torch.float64).eval()
+    with torch.no_grad():
+        model.model.norm.weight.zero_()
+    dec = Decoder(model, eos_id=-1)        # no end-of-text: run the full budget
+    prompt = [5, 6, 9, 11]
+    g = dec.greedy(prompt, 30)
+    assert g == [0] * 30
+    j, steps, acc = dec.jacobi(prompt, 30, XorShift32(3), window=5)
+    assert j == g and steps == 1 + 5 and acc[:2] == [1, 6]
+    t, t_steps, _ = dec.jacobi(prompt, 30, XorShift32(3), window=5, topk=10, truth=g)
+    assert t == g and t_steps == steps
+
+
+def test_bootstrap_ratio():
+    v, lo, hi, _ = bootstrap([10, 20, 30], [10, 10, 10])
+    assert v == 2.0 and lo <= v <= hi
+
+
+def test_shipped_metrics_reproduce(shipped_dir):
+    """Recompute Jacobi steps for the first prompts with the exported f16 weights (run in float64)."""
+    m = json.loads((shipped_dir / "training_metrics.json").read_text())
+    rows = {r["id"]: r for r in m["per_prompt"][m.get("mode") or "msn"]}
+    tok = AutoTokenizer.from_pretrained(shipped_dir)
+    model = AutoModelForCausalLM.from_pretrained(shipped_dir, dtype=torch.float64).eval()
+    dec = Decoder(model, eos_id=tok.eos_token_id)
+    prompts = [json.loads(l) for l in open(TEST_PROMPTS)]
+    checked = 0
+    for p in prompts:
+        if p["id"] not in rows or checked >= 2:
+            continue
+        ids = tok.encode(format_sft(p["prompt"]), add_special_tokens=False)
+        g = dec.greedy(ids, m["new_tokens"])
+        j, steps, _ = dec.jacobi(ids, m["new_tokens"], XorShift32(1 + p["id"]), m["window"])
+        assert j == g
+        assert (len(g), steps) == (rows[p["id"]]["tokens"], rows[p["id"]]["jacobi_steps"])
+        checked += 1
+    assert checked == 2
+    assert np.isfinite(m["jacobi_mat_msn"]) and m["jacobi_mat_msn"] >= 1.0
