@@ -1,0 +1,79 @@
+// topk.wgsl — per-row top-k of the logits (k ≤ 16), largest first; ties go to the lowest token id.
+// Element 0 is the greedy argmax. Only these ids and values cross back to the host.
+//
+// Dispatch: one workgroup of WG threads per row. Each thread keeps a sorted list of its best k over
+// the ids it visits (tid, tid+WG, ... ascending, replacing only on strictly greater values, so ties
+// keep the lower id); lists are then merged pairwise in a fixed tree with (value desc, id asc) order.
+// Glossary: T rows, V vocabulary size.
+
+const WG: u32 = 64u;
+const MAXK: u32 = 16u;
+
+struct Params {
+  V: u32,          // vocabulary size (columns considered)
+  stride: u32,     // logits row stride, floats
+  k: u32,          // 1 ≤ k ≤ 16
+  row0: u32,       // first logits row
+}
+
+@group(0) @binding(0) var<storage, read> L: array<f32>;              // [T, stride] f32 logits
+@group(0) @binding(1) var<storage, read_write> outIds: array<u32>;   // [T, k] token ids
+@group(0) @binding(2) var<storage, read_write> outVals: array<f32>;  // [T, k] logits
+@group(1) @binding(0) var<uniform> p: Params;
+
+var<workgroup> sv: array<f32, WG * MAXK>;
+var<workgroup> si: array<u32, WG * MAXK>;
+
+// true when (va, ia) ranks before (vb, ib)
+fn better(va: f32, ia: u32, vb: f32, ib: u32) -> bool {
+  return va > vb || (va == vb && ia < ib);
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  let tid = lid.x;
+  let t = wid.x;
+  let k = p.k;
+  var bv: array<f32, MAXK>;
+  var bi: array<u32, MAXK>;
+  for (var j = 0u; j < MAXK; j++) { bv[j] = -3.4e38; bi[j] = 0xffffffffu; }
+  let base = (p.row0 + t) * p.stride;
+  for (var v = tid; v < p.V; v += WG) {
+    let x = L[base + v];
+    if (better(x, v, bv[k - 1u], bi[k - 1u])) {
+      var j = k - 1u;
+      loop {
+        if (j == 0u) { break; }
+        if (!better(x, v, bv[j - 1u], bi[j - 1u])) { break; }
+        bv[j] = bv[j - 1u]; bi[j] = bi[j - 1u];
+        j--;
+      }
+      bv[j] = x; bi[j] = v;
+    }
+  }
+  for (var j = 0u; j < k; j++) { sv[tid * MAXK + j] = bv[j]; si[tid * MAXK + j] = bi[j]; }
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    if (tid < s) {
+      // merge lists tid and tid+s into bv/bi
+      var a = 0u; var b = 0u;
+      let oa = tid * MAXK; let ob = (tid + s) * MAXK;
+      for (var j = 0u; j < k; j++) {
+        if (better(sv[oa + a], si[oa + a], sv[ob + b], si[ob + b])) {
+          bv[j] = sv[oa + a]; bi[j] = si[oa + a]; a++;
+        } else {
+          bv[j] = sv[ob + b]; bi[j] = si[ob + b]; b++;
+        }
+      }
+    }
+    workgroupBarrier();
+    if (tid < s) {
+      for (var j = 0u; j < k; j++) { sv[tid * MAXK + j] = bv[j]; si[tid * MAXK + j] = bi[j]; }
+    }
+    workgroupBarrier();
+  }
+  if (tid < k) {
+    outIds[t * k + tid] = si[tid];
+    outVals[t * k + tid] = sv[tid];
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * Typed errors of the runtime. Every message says what failed, the observed versus the required
+ * value where there is one, and what to do next. Errors keep their class across the worker boundary
+ * (see `src/worker/transfer.ts`), so callers can use `instanceof`.
+ */
+
+/** Base class of every error the runtime throws on purpose. */
+export class MsnError extends Error {
+  /** Stable machine-readable code, e.g. `model-format`. */
+  readonly code: string;
+  /** Extra structured detail (observed/required values, file or tensor names). */
+  readonly detail: Record<string, unknown>;
+  constructor(code: string, message: string, detail: Record<string, unknown> = {}) {
+    super(message);
+    this.name = new.target.name;
+    this.code = code;
+    this.detail = detail;
+  }
+}
+
+/** `navigator.gpu` is missing or no adapter/device could be obtained. */
+export class WebGpuUnavailableError extends MsnError {
+  constructor(message: string, detail: Record<string, unknown> = {}) {
+    super('webgpu-unavailable', message, detail);
+  }
+}
+
+/** The GPU device was lost (driver reset, tab backgrounded, out of memory, `destroy()`). */
+export class DeviceLostError extends MsnError {
+  constructor(reason: string, message: string) {
+    super('device-lost', `The GPU device was lost (${reason}): ${message || 'no message'}. Create a new engine to continue; if it happens again, try a smaller model or context length.`, { reason });
+  }
+}
+
+/** A GPU allocation failed. */
+export class OutOfMemoryError extends MsnError {
+  constructor(what: string, bytes: number) {
+    super('out-of-memory', `Out of GPU memory while allocating ${what} (${bytes} bytes). Use a smaller model or a shorter contextLength.`, { what, bytes });
+  }
+}
+
+/** An adapter limit is below what the model or kernel needs. */
+export class LimitTooLowError extends MsnError {
+  constructor(limit: string, observed: number, required: number, hint = 'Use a smaller model or context length.') {
+    super('limit-too-low', `GPU limit ${limit} is ${observed}, but ${required} is required. ${hint}`, { limit, observed, required });
+  }
+}
+
+/** A model file is malformed (safetensors header, JSON, offsets, dtypes, missing tensors). */
+export class ModelFormatError extends MsnError {
+  constructor(message: string, detail: Record<string, unknown> = {}) {
+    super('model-format', message, detail);
+  }
+}
+
+/** A model config asks for something this runtime does not implement. */
+export class UnsupportedModelError extends MsnError {
+  constructor(field: string, observed: unknown, supported: string) {
+    super('unsupported-model', `Unsupported model config: ${field} = ${JSON.stringify(observed)}; supported: ${supported}. Use a Llama-family model (LlamaForCausalLM, MistralForCausalLM without sliding window).`, { field, observed });
+  }
+}
+
+/** A file's digest does not match the manifest. */
+export class IntegrityError extends MsnError {
+  constructor(file: string, expected: string, observed: string) {
+    super('integrity', `Integrity check failed for ${file}: expected sha256 ${expected}, got ${observed}. The cached copy was evicted; reload to download it again.`, { file, expected, observed });
+  }
+}
+
+/** Prompt plus requested new tokens do not fit the context. */
+export class ContextOverflowError extends MsnError {
+  constructor(promptTokens: number, maxNewTokens: number, contextLength: number) {
+    super('context-overflow', `Prompt (${promptTokens} tokens) plus maxNewTokens (${maxNewTokens}) exceeds the context length (${contextLength}). Shorten the prompt, lower maxNewTokens, or create the engine with a larger contextLength.`, { promptTokens, maxNewTokens, contextLength });
+  }
+}
+
+/** The caller aborted the request. */
+export class AbortedError extends MsnError {
+  constructor(message = 'Generation was aborted.') {
+    super('aborted', message);
+  }
+}
+
+/** Invalid arguments to a public function. */
+export class InvalidArgumentError extends MsnError {
+  constructor(message: string, detail: Record<string, unknown> = {}) {
+    super('invalid-argument', message, detail);
+  }
+}
+
+/** A file or URL could not be read. */
+export class NetworkError extends MsnError {
+  constructor(url: string, status: number | string) {
+    super('network', `Could not read ${url} (${status}). Check the model URL or path and that the server allows it (CORS).`, { url, status });
+  }
+}
+
+/** All error classes by name, used to rebuild them after crossing the worker boundary. */
+export const ERROR_CLASSES: Record<string, new (...args: never[]) => MsnError> = {
+  MsnError, WebGpuUnavailableError, DeviceLostError, OutOfMemoryError, LimitTooLowError, ModelFormatError,
+  UnsupportedModelError, IntegrityError, ContextOverflowError, AbortedError, InvalidArgumentError, NetworkError,
+};

@@ -1,0 +1,102 @@
+/**
+ * GPU device creation and capability probes.
+ *
+ * We request only the default limits (so every adapter that runs the suite behaves alike); the
+ * optional features `shader-f16`, `subgroups` and `timestamp-query` are requested when present and
+ * not disabled, and recorded in `GpuContext.features`. No kernel requires any of them.
+ */
+import { DeviceLostError, WebGpuUnavailableError } from '../errors.js';
+
+/** Adapter identity as reported by `GPUAdapter.info`. */
+export interface AdapterSummary {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  isFallbackAdapter: boolean;
+}
+
+/** Options for {@link createGpuContext}. */
+export interface GpuOptions {
+  /** Features never to request, e.g. `['shader-f16']`, or `['all']` for none. */
+  disableFeatures?: string[];
+  /**
+   * Test option: pretend `maxStorageBufferBindingSize` is this many bytes (must be ≤ the real one),
+   * so the tensor-splitting and chunked-prefill paths run on small fixtures.
+   */
+  maxBindingBytes?: number;
+}
+
+/** The device plus what the runtime may use of it. */
+export interface GpuContext {
+  /** The `GPU` the device came from. Kept referenced: in Node, a collected `GPU` tears down Dawn under a live device. */
+  gpu: GPU;
+  device: GPUDevice;
+  adapter: AdapterSummary;
+  features: { shaderF16: boolean; subgroups: boolean; timestampQuery: boolean };
+  limits: {
+    /** Largest storage buffer binding, bytes (possibly lowered by `maxBindingBytes`). */
+    maxBindingBytes: number;
+    /** Largest buffer, bytes. */
+    maxBufferBytes: number;
+    maxWorkgroupStorageBytes: number;
+    maxWorkgroupsPerDimension: number;
+    maxInvocationsPerWorkgroup: number;
+    minUniformOffsetAlignment: number;
+  };
+  /** Resolves when the device is lost (never rejects). */
+  lost: Promise<DeviceLostError>;
+}
+
+const OPTIONAL_FEATURES: GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp-query'];
+
+/**
+ * Creates a device on the best adapter of `gpu`.
+ * @throws WebGpuUnavailableError when `gpu` is missing or gives no adapter/device.
+ */
+export async function createGpuContext(gpu: GPU | undefined, options: GpuOptions = {}): Promise<GpuContext> {
+  if (!gpu) {
+    throw new WebGpuUnavailableError('WebGPU is not available here (navigator.gpu is missing). Use a browser with WebGPU (Chrome/Edge 113+, or start Chromium with --enable-unsafe-webgpu) and serve the page over https or localhost.');
+  }
+  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  if (!adapter) {
+    throw new WebGpuUnavailableError('No WebGPU adapter was found. Check that the GPU driver (or a software Vulkan driver such as Mesa lavapipe) is installed and WebGPU is enabled.');
+  }
+  const disabled = new Set(options.disableFeatures ?? []);
+  const requiredFeatures = disabled.has('all') ? [] : OPTIONAL_FEATURES.filter((f) => adapter.features.has(f) && !disabled.has(f));
+  let device: GPUDevice;
+  try {
+    device = await adapter.requestDevice({ requiredFeatures });
+  } catch (e) {
+    throw new WebGpuUnavailableError(`requestDevice failed: ${(e as Error).message}. Close other GPU-heavy tabs and retry.`);
+  }
+  const info = adapter.info;
+  const realBinding = device.limits.maxStorageBufferBindingSize;
+  const maxBindingBytes = options.maxBindingBytes ? Math.min(options.maxBindingBytes, realBinding) : realBinding;
+  const lost = device.lost.then((i) => new DeviceLostError(i.reason, i.message));
+  return {
+    gpu,
+    device,
+    adapter: {
+      vendor: info?.vendor ?? '',
+      architecture: info?.architecture ?? '',
+      device: info?.device ?? '',
+      description: info?.description ?? '',
+      isFallbackAdapter: Boolean((info as GPUAdapterInfo & { isFallbackAdapter?: boolean })?.isFallbackAdapter ?? (adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter),
+    },
+    features: {
+      shaderF16: device.features.has('shader-f16'),
+      subgroups: device.features.has('subgroups'),
+      timestampQuery: device.features.has('timestamp-query'),
+    },
+    limits: {
+      maxBindingBytes,
+      maxBufferBytes: device.limits.maxBufferSize,
+      maxWorkgroupStorageBytes: device.limits.maxComputeWorkgroupStorageSize,
+      maxWorkgroupsPerDimension: device.limits.maxComputeWorkgroupsPerDimension,
+      maxInvocationsPerWorkgroup: device.limits.maxComputeInvocationsPerWorkgroup,
+      minUniformOffsetAlignment: device.limits.minUniformBufferOffsetAlignment,
+    },
+    lost,
+  };
+}

@@ -1,0 +1,179 @@
+/**
+ * Kernel plumbing shared by every WGSL kernel: pipeline cache, bind groups, the uniform "params
+ * arena" and pass encoding.
+ *
+ * Binding convention (every kernel): group 0 = the kernel's storage buffers, in the order of its
+ * WGSL `@binding`s; group 1 binding 0 = its `Params` uniform struct, bound with a dynamic offset
+ * into one per-forward arena buffer (256-byte slots). A forward is a flat list of {@link Pass}
+ * records encoded into one compute pass of one command encoder.
+ */
+
+/** How a kernel binds each storage buffer of group 0. */
+export type BindingKind = 'read' | 'rw';
+
+/** A WGSL kernel: source text, entry point `main`, group-0 bindings and its params layout. */
+export interface KernelDef {
+  name: string;
+  code: string;
+  bindings: BindingKind[];
+  /** One letter per 4-byte `Params` field: `u` = u32, `f` = f32; `U` = vec4<u32> array element. */
+  params: string;
+}
+
+/** One dispatch: which compiled kernel, its data bind group, uniform values and grid. */
+export interface Pass {
+  kernel: CompiledKernel;
+  bindGroup: GPUBindGroup;
+  params: ArrayLike<number>;
+  workgroups: readonly [number, number, number];
+  label: string;
+}
+
+/** A pipeline specialised by override constants, with its group-0 layout. */
+export class CompiledKernel {
+  constructor(
+    readonly def: KernelDef,
+    readonly pipeline: GPUComputePipeline,
+    readonly layout0: GPUBindGroupLayout,
+    readonly key: string,
+  ) {}
+}
+
+/** Size of one uniform slot in the params arena, bytes (≥ minUniformBufferOffsetAlignment). */
+export const PARAM_SLOT_BYTES = 256;
+
+/** Compiles and caches kernels; owns the shared group-1 layout. */
+export class KernelCache {
+  readonly paramsLayout: GPUBindGroupLayout;
+  readonly #cache = new Map<string, CompiledKernel>();
+  readonly #layouts = new Map<string, GPUBindGroupLayout>();
+
+  constructor(readonly device: GPUDevice) {
+    this.paramsLayout = device.createBindGroupLayout({
+      label: 'params',
+      entries: [{ binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true, minBindingSize: PARAM_SLOT_BYTES } }],
+    });
+  }
+
+  /** Number of distinct pipelines compiled so far. */
+  get size(): number {
+    return this.#cache.size;
+  }
+
+  /** Returns the pipeline of `def` specialised with `constants` (compiled once). */
+  get(def: KernelDef, constants: Record<string, number> = {}): CompiledKernel {
+    const key = `${def.name}:${Object.entries(constants).map(([k, v]) => `${k}=${v}`).join(',')}`;
+    let k = this.#cache.get(key);
+    if (k) return k;
+    const layoutKey = def.bindings.join(',');
+    let layout0 = this.#layouts.get(layoutKey);
+    if (!layout0) {
+      layout0 = this.device.createBindGroupLayout({
+        label: `data:${layoutKey}`,
+        entries: def.bindings.map((b, i) => ({
+          binding: i,
+          visibility: GPUShaderStage.COMPUTE,
+          buffer: { type: b === 'read' ? 'read-only-storage' : 'storage' } as GPUBufferBindingLayout,
+        })),
+      });
+      this.#layouts.set(layoutKey, layout0);
+    }
+    const module = this.device.createShaderModule({ label: def.name, code: def.code });
+    const pipeline = this.device.createComputePipeline({
+      label: key,
+      layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout0, this.paramsLayout] }),
+      compute: { module, entryPoint: 'main', constants },
+    });
+    k = new CompiledKernel(def, pipeline, layout0, key);
+    this.#cache.set(key, k);
+    return k;
+  }
+
+  /** Bind group for `kernel`'s group 0 (buffers in binding order). */
+  bind(kernel: CompiledKernel, buffers: Array<GPUBuffer | GPUBufferBinding>): GPUBindGroup {
+    if (buffers.length !== kernel.def.bindings.length) {
+      throw new Error(`${kernel.def.name}: expected ${kernel.def.bindings.length} buffers, got ${buffers.length}`);
+    }
+    return this.device.createBindGroup({
+      label: kernel.def.name,
+      layout: kernel.layout0,
+      entries: buffers.map((b, i) => ({ binding: i, resource: b instanceof GPUBuffer ? { buffer: b } : b })),
+    });
+  }
+}
+
+/** Per-forward uniform storage: one 256-byte slot per pass, uploaded with one writeBuffer. */
+export class ParamArena {
+  readonly buffer: GPUBuffer;
+  readonly bindGroup: GPUBindGroup;
+  readonly #data: ArrayBuffer;
+  readonly #view: DataView;
+  #used = 0;
+
+  constructor(readonly device: GPUDevice, layout: GPUBindGroupLayout, readonly slots: number) {
+    this.buffer = device.createBuffer({ label: 'params-arena', size: slots * PARAM_SLOT_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    this.bindGroup = device.createBindGroup({ label: 'params', layout, entries: [{ binding: 0, resource: { buffer: this.buffer, size: PARAM_SLOT_BYTES } }] });
+    this.#data = new ArrayBuffer(slots * PARAM_SLOT_BYTES);
+    this.#view = new DataView(this.#data);
+  }
+
+  reset(): void {
+    this.#used = 0;
+  }
+
+  /** Packs `values` by the layout string `spec` into the next slot; returns its byte offset. */
+  push(spec: string, values: ArrayLike<number>): number {
+    if (this.#used >= this.slots) throw new Error(`ParamArena: more than ${this.slots} passes in one forward`);
+    const base = this.#used * PARAM_SLOT_BYTES;
+    let vi = 0;
+    let o = base;
+    for (const ch of spec) {
+      if (ch === 'u' || ch === 'U') this.#view.setUint32(o, values[vi++] >>> 0, true);
+      else if (ch === 'f') this.#view.setFloat32(o, values[vi++], true);
+      else throw new Error(`ParamArena: bad spec letter ${ch}`);
+      o += 4;
+    }
+    if (vi !== values.length) throw new Error(`ParamArena: spec '${spec}' takes ${vi} values, got ${values.length}`);
+    this.#used++;
+    return base;
+  }
+
+  /** Uploads the used slots (call once, before submitting the forward's command buffer). */
+  flush(): void {
+    if (this.#used > 0) this.device.queue.writeBuffer(this.buffer, 0, this.#data, 0, this.#used * PARAM_SLOT_BYTES);
+  }
+}
+
+/** Encodes `passes` into one compute pass; params are packed into `arena` (caller flushes). */
+export function encodePasses(encoder: GPUCommandEncoder, arena: ParamArena, passes: readonly Pass[]): void {
+  const cp = encoder.beginComputePass({ label: 'forward' });
+  for (const p of passes) {
+    const off = arena.push(p.kernel.def.params, p.params);
+    cp.setPipeline(p.kernel.pipeline);
+    cp.setBindGroup(0, p.bindGroup);
+    cp.setBindGroup(1, arena.bindGroup, [off]);
+    const [x, y, z] = p.workgroups;
+    if (x > 0 && y > 0 && z > 0) cp.dispatchWorkgroups(x, y, z);
+  }
+  cp.end();
+}
+
+/** ceil(a / b) for positive integers. */
+export function ceilDiv(a: number, b: number): number {
+  return Math.floor((a + b - 1) / b);
+}
+
+/** Rounds `n` up to a multiple of `m`. */
+export function roundUp(n: number, m: number): number {
+  return ceilDiv(n, m) * m;
+}
+
+/**
+ * Flattens a 1-D grid of `workgroups` into (x, y) within `maxPerDim` (kernels compute
+ * `id = gid.x + gid.y · gridX · WG`). Returns [gridX, gridY].
+ */
+export function flatGrid(workgroups: number, maxPerDim: number): [number, number] {
+  if (workgroups <= maxPerDim) return [Math.max(workgroups, 1), 1];
+  const y = ceilDiv(workgroups, maxPerDim);
+  return [ceilDiv(workgroups, y), y];
+}

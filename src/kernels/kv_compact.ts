@@ -1,0 +1,34 @@
+/** KV compaction wrapper (shaders/kv_compact.wgsl): keep listed rows, pack them from row P. */
+import code from '../../shaders/kv_compact.wgsl';
+import { type KernelCache, type KernelDef, type Pass, ceilDiv } from '../gpu/kernel.js';
+import { checkInt } from './shape.js';
+
+export const KV_COMPACT: KernelDef = { name: 'kv_compact', code, bindings: ['rw'], params: 'uuuu' + 'U'.repeat(16) };
+export const MAX_COMPACT_ROWS = 16;
+
+export interface KvCompactShape {
+  /** Absolute source rows to keep, ascending, src[i] ≥ P + i. */
+  src: readonly number[];
+  P: number;
+  rowFloats: number;
+  Smax: number;
+  /** Layers in this slab. */
+  layers: number;
+}
+
+/** `bindGroup` binds (KV slab). */
+export function kvCompactPass(cache: KernelCache, bindGroup: GPUBindGroup, s: KvCompactShape): Pass {
+  checkInt('kv_compact', 'rows', s.src.length, 1, MAX_COMPACT_ROWS);
+  for (let i = 0; i < s.src.length; i++) {
+    if (!(s.src[i] >= s.P + i && (i === 0 || s.src[i] > s.src[i - 1]) && s.src[i] < s.Smax)) {
+      throw new Error(`kv_compact: src must ascend with src[i] ≥ P + i and < Smax; got src=${JSON.stringify(s.src)}, P=${s.P}`);
+    }
+  }
+  const src = new Array<number>(16).fill(0);
+  s.src.forEach((r, i) => { src[i] = r; });
+  return {
+    kernel: cache.get(KV_COMPACT), bindGroup, label: 'kv_compact',
+    params: [s.src.length, s.P, s.rowFloats, s.Smax * s.rowFloats, ...src],
+    workgroups: [ceilDiv(s.rowFloats, 64), 2 * s.layers, 1],
+  };
+}

@@ -1,0 +1,73 @@
+/**
+ * Matmul wrapper: Y[t, n] (+)= Σ_k X[t, k] · W[n, k] (see shaders/matmul.wgsl).
+ * T = 1 uses the GEMV specialisation (ROWS = 1), T > 1 the register-tiled one (ROWS = 8); both
+ * reduce every output element identically (same LANES), so results are bit-identical per row.
+ */
+import code from '../../shaders/matmul.wgsl';
+import { type KernelCache, type KernelDef, type Pass, ceilDiv } from '../gpu/kernel.js';
+import { checkInt, checkMultiple } from './shape.js';
+
+export const MATMUL: KernelDef = { name: 'matmul', code, bindings: ['read', 'read', 'rw'], params: 'uuuuuuuuu' };
+
+/** Weight storage format: f32, f16 packed 2 per u32, bf16 packed 2 per u32. */
+export type WeightFormat = 'f32' | 'f16' | 'bf16';
+export const WFMT: Record<WeightFormat, number> = { f32: 0, f16: 1, bf16: 2 };
+
+/** Tile configuration (engine-wide LANES keeps the reduction order fixed). */
+export interface MatmulConfig {
+  lanes: number;
+  gemvCols: number;
+  tiledCols: number;
+}
+
+/** Rows per thread of the tiled path. */
+export const TILED_ROWS = 8;
+
+export interface MatmulShape {
+  /** Activation rows computed (T). */
+  T: number;
+  /** Weight rows in this buffer chunk (output columns written). */
+  nRows: number;
+  /** Padded input width Kp (multiple of 8): row stride of W (elements) and X (floats). */
+  Kp: number;
+  fmt: WeightFormat;
+  /** Y row stride, floats. */
+  yStride: number;
+  /** First Y column of this chunk. */
+  yCol0?: number;
+  xRow0?: number;
+  yRow0?: number;
+  /** Add into Y (fused residual add) instead of overwriting. */
+  accumulate?: boolean;
+}
+
+/** Builds the pass for one weight chunk. `bindGroup` binds (W chunk, X, Y). */
+export function matmulPass(cache: KernelCache, cfg: MatmulConfig, bindGroup: GPUBindGroup, s: MatmulShape, label = 'matmul'): Pass {
+  checkInt('matmul', 'T', s.T, 1);
+  checkInt('matmul', 'nRows', s.nRows, 1);
+  checkMultiple('matmul', 'Kp', s.Kp, 8);
+  const yCol0 = s.yCol0 ?? 0;
+  if (yCol0 + s.nRows > s.yStride) throw new Error(`matmul: columns [${yCol0}, ${yCol0 + s.nRows}) exceed yStride ${s.yStride}`);
+  const kernel = kernelFor(cache, cfg, s.fmt, s.T);
+  const rows = s.T === 1 ? 1 : TILED_ROWS;
+  const cols = s.T === 1 ? cfg.gemvCols : cfg.tiledCols;
+  const kChunks = s.fmt === 'f32' ? s.Kp / 4 : s.Kp / 8;
+  return {
+    kernel,
+    bindGroup,
+    label,
+    params: [s.T, s.nRows, kChunks, s.Kp / 4, s.yStride, yCol0, s.xRow0 ?? 0, s.yRow0 ?? 0, s.accumulate ? 1 : 0],
+    workgroups: [ceilDiv(s.nRows, cols), ceilDiv(s.T, rows), 1],
+  };
+}
+
+/** The compiled pipeline used for T rows (also used to create bind groups). */
+export function kernelFor(cache: KernelCache, cfg: MatmulConfig, fmt: WeightFormat, T: number) {
+  const gemv = T === 1;
+  return cache.get(MATMUL, {
+    LANES: cfg.lanes,
+    COLS: gemv ? cfg.gemvCols : cfg.tiledCols,
+    ROWS: gemv ? 1 : TILED_ROWS,
+    WFMT: WFMT[fmt],
+  });
+}

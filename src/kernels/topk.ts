@@ -1,0 +1,27 @@
+/** Top-k wrapper (shaders/topk.wgsl): per-row k best logits, ties to the lowest id; [0] = argmax. */
+import code from '../../shaders/topk.wgsl';
+import type { KernelCache, KernelDef, Pass } from '../gpu/kernel.js';
+import { checkInt } from './shape.js';
+
+export const TOPK: KernelDef = { name: 'topk', code, bindings: ['read', 'rw', 'rw'], params: 'uuuu' };
+export const MAX_TOPK = 16;
+
+export interface TopkShape {
+  T: number;
+  V: number;
+  stride: number;
+  k: number;
+  row0?: number;
+}
+
+/** `bindGroup` binds (logits, ids out, values out). */
+export function topkPass(cache: KernelCache, maxPerDim: number, bindGroup: GPUBindGroup, s: TopkShape): Pass {
+  checkInt('topk', 'T', s.T, 1, maxPerDim);
+  checkInt('topk', 'k', s.k, 1, Math.min(MAX_TOPK, s.V));
+  checkInt('topk', 'V', s.V, 1, s.stride);
+  return {
+    kernel: cache.get(TOPK), bindGroup, label: 'topk',
+    params: [s.V, s.stride, s.k, s.row0 ?? 0],
+    workgroups: [s.T, 1, 1],
+  };
+}
