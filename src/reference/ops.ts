@@ -38,14 +38,14 @@ export function rmsnormRef(X: Arr, g: Arr, T: number, C: number, eps: number): F
   return Y;
 }
 
-/** RoPE (rotate_half layout) on `heads` heads of D per row; invFreq[D/2]. */
+/** RoPE (rotate_half layout) on `heads` heads of D per row; invFreq[D/2]. The angle is formed in f32 as HF does. */
 export function ropeRef(X: Arr, pos: Arr, T: number, heads: number, D: number, invFreq: Arr): Float64Array {
   const Y = Float64Array.from(X);
   const hd = D / 2;
   for (let t = 0; t < T; t++) {
     for (let h = 0; h < heads; h++) {
       for (let i = 0; i < hd; i++) {
-        const th = pos[t] * invFreq[i];
+        const th = Math.fround(pos[t] * Math.fround(invFreq[i]));
         const o = t * heads * D + h * D + i;
         const a = X[o];
         const b = X[o + hd];
