@@ -120,7 +120,9 @@ class Decoder:
                     m += 1
                 valid = len(pending) + m
                 pending = g[m: k + 1]
-            cache.crop(base_len + valid)
+            drop = cache.get_seq_length() - (base_len + valid)
+            if drop > 0:
+                cache.crop(-drop)                   # negative = remove that many trailing tokens
             steps += 1
             accepts.append(len(new))
             for t in new:

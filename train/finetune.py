@@ -28,7 +28,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingA
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from msn import SFTCollator  # noqa: E402
 from model_card import hardware  # noqa: E402
-from sft_format import sft_ids  # noqa: E402
+from sft_format import eos_id  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,15 +58,20 @@ class ListDataset(torch.utils.data.Dataset):
 
 
 def load_pairs(path: Path, tok, max_len: int, limit: int = 0):
+    """Tokenised pairs ({"input_ids", "n_prompt"}) that fit in max_len; same ids as sft_format.sft_ids."""
+    pairs = [json.loads(line) for line in open(path)]
+    if limit:
+        pairs = pairs[: limit * 2]
+    enc = lambda texts: tok(texts, add_special_tokens=False)["input_ids"]   # batched (fast tokenizer)
+    prompts, responses = enc([p["prompt"] for p in pairs]), enc([p["response"] for p in pairs])
+    eos = eos_id(tok)
     rows = []
-    with open(path) as fh:
-        for line in fh:
-            p = json.loads(line)
-            ids, n_prompt = sft_ids(tok, p["prompt"], p["response"])
-            if len(ids) <= max_len and len(ids) - n_prompt >= 2:
-                rows.append(dict(input_ids=ids, n_prompt=n_prompt))
-            if limit and len(rows) >= limit:
-                break
+    for p, r in zip(prompts, responses):
+        ids = p + r + [eos]
+        if len(ids) <= max_len and len(r) >= 1:
+            rows.append(dict(input_ids=ids, n_prompt=len(p)))
+        if limit and len(rows) >= limit:
+            break
     return rows
 
 

@@ -18,6 +18,7 @@ NAME=${NAME:-msn-code-$SIZE}
 PRETRAIN_MIN=${PRETRAIN_MIN:-3.5}      # wall-clock budget of the pretraining loop (incl. compile)
 BATCH=${BATCH:-128}                    # x 256 tokens per step
 LR=${LR:-1.5e-3}
+MIN_LR=${MIN_LR:-1.5e-4}
 FT_STEPS=${FT_STEPS:-640}              # ~3 epochs of the ~13.6k pairs at batch 64
 FT_BATCH=${FT_BATCH:-64}
 FT_LR=${FT_LR:-5e-4}
@@ -46,7 +47,7 @@ fi
 log "pretrain $SIZE (budget $PRETRAIN_MIN min)"
 $PY train/pretrain.py --size "$SIZE" --data "$WORK/data" --out "$WORK/base" --device "$DEVICE" \
   --batch-size "$BATCH" --max-steps 1000000 --time-budget-min "$PRETRAIN_MIN" --warmup-steps 100 --calib-steps 40 \
-  --lr "$LR" --min-lr "$(echo "$LR / 10" | bc -l)" --eval-interval 500 --eval-batches 16 --log-interval 100 \
+  --lr "$LR" --min-lr "$MIN_LR" --eval-interval 500 --eval-batches 16 --log-interval 100 \
   --ckpt-interval 100000000 --threads "$THREADS" "${gpu_flags[@]}"
 
 for mode in msn sft; do

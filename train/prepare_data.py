@@ -1,7 +1,7 @@
 """
 Build the offline Python-code corpus, its file-level split and the SFT pairs.
 
-    .venv/bin/python train/prepare_data.py                 # ~15M tokens, writes train/data/raw + build
+    .venv/bin/python train/prepare_data.py                 # 45 MB, ~13M tokens: train/data/raw + build
     .venv/bin/python train/prepare_data.py --target-mb 2   # a toy corpus (tests, GPU-pack smoke runs)
 
 Sources, in priority order (the first copy of a file wins):
@@ -51,7 +51,7 @@ STDLIB_CANDIDATES = [                         # first that exists is used (CPyth
     "/usr/lib/python3.11",
     "/usr/local/lib/python3.11",
 ]
-TARGET_MB = 45.0           # ~15M tokens at ~3 bytes/token with the 4096-token BPE
+TARGET_MB = 45.0           # bytes of source; ~13.3M tokens at ~3.4 bytes/token with the 4096-token BPE
 MAX_FILE_BYTES = 300_000   # larger files are mostly data tables
 MIN_FILE_BYTES = 100
 TEST_PERMILLE, VAL_PERMILLE = 30, 20

@@ -34,13 +34,16 @@ fi
 
 modes="msn sft"
 [ "$WHAT" = sft-twin ] && modes="sft"
-for mode in $modes; do
+pids=()
+for mode in $modes; do     # the twins run side by side, one thread each (same data, steps, seed)
   if [ ! -f "$RUN/$mode/finetune_log.json" ]; then
     log "finetune $mode ($FT_STEPS steps)"
     $NICE $PY train/finetune.py --base "$RUN/base" --mode "$mode" --noise-len "$NOISE_LEN" --out "$RUN/$mode" \
-      --max-steps "$FT_STEPS" --resume
+      --max-steps "$FT_STEPS" --threads 1 --resume > "$RUN/finetune_$mode.log" 2>&1 &
+    pids+=($!)
   fi
 done
+for p in "${pids[@]}"; do wait "$p" || { echo "finetune failed: see $RUN/finetune_*.log" >&2; exit 1; }; done
 
 if [ "$WHAT" = sft-twin ]; then
   metrics=()

@@ -48,13 +48,17 @@ def encode(tok, text: str):
     return enc.ids if hasattr(enc, "ids") else list(enc)
 
 
+def eos_id(tok) -> int:
+    """<|endoftext|> id; for a foreign HF base model without it, that model's own EOS token."""
+    if hasattr(tok, "token_to_id"):                      # tokenizers.Tokenizer
+        return tok.token_to_id(EOT)
+    return tok.convert_tokens_to_ids(EOT) if EOT in tok.get_vocab() else tok.eos_token_id
+
+
 def sft_ids(tok, prompt: str, response: str):
     """(ids, n_prompt): encode(prompt) + encode(response) + [eos]."""
     p, r = encode(tok, prompt), encode(tok, response)
-    eos = tok.token_to_id(EOT) if hasattr(tok, "token_to_id") else tok.convert_tokens_to_ids(EOT)
-    if eos is None or (not hasattr(tok, "token_to_id") and tok.eos_token_id is not None and EOT not in tok.get_vocab()):
-        eos = tok.eos_token_id      # a foreign base model: use its own end-of-text token
-    return p + r + [eos], len(p)
+    return p + r + [eos_id(tok)], len(p)
 
 
 # ----------------------------------------------------------------------------------------------
