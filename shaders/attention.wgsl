@@ -26,16 +26,18 @@ struct Params {
   qStride: u32,    // query row stride (fused QKV), floats
   outStride: u32,  // output row stride, floats
   rowFloats: u32,  // KV row size Hkv·D, floats
-  kBase: u32,      // this layer's K plane offset in the slab, floats
-  vBase: u32,      // this layer's V plane offset in the slab, floats
-  maskBase: u32,   // offset of this step's T×T mask in the mask library, floats
+  kBase: u32,      // this layer's offset in the K slab, floats
+  vBase: u32,      // this layer's offset in the V slab, floats
+  maskBase: u32,   // offset of this step's mask block in the mask library, floats
+  maskStride: u32, // mask row stride, floats (≥ T; a causal mask for the largest T serves every T)
   scale: f32,      // 1 / sqrt(D)
 }
 
 @group(0) @binding(0) var<storage, read> Q: array<f32>;              // [T, qStride] f32; head h at h·D
-@group(0) @binding(1) var<storage, read> KV: array<f32>;             // [layers, 2, Smax, Hkv·D] f32
-@group(0) @binding(2) var<storage, read> M: array<f32>;              // mask library; [T, T] at maskBase
-@group(0) @binding(3) var<storage, read_write> O: array<f32>;        // [T, outStride] f32; head h at h·D
+@group(0) @binding(1) var<storage, read> Kc: array<f32>;             // K cache slab [layers, Smax, Hkv·D] f32
+@group(0) @binding(2) var<storage, read> Vc: array<f32>;             // V cache slab [layers, Smax, Hkv·D] f32
+@group(0) @binding(3) var<storage, read> M: array<f32>;              // mask library; [T, maskStride] at maskBase
+@group(0) @binding(4) var<storage, read_write> O: array<f32>;        // [T, outStride] f32; head h at h·D
 @group(1) @binding(0) var<uniform> p: Params;
 
 var<workgroup> q: array<vec4<f32>, MAX_D4>;
@@ -59,7 +61,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   if (tid == 0u) {
     var n = 0u;
     for (var j = 0u; j < p.T; j++) {
-      if (M[p.maskBase + t * p.T + j] > -1.0e30) { vis[n] = j; n++; }
+      if (M[p.maskBase + t * p.maskStride + j] > -1.0e30) { vis[n] = j; n++; }
     }
     nVis = n;
   }
@@ -82,17 +84,17 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
       if (v < p.P) { row = v; } else {
         let j = vis[v - p.P];
         row = p.P + j;
-        bias = M[p.maskBase + t * p.T + j];
+        bias = M[p.maskBase + t * p.maskStride + j];
       }
       let ko = p.kBase + row * p.rowFloats + kvh * D;
       var dot = 0.0;
       for (var i = 0u; i < p.D4; i++) {
         let qi = q[i];
         let o = ko + 4u * i;
-        dot = fma(qi.x, KV[o], dot);
-        dot = fma(qi.y, KV[o + 1u], dot);
-        dot = fma(qi.z, KV[o + 2u], dot);
-        dot = fma(qi.w, KV[o + 3u], dot);
+        dot = fma(qi.x, Kc[o], dot);
+        dot = fma(qi.y, Kc[o + 1u], dot);
+        dot = fma(qi.z, Kc[o + 2u], dot);
+        dot = fma(qi.w, Kc[o + 3u], dot);
       }
       s = dot * p.scale + bias;
     }
@@ -126,7 +128,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
       if (d < D) {
         var a = acc[e] * alpha;
         for (var i = 0u; i < nb; i++) {
-          a = fma(prob[i], KV[p.vBase + rows[i] * p.rowFloats + kvh * D + d], a);
+          a = fma(prob[i], Vc[p.vBase + rows[i] * p.rowFloats + kvh * D + d], a);
         }
         acc[e] = a;
       }

@@ -3,18 +3,18 @@
 // element column through the rows in ascending order; since src[i] ≥ P + i and the list ascends, a
 // source row is always read before any thread overwrites it (no temporary buffer needed).
 //
-// Dispatch: grid = (ceil(Hkv·D / 64), 2·layers) over one KV slab; workgroup 64.
+// Dispatch: grid = (ceil(Hkv·D / 64), layers) over one K or V slab; workgroup 64.
 // Glossary: Hkv KV heads, D head dim, Smax cache rows.
 
 struct Params {
   n: u32,            // rows to keep (≤ 16)
   P: u32,            // first destination row
   rowFloats: u32,    // Hkv · D
-  planeFloats: u32,  // Smax · Hkv · D (one K or V plane of one layer)
+  planeFloats: u32,  // Smax · Hkv · D (one layer of the slab)
   src: array<vec4<u32>, 4>,   // source rows, ascending; src[i] ≥ P + i
 }
 
-@group(0) @binding(0) var<storage, read_write> KV: array<f32>;       // [layers, 2, Smax, Hkv·D] f32
+@group(0) @binding(0) var<storage, read_write> KV: array<f32>;       // K or V slab [layers, Smax, Hkv·D] f32
 @group(1) @binding(0) var<uniform> p: Params;
 
 @compute @workgroup_size(64)

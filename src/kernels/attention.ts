@@ -6,7 +6,7 @@ import code from '../../shaders/attention.wgsl';
 import type { KernelCache, KernelDef, Pass } from '../gpu/kernel.js';
 import { checkInt, checkMultiple } from './shape.js';
 
-export const ATTENTION: KernelDef = { name: 'attention', code, bindings: ['read', 'read', 'read', 'rw'], params: 'uuuuuuuuuuuf' };
+export const ATTENTION: KernelDef = { name: 'attention', code, bindings: ['read', 'read', 'read', 'read', 'rw'], params: 'uuuuuuuuuuuuf' };
 
 /** Largest T one attention dispatch accepts (size of the visible-row list in workgroup memory). */
 export const ATTENTION_MAX_T = 256;
@@ -23,24 +23,27 @@ export interface AttentionShape {
   outStride: number;
   kBase: number;
   vBase: number;
-  /** Offset of the T×T mask in the mask library buffer, floats. */
+  /** Offset of the mask block in the mask library buffer, floats. */
   maskBase: number;
+  /** Row stride of the mask block, floats (default T). */
+  maskStride?: number;
   Smax: number;
   /** Softmax scale, default 1/sqrt(D). */
   scale?: number;
 }
 
-/** `bindGroup` binds (QKV, KV slab, mask library, O). */
+/** `bindGroup` binds (QKV, K slab, V slab, mask library, O). */
 export function attentionPass(cache: KernelCache, bindGroup: GPUBindGroup, s: AttentionShape): Pass {
   checkInt('attention', 'T', s.T, 1, ATTENTION_MAX_T);
   checkInt('attention', 'P + T', s.P + s.T, 1, s.Smax);
   checkInt('attention', 'D', s.D, 4, 256);
   checkMultiple('attention', 'D', s.D, 4);
   checkInt('attention', 'Hkv', s.Hkv, 1, s.H);
+  checkInt('attention', 'maskStride', s.maskStride ?? s.T, s.T);
   checkMultiple('attention', 'H', s.H, s.Hkv);
   return {
     kernel: cache.get(ATTENTION, { MAX_T: ATTENTION_MAX_T }), bindGroup, label: 'attention',
-    params: [s.T, s.P, s.H, s.H / s.Hkv, s.D / 4, s.qStride, s.outStride, s.Hkv * s.D, s.kBase, s.vBase, s.maskBase, s.scale ?? 1 / Math.sqrt(s.D)],
+    params: [s.T, s.P, s.H, s.H / s.Hkv, s.D / 4, s.qStride, s.outStride, s.Hkv * s.D, s.kBase, s.vBase, s.maskBase, s.maskStride ?? s.T, s.scale ?? 1 / Math.sqrt(s.D)],
     workgroups: [s.H, s.T, 1],
   };
 }
@@ -50,7 +53,7 @@ export function attentionKernel(cache: KernelCache) {
 }
 
 /** Causal additive mask [T, T]: 0 on and below the diagonal, {@link MASKED} above. */
-export function causalMask(T: number): Float32Array {
+export function causalMask(T: number): Float32Array<ArrayBuffer> {
   const m = new Float32Array(T * T);
   for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) m[i * T + j] = MASKED;
   return m;

@@ -3,7 +3,7 @@ import code from '../../shaders/kv_append.wgsl';
 import { type KernelCache, type KernelDef, type Pass, ceilDiv, flatGrid } from '../gpu/kernel.js';
 import { checkInt } from './shape.js';
 
-export const KV_APPEND: KernelDef = { name: 'kv_append', code, bindings: ['read', 'rw'], params: 'uuuuuuuu' };
+export const KV_APPEND: KernelDef = { name: 'kv_append', code, bindings: ['read', 'rw', 'rw'], params: 'uuuuuuuu' };
 
 export interface KvAppendShape {
   T: number;
@@ -13,14 +13,14 @@ export interface KvAppendShape {
   qkvStride: number;
   /** First K column in QKV (H · D); V follows K. */
   kCol: number;
-  /** Offsets of this layer's K and V planes in the slab, floats. */
+  /** Offsets of this layer in the K and V slabs, floats. */
   kBase: number;
   vBase: number;
   /** Cache rows per plane (for bounds checking). */
   Smax: number;
 }
 
-/** `bindGroup` binds (QKV, KV slab). */
+/** `bindGroup` binds (QKV, K slab, V slab). */
 export function kvAppendPass(cache: KernelCache, maxPerDim: number, bindGroup: GPUBindGroup, s: KvAppendShape): Pass {
   checkInt('kv_append', 'T', s.T, 1);
   checkInt('kv_append', 'P + T', s.P + s.T, 1, s.Smax);

@@ -16,7 +16,7 @@ export interface KvCompactShape {
   layers: number;
 }
 
-/** `bindGroup` binds (KV slab). */
+/** `bindGroup` binds one K or V slab. */
 export function kvCompactPass(cache: KernelCache, bindGroup: GPUBindGroup, s: KvCompactShape): Pass {
   checkInt('kv_compact', 'rows', s.src.length, 1, MAX_COMPACT_ROWS);
   for (let i = 0; i < s.src.length; i++) {
@@ -29,6 +29,6 @@ export function kvCompactPass(cache: KernelCache, bindGroup: GPUBindGroup, s: Kv
   return {
     kernel: cache.get(KV_COMPACT), bindGroup, label: 'kv_compact',
     params: [s.src.length, s.P, s.rowFloats, s.Smax * s.rowFloats, ...src],
-    workgroups: [ceilDiv(s.rowFloats, 64), 2 * s.layers, 1],
+    workgroups: [ceilDiv(s.rowFloats, 64), s.layers, 1],
   };
 }

@@ -30,7 +30,7 @@ export function ropeInvFreq(cfg: Pick<LlamaConfig, 'headDim' | 'ropeTheta' | 'ro
  * Table [rows, D/2] of (cos, sin)(pos · invFreq[i]) as interleaved f32 pairs. Like HF, the angle is
  * formed in f32 (f32 invFreq times the position, rounded); cos/sin of it are taken in float64.
  */
-export function buildRopeTable(invFreq: ArrayLike<number>, rows: number): Float32Array {
+export function buildRopeTable(invFreq: ArrayLike<number>, rows: number): Float32Array<ArrayBuffer> {
   const half = invFreq.length;
   const out = new Float32Array(rows * half * 2);
   for (let p = 0; p < rows; p++) {

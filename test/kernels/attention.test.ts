@@ -29,7 +29,8 @@ async function runAttention(c: Case, seed: number, layer = 1, layers = 2) {
   const kBase = layer * 2 * plane; const vBase = kBase + plane;
   const lib = new Float32Array(7 + T * T); lib.set(c.mask, 7); // mask at a non-zero offset
   const oBuf = storage(r.device, T * H * D * 4);
-  await run(r, [attentionPass(r.cache, r.cache.bind(r.cache.get(ATTENTION, { MAX_T: 256 }), [storage(r.device, q), storage(r.device, kv), storage(r.device, lib), oBuf]),
+  const kvBuf = storage(r.device, kv);
+  await run(r, [attentionPass(r.cache, r.cache.bind(r.cache.get(ATTENTION, { MAX_T: 256 }), [storage(r.device, q), kvBuf, kvBuf, storage(r.device, lib), oBuf]),
     { T, P, H, Hkv, D, qStride, outStride: H * D, kBase, vBase, maskBase: 7, Smax })]);
   const got = await readF32(r.device, oBuf);
   const ql = new Float32Array(T * H * D);
@@ -79,7 +80,8 @@ describe('attention', () => {
       }
       const q1 = tree.q.slice(node * tree.qStride, (node + 1) * tree.qStride);
       const oBuf = storage(r.device, H * D * 4);
-      await run(r, [attentionPass(r.cache, r.cache.bind(r.cache.get(ATTENTION, { MAX_T: 256 }), [storage(r.device, q1), storage(r.device, kv), storage(r.device, new Float32Array(4)), oBuf]),
+      const kv1 = storage(r.device, kv);
+      await run(r, [attentionPass(r.cache, r.cache.bind(r.cache.get(ATTENTION, { MAX_T: 256 }), [storage(r.device, q1), kv1, kv1, storage(r.device, new Float32Array(4)), oBuf]),
         { T: 1, P: P + d, H, Hkv, D, qStride: tree.qStride, outStride: H * D, kBase: 0, vBase: plane, maskBase: 0, Smax })]);
       const one = await readF32(r.device, oBuf);
       expect(Array.from(one)).toEqual(Array.from(tree.got.subarray(node * H * D, (node + 1) * H * D)));

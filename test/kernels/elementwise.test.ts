@@ -94,23 +94,23 @@ describe('swiglu', () => {
 });
 
 describe('KV cache ops', () => {
-  it('append writes K and V rows at P..P+T-1 of the right layer plane', async () => {
+  it('append writes K and V rows at P..P+T-1 of the right layer', async () => {
     const r = await testRig();
     const T = 5; const P = 7; const Hkv = 2; const D = 8; const H = 4; const Smax = 16; const layers = 2; const layer = 1;
     const rowF = Hkv * D; const stride = (H + 2 * Hkv) * D;
     const qkv = randomData(T * stride, 21);
     const plane = Smax * rowF;
-    const kv = new Float32Array(layers * 2 * plane).fill(-1);
-    const kvBuf = storage(r.device, kv);
-    const kBase = layer * 2 * plane; const vBase = kBase + plane;
-    await run(r, [kvAppendPass(r.cache, r.maxPerDim, r.cache.bind(r.cache.get(KV_APPEND), [storage(r.device, qkv), kvBuf]), { T, P, rowFloats: rowF, qkvStride: stride, kCol: H * D, kBase, vBase, Smax })]);
-    const out = await readF32(r.device, kvBuf);
-    for (let i = 0; i < out.length; i++) {
-      const pl = Math.floor(i / plane); const row = Math.floor((i % plane) / rowF); const j = i % rowF;
-      const isK = pl === 2 * layer; const isV = pl === 2 * layer + 1;
-      if ((isK || isV) && row >= P && row < P + T) {
-        expect(out[i]).toBe(qkv[(row - P) * stride + H * D + (isV ? rowF : 0) + j]);
-      } else expect(out[i]).toBe(-1);
+    const kBuf = storage(r.device, new Float32Array(layers * plane).fill(-1));
+    const vBuf = storage(r.device, new Float32Array(layers * plane).fill(-2));
+    const base = layer * plane;
+    await run(r, [kvAppendPass(r.cache, r.maxPerDim, r.cache.bind(r.cache.get(KV_APPEND), [storage(r.device, qkv), kBuf, vBuf]), { T, P, rowFloats: rowF, qkvStride: stride, kCol: H * D, kBase: base, vBase: base, Smax })]);
+    for (const [buf, fill, off] of [[kBuf, -1, 0], [vBuf, -2, rowF]] as const) {
+      const out = await readF32(r.device, buf);
+      for (let i = 0; i < out.length; i++) {
+        const l = Math.floor(i / plane); const row = Math.floor((i % plane) / rowF); const j = i % rowF;
+        if (l === layer && row >= P && row < P + T) expect(out[i]).toBe(qkv[(row - P) * stride + H * D + off + j]);
+        else expect(out[i]).toBe(fill);
+      }
     }
   });
 
@@ -121,7 +121,7 @@ describe('KV cache ops', () => {
     for (const src of cases) {
       const kv = Float32Array.from({ length: layers * 2 * Smax * rowF }, (_, i) => i);
       const buf = storage(r.device, kv);
-      await run(r, [kvCompactPass(r.cache, r.cache.bind(r.cache.get(KV_COMPACT), [buf]), { src, P, rowFloats: rowF, Smax, layers })]);
+      await run(r, [kvCompactPass(r.cache, r.cache.bind(r.cache.get(KV_COMPACT), [buf]), { src, P, rowFloats: rowF, Smax, layers: 2 * layers })]);
       const out = await readF32(r.device, buf);
       const ref = Float32Array.from(kv);
       for (let pl = 0; pl < 2 * layers; pl++) {

@@ -1,0 +1,108 @@
+/**
+ * Model folder loading (Hugging Face layout): `config.json`, optional `generation_config.json`,
+ * optional `manifest.json` (file list, sizes, SHA-256), and weights as `model.safetensors` or shards
+ * listed by `model.safetensors.index.json`. Weights are streamed file by file, tensor by tensor.
+ */
+import { ModelFormatError, UnsupportedModelError } from '../errors.js';
+import { parseEosIds, parseLlamaConfig, type LlamaConfig } from './config.js';
+import { isLoadableDtype, readSafetensors, type TensorInfo } from './safetensors.js';
+import { readJson, type ModelSource } from './source.js';
+import type { TensorDtype } from './dtype.js';
+
+/** Progress record reported while weights stream in. */
+export interface LoadProgress {
+  loadedBytes: number;
+  /** Sum of the weight files' sizes, or null when unknown. */
+  totalBytes: number | null;
+  /** File being read. */
+  file: string;
+}
+
+/** One manifest entry (`manifest.json`, written by train/export.py). */
+export interface ManifestEntry {
+  path: string;
+  size: number;
+  sha256?: string;
+}
+
+/** What the loader learns before streaming weights. */
+export interface ModelDescription {
+  config: LlamaConfig;
+  /** Union of config.json and generation_config.json EOS ids. */
+  eosTokenIds: number[];
+  weightFiles: string[];
+  totalBytes: number | null;
+  manifest: ManifestEntry[] | null;
+}
+
+/** Reads configs and the weight file list. @throws ModelFormatError, UnsupportedModelError, NetworkError. */
+export async function describeModel(src: ModelSource, signal?: AbortSignal): Promise<ModelDescription> {
+  const config = parseLlamaConfig(await readJson(src, 'config.json', signal));
+  const eos = new Set(config.eosTokenIds);
+  if (await src.exists('generation_config.json')) {
+    for (const id of parseEosIds(await readJson(src, 'generation_config.json', signal), 'generation_config.json')) eos.add(id);
+  }
+  let manifest: ManifestEntry[] | null = null;
+  if (await src.exists('manifest.json')) {
+    const m = (await readJson(src, 'manifest.json', signal)) as { files?: unknown };
+    if (!m || !Array.isArray(m.files)) throw new ModelFormatError('manifest.json must be an object with a "files" array.', { file: 'manifest.json' });
+    manifest = m.files.map((f: Record<string, unknown>) => {
+      if (!f || typeof f.path !== 'string' || typeof f.size !== 'number') throw new ModelFormatError('manifest.json: each file needs "path" (string) and "size" (number).', { file: 'manifest.json' });
+      return { path: f.path, size: f.size, sha256: typeof f.sha256 === 'string' ? f.sha256 : undefined };
+    });
+  }
+  let weightFiles: string[];
+  if (await src.exists('model.safetensors.index.json')) {
+    const idx = (await readJson(src, 'model.safetensors.index.json', signal)) as { weight_map?: Record<string, string> };
+    if (!idx || typeof idx.weight_map !== 'object' || idx.weight_map === null) throw new ModelFormatError('model.safetensors.index.json has no "weight_map" object.', { file: 'model.safetensors.index.json' });
+    weightFiles = [...new Set(Object.values(idx.weight_map))].sort();
+    if (weightFiles.length === 0 || weightFiles.some((f) => typeof f !== 'string' || f.includes('..'))) throw new ModelFormatError('model.safetensors.index.json: weight_map must name .safetensors files in the folder.', { file: 'model.safetensors.index.json' });
+  } else if (await src.exists('model.safetensors')) {
+    weightFiles = ['model.safetensors'];
+  } else {
+    throw new ModelFormatError(`No weights in ${src.location}: expected model.safetensors or model.safetensors.index.json.`, { location: src.location });
+  }
+  let totalBytes: number | null = 0;
+  for (const f of weightFiles) {
+    const fromManifest = manifest?.find((e) => e.path === f)?.size;
+    const s = fromManifest ?? (await src.size(f));
+    totalBytes = s === null || totalBytes === null ? null : totalBytes + s;
+  }
+  return { config, eosTokenIds: [...eos].sort((a, b) => a - b), weightFiles, totalBytes, manifest };
+}
+
+/** Called for each wanted tensor as soon as its bytes are in. */
+export type TensorSink = (name: string, dtype: TensorDtype, shape: number[], bytes: Uint8Array) => Promise<void> | void;
+
+/**
+ * Streams every weight file, handing wanted tensors to `sink`. Returns the names seen.
+ * @throws ModelFormatError on malformed files; UnsupportedModelError for a wanted non-float tensor.
+ */
+export async function streamWeights(
+  src: ModelSource,
+  desc: ModelDescription,
+  want: (name: string) => boolean,
+  sink: TensorSink,
+  onProgress?: (p: LoadProgress) => void,
+  signal?: AbortSignal,
+): Promise<Set<string>> {
+  const seen = new Set<string>();
+  let loaded = 0;
+  for (const file of desc.weightFiles) {
+    signal?.throwIfAborted();
+    const f = await src.open(file, signal);
+    onProgress?.({ loadedBytes: loaded, totalBytes: desc.totalBytes, file });
+    const wanted = (info: TensorInfo) => want(info.name);
+    for await (const { info, bytes } of readSafetensors(f.stream, file, f.size, (n) => {
+      loaded += n;
+      onProgress?.({ loadedBytes: loaded, totalBytes: desc.totalBytes, file });
+    }, wanted)) {
+      signal?.throwIfAborted();
+      if (!isLoadableDtype(info.dtype)) throw new UnsupportedModelError(`dtype of tensor ${info.name}`, info.dtype, 'F32, F16, BF16');
+      if (seen.has(info.name)) throw new ModelFormatError(`Tensor ${info.name} appears twice (in ${file}).`, { tensor: info.name, file });
+      seen.add(info.name);
+      await sink(info.name, info.dtype, info.shape, bytes);
+    }
+  }
+  return seen;
+}

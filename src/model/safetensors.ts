@@ -1,0 +1,163 @@
+/**
+ * Streaming safetensors reader (format: https://github.com/huggingface/safetensors#format).
+ * Layout: u64 little-endian header length N, N bytes of JSON `{name: {dtype, shape, data_offsets}}`,
+ * then the data. Tensors are yielded in offset order as soon as their bytes have arrived, so a
+ * multi-GB file never sits in memory at once (peak = the largest tensor).
+ *
+ * Hostile files are rejected with a ModelFormatError before any large allocation: header length
+ * beyond the file or above 100 MB, non-object JSON, bad dtypes/shapes/offsets, overlapping or
+ * out-of-range offsets, shape × dtype size ≠ byte length, truncated data.
+ */
+import { ModelFormatError } from '../errors.js';
+import type { TensorDtype } from './dtype.js';
+
+/** Every dtype the format defines, with its element size in bytes. */
+const DTYPE_SIZES: Record<string, number> = {
+  BOOL: 1, U8: 1, I8: 1, F8_E5M2: 1, F8_E4M3: 1, I16: 2, U16: 2, F16: 2, BF16: 2, I32: 4, U32: 4, F32: 4, I64: 8, U64: 8, F64: 8,
+};
+const MAX_HEADER_BYTES = 100 * 1024 * 1024;
+
+/** One tensor entry; `begin`/`end` are byte offsets into the data section. */
+export interface TensorInfo {
+  name: string;
+  dtype: string;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+/** Is `d` a float dtype the runtime can load? */
+export function isLoadableDtype(d: string): d is TensorDtype {
+  return d === 'F32' || d === 'F16' || d === 'BF16';
+}
+
+/**
+ * Validates a parsed header and returns its tensors sorted by offset.
+ * @param dataBytes size of the data section when known (file size − 8 − N).
+ */
+export function parseHeader(json: unknown, file: string, dataBytes: number | null): TensorInfo[] {
+  if (!json || typeof json !== 'object' || Array.isArray(json)) throw new ModelFormatError(`${file}: safetensors header is not a JSON object.`, { file });
+  const out: TensorInfo[] = [];
+  for (const [name, v] of Object.entries(json as Record<string, unknown>)) {
+    if (name === '__metadata__') continue;
+    const e = v as Record<string, unknown>;
+    const bad = (why: string) => new ModelFormatError(`${file}: tensor "${name}": ${why}.`, { file, tensor: name });
+    if (!e || typeof e !== 'object' || Array.isArray(e)) throw bad('entry is not an object');
+    if (typeof e.dtype !== 'string' || !(e.dtype in DTYPE_SIZES)) throw bad(`unknown dtype ${JSON.stringify(e.dtype)}`);
+    if (!Array.isArray(e.shape) || e.shape.length > 8 || !e.shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) throw bad(`invalid shape ${JSON.stringify(e.shape)}`);
+    const off = e.data_offsets;
+    if (!Array.isArray(off) || off.length !== 2 || !off.every((x) => Number.isSafeInteger(x) && (x as number) >= 0) || (off[0] as number) > (off[1] as number)) {
+      throw bad(`invalid data_offsets ${JSON.stringify(off)}`);
+    }
+    const shape = e.shape as number[];
+    let n = 1;
+    for (const d of shape) {
+      n *= d;
+      if (n > Number.MAX_SAFE_INTEGER / 8) throw bad(`absurd shape ${JSON.stringify(shape)}`);
+    }
+    const [begin, end] = off as number[];
+    if (n * DTYPE_SIZES[e.dtype] !== end - begin) throw bad(`shape ${JSON.stringify(shape)} × ${e.dtype} is ${n * DTYPE_SIZES[e.dtype]} bytes but data_offsets span ${end - begin}`);
+    if (dataBytes !== null && end > dataBytes) throw bad(`data_offsets end ${end} is beyond the data section (${dataBytes} bytes)`);
+    out.push({ name, dtype: e.dtype, shape, begin, end });
+  }
+  out.sort((a, b) => a.begin - b.begin || a.end - b.end);
+  for (let i = 1; i < out.length; i++) {
+    if (out[i].begin < out[i - 1].end) throw new ModelFormatError(`${file}: tensors "${out[i - 1].name}" and "${out[i].name}" overlap.`, { file });
+  }
+  return out;
+}
+
+/** Pull-based exact reader over a byte stream. */
+class ByteReader {
+  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+  #buf: Uint8Array = new Uint8Array(0);
+  #pos = 0;
+  consumed = 0;
+  constructor(stream: ReadableStream<Uint8Array>, readonly onBytes: (n: number) => void) {
+    this.#reader = stream.getReader();
+  }
+  async #fill(): Promise<boolean> {
+    const { done, value } = await this.#reader.read();
+    if (done) return false;
+    this.#buf = value;
+    this.#pos = 0;
+    this.onBytes(value.byteLength);
+    return true;
+  }
+  /** Reads exactly n bytes into a new array, or returns null at end of stream. */
+  async read(n: number): Promise<Uint8Array | null> {
+    const out = new Uint8Array(n);
+    let got = 0;
+    while (got < n) {
+      if (this.#pos >= this.#buf.byteLength && !(await this.#fill())) return null;
+      const take = Math.min(n - got, this.#buf.byteLength - this.#pos);
+      out.set(this.#buf.subarray(this.#pos, this.#pos + take), got);
+      this.#pos += take;
+      got += take;
+    }
+    this.consumed += n;
+    return out;
+  }
+  async skip(n: number): Promise<boolean> {
+    let left = n;
+    while (left > 0) {
+      if (this.#pos >= this.#buf.byteLength && !(await this.#fill())) return false;
+      const take = Math.min(left, this.#buf.byteLength - this.#pos);
+      this.#pos += take;
+      left -= take;
+    }
+    this.consumed += n;
+    return true;
+  }
+  cancel(): void {
+    this.#reader.cancel().catch(() => {});
+  }
+}
+
+/**
+ * Streams the tensors of one safetensors file.
+ * @param size file size in bytes when known (enables up-front checks).
+ * @param onBytes called with each chunk's byte count (progress).
+ * @param want only tensors for which this returns true are materialised; others are skipped.
+ */
+export async function* readSafetensors(
+  stream: ReadableStream<Uint8Array>,
+  file: string,
+  size: number | null,
+  onBytes: (n: number) => void = () => {},
+  want: (info: TensorInfo) => boolean = () => true,
+): AsyncGenerator<{ info: TensorInfo; bytes: Uint8Array }> {
+  const r = new ByteReader(stream, onBytes);
+  try {
+    const lenBytes = await r.read(8);
+    if (!lenBytes) throw new ModelFormatError(`${file}: truncated (shorter than the 8-byte header length).`, { file });
+    const dv = new DataView(lenBytes.buffer);
+    const n = dv.getUint32(0, true) + dv.getUint32(4, true) * 2 ** 32;
+    if (n > MAX_HEADER_BYTES) throw new ModelFormatError(`${file}: header length ${n} exceeds the 100 MB limit.`, { file });
+    if (size !== null && n > size - 8) throw new ModelFormatError(`${file}: header length ${n} is beyond the file size ${size}.`, { file });
+    const hdr = await r.read(n);
+    if (!hdr) throw new ModelFormatError(`${file}: truncated inside the header.`, { file });
+    let json: unknown;
+    try {
+      json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(hdr).trimEnd());
+    } catch (e) {
+      throw new ModelFormatError(`${file}: header is not valid JSON (${(e as Error).message}).`, { file });
+    }
+    const tensors = parseHeader(json, file, size === null ? null : size - 8 - n);
+    let at = 0;
+    for (const info of tensors) {
+      if (!(await r.skip(info.begin - at))) throw new ModelFormatError(`${file}: truncated before tensor "${info.name}".`, { file });
+      at = info.begin;
+      if (!want(info)) {
+        if (!(await r.skip(info.end - info.begin))) throw new ModelFormatError(`${file}: truncated inside tensor "${info.name}".`, { file });
+      } else {
+        const bytes = await r.read(info.end - info.begin);
+        if (!bytes) throw new ModelFormatError(`${file}: truncated inside tensor "${info.name}".`, { file });
+        yield { info, bytes };
+      }
+      at = info.end;
+    }
+  } finally {
+    r.cancel();
+  }
+}

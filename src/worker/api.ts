@@ -1,0 +1,100 @@
+/**
+ * The executor's API: what the main thread may ask of the worker (through Comlink). Everything here
+ * is structured-clone friendly. Shapes use the glossary of ARCHITECTURE.md.
+ */
+import type { AdapterSummary } from '../gpu/context.js';
+import type { LlamaConfig } from '../model/config.js';
+import type { LoadProgress } from '../model/loader.js';
+
+/** Options for {@link ExecutorApi.load}. */
+export interface LoadOptions {
+  /**
+   * Tokens the KV cache holds for prompt + generation (default min(max_position_embeddings, 4096)).
+   * The cache gets {@link TREE_ROOM} more rows for draft-tree verification.
+   */
+  contextLength?: number;
+  /** Test option: lower the storage-binding limit (bytes) so tensor splitting and chunked prefill run. */
+  maxBindingBytes?: number;
+  /** Optional features never to request (`'all'` for none). */
+  disableFeatures?: string[];
+  /** Cap on rows per forward (prefill chunk size); default and maximum 128. */
+  maxRows?: number;
+  /** Matmul reduction lanes (power of two); default 4 on CPU adapters, 16 on GPUs. */
+  matmulLanes?: number;
+}
+
+/** Extra KV rows beyond the context for the verification tree (the paper's 69-node tree). */
+export const TREE_ROOM = 69;
+
+/** What a loaded model looks like to the main thread. */
+export interface ModelInfo {
+  config: LlamaConfig;
+  eosTokenIds: number[];
+  contextLength: number;
+  /** KV rows allocated [Smax] = contextLength + TREE_ROOM. */
+  kvCapacity: number;
+  /** Largest T of one forward (prefill chunk size, tree size bound). */
+  maxRows: number;
+  adapter: AdapterSummary;
+  features: { shaderF16: boolean; subgroups: boolean; timestampQuery: boolean };
+  /** GPU bytes allocated. */
+  memory: { weightsBytes: number; kvBytes: number; scratchBytes: number; weightBuffers: number; kvBuffers: number };
+  /** Weight formats found, e.g. ['f16']. */
+  weightFormats: string[];
+}
+
+/** One forward of T tokens at the current end of the KV cache. */
+export interface ForwardRequest {
+  /** [T] token ids. */
+  tokens: ArrayLike<number>;
+  /** [T] absolute RoPE positions (P + depth for tree nodes). */
+  positions: ArrayLike<number>;
+  /** `'causal'` or the id returned by {@link ExecutorApi.registerMask} (a T×T additive mask). */
+  mask: 'causal' | number;
+  /** Top-k per row to return (0: no logits at all, e.g. prefill), k ≤ 16. */
+  topK: number;
+  /** Which rows get logits: `'all'` (tree) or `'last'`. Default `'all'`. */
+  logitRows?: 'all' | 'last';
+  /**
+   * Before this forward: rows (indices into the previous *pending* block) to keep and compact to the
+   * end of the committed cache. Omitted: a pending block is discarded.
+   */
+  keep?: number[];
+  /** true: commit the T new KV rows (prefill, AR); false: leave them pending (tree). */
+  commit: boolean;
+  /** Also return the full logits rows (tests, logprobs); costs a [rows, V] readback. */
+  returnLogits?: boolean;
+}
+
+/** Per-row results of a forward: ids and logits of the top-k, row-major [T', k]. */
+export interface ForwardResult {
+  ids: Int32Array;
+  values: Float32Array;
+  /** Rows returned (T for 'all', 1 for 'last', 0 when topK = 0). */
+  rows: number;
+  k: number;
+  /** Committed KV rows after the call. */
+  kvLength: number;
+  /** [rows, V] f32 logits when `returnLogits` was set. */
+  logits?: Float32Array;
+  /** Device time of the forward when measured, ms (wall time of submit → readback otherwise). */
+  gpuMs: number;
+}
+
+/** The worker-side executor, as seen through Comlink. */
+export interface ExecutorApi {
+  /** Loads a model folder (URL or local path). @throws ModelFormatError, UnsupportedModelError, NetworkError, WebGpuUnavailableError, OutOfMemoryError, LimitTooLowError. */
+  load(model: string, options: LoadOptions, onProgress?: (p: LoadProgress) => void): Promise<ModelInfo>;
+  /** Uploads a T×T additive mask once; returns its id for {@link ForwardRequest.mask}. */
+  registerMask(mask: Float32Array, T: number): Promise<number>;
+  /** Runs one forward (one submit, one readback). @throws ContextOverflowError, DeviceLostError. */
+  forward(req: ForwardRequest): Promise<ForwardResult>;
+  /** Keeps the listed pending rows (see {@link ForwardRequest.keep}); returns the committed length. */
+  kvKeep(rows: number[]): Promise<number>;
+  /** Drops committed rows beyond `length`. */
+  kvTruncate(length: number): Promise<number>;
+  /** Empties the KV cache. */
+  reset(): Promise<void>;
+  /** Frees every GPU resource. */
+  dispose(): Promise<void>;
+}

@@ -1,0 +1,261 @@
+/**
+ * The worker-side executor: loads a model onto the GPU and runs forwards. One command encoder and
+ * one submit per forward; the only readback is the top-k ids and values of the requested rows.
+ * The same code runs in a browser Web Worker (navigator.gpu) and a Node worker thread (Dawn).
+ */
+import { ContextOverflowError, DeviceLostError, InvalidArgumentError, MsnError } from '../errors.js';
+import { createGpuContext, type GpuContext } from '../gpu/context.js';
+import { encodePasses } from '../gpu/kernel.js';
+import { MASKED } from '../kernels/attention.js';
+import { MAX_TOPK } from '../kernels/topk.js';
+import { describeModel, streamWeights, type LoadProgress } from '../model/loader.js';
+import { createModelSource } from '../model/source.js';
+import { TREE_ROOM, type ExecutorApi, type ForwardRequest, type ForwardResult, type LoadOptions, type ModelInfo } from './api.js';
+import { LlamaGpu } from './llama.js';
+
+/** Obtains the platform's `GPU` (navigator.gpu in browsers, Dawn in Node). */
+export type GpuProvider = () => Promise<GPU | undefined>;
+
+export class Executor implements ExecutorApi {
+  #ctx: GpuContext | null = null;
+  #model: LlamaGpu | null = null;
+  #info: ModelInfo | null = null;
+  #lost: DeviceLostError | null = null;
+  #kvLen = 0;
+  #pending = 0;
+  #masks = new Map<number, { base: number; stride: number; T: number }>();
+  #maskNext = 0;
+  #nextMaskId = 1;
+  #busy = false;
+
+  constructor(readonly gpuProvider: GpuProvider) {}
+
+  async load(model: string, options: LoadOptions = {}, onProgress?: (p: LoadProgress) => void): Promise<ModelInfo> {
+    await this.dispose();
+    this.#lost = null;
+    const ctx = await createGpuContext(await this.gpuProvider(), { disableFeatures: options.disableFeatures, maxBindingBytes: options.maxBindingBytes });
+    this.#ctx = ctx;
+    ctx.lost.then((e) => {
+      if (this.#ctx === ctx) this.#lost = e;
+    });
+    try {
+      const src = createModelSource(model);
+      const desc = await describeModel(src);
+      const cfg = desc.config;
+      const contextLength = options.contextLength ?? Math.min(cfg.maxPositionEmbeddings, 4096);
+      if (!Number.isInteger(contextLength) || contextLength < 2) throw new InvalidArgumentError(`contextLength must be an integer ≥ 2, got ${contextLength}.`);
+      const m = new LlamaGpu(ctx, cfg, contextLength, TREE_ROOM, options.matmulLanes, options.maxRows);
+      this.#model = m;
+      const seen = await streamWeights(src, desc, (n) => m.target(n) !== null, (name, dtype, shape, bytes) => m.addTensor(name, dtype, shape, bytes), onProgress);
+      await m.finish(seen);
+      await ctx.device.queue.onSubmittedWorkDone();
+      this.#masks.clear();
+      this.#maskNext = m.dims.maxRows * m.dims.maxRows;
+      this.#kvLen = 0;
+      this.#pending = 0;
+      this.#info = {
+        config: cfg,
+        eosTokenIds: desc.eosTokenIds,
+        contextLength,
+        kvCapacity: m.dims.Smax,
+        maxRows: m.dims.maxRows,
+        adapter: ctx.adapter,
+        features: ctx.features,
+        memory: { weightsBytes: m.weightsBytes, kvBytes: m.kvBytes, scratchBytes: m.scratchBytes, weightBuffers: m.weightBuffers, kvBuffers: m.kvBuffers },
+        weightFormats: m.weightFormats,
+      };
+      return this.#info;
+    } catch (e) {
+      await this.dispose();
+      throw e;
+    }
+  }
+
+  get info(): ModelInfo | null {
+    return this.#info;
+  }
+
+  #check(): LlamaGpu {
+    if (this.#lost) throw this.#lost;
+    if (!this.#model) throw new InvalidArgumentError('No model is loaded: call load() first.');
+    return this.#model;
+  }
+
+  async registerMask(mask: Float32Array, T: number): Promise<number> {
+    const m = this.#check();
+    if (!Number.isInteger(T) || T < 1 || T > m.dims.maxRows || mask.length !== T * T) {
+      throw new InvalidArgumentError(`registerMask: need a T×T mask with 1 ≤ T ≤ ${m.dims.maxRows}; got T=${T}, ${mask.length} values.`);
+    }
+    for (let i = 0; i < T; i++) {
+      if (!(mask[i * T + i] > -1e30)) throw new InvalidArgumentError(`registerMask: row ${i} must see itself (diagonal not masked).`);
+    }
+    if (this.#maskNext + T * T > m.maskCapacity) {
+      // Library full: forget every registered mask (ids stay unique; stale ids are rejected).
+      this.#masks.clear();
+      this.#maskNext = m.dims.maxRows * m.dims.maxRows;
+    }
+    const base = this.#maskNext;
+    const clean = mask.map((v) => (v > -1e30 ? v : MASKED));
+    this.#ctx!.device.queue.writeBuffer(m.b.masks, base * 4, clean);
+    this.#maskNext += T * T;
+    const id = this.#nextMaskId++;
+    this.#masks.set(id, { base, stride: T, T });
+    return id;
+  }
+
+  async forward(req: ForwardRequest): Promise<ForwardResult> {
+    const m = this.#check();
+    if (this.#busy) throw new InvalidArgumentError('forward() called while another forward is running; await each call.');
+    const d = m.dims;
+    const T = req.tokens.length;
+    if (T < 1 || T > d.maxRows || req.positions.length !== T) throw new InvalidArgumentError(`forward: need 1 ≤ T ≤ ${d.maxRows} tokens with as many positions; got ${T} tokens, ${req.positions.length} positions.`);
+    const k = req.topK;
+    if (!Number.isInteger(k) || k < 0 || k > Math.min(MAX_TOPK, d.V)) throw new InvalidArgumentError(`forward: topK must be in [0, ${Math.min(MAX_TOPK, d.V)}], got ${k}.`);
+    for (let i = 0; i < T; i++) {
+      const t = req.tokens[i];
+      if (!Number.isInteger(t) || t < 0 || t >= d.V) throw new InvalidArgumentError(`forward: token id ${t} at row ${i} is outside the vocabulary [0, ${d.V}).`);
+      const p = req.positions[i];
+      if (!Number.isInteger(p) || p < 0 || p >= d.Smax) throw new InvalidArgumentError(`forward: position ${p} at row ${i} is outside [0, ${d.Smax}).`);
+    }
+    let mask: { base: number; stride: number };
+    if (req.mask === 'causal') mask = { base: 0, stride: d.maxRows };
+    else {
+      const mm = this.#masks.get(req.mask);
+      if (!mm || mm.T !== T) throw new InvalidArgumentError(`forward: mask ${req.mask} is unknown or not ${T}×${T}; register it with registerMask().`);
+      mask = mm;
+    }
+    // KV bookkeeping: keep listed pending rows, else drop the pending block.
+    let keepSrc: number[] | null = null;
+    let kvLen = this.#kvLen;
+    if (req.keep) {
+      keepSrc = this.#keepRows(req.keep);
+      kvLen += req.keep.length;
+    }
+    const P = kvLen;
+    if (P + T > d.Smax) throw new ContextOverflowError(P, T, d.Smax);
+
+    const dev = this.#ctx!.device;
+    this.#busy = true;
+    const t0 = performance.now();
+    try {
+      dev.queue.writeBuffer(m.b.ids, 0, Uint32Array.from(req.tokens));
+      dev.queue.writeBuffer(m.b.pos, 0, Uint32Array.from(req.positions));
+      const logits = k === 0 ? 'none' : req.logitRows === 'last' ? 'last' : 'all';
+      const passes = [...(keepSrc ? m.compactPasses(keepSrc, this.#kvLen) : []), ...m.forwardPasses(T, P, mask, logits, Math.max(k, 1))];
+      m.arena.reset();
+      const enc = dev.createCommandEncoder({ label: 'forward' });
+      encodePasses(enc, m.arena, passes);
+      const rows = logits === 'none' ? 0 : logits === 'all' ? T : 1;
+      const n = rows * k;
+      if (n > 0) {
+        enc.copyBufferToBuffer(m.b.topIds, 0, m.b.readback, 0, n * 4);
+        enc.copyBufferToBuffer(m.b.topVals, 0, m.b.readback, n * 4, n * 4);
+      }
+      let logitsRb: GPUBuffer | null = null;
+      if (req.returnLogits && rows > 0) {
+        logitsRb = dev.createBuffer({ label: 'logits-readback', size: rows * d.Vp * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+        enc.copyBufferToBuffer(m.b.logits, 0, logitsRb, 0, rows * d.Vp * 4);
+      }
+      m.arena.flush();
+      dev.queue.submit([enc.finish()]);
+      let logitsOut: Float32Array | undefined;
+      if (logitsRb) {
+        await this.#guardLost(logitsRb.mapAsync(GPUMapMode.READ));
+        const all = new Float32Array(logitsRb.getMappedRange());
+        logitsOut = new Float32Array(rows * d.V);
+        for (let r = 0; r < rows; r++) logitsOut.set(all.subarray(r * d.Vp, r * d.Vp + d.V), r * d.V);
+        logitsRb.destroy();
+      }
+      let ids = new Int32Array(0);
+      let values = new Float32Array(0);
+      if (n > 0) {
+        await this.#guardLost(m.b.readback.mapAsync(GPUMapMode.READ, 0, 8 * n));
+        const r = m.b.readback.getMappedRange(0, 8 * n);
+        ids = new Int32Array(r.slice(0, 4 * n));
+        values = new Float32Array(r.slice(4 * n, 8 * n));
+        m.b.readback.unmap();
+      } else {
+        await this.#guardLost(dev.queue.onSubmittedWorkDone());
+      }
+      this.#kvLen = req.commit ? P + T : P;
+      this.#pending = req.commit ? 0 : T;
+      return { ids, values, rows, k, kvLength: this.#kvLen, gpuMs: performance.now() - t0, logits: logitsOut };
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  async #guardLost<T>(p: Promise<T>): Promise<T> {
+    try {
+      return await p;
+    } catch (e) {
+      if (this.#lost) throw this.#lost;
+      if (this.#ctx) {
+        const lost = await Promise.race([this.#ctx.lost, new Promise<null>((r) => setTimeout(() => r(null), 50))]);
+        if (lost) {
+          this.#lost = lost;
+          throw lost;
+        }
+      }
+      throw e instanceof MsnError ? e : new DeviceLostError('unknown', (e as Error).message);
+    }
+  }
+
+  /** Validates `keep` against the pending block; returns absolute source rows. */
+  #keepRows(keep: number[]): number[] {
+    if (keep.length === 0 || keep.length > 16) throw new InvalidArgumentError(`keep: 1 to 16 rows, got ${keep.length}.`);
+    for (let i = 0; i < keep.length; i++) {
+      if (!Number.isInteger(keep[i]) || keep[i] < 0 || keep[i] >= this.#pending || (i > 0 && keep[i] <= keep[i - 1])) {
+        throw new InvalidArgumentError(`keep: rows must ascend within the ${this.#pending} pending rows; got ${JSON.stringify(keep)}.`);
+      }
+    }
+    return keep.map((r) => this.#kvLen + r);
+  }
+
+  async kvKeep(rows: number[]): Promise<number> {
+    const m = this.#check();
+    const src = this.#keepRows(rows);
+    const passes = m.compactPasses(src, this.#kvLen);
+    if (passes.length) {
+      const dev = this.#ctx!.device;
+      m.arena.reset();
+      const enc = dev.createCommandEncoder();
+      encodePasses(enc, m.arena, passes);
+      m.arena.flush();
+      dev.queue.submit([enc.finish()]);
+      await this.#guardLost(dev.queue.onSubmittedWorkDone());
+    }
+    this.#kvLen += rows.length;
+    this.#pending = 0;
+    return this.#kvLen;
+  }
+
+  async kvTruncate(length: number): Promise<number> {
+    this.#check();
+    if (!Number.isInteger(length) || length < 0 || length > this.#kvLen) throw new InvalidArgumentError(`kvTruncate: length must be in [0, ${this.#kvLen}], got ${length}.`);
+    this.#kvLen = length;
+    this.#pending = 0;
+    return length;
+  }
+
+  async reset(): Promise<void> {
+    this.#kvLen = 0;
+    this.#pending = 0;
+  }
+
+  /** Committed KV rows. */
+  get kvLength(): number {
+    return this.#kvLen;
+  }
+
+  async dispose(): Promise<void> {
+    this.#model?.destroy();
+    this.#model = null;
+    this.#info = null;
+    const ctx = this.#ctx;
+    this.#ctx = null;
+    if (ctx) {
+      ctx.device.destroy();
+    }
+  }
+}

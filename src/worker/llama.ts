@@ -1,0 +1,332 @@
+/**
+ * The Llama forward on the GPU: weights, KV cache slabs, scratch buffers, bind groups (all created
+ * once at load), and the pass list of one forward. Dispatches per forward: 1 embed (+1 per extra
+ * embedding chunk) + 10 per layer (+1 per extra weight chunk) + final norm, lm_head, top-k, plus
+ * one KV compaction per slab when rows are kept.
+ *
+ * Buffers (T ≤ maxRows rows; strides padded to multiples of 8 floats, padding columns stay zero):
+ *   x [T, Cp] residual stream · h [T, Cp] normed · qkv [T, QKVp] · attn [T, HDp] · gu [T, GUp] ·
+ *   act [T, Fp] · logits [T, Vp] · ids/pos [T] u32 · top ids/values [T, 16] · KV slabs ·
+ *   rope table [Smax, D/2] (cos, sin) · mask library.
+ */
+import { LimitTooLowError, ModelFormatError, UnsupportedModelError } from '../errors.js';
+import type { GpuContext } from '../gpu/context.js';
+import { KernelCache, ParamArena, roundUp, type Pass } from '../gpu/kernel.js';
+import { attentionKernel, attentionPass, causalMask, ATTENTION_MAX_T } from '../kernels/attention.js';
+import { embedKernel, embedPass } from '../kernels/embed.js';
+import { KV_APPEND, kvAppendPass } from '../kernels/kv_append.js';
+import { KV_COMPACT, kvCompactPass, MAX_COMPACT_ROWS } from '../kernels/kv_compact.js';
+import { kernelFor, matmulPass, type MatmulConfig } from '../kernels/matmul.js';
+import { RMSNORM, rmsnormPass } from '../kernels/rmsnorm.js';
+import { ROPE, ropePass } from '../kernels/rope.js';
+import { SWIGLU, swigluPass } from '../kernels/swiglu.js';
+import { TOPK, topkPass, MAX_TOPK } from '../kernels/topk.js';
+import type { LlamaConfig } from '../model/config.js';
+import type { TensorDtype } from '../model/dtype.js';
+import { buildRopeTable, ropeInvFreq } from '../model/rope.js';
+import { WeightMatrix, allocBuffer, uploadVectorF32 } from '../model/weights.js';
+
+/** Where a named checkpoint tensor goes. */
+type Target =
+  | { kind: 'matrix'; key: string; row0: number; N: number; K: number; fusedN: number }
+  | { kind: 'vector'; key: string; n: number };
+
+interface Layer {
+  inNorm: GPUBuffer;
+  postNorm: GPUBuffer;
+  qkv: WeightMatrix;
+  o: WeightMatrix;
+  gu: WeightMatrix;
+  down: WeightMatrix;
+}
+
+interface Slab {
+  k: GPUBuffer;
+  v: GPUBuffer;
+  layer0: number;
+  layers: number;
+}
+
+/** Sizes derived from the config (glossary letters). */
+export interface Dims {
+  C: number; Cp: number; H: number; Hkv: number; D: number; HD: number; HDp: number;
+  QKV: number; QKVp: number; F: number; Fp: number; GUp: number; V: number; Vp: number; L: number;
+  Smax: number; maxRows: number; rowF: number;
+}
+
+export class LlamaGpu {
+  readonly cache: KernelCache;
+  readonly dims: Dims;
+  readonly matmul: MatmulConfig;
+  readonly #device: GPUDevice;
+  readonly #maxPerDim: number;
+  readonly #matrices = new Map<string, WeightMatrix>();
+  readonly #vectors = new Map<string, GPUBuffer>();
+  readonly #buffers: GPUBuffer[] = [];
+  #layers: Layer[] = [];
+  #slabs: Slab[] = [];
+  #embed!: WeightMatrix;
+  #lmHead!: WeightMatrix;
+  #finalNorm!: GPUBuffer;
+  arena!: ParamArena;
+  b!: Record<'ids' | 'pos' | 'x' | 'h' | 'qkv' | 'attn' | 'gu' | 'act' | 'logits' | 'topIds' | 'topVals' | 'rope' | 'masks' | 'readback', GPUBuffer>;
+  #bg = new Map<string, GPUBindGroup>();
+  maskCapacity = 0;
+  weightsBytes = 0;
+  kvBytes = 0;
+  scratchBytes = 0;
+
+  constructor(readonly ctx: GpuContext, readonly cfg: LlamaConfig, contextLength: number, treeRoom: number, lanes?: number, maxRows = 128) {
+    this.#device = ctx.device;
+    this.#maxPerDim = ctx.limits.maxWorkgroupsPerDimension;
+    this.cache = new KernelCache(ctx.device);
+    const fallback = ctx.adapter.isFallbackAdapter;
+    const l = lanes ?? (fallback ? 4 : 16);
+    if (!(l >= 1 && l <= 64 && (l & (l - 1)) === 0)) throw new UnsupportedModelError('matmulLanes', l, 'a power of two in [1, 64]');
+    this.matmul = fallback ? { lanes: l, gemvCols: Math.max(1, 64 / l), tiledCols: Math.max(1, 32 / l) } : { lanes: l, gemvCols: Math.max(1, 256 / l), tiledCols: Math.max(1, 64 / l) };
+    const C = cfg.hiddenSize; const H = cfg.numHeads; const Hkv = cfg.numKvHeads; const D = cfg.headDim;
+    const F = cfg.intermediateSize; const V = cfg.vocabSize;
+    const HD = H * D; const QKV = (H + 2 * Hkv) * D;
+    const dims = {
+      C, Cp: roundUp(C, 8), H, Hkv, D, HD, HDp: roundUp(HD, 8), QKV, QKVp: roundUp(QKV, 8), F, Fp: roundUp(F, 8), GUp: roundUp(2 * F, 8),
+      V, Vp: roundUp(V, 8), L: cfg.numLayers, Smax: contextLength + treeRoom, maxRows: 0, rowF: Hkv * D,
+    };
+    const maxRowBytes = 4 * Math.max(dims.Cp, dims.QKVp, dims.GUp, dims.Vp, dims.HDp);
+    dims.maxRows = Math.min(maxRows, 128, ATTENTION_MAX_T, Math.floor(ctx.limits.maxBindingBytes / maxRowBytes));
+    if (dims.maxRows < 1) throw new LimitTooLowError('maxStorageBufferBindingSize', ctx.limits.maxBindingBytes, maxRowBytes, 'One activation row of this model does not fit one binding.');
+    this.dims = dims;
+  }
+
+  // ---------------------------------------------------------------- weights
+
+  /** Tensor name → where it goes; null when the runtime does not use it. */
+  target(name: string): Target | null {
+    const d = this.dims;
+    if (name === 'model.embed_tokens.weight') return { kind: 'matrix', key: 'embed', row0: 0, N: d.V, K: d.C, fusedN: d.V };
+    if (name === 'lm_head.weight') return this.cfg.tieWordEmbeddings ? null : { kind: 'matrix', key: 'lm_head', row0: 0, N: d.V, K: d.C, fusedN: d.V };
+    if (name === 'model.norm.weight') return { kind: 'vector', key: 'norm', n: d.C };
+    const m = /^model\.layers\.(\d+)\.(.+)\.weight$/.exec(name);
+    if (!m) return null;
+    const i = Number(m[1]);
+    if (i >= d.L) return null;
+    switch (m[2]) {
+      case 'input_layernorm': return { kind: 'vector', key: `in${i}`, n: d.C };
+      case 'post_attention_layernorm': return { kind: 'vector', key: `post${i}`, n: d.C };
+      case 'self_attn.q_proj': return { kind: 'matrix', key: `qkv${i}`, row0: 0, N: d.HD, K: d.C, fusedN: d.QKV };
+      case 'self_attn.k_proj': return { kind: 'matrix', key: `qkv${i}`, row0: d.HD, N: d.rowF, K: d.C, fusedN: d.QKV };
+      case 'self_attn.v_proj': return { kind: 'matrix', key: `qkv${i}`, row0: d.HD + d.rowF, N: d.rowF, K: d.C, fusedN: d.QKV };
+      case 'self_attn.o_proj': return { kind: 'matrix', key: `o${i}`, row0: 0, N: d.C, K: d.HD, fusedN: d.C };
+      case 'mlp.gate_proj': return { kind: 'matrix', key: `gu${i}`, row0: 0, N: d.F, K: d.C, fusedN: 2 * d.F };
+      case 'mlp.up_proj': return { kind: 'matrix', key: `gu${i}`, row0: d.F, N: d.F, K: d.C, fusedN: 2 * d.F };
+      case 'mlp.down_proj': return { kind: 'matrix', key: `down${i}`, row0: 0, N: d.C, K: d.F, fusedN: d.C };
+      default: return null;
+    }
+  }
+
+  /** Every tensor name the model needs. */
+  requiredTensors(): string[] {
+    const names = ['model.embed_tokens.weight', 'model.norm.weight'];
+    if (!this.cfg.tieWordEmbeddings) names.push('lm_head.weight');
+    for (let i = 0; i < this.dims.L; i++) {
+      for (const s of ['input_layernorm', 'post_attention_layernorm', 'self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'self_attn.o_proj', 'mlp.gate_proj', 'mlp.up_proj', 'mlp.down_proj']) {
+        names.push(`model.layers.${i}.${s}.weight`);
+      }
+    }
+    return names;
+  }
+
+  /** Receives one checkpoint tensor and uploads it. @throws ModelFormatError on a shape mismatch. */
+  async addTensor(name: string, dtype: TensorDtype, shape: number[], bytes: Uint8Array): Promise<void> {
+    const t = this.target(name);
+    if (!t) return;
+    if (t.kind === 'vector') {
+      if (shape.length !== 1 || shape[0] !== t.n) throw new ModelFormatError(`Tensor ${name} has shape ${JSON.stringify(shape)}, expected [${t.n}].`, { tensor: name });
+      const buf = await uploadVectorF32(this.#device, name, bytes, dtype, roundUp(t.n, 8));
+      this.#vectors.set(t.key, buf);
+      this.weightsBytes += buf.size;
+      return;
+    }
+    if (shape.length !== 2 || shape[0] !== t.N || shape[1] !== t.K) throw new ModelFormatError(`Tensor ${name} has shape ${JSON.stringify(shape)}, expected [${t.N}, ${t.K}].`, { tensor: name });
+    let m = this.#matrices.get(t.key);
+    if (!m) {
+      m = await WeightMatrix.create(this.#device, t.key, t.fusedN, t.K, dtype, this.ctx.limits.maxBindingBytes);
+      this.#matrices.set(t.key, m);
+      this.weightsBytes += m.bytes;
+    } else if (m.dtype !== dtype) {
+      throw new UnsupportedModelError(`dtype of ${name}`, dtype, `${m.dtype} like the other parts of the fused ${t.key} matrix`);
+    }
+    m.write(this.#device.queue, t.row0, t.N, bytes);
+  }
+
+  /** After all tensors: checks completeness, allocates KV and scratch, builds bind groups. */
+  async finish(seen: Set<string>): Promise<void> {
+    const missing = this.requiredTensors().filter((n) => !seen.has(n));
+    if (missing.length) throw new ModelFormatError(`Missing tensor ${missing[0]}${missing.length > 1 ? ` (and ${missing.length - 1} more)` : ''}.`, { tensor: missing[0], missing });
+    const d = this.dims;
+    const mat = (k: string) => this.#matrices.get(k)!;
+    const vec = (k: string) => this.#vectors.get(k)!;
+    this.#embed = mat('embed');
+    this.#lmHead = this.cfg.tieWordEmbeddings ? this.#embed : mat('lm_head');
+    this.#finalNorm = vec('norm');
+    this.#layers = Array.from({ length: d.L }, (_, i) => ({ inNorm: vec(`in${i}`), postNorm: vec(`post${i}`), qkv: mat(`qkv${i}`), o: mat(`o${i}`), gu: mat(`gu${i}`), down: mat(`down${i}`) }));
+    await this.#allocate();
+    this.#bindAll();
+  }
+
+  async #allocate(): Promise<void> {
+    const d = this.dims;
+    const dev = this.#device;
+    const T = d.maxRows;
+    const S = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+    const mk = async (label: string, bytes: number, usage = S) => {
+      const buf = await allocBuffer(dev, { label, size: Math.max(16, roundUp(bytes, 16)), usage });
+      this.#buffers.push(buf);
+      this.scratchBytes += buf.size;
+      return buf;
+    };
+    // KV slabs: K and V buffers [layers, Smax, Hkv·D] f32, as many layers per buffer as one binding allows.
+    const perLayer = d.Smax * d.rowF * 4;
+    const lps = Math.min(d.L, Math.floor(this.ctx.limits.maxBindingBytes / perLayer));
+    if (lps < 1) throw new LimitTooLowError('maxStorageBufferBindingSize', this.ctx.limits.maxBindingBytes, perLayer, 'One layer of the KV cache does not fit one binding: lower contextLength.');
+    for (let l0 = 0; l0 < d.L; l0 += lps) {
+      const n = Math.min(lps, d.L - l0);
+      const k = await allocBuffer(dev, { label: `k[${l0}:${l0 + n}]`, size: n * perLayer, usage: S });
+      const v = await allocBuffer(dev, { label: `v[${l0}:${l0 + n}]`, size: n * perLayer, usage: S });
+      this.#buffers.push(k, v);
+      this.kvBytes += k.size + v.size;
+      this.#slabs.push({ k, v, layer0: l0, layers: n });
+    }
+    this.maskCapacity = 8 * T * T;
+    this.b = {
+      ids: await mk('ids', T * 4), pos: await mk('pos', T * 4),
+      x: await mk('x', T * d.Cp * 4), h: await mk('h', T * d.Cp * 4), qkv: await mk('qkv', T * d.QKVp * 4),
+      attn: await mk('attn', T * d.HDp * 4), gu: await mk('gu', T * d.GUp * 4), act: await mk('act', T * d.Fp * 4),
+      logits: await mk('logits', T * d.Vp * 4), topIds: await mk('topIds', T * MAX_TOPK * 4), topVals: await mk('topVals', T * MAX_TOPK * 4),
+      rope: await mk('rope', d.Smax * d.D * 4), masks: await mk('masks', this.maskCapacity * 4),
+      readback: await mk('readback', 2 * T * MAX_TOPK * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST),
+    };
+    dev.queue.writeBuffer(this.b.rope, 0, buildRopeTable(ropeInvFreq(this.cfg), d.Smax));
+    dev.queue.writeBuffer(this.b.masks, 0, causalMask(T));
+    this.arena = new ParamArena(dev, this.cache.paramsLayout, this.#passBudget());
+    this.scratchBytes += this.arena.buffer.size;
+  }
+
+  #passBudget(): number {
+    const chunks = (m: WeightMatrix) => m.chunks.length;
+    let n = 8 + this.#embed.chunks.length + chunks(this.#lmHead) + 2 * this.#slabs.length;
+    for (const l of this.#layers) n += 6 + chunks(l.qkv) + chunks(l.o) + chunks(l.gu) + chunks(l.down);
+    return n + 8;
+  }
+
+  #slabOf(layer: number): { slab: Slab; kBase: number; vBase: number } {
+    const slab = this.#slabs.find((s) => layer >= s.layer0 && layer < s.layer0 + s.layers)!;
+    const base = (layer - slab.layer0) * this.dims.Smax * this.dims.rowF;
+    return { slab, kBase: base, vBase: base };
+  }
+
+  #bindAll(): void {
+    const c = this.cache;
+    const b = this.b;
+    const set = (k: string, g: GPUBindGroup) => this.#bg.set(k, g);
+    const mm = (m: WeightMatrix, x: GPUBuffer, y: GPUBuffer, key: string) => {
+      m.chunks.forEach((ch, j) => set(`${key}:${j}`, c.bind(kernelFor(c, this.matmul, m.fmt, 1), [ch.buffer, x, y])));
+    };
+    this.#embed.chunks.forEach((ch, j) => set(`embed:${j}`, c.bind(embedKernel(c, this.#embed.fmt), [ch.buffer, b.ids, b.x])));
+    set('rope', c.bind(c.get(ROPE), [b.qkv, b.pos, b.rope]));
+    set('swiglu', c.bind(c.get(SWIGLU), [b.gu, b.act]));
+    this.#layers.forEach((l, i) => {
+      set(`in${i}`, c.bind(c.get(RMSNORM), [b.x, l.inNorm, b.h]));
+      set(`post${i}`, c.bind(c.get(RMSNORM), [b.x, l.postNorm, b.h]));
+      mm(l.qkv, b.h, b.qkv, `qkv${i}`);
+      mm(l.o, b.attn, b.x, `o${i}`);
+      mm(l.gu, b.h, b.gu, `gu${i}`);
+      mm(l.down, b.act, b.x, `down${i}`);
+    });
+    this.#slabs.forEach((s, j) => {
+      set(`append:${j}`, c.bind(c.get(KV_APPEND), [b.qkv, s.k, s.v]));
+      set(`attention:${j}`, c.bind(attentionKernel(c), [b.qkv, s.k, s.v, b.masks, b.attn]));
+      set(`compactK:${j}`, c.bind(c.get(KV_COMPACT), [s.k]));
+      set(`compactV:${j}`, c.bind(c.get(KV_COMPACT), [s.v]));
+    });
+    set('final', c.bind(c.get(RMSNORM), [b.x, this.#finalNorm, b.h]));
+    mm(this.#lmHead, b.h, b.logits, 'lm_head');
+    set('topk', c.bind(c.get(TOPK), [b.logits, b.topIds, b.topVals]));
+  }
+
+  // ---------------------------------------------------------------- forward
+
+  /** KV compaction passes: rows `src` (absolute) → P, P+1, ... in every slab. */
+  compactPasses(src: number[], P: number): Pass[] {
+    if (src.length > MAX_COMPACT_ROWS) throw new Error(`kv_compact: at most ${MAX_COMPACT_ROWS} rows, got ${src.length}`);
+    if (src.every((s, i) => s === P + i)) return [];
+    return this.#slabs.flatMap((s, j) => ['K', 'V'].map((kv) =>
+      kvCompactPass(this.cache, this.#bg.get(`compact${kv}:${j}`)!, { src, P, rowFloats: this.dims.rowF, Smax: this.dims.Smax, layers: s.layers })));
+  }
+
+  /**
+   * Passes of one forward of T rows appended at KV row P.
+   * @param mask base and row stride of the mask block in the mask library.
+   * @param logits which rows get logits + top-k (`none` skips the head).
+   */
+  forwardPasses(T: number, P: number, mask: { base: number; stride: number }, logits: 'none' | 'last' | 'all', topK: number): Pass[] {
+    const d = this.dims;
+    const c = this.cache;
+    const mpd = this.#maxPerDim;
+    const bg = (k: string) => this.#bg.get(k)!;
+    const passes: Pass[] = [];
+    const mm = (m: WeightMatrix, key: string, Kp: number, yStride: number, accumulate: boolean, rows = T, xRow0 = 0) => {
+      m.chunks.forEach((ch, j) => passes.push(matmulPass(c, this.matmul, bg(`${key}:${j}`), { T: rows, nRows: ch.rows, Kp, fmt: m.fmt, yStride, yCol0: ch.row0, accumulate, xRow0 }, key)));
+    };
+    this.#embed.chunks.forEach((ch, j) => passes.push(embedPass(c, mpd, bg(`embed:${j}`), { T, C: d.C, Kp: d.Cp, fmt: this.#embed.fmt, v0: ch.row0, vRows: ch.rows })));
+    for (let i = 0; i < d.L; i++) {
+      const { kBase, vBase } = this.#slabOf(i);
+      const sj = this.#slabs.findIndex((s) => i >= s.layer0 && i < s.layer0 + s.layers);
+      passes.push(rmsnormPass(c, mpd, bg(`in${i}`), { T, C: d.C, stride: d.Cp, eps: this.cfg.rmsNormEps }));
+      mm(this.#layers[i].qkv, `qkv${i}`, d.Cp, d.QKVp, false);
+      passes.push(ropePass(c, mpd, bg('rope'), { T, heads: d.H + d.Hkv, D: d.D, stride: d.QKVp }));
+      passes.push(kvAppendPass(c, mpd, bg(`append:${sj}`), { T, P, rowFloats: d.rowF, qkvStride: d.QKVp, kCol: d.HD, kBase, vBase, Smax: d.Smax }));
+      passes.push(attentionPass(c, bg(`attention:${sj}`), { T, P, H: d.H, Hkv: d.Hkv, D: d.D, qStride: d.QKVp, outStride: d.HDp, kBase, vBase, maskBase: mask.base, maskStride: mask.stride, Smax: d.Smax }));
+      mm(this.#layers[i].o, `o${i}`, d.HDp, d.Cp, true);
+      passes.push(rmsnormPass(c, mpd, bg(`post${i}`), { T, C: d.C, stride: d.Cp, eps: this.cfg.rmsNormEps }));
+      mm(this.#layers[i].gu, `gu${i}`, d.Cp, d.GUp, false);
+      passes.push(swigluPass(c, mpd, bg('swiglu'), { T, F: d.F, guStride: d.GUp, aStride: d.Fp }));
+      mm(this.#layers[i].down, `down${i}`, d.Fp, d.Cp, true);
+    }
+    if (logits !== 'none') {
+      passes.push(rmsnormPass(c, mpd, bg('final'), { T, C: d.C, stride: d.Cp, eps: this.cfg.rmsNormEps }));
+      const rows = logits === 'all' ? T : 1;
+      mm(this.#lmHead, 'lm_head', d.Cp, d.Vp, false, rows, logits === 'all' ? 0 : T - 1);
+      passes.push(topkPass(c, mpd, bg('topk'), { T: rows, V: d.V, stride: d.Vp, k: topK }));
+    }
+    return passes;
+  }
+
+  /** Buffers holding weight matrices (> number of matrices when some were split). */
+  get weightBuffers(): number {
+    return [...this.#matrices.values()].reduce((n, m) => n + m.chunks.length, 0);
+  }
+
+  /** K and V slab buffers. */
+  get kvBuffers(): number {
+    return 2 * this.#slabs.length;
+  }
+
+  /** Weight formats in use, e.g. ['f16']. */
+  get weightFormats(): string[] {
+    return [...new Set([...this.#matrices.values()].map((m) => m.fmt))].sort();
+  }
+
+  /** Number of dispatches of one forward (for the dispatch-count budget). */
+  dispatchCount(T: number, logits: 'none' | 'last' | 'all'): number {
+    return this.forwardPasses(T, 0, { base: 0, stride: T }, logits, 1).length;
+  }
+
+  destroy(): void {
+    for (const m of this.#matrices.values()) m.destroy();
+    for (const v of this.#vectors.values()) v.destroy();
+    for (const b of this.#buffers) b.destroy();
+    this.arena?.buffer.destroy();
+    this.#matrices.clear();
+    this.#vectors.clear();
+  }
+}

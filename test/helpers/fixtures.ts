@@ -1,0 +1,27 @@
+/** Fixture models (test/fixtures/models, written by test/fixtures/make_fixtures.py) and their goldens. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const FIXTURE_DIR = join(import.meta.dirname, '..', 'fixtures', 'models');
+export const FIXTURES = ['tiny-gqa-f32', 'tiny-mha-tied-f16', 'tiny-llama3-bf16-sharded', 'tiny-gqa-f16-untied'] as const;
+
+export interface Golden {
+  dtype: string;
+  prompt_text: string;
+  prompt_ids: number[];
+  prompt_logits: number[][];
+  greedy_ids: number[];
+  greedy_text: string;
+  greedy_logits: number[][];
+  min_margin: number;
+  eos_token_ids: number[];
+  chat?: { messages: Array<{ role: string; content: string }>; add_generation_prompt: boolean; text: string; ids: number[] };
+}
+
+export function fixturePath(name: string): string {
+  return join(FIXTURE_DIR, name);
+}
+
+export function golden(name: string): Golden {
+  return JSON.parse(readFileSync(join(FIXTURE_DIR, name, 'golden.json'), 'utf8')) as Golden;
+}
