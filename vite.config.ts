@@ -1,4 +1,7 @@
 import { defineConfig, type Plugin } from 'vite';
+import { fileURLToPath } from 'node:url';
+
+const onnxStub = fileURLToPath(new URL('./src/tokenizer/onnx-stub.ts', import.meta.url));
 
 /** Imports `*.wgsl` files as strings (one kernel per file under shaders/). */
 export function wgslText(): Plugin {
@@ -11,7 +14,17 @@ export function wgslText(): Plugin {
   };
 }
 
+/** Aliases shared by the app, the library build, the dev server and Vitest. */
+export const alias = {
+  // @xenova/transformers' tokenizer module imports its ONNX backends; tokenizers never use them.
+  'onnxruntime-web': onnxStub,
+  'onnxruntime-node': onnxStub,
+};
+
 export default defineConfig({
   plugins: [wgslText()],
+  resolve: { alias },
   worker: { format: 'es', plugins: () => [wgslText()] },
+  server: { host: '127.0.0.1' },
+  preview: { host: '127.0.0.1', port: 4173, strictPort: true },
 });

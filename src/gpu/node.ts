@@ -12,14 +12,24 @@ const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
 /** Which Vulkan ICD `createNodeGpu` will use, or '' for the system default. */
 export function chooseIcd(preferSwiftShader = false): string {
-  if (process.env.VK_ICD_FILENAMES) return process.env.VK_ICD_FILENAMES;
+  if (process.env.VK_ICD_FILENAMES && !preferSwiftShader) return process.env.VK_ICD_FILENAMES;
   if (!preferSwiftShader && existsSync(LAVAPIPE_ICD)) return LAVAPIPE_ICD;
   if (existsSync(SWIFTSHADER_ICD)) return SWIFTSHADER_ICD;
   return '';
 }
 
-function prepareEnv(icd: string): void {
-  if (icd && !process.env.VK_DRIVER_FILES) process.env.VK_ICD_FILENAMES = icd;
+/**
+ * Points the Vulkan loader at the chosen driver for this process (call on the main thread before
+ * starting worker threads: a worker's `process.env` is a copy the native loader never sees).
+ */
+export function prepareNodeGpuEnv(preferSwiftShader = false): string {
+  const icd = chooseIcd(preferSwiftShader);
+  prepareEnv(icd, preferSwiftShader);
+  return icd;
+}
+
+function prepareEnv(icd: string, force = false): void {
+  if (icd && !process.env.VK_DRIVER_FILES && (force || !process.env.VK_ICD_FILENAMES)) process.env.VK_ICD_FILENAMES = icd;
   process.env.LP_NUM_THREADS ??= '2';
   if (!process.env.XDG_RUNTIME_DIR) {
     const d = join(tmpdir(), `xdg-${process.getuid?.() ?? 0}`);
@@ -33,7 +43,7 @@ function prepareEnv(icd: string): void {
  * (`GPUBufferUsage`, ...) on `globalThis`.
  */
 export async function createNodeGpu(options: { preferSwiftShader?: boolean } = {}): Promise<GPU> {
-  prepareEnv(chooseIcd(options.preferSwiftShader));
+  prepareEnv(chooseIcd(options.preferSwiftShader), options.preferSwiftShader);
   const { create, globals } = await import('webgpu');
   Object.assign(globalThis, globals);
   return create([]) as GPU;

@@ -1,0 +1,44 @@
+// Page used by the Chromium route of the CLI and by e2e tests: exposes window.msnRun / msnReady.
+import { createEngine } from '../src/engine/browser.js';
+import type { Engine } from '../src/engine/engine.js';
+import type { LoadOptions } from '../src/worker/api.js';
+
+interface RunOptions extends LoadOptions {
+  model: string;
+  prompt: string;
+  maxNewTokens?: number;
+  decode?: 'ar';
+  chat?: boolean;
+}
+
+const engines = new Map<string, Engine>();
+
+async function engineFor(o: RunOptions): Promise<Engine> {
+  const key = JSON.stringify([o.model, o.contextLength, o.maxBindingBytes, o.maxRows]);
+  let e = engines.get(key);
+  if (!e) {
+    e = await createEngine({ model: o.model, contextLength: o.contextLength, maxBindingBytes: o.maxBindingBytes, maxRows: o.maxRows });
+    engines.set(key, e);
+  }
+  return e;
+}
+
+async function msnRun(o: RunOptions) {
+  try {
+    const engine = await engineFor(o);
+    const pieces: string[] = [];
+    const it = engine.generate(o.prompt, { maxNewTokens: o.maxNewTokens ?? 64, decode: o.decode ?? 'ar', chat: o.chat });
+    let r = await it.next();
+    while (!r.done) { pieces.push(r.value); r = await it.next(); }
+    const res = r.value;
+    return {
+      ok: true as const,
+      result: { ...res, pieces, runtime: 'chromium', model: o.model, memory: engine.info.memory, adapter: { ...res.adapter } },
+    };
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    return { ok: false as const, error: { name: err.name, message: err.message, code: err.code } };
+  }
+}
+
+Object.assign(window, { msnRun, msnReady: true });

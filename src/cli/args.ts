@@ -1,0 +1,73 @@
+/** Command-line options of `npm run generate` (node:util parseArgs). */
+import { parseArgs } from 'node:util';
+import { InvalidArgumentError } from '../errors.js';
+
+export interface CliOptions {
+  model: string | undefined;
+  prompt: string;
+  maxNewTokens: number;
+  decode: 'ar';
+  json: boolean;
+  runtime: 'node' | 'chromium';
+  chat: boolean;
+  contextLength: number | undefined;
+  verbose: boolean;
+  swiftshader: boolean;
+  help: boolean;
+}
+
+export const USAGE = `Usage: npm run generate -- [options]
+  --model <folder|URL>       Hugging Face Llama-family model folder (default: the embedded default model)
+  --prompt <text>            raw completion prompt (required)
+  --chat                     treat --prompt as a user message and apply the model's chat template
+  --max-new-tokens <N>       new tokens at most (default 64)
+  --decode ar                decoding strategy (default ar)
+  --runtime node|chromium    Dawn in Node (default) or headless Chromium through Playwright
+  --context-length <N>       KV cache size in tokens (default min(max_position_embeddings, 4096))
+  --swiftshader              Node: use Chromium's SwiftShader Vulkan driver instead of lavapipe
+  --json                     print exactly one JSON object instead of streaming text
+  --verbose                  print stack traces on errors
+`;
+
+export function parseCli(argv: string[]): CliOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      model: { type: 'string' },
+      prompt: { type: 'string' },
+      'max-new-tokens': { type: 'string', default: '64' },
+      decode: { type: 'string', default: 'ar' },
+      json: { type: 'boolean', default: false },
+      runtime: { type: 'string', default: 'node' },
+      chat: { type: 'boolean', default: false },
+      'context-length': { type: 'string' },
+      verbose: { type: 'boolean', default: false },
+      swiftshader: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  const int = (name: string, v: string | undefined) => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`--${name} must be a positive integer, got "${v}".`);
+    return n;
+  };
+  if (!['node', 'chromium'].includes(values.runtime!)) throw new InvalidArgumentError(`--runtime must be node or chromium, got "${values.runtime}".`);
+  if (values.decode !== 'ar') throw new InvalidArgumentError(`--decode must be ar, got "${values.decode}".`);
+  if (!values.help && values.prompt === undefined) throw new InvalidArgumentError('--prompt is required.');
+  return {
+    model: values.model,
+    prompt: values.prompt ?? '',
+    maxNewTokens: int('max-new-tokens', values['max-new-tokens'])!,
+    decode: 'ar',
+    json: values.json!,
+    runtime: values.runtime as 'node' | 'chromium',
+    chat: values.chat!,
+    contextLength: int('context-length', values['context-length']),
+    verbose: values.verbose!,
+    swiftshader: values.swiftshader!,
+    help: values.help!,
+  };
+}

@@ -1,0 +1,103 @@
+/**
+ * `npm run generate`: the project's main job run headless. Runs the engine in Node (Dawn on the
+ * machine's adapter) or in headless Chromium, streams text or prints one JSON object.
+ */
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { MsnError } from '../errors.js';
+import { createNodeEngine, packageRoot } from '../engine/node.js';
+import { parseCli, USAGE, type CliOptions } from './args.js';
+
+/** Output of `--json` (also what `--runtime chromium` returns). */
+export interface CliResult {
+  text: string;
+  tokenIds: number[];
+  promptTokens: number;
+  newTokens: number;
+  steps: number;
+  meanAcceptedTokens: number;
+  tokensPerSecond: number;
+  prefillMs: number;
+  ttftMs: number;
+  decodeMs: number;
+  acceptedHistogram: number[];
+  stopReason: string | null;
+  decode: string;
+  runtime: string;
+  model: string;
+  adapter: { vendor: string; architecture: string; device: string; description: string };
+  memory: { weightsBytes: number; kvBytes: number; scratchBytes: number };
+}
+
+/** The default model folder named by public/models/index.json. */
+export function defaultModelPath(): string {
+  const root = packageRoot();
+  const idx = JSON.parse(readFileSync(join(root, 'public', 'models', 'index.json'), 'utf8')) as { default: string; models: Array<{ id: string; path: string }> };
+  const entry = idx.models.find((m) => m.id === idx.default);
+  return join(root, 'public', 'models', entry?.path ?? idx.default);
+}
+
+async function runNode(o: CliOptions, model: string, out: (s: string) => void): Promise<CliResult> {
+  const engine = await createNodeEngine({ model, contextLength: o.contextLength, preferSwiftShader: o.swiftshader });
+  try {
+    const it = engine.generate(o.prompt, { maxNewTokens: o.maxNewTokens, decode: o.decode, chat: o.chat });
+    let r = await it.next();
+    while (!r.done) {
+      if (!o.json) out(r.value);
+      r = await it.next();
+    }
+    const res = r.value;
+    return {
+      text: res.text, tokenIds: res.tokenIds, promptTokens: res.promptTokens, newTokens: res.newTokens, steps: res.steps,
+      meanAcceptedTokens: res.meanAcceptedTokens, tokensPerSecond: res.tokensPerSecond, prefillMs: res.prefillMs, ttftMs: res.ttftMs,
+      decodeMs: res.decodeMs, acceptedHistogram: res.acceptedHistogram, stopReason: res.stopReason, decode: res.decode, runtime: 'node', model,
+      adapter: { vendor: res.adapter.vendor, architecture: res.adapter.architecture, device: res.adapter.device, description: res.adapter.description },
+      memory: { weightsBytes: engine.info.memory.weightsBytes, kvBytes: engine.info.memory.kvBytes, scratchBytes: engine.info.memory.scratchBytes },
+    };
+  } finally {
+    await engine.dispose();
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let o: CliOptions | undefined;
+  try {
+    o = parseCli(argv);
+    if (o.help) {
+      process.stdout.write(USAGE);
+      return 0;
+    }
+    const model = o.model ? (/^[a-z]+:\/\//i.test(o.model) ? o.model : resolve(o.model)) : defaultModelPath();
+    const write = (s: string) => process.stdout.write(s);
+    let result: CliResult;
+    if (o.runtime === 'chromium') {
+      const { runInChromium } = await import('./chromium.js');
+      result = await runInChromium(o, model);
+      if (!o.json) write(result.text);
+    } else {
+      result = await runNode(o, model, write);
+    }
+    if (o.json) write(`${JSON.stringify(result)}\n`);
+    else {
+      write('\n');
+      process.stderr.write(`[${result.newTokens} tokens, ${result.steps} steps, MAT ${result.meanAcceptedTokens.toFixed(2)}, ${result.tokensPerSecond.toFixed(1)} tok/s on ${result.adapter.vendor} ${result.adapter.architecture} (${result.adapter.description || result.adapter.device}), ${result.runtime}]\n`);
+    }
+    return 0;
+  } catch (e) {
+    const err = e as Error;
+    const line = err instanceof MsnError ? `${err.name}: ${err.message}` : `Error: ${err?.message ?? String(e)}`;
+    process.stderr.write(`${line}\n`);
+    if (o?.verbose || !(err instanceof MsnError)) {
+      if (o?.verbose) process.stderr.write(`${err?.stack ?? ''}\n`);
+    }
+    if (!o) process.stderr.write(USAGE);
+    return err instanceof MsnError && err.code === 'invalid-argument' ? 2 : 1;
+  }
+}
+
+const invoked = process.argv[1] && /(?:cli|generate)\.(?:mjs|ts|js)$/.test(process.argv[1]);
+if (invoked) {
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,21 @@
+/**
+ * Browser entry: `createEngine` starts the executor in a module Web Worker (one per engine) and
+ * talks to it through Comlink.
+ */
+import * as Comlink from 'comlink';
+import { installErrorTransfer } from '../worker/transfer.js';
+import type { ExecutorApi } from '../worker/api.js';
+import { createEngineWith, type EngineOptions } from './create.js';
+import type { Engine } from './engine.js';
+
+/**
+ * Creates an engine whose model runs in a Web Worker.
+ * @throws WebGpuUnavailableError, ModelFormatError, UnsupportedModelError, NetworkError, OutOfMemoryError.
+ */
+export async function createEngine(options: EngineOptions): Promise<Engine> {
+  installErrorTransfer();
+  const worker = new Worker(new URL('../worker/worker.ts', import.meta.url), { type: 'module', name: 'msn-executor' });
+  const executor = Comlink.wrap<ExecutorApi>(worker) as unknown as ExecutorApi;
+  const model = new URL(options.model, location.href).href;
+  return createEngineWith(executor, { ...options, model }, () => worker.terminate(), (f) => Comlink.proxy(f as object) as typeof f);
+}

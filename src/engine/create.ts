@@ -1,0 +1,29 @@
+/** Shared engine construction: load the model in the executor, the tokenizer on this thread. */
+import type { LoadProgress } from '../model/loader.js';
+import { createModelSource } from '../model/source.js';
+import { Tokenizer } from '../tokenizer/tokenizer.js';
+import type { ExecutorApi, LoadOptions } from '../worker/api.js';
+import { Engine } from './engine.js';
+
+/** Options of `createEngine` (browser) and `createNodeEngine` (Node). */
+export interface EngineOptions extends LoadOptions {
+  /** Model folder: URL (browser, Node) or local path (Node). */
+  model: string;
+  /** Load progress `{loadedBytes, totalBytes, file}`. */
+  onProgress?: (p: LoadProgress) => void;
+}
+
+/** Loads `options.model` into `executor` and wraps both in an {@link Engine}. */
+export async function createEngineWith(executor: ExecutorApi, options: EngineOptions, onDispose: () => void | Promise<void>, wrapProgress: <T>(f: T) => T = (f) => f): Promise<Engine> {
+  const { model, onProgress, ...load } = options;
+  try {
+    const [info, tokenizer] = await Promise.all([
+      executor.load(model, load, onProgress ? wrapProgress(onProgress) : undefined),
+      Tokenizer.load(createModelSource(model)),
+    ]);
+    return new Engine(executor, info, tokenizer, onDispose);
+  } catch (e) {
+    await onDispose();
+    throw e;
+  }
+}

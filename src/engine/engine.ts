@@ -1,0 +1,138 @@
+/**
+ * The engine on the main thread: tokenizer, chat template, the decoding scheduler and streaming
+ * text, over an executor that usually lives in a worker. Requests run one at a time in FIFO order.
+ */
+import { AbortedError, InvalidArgumentError, MsnError } from '../errors.js';
+import { decode, type DecodeMode, type DecodeStats } from '../decode/scheduler.js';
+import type { ChatMessage, Tokenizer } from '../tokenizer/tokenizer.js';
+import type { AdapterSummary } from '../gpu/context.js';
+import type { ExecutorApi, ModelInfo } from '../worker/api.js';
+
+/** Options of one generation. */
+export interface GenerateOptions {
+  /** New tokens at most (default 128). */
+  maxNewTokens?: number;
+  /** Decoding strategy (default `ar`). */
+  decode?: DecodeMode;
+  /** Treat the prompt as a user message and apply the model's chat template. */
+  chat?: boolean;
+  /** Aborts the generation (between decode steps); the engine stays usable. */
+  signal?: AbortSignal;
+}
+
+/** Final record of a generation. */
+export interface GenerationResult extends DecodeStats {
+  /** Generated text (excludes the prompt and EOS). */
+  text: string;
+  /** New token ids (includes a generated EOS). */
+  tokenIds: number[];
+  /** newTokens / steps. */
+  meanAcceptedTokens: number;
+  /** newTokens / decode seconds. */
+  tokensPerSecond: number;
+  decode: DecodeMode;
+  adapter: AdapterSummary;
+}
+
+export class Engine {
+  #queue: Promise<unknown> = Promise.resolve();
+  #disposed = false;
+  /** Result of the last finished generation. */
+  lastResult: GenerationResult | null = null;
+
+  constructor(
+    readonly executor: ExecutorApi,
+    readonly info: ModelInfo,
+    readonly tokenizer: Tokenizer,
+    private readonly onDispose: () => void | Promise<void> = () => {},
+  ) {}
+
+  /** Prompt token ids as the engine will feed them. */
+  encodePrompt(prompt: string | ChatMessage[], chat = false): number[] {
+    if (Array.isArray(prompt) || chat) {
+      const messages = Array.isArray(prompt) ? prompt : [{ role: 'user', content: prompt }];
+      return this.tokenizer.encode(this.tokenizer.applyChatTemplate(messages), false);
+    }
+    const ids = this.tokenizer.encode(prompt, true);
+    if (ids.length === 0 && this.info.config.bosTokenId !== null) return [this.info.config.bosTokenId];
+    return ids;
+  }
+
+  /**
+   * Streams the generated text in pieces (concatenating to `result.text`); the generator's return
+   * value is the {@link GenerationResult}. Calls are queued FIFO.
+   * @throws ContextOverflowError, AbortedError, DeviceLostError, InvalidArgumentError.
+   */
+  async *generate(prompt: string | ChatMessage[], options: GenerateOptions = {}): AsyncGenerator<string, GenerationResult> {
+    if (this.#disposed) throw new InvalidArgumentError('This engine was disposed; create a new one.');
+    const mode = options.decode ?? 'ar';
+    if (mode !== 'ar') throw new InvalidArgumentError(`Unknown decode mode "${mode}".`);
+    const maxNewTokens = options.maxNewTokens ?? 128;
+    let release!: () => void;
+    const turn = new Promise<void>((r) => { release = r; });
+    const prev = this.#queue;
+    this.#queue = prev.then(() => turn);
+    await prev;
+    try {
+      if (options.signal?.aborted) throw new AbortedError();
+      const promptIds = this.encodePrompt(prompt, options.chat);
+      await this.executor.reset();
+      const stream = this.tokenizer.streamDecoder();
+      const eos = new Set(this.info.eosTokenIds);
+      const tokenIds: number[] = [];
+      const gen = decode(this.executor, promptIds, {
+        mode, maxNewTokens, eosTokenIds: eos, maxRows: this.info.maxRows, contextLength: this.info.contextLength, signal: options.signal,
+      });
+      let stats: DecodeStats;
+      while (true) {
+        const step = await gen.next();
+        if (step.done) { stats = step.value; break; }
+        for (const id of step.value) {
+          tokenIds.push(id);
+          if (eos.has(id)) continue;
+          const piece = stream.push(id);
+          if (piece) yield piece;
+        }
+      }
+      const rest = stream.flush();
+      if (rest) yield rest;
+      const result: GenerationResult = {
+        ...stats,
+        text: stream.text,
+        tokenIds,
+        meanAcceptedTokens: stats.steps ? stats.newTokens / stats.steps : 0,
+        tokensPerSecond: stats.decodeMs > 0 ? stats.newTokens / (stats.decodeMs / 1000) : 0,
+        decode: mode,
+        adapter: this.info.adapter,
+      };
+      this.lastResult = result;
+      return result;
+    } catch (e) {
+      if (e instanceof MsnError) throw e;
+      if ((e as Error)?.name === 'AbortError') throw new AbortedError();
+      throw e;
+    } finally {
+      release();
+    }
+  }
+
+  /** Runs a generation to the end and returns its result. */
+  async complete(prompt: string | ChatMessage[], options: GenerateOptions = {}): Promise<GenerationResult> {
+    const it = this.generate(prompt, options);
+    while (true) {
+      const r = await it.next();
+      if (r.done) return r.value;
+    }
+  }
+
+  /** Frees the GPU resources and the worker. */
+  async dispose(): Promise<void> {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    try {
+      await this.executor.dispose();
+    } finally {
+      await this.onDispose();
+    }
+  }
+}

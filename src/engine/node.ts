@@ -1,0 +1,67 @@
+/**
+ * Node entry: `createNodeEngine` runs the executor in a worker thread (Comlink's node adapter) over
+ * Dawn's `webgpu` package, or in-process with `inline: true`.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import * as Comlink from 'comlink';
+import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
+import { createNodeGpu, prepareNodeGpuEnv } from '../gpu/node.js';
+import { WebGpuUnavailableError } from '../errors.js';
+import { Executor } from '../worker/executor.js';
+import { installErrorTransfer } from '../worker/transfer.js';
+import type { ExecutorApi } from '../worker/api.js';
+import { createEngineWith, type EngineOptions } from './create.js';
+import type { Engine } from './engine.js';
+
+export interface NodeEngineOptions extends EngineOptions {
+  /** Run the executor on this thread instead of a worker thread. */
+  inline?: boolean;
+  /** Use Chromium's SwiftShader Vulkan driver instead of lavapipe. */
+  preferSwiftShader?: boolean;
+}
+
+/** The package root (folder of package.json), from this module's location. */
+export function packageRoot(): string {
+  let d = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(d, 'package.json')) && dirname(d) !== d) d = dirname(d);
+  return d;
+}
+
+/** Path of the bundled worker-thread entry (built by scripts/build-node.mjs). */
+export function nodeWorkerPath(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (const p of [join(here, 'node-worker.mjs'), join(packageRoot(), 'dist', 'node', 'node-worker.mjs')]) if (existsSync(p)) return p;
+  throw new Error('dist/node/node-worker.mjs is missing: run `npm run build:node` first.');
+}
+
+/**
+ * Creates an engine in Node. Local model paths are resolved against the current directory. When no
+ * adapter is found on the default Vulkan driver (Mesa lavapipe), retries on Chromium's SwiftShader;
+ * `engine.info.adapter` says which one ran.
+ */
+export async function createNodeEngine(options: NodeEngineOptions): Promise<Engine> {
+  try {
+    return await createNodeEngineOnce(options);
+  } catch (e) {
+    if (e instanceof WebGpuUnavailableError && !options.preferSwiftShader && !process.env.MSN_NO_FALLBACK) {
+      return createNodeEngineOnce({ ...options, preferSwiftShader: true });
+    }
+    throw e;
+  }
+}
+
+async function createNodeEngineOnce(options: NodeEngineOptions): Promise<Engine> {
+  installErrorTransfer();
+  prepareNodeGpuEnv(options.preferSwiftShader);
+  const model = /^[a-z]+:\/\//i.test(options.model) ? options.model : resolve(options.model);
+  if (options.inline) {
+    const ex = new Executor(() => createNodeGpu({ preferSwiftShader: options.preferSwiftShader }));
+    return createEngineWith(ex, { ...options, model }, () => {});
+  }
+  const worker = new Worker(nodeWorkerPath(), { env: { ...process.env, MSN_PREFER_SWIFTSHADER: options.preferSwiftShader ? '1' : '' } });
+  const executor = Comlink.wrap<ExecutorApi>(nodeEndpoint(worker)) as unknown as ExecutorApi;
+  return createEngineWith(executor, { ...options, model }, async () => { await worker.terminate(); }, (f) => Comlink.proxy(f as object) as typeof f);
+}

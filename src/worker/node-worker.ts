@@ -1,0 +1,10 @@
+/** Node worker_threads entry: exposes an {@link Executor} over Comlink's node adapter (Dawn GPU). */
+import { parentPort } from 'node:worker_threads';
+import * as Comlink from 'comlink';
+import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
+import { createNodeGpu } from '../gpu/node.js';
+import { Executor } from './executor.js';
+import { installErrorTransfer } from './transfer.js';
+
+installErrorTransfer();
+Comlink.expose(new Executor(() => createNodeGpu({ preferSwiftShader: process.env.MSN_PREFER_SWIFTSHADER === '1' })), nodeEndpoint(parentPort!));

@@ -1,0 +1,7 @@
+/** Browser Web Worker entry: exposes an {@link Executor} over Comlink (navigator.gpu inside the worker). */
+import * as Comlink from 'comlink';
+import { Executor } from './executor.js';
+import { installErrorTransfer } from './transfer.js';
+
+installErrorTransfer();
+Comlink.expose(new Executor(async () => (self as unknown as { navigator: Navigator }).navigator.gpu));
