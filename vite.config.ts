@@ -22,9 +22,15 @@ export const alias = {
 };
 
 export default defineConfig({
+  // No SPA fallback: a missing model file must be a 404, not index.html.
+  appType: 'mpa',
   plugins: [wgslText()],
   resolve: { alias },
   worker: { format: 'es', plugins: () => [wgslText()] },
   server: { host: '127.0.0.1' },
   preview: { host: '127.0.0.1', port: 4173, strictPort: true },
+  build: {
+    target: 'es2022',
+    rollupOptions: { input: { main: fileURLToPath(new URL('./index.html', import.meta.url)) } },
+  },
 });

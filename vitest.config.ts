@@ -1,12 +1,14 @@
 import { defineConfig } from 'vitest/config';
-import { wgslText } from './vite.config.ts';
+import { alias, wgslText } from './vite.config.ts';
 
 export default defineConfig({
   plugins: [wgslText()],
+  resolve: { alias },
   test: {
     include: ['test/**/*.test.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     fileParallelism: false,
+    globalSetup: ['test/global-setup.ts'],
   },
 });

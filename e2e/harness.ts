@@ -41,4 +41,14 @@ async function msnRun(o: RunOptions) {
   }
 }
 
-Object.assign(window, { msnRun, msnReady: true });
+/** Logits of every prompt position (one causal forward), for golden comparisons. */
+async function msnLogits(o: RunOptions) {
+  const engine = await engineFor(o);
+  const ids = engine.encodePrompt(o.prompt);
+  await engine.executor.reset();
+  const r = await engine.executor.forward({ tokens: ids, positions: ids.map((_, i) => i), mask: 'causal', topK: 1, commit: true, returnLogits: true });
+  await engine.executor.reset();
+  return { ids, vocab: engine.info.config.vocabSize, logits: Array.from(r.logits!), adapter: engine.info.adapter };
+}
+
+Object.assign(window, { msnRun, msnLogits, msnReady: true });

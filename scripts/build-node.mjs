@@ -1,4 +1,4 @@
-// Bundles the Node entry points (CLI, worker thread, benchmarks) with esbuild into dist/node/.
+// Bundles the Node entry points (CLI, worker thread, benchmarks) with esbuild into dist-node/.
 // WGSL files load as text; @xenova/transformers' ONNX backends are aliased to a stub.
 import { build } from 'esbuild';
 import { fileURLToPath } from 'node:url';
@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const stub = join(root, 'src/tokenizer/onnx-stub.ts');
-const outdir = process.argv[2] ?? join(root, 'dist/node');
+const outdir = process.argv[2] ?? join(root, 'dist-node');
 await build({
   entryPoints: {
     cli: join(root, 'src/cli/generate.ts'),

@@ -43,7 +43,7 @@ from sft_format import EOT, format_sft, sft_ids  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 WINDOW = 5
 TOPK_TREE = 10
-N_PROMPTS = 64
+N_PROMPTS = 200        # all committed test prompts of <= MAX_PROMPT_TOKENS tokens (if fewer than this)
 NEW_TOKENS = 64
 MAX_PROMPT_TOKENS = 192
 MAX_PAIR_TOKENS = 256
@@ -216,8 +216,8 @@ def main(argv=None):
         ids = tok.encode(format_sft(p["prompt"]), add_special_tokens=False)
         if len(ids) <= MAX_PROMPT_TOKENS:
             prompts.append((p["id"], ids, p))
-        if len(prompts) >= args.n_prompts:
-            break
+    if len(prompts) > args.n_prompts:     # evenly spaced over the file (it is sorted by package)
+        prompts = [prompts[i * len(prompts) // args.n_prompts] for i in range(args.n_prompts)]
 
     if args.device.startswith("cuda"):
         torch.backends.cuda.matmul.allow_tf32 = False   # keep float64/32 argmaxes exact

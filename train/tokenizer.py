@@ -21,7 +21,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 ROOT = Path(__file__).resolve().parents[1]
 VOCAB_SIZE = 4096        # right for a few-M-parameter model; 50k would be most of the weights
 EOT, PAD = "<|endoftext|>", "<|pad|>"
-MODEL_MAX_LENGTH = 2048  # the RoPE table is computed on the fly; 256 is what we trained on
+MODEL_MAX_LENGTH = 1024  # = max_position_embeddings of model.py; the models were trained on 256-token windows
 
 
 def train_tokenizer(texts, vocab_size=VOCAB_SIZE) -> Tokenizer:

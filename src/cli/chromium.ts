@@ -7,13 +7,9 @@ import { MsnError, ERROR_CLASSES } from '../errors.js';
 import { packageRoot } from '../engine/node.js';
 import type { CliOptions, } from './args.js';
 import type { CliResult } from './generate.js';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from './chromium-flags.js';
 
-/** Chromium flags that give WebGPU on a headless Linux machine (see ../shared/webgpu-env.md). */
-export const CHROMIUM_ARGS = [
-  '--no-sandbox', '--headless=new', '--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic',
-];
-export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export { CHROMIUM_ARGS, CHROMIUM_PATH };
 
 /** URL path under which the dev server exposes a model folder. */
 export function modelUrlPath(root: string, model: string): string {

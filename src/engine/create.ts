@@ -17,10 +17,9 @@ export interface EngineOptions extends LoadOptions {
 export async function createEngineWith(executor: ExecutorApi, options: EngineOptions, onDispose: () => void | Promise<void>, wrapProgress: <T>(f: T) => T = (f) => f): Promise<Engine> {
   const { model, onProgress, ...load } = options;
   try {
-    const [info, tokenizer] = await Promise.all([
-      executor.load(model, load, onProgress ? wrapProgress(onProgress) : undefined),
-      Tokenizer.load(createModelSource(model)),
-    ]);
+    // Model first: its errors (missing folder, bad config) are the ones worth reporting.
+    const info = await executor.load(model, load, onProgress ? wrapProgress(onProgress) : undefined);
+    const tokenizer = await Tokenizer.load(createModelSource(model));
     return new Engine(executor, info, tokenizer, onDispose);
   } catch (e) {
     await onDispose();

@@ -33,8 +33,8 @@ export function packageRoot(): string {
 /** Path of the bundled worker-thread entry (built by scripts/build-node.mjs). */
 export function nodeWorkerPath(): string {
   const here = dirname(fileURLToPath(import.meta.url));
-  for (const p of [join(here, 'node-worker.mjs'), join(packageRoot(), 'dist', 'node', 'node-worker.mjs')]) if (existsSync(p)) return p;
-  throw new Error('dist/node/node-worker.mjs is missing: run `npm run build:node` first.');
+  for (const p of [join(here, 'node-worker.mjs'), join(packageRoot(), 'dist-node', 'node-worker.mjs')]) if (existsSync(p)) return p;
+  throw new Error('dist-node/node-worker.mjs is missing: run `npm run build:node` first.');
 }
 
 /**

@@ -35,6 +35,11 @@ function join(base: string, name: string): string {
   return base.endsWith('/') ? base + name : `${base}/${name}`;
 }
 
+/** Static hosts with a single-page-app fallback answer 200 + index.html for missing files. */
+function isHtmlFallback(name: string, res: Response): boolean {
+  return !/\.html?$/i.test(name) && (res.headers.get('content-type') ?? '').startsWith('text/html');
+}
+
 class FetchSource implements ModelSource {
   readonly #base: string;
   constructor(readonly location: string) {
@@ -52,7 +57,7 @@ class FetchSource implements ModelSource {
       if ((e as Error).name === 'AbortError') throw e;
       throw new NetworkError(this.url(name), (e as Error).message);
     }
-    if (!res.ok || !res.body) throw new NetworkError(this.url(name), res.status);
+    if (!res.ok || !res.body || isHtmlFallback(name, res)) throw new NetworkError(this.url(name), res.ok ? 'an HTML page instead of the file (SPA fallback?)' : res.status);
     const len = res.headers.get('content-length');
     const enc = res.headers.get('content-encoding');
     return { size: len && !enc ? Number(len) : null, stream: res.body };
@@ -64,14 +69,14 @@ class FetchSource implements ModelSource {
     } catch (e) {
       throw new NetworkError(this.url(name), (e as Error).message);
     }
-    if (!res.ok) throw new NetworkError(this.url(name), res.status);
+    if (!res.ok || isHtmlFallback(name, res)) throw new NetworkError(this.url(name), res.status);
     const len = res.headers.get('content-length');
     return len && !res.headers.get('content-encoding') ? Number(len) : null;
   }
   async exists(name: string): Promise<boolean> {
     try {
       const res = await fetch(this.url(name), { method: 'HEAD' });
-      return res.ok;
+      return res.ok && !isHtmlFallback(name, res);
     } catch {
       return false;
     }

@@ -1,0 +1,42 @@
+// The same engine in headless Chromium (Web Worker, SwiftShader): fixture goldens from HF transformers.
+import { expect, test, type Page } from '@playwright/test';
+import { readFileSync } from 'node:fs';
+
+const FIXTURES = ['tiny-gqa-f32', 'tiny-mha-tied-f16', 'tiny-llama3-bf16-sharded'];
+const golden = (name: string) => JSON.parse(readFileSync(`test/fixtures/models/${name}/golden.json`, 'utf8'));
+
+async function harness(page: Page) {
+  await page.goto('/e2e/harness.html');
+  await page.waitForFunction(() => (window as unknown as { msnReady?: boolean }).msnReady === true);
+}
+
+for (const name of FIXTURES) {
+  test(`${name}: logits and 16 greedy tokens equal HF's`, async ({ page }) => {
+    const g = golden(name);
+    await harness(page);
+    const model = `/test/fixtures/models/${name}/`;
+    const lg = await page.evaluate((a) => (window as never as { msnLogits: (a: unknown) => Promise<{ ids: number[]; vocab: number; logits: number[]; adapter: { architecture: string } }> }).msnLogits(a), { model, prompt: g.prompt_text, contextLength: 64 });
+    expect(lg.ids).toEqual(g.prompt_ids);
+    for (let t = 0; t < g.prompt_ids.length; t++) {
+      const ref: number[] = g.prompt_logits[t];
+      const scale = Math.max(...ref.map(Math.abs));
+      const row = lg.logits.slice(t * lg.vocab, (t + 1) * lg.vocab);
+      const worst = Math.max(...row.map((v, i) => Math.abs(v - ref[i]) - 1e-4 * Math.abs(ref[i])));
+      expect(worst, `row ${t}`).toBeLessThanOrEqual(1e-4 * scale);
+    }
+    const run = await page.evaluate((a) => (window as never as { msnRun: (a: unknown) => Promise<{ ok: boolean; result: { tokenIds: number[]; pieces: string[]; text: string; steps: number } }> }).msnRun(a), { model, prompt: g.prompt_text, maxNewTokens: 16, contextLength: 64 });
+    expect(run.ok).toBe(true);
+    expect(run.result.tokenIds).toEqual(g.greedy_ids);
+    expect(run.result.pieces.join('')).toBe(run.result.text);
+    expect(run.result.steps).toBe(16);
+    console.log(`${name}: adapter ${lg.adapter.architecture}`);
+  });
+}
+
+test('typed errors reach the page: a missing model folder', async ({ page }) => {
+  await harness(page);
+  const run = await page.evaluate(() => (window as never as { msnRun: (a: unknown) => Promise<{ ok: boolean; error: { name: string; message: string } }> }).msnRun({ model: '/no/such/model/', prompt: 'x' }));
+  expect(run.ok).toBe(false);
+  expect(run.error.name).toBe('NetworkError');
+  expect(run.error.message).toContain('/no/such/model/config.json');
+});

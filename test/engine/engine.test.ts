@@ -1,0 +1,91 @@
+// The engine end to end in Node: worker thread + Comlink, streaming, stats, errors across the boundary.
+import { afterAll, describe, expect, it } from 'vitest';
+import { createNodeEngine } from '../../src/engine/node.js';
+import type { Engine } from '../../src/engine/engine.js';
+import { AbortedError, ContextOverflowError, InvalidArgumentError, ModelFormatError, NetworkError } from '../../src/errors.js';
+import { fixturePath, golden } from '../helpers/fixtures.js';
+import { disabledFeatures } from '../helpers/gpu.js';
+
+const engines: Engine[] = [];
+afterAll(async () => { for (const e of engines) await e.dispose(); });
+
+async function engine(name: string, inline = false): Promise<Engine> {
+  const e = await createNodeEngine({ model: fixturePath(name), contextLength: 64, inline, disableFeatures: disabledFeatures() });
+  engines.push(e);
+  return e;
+}
+
+describe('engine (Node worker thread)', () => {
+  it('streams the golden greedy tokens with consistent stats', async () => {
+    const g = golden('tiny-gqa-f16-untied');
+    const e = await engine('tiny-gqa-f16-untied');
+    const progress: number[] = [];
+    const pieces: string[] = [];
+    const it = e.generate(g.prompt_text, { maxNewTokens: 16 });
+    let r = await it.next();
+    while (!r.done) { pieces.push(r.value); r = await it.next(); }
+    const res = r.value;
+    expect(res.tokenIds).toEqual(g.greedy_ids);
+    expect(pieces.join('')).toBe(res.text);
+    expect(res.text).toBe(e.tokenizer.decode(g.greedy_ids));
+    expect(res.promptTokens).toBe(g.prompt_ids.length);
+    expect(res.newTokens).toBe(16);
+    expect(res.steps).toBe(16);
+    expect(res.meanAcceptedTokens).toBe(1);
+    expect(res.stopReason).toBe('length');
+    expect(res.tokensPerSecond).toBeGreaterThan(0);
+    expect(res.ttftMs).toBeGreaterThanOrEqual(res.prefillMs);
+    expect(res.adapter.vendor.length).toBeGreaterThan(0);
+    expect(progress).toEqual([]);
+  });
+
+  it('reports load progress {loadedBytes, totalBytes, file} up to the total', async () => {
+    const seen: Array<{ loadedBytes: number; totalBytes: number | null; file: string }> = [];
+    const e = await createNodeEngine({ model: fixturePath('tiny-llama3-bf16-sharded'), contextLength: 32, onProgress: (p) => seen.push(p) });
+    engines.push(e);
+    expect(seen.length).toBeGreaterThan(2);
+    const last = seen[seen.length - 1];
+    expect(last.totalBytes).toBeGreaterThan(0);
+    expect(last.loadedBytes).toBe(last.totalBytes);
+    expect(new Set(seen.map((s) => s.file)).size).toBe(3);
+    for (let i = 1; i < seen.length; i++) expect(seen[i].loadedBytes).toBeGreaterThanOrEqual(seen[i - 1].loadedBytes);
+  });
+
+  it('stops at EOS, includes it in tokenIds and excludes it from the text', async () => {
+    const g = golden('tiny-gqa-f32');
+    const e = await engine('tiny-gqa-f32', true);
+    // Make the 5th greedy token an EOS by treating it as one.
+    const eosId = g.greedy_ids[4];
+    const first = g.greedy_ids.indexOf(eosId);
+    (e.info.eosTokenIds as number[]).push(eosId);
+    const res = await e.complete(g.prompt_text, { maxNewTokens: 16 });
+    expect(res.tokenIds).toEqual(g.greedy_ids.slice(0, first + 1));
+    expect(res.stopReason).toBe('eos');
+    expect(res.text).toBe(e.tokenizer.decode(g.greedy_ids.slice(0, first)));
+  });
+
+  it('typed errors cross the worker boundary and the engine stays usable', async () => {
+    const g = golden('tiny-gqa-f16-untied');
+    const e = await engine('tiny-gqa-f16-untied');
+    await expect(e.complete(g.prompt_text, { maxNewTokens: 60 })).rejects.toBeInstanceOf(ContextOverflowError);
+    await expect(e.executor.forward({ tokens: [99999], positions: [0], mask: 'causal', topK: 1, commit: true })).rejects.toBeInstanceOf(InvalidArgumentError);
+    const ac = new AbortController();
+    ac.abort();
+    await expect(e.complete(g.prompt_text, { maxNewTokens: 4, signal: ac.signal })).rejects.toBeInstanceOf(AbortedError);
+    const res = await e.complete(g.prompt_text, { maxNewTokens: 16 });
+    expect(res.tokenIds).toEqual(g.greedy_ids);
+  });
+
+  it('rejects a missing folder and a malformed model with typed errors', async () => {
+    await expect(createNodeEngine({ model: '/nonexistent/model' })).rejects.toBeInstanceOf(NetworkError);
+    await expect(createNodeEngine({ model: fixturePath('..') })).rejects.toBeInstanceOf(NetworkError);
+  });
+
+  it('chat prompts use the model chat template', async () => {
+    const g = golden('tiny-mha-tied-f16');
+    const e = await engine('tiny-mha-tied-f16', true);
+    expect(e.encodePrompt(g.chat!.messages)).toEqual(g.chat!.ids);
+    expect(e.encodePrompt('def sq(x):', true)).toEqual(e.tokenizer.encode(e.tokenizer.applyChatTemplate([{ role: 'user', content: 'def sq(x):' }]), false));
+    await expect(createNodeEngine({ model: fixturePath('tiny-gqa-f32'), contextLength: 16, inline: true }).then(async (x) => { engines.push(x); return x.complete('a', { chat: true, maxNewTokens: 1 }); })).rejects.toBeInstanceOf(ModelFormatError);
+  });
+});
