@@ -24,7 +24,7 @@ for (const name of FIXTURES) {
       const worst = Math.max(...row.map((v, i) => Math.abs(v - ref[i]) - 1e-4 * Math.abs(ref[i])));
       expect(worst, `row ${t}`).toBeLessThanOrEqual(1e-4 * scale);
     }
-    const run = await page.evaluate((a) => (window as never as { msnRun: (a: unknown) => Promise<{ ok: boolean; result: { tokenIds: number[]; pieces: string[]; text: string; steps: number } }> }).msnRun(a), { model, prompt: g.prompt_text, maxNewTokens: 16, contextLength: 64 });
+    const run = await page.evaluate((a) => (window as never as { msnRun: (a: unknown) => Promise<{ ok: boolean; result: { tokenIds: number[]; pieces: string[]; text: string; steps: number } }> }).msnRun(a), { model, prompt: g.prompt_text, maxNewTokens: 16, contextLength: 64, decode: 'ar' });
     expect(run.ok).toBe(true);
     expect(run.result.tokenIds).toEqual(g.greedy_ids);
     expect(run.result.pieces.join('')).toBe(run.result.text);

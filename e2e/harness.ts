@@ -2,12 +2,15 @@
 import { createEngine } from '../src/engine/browser.js';
 import type { Engine } from '../src/engine/engine.js';
 import type { LoadOptions } from '../src/worker/api.js';
+import type { DecodeMode } from '../src/decode/scheduler.js';
 
 interface RunOptions extends LoadOptions {
   model: string;
   prompt: string;
   maxNewTokens?: number;
-  decode?: 'ar';
+  decode?: DecodeMode;
+  tree?: 'fixed' | 'adaptive';
+  seed?: number;
   chat?: boolean;
 }
 
@@ -27,7 +30,7 @@ async function msnRun(o: RunOptions) {
   try {
     const engine = await engineFor(o);
     const pieces: string[] = [];
-    const it = engine.generate(o.prompt, { maxNewTokens: o.maxNewTokens ?? 64, decode: o.decode ?? 'ar', chat: o.chat });
+    const it = engine.generate(o.prompt, { maxNewTokens: o.maxNewTokens ?? 64, decode: o.decode ?? 'tr-jacobi', tree: o.tree, seed: o.seed, chat: o.chat });
     let r = await it.next();
     while (!r.done) { pieces.push(r.value); r = await it.next(); }
     const res = r.value;

@@ -5,6 +5,7 @@
 import { createEngine } from '../engine/browser.js';
 import type { Engine } from '../engine/engine.js';
 import { MsnError } from '../errors.js';
+import type { DecodeMode } from '../decode/scheduler.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const modelInput = $<HTMLInputElement>('model');
@@ -69,7 +70,7 @@ async function send(): Promise<void> {
   output.textContent = '';
   setStatus('Generating…');
   try {
-    const it = engine.generate(prompt.value, { maxNewTokens: Number(maxNew.value) || 64, decode: decodeSel.value as 'ar', signal: abort.signal });
+    const it = engine.generate(prompt.value, { maxNewTokens: Number(maxNew.value) || 64, decode: decodeSel.value as DecodeMode, signal: abort.signal });
     let r = await it.next();
     while (!r.done) {
       output.append(document.createTextNode(r.value));

@@ -1,12 +1,15 @@
 /** Command-line options of `npm run generate` (node:util parseArgs). */
 import { parseArgs } from 'node:util';
 import { InvalidArgumentError } from '../errors.js';
+import { DECODE_MODES, type DecodeMode } from '../decode/scheduler.js';
 
 export interface CliOptions {
   model: string | undefined;
   prompt: string;
   maxNewTokens: number;
-  decode: 'ar';
+  decode: DecodeMode;
+  tree: 'fixed' | 'adaptive';
+  seed: number;
   json: boolean;
   runtime: 'node' | 'chromium';
   chat: boolean;
@@ -21,7 +24,9 @@ export const USAGE = `Usage: npm run generate -- [options]
   --prompt <text>            raw completion prompt (required)
   --chat                     treat --prompt as a user message and apply the model's chat template
   --max-new-tokens <N>       new tokens at most (default 64)
-  --decode ar                decoding strategy (default ar)
+  --decode ar|jacobi|retrieval|tr-jacobi   decoding strategy (default tr-jacobi); all give the same tokens
+  --tree fixed|adaptive      tr-jacobi draft tree: the paper's 69 nodes, or the sub-tree that is fastest here (default adaptive)
+  --seed <N>                 seed of the random draft initialisation (does not change the output)
   --runtime node|chromium    Dawn in Node (default) or headless Chromium through Playwright
   --context-length <N>       KV cache size in tokens (default min(max_position_embeddings, 4096))
   --swiftshader              Node: use Chromium's SwiftShader Vulkan driver instead of lavapipe
@@ -36,7 +41,9 @@ export function parseCli(argv: string[]): CliOptions {
       model: { type: 'string' },
       prompt: { type: 'string' },
       'max-new-tokens': { type: 'string', default: '64' },
-      decode: { type: 'string', default: 'ar' },
+      decode: { type: 'string', default: 'tr-jacobi' },
+      tree: { type: 'string', default: 'adaptive' },
+      seed: { type: 'string', default: '24301' },
       json: { type: 'boolean', default: false },
       runtime: { type: 'string', default: 'node' },
       chat: { type: 'boolean', default: false },
@@ -55,13 +62,18 @@ export function parseCli(argv: string[]): CliOptions {
     return n;
   };
   if (!['node', 'chromium'].includes(values.runtime!)) throw new InvalidArgumentError(`--runtime must be node or chromium, got "${values.runtime}".`);
-  if (values.decode !== 'ar') throw new InvalidArgumentError(`--decode must be ar, got "${values.decode}".`);
+  if (!(DECODE_MODES as readonly string[]).includes(values.decode!)) throw new InvalidArgumentError(`--decode must be one of ${DECODE_MODES.join(', ')}, got "${values.decode}".`);
+  if (values.tree !== 'fixed' && values.tree !== 'adaptive') throw new InvalidArgumentError(`--tree must be fixed or adaptive, got "${values.tree}".`);
+  const seed = Number(values.seed);
+  if (!Number.isInteger(seed) || seed < 0) throw new InvalidArgumentError(`--seed must be a non-negative integer, got "${values.seed}".`);
   if (!values.help && values.prompt === undefined) throw new InvalidArgumentError('--prompt is required.');
   return {
     model: values.model,
     prompt: values.prompt ?? '',
     maxNewTokens: int('max-new-tokens', values['max-new-tokens'])!,
-    decode: 'ar',
+    decode: values.decode as DecodeMode,
+    tree: values.tree as 'fixed' | 'adaptive',
+    seed,
     json: values.json!,
     runtime: values.runtime as 'node' | 'chromium',
     chat: values.chat!,

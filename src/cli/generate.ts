@@ -21,8 +21,11 @@ export interface CliResult {
   ttftMs: number;
   decodeMs: number;
   acceptedHistogram: number[];
+  retrievalWins: number;
+  meanTreeSize: number;
   stopReason: string | null;
   decode: string;
+  tree: string | null;
   runtime: string;
   model: string;
   adapter: { vendor: string; architecture: string; device: string; description: string };
@@ -40,7 +43,7 @@ export function defaultModelPath(): string {
 async function runNode(o: CliOptions, model: string, out: (s: string) => void): Promise<CliResult> {
   const engine = await createNodeEngine({ model, contextLength: o.contextLength, preferSwiftShader: o.swiftshader });
   try {
-    const it = engine.generate(o.prompt, { maxNewTokens: o.maxNewTokens, decode: o.decode, chat: o.chat });
+    const it = engine.generate(o.prompt, { maxNewTokens: o.maxNewTokens, decode: o.decode, tree: o.tree, seed: o.seed, chat: o.chat });
     let r = await it.next();
     while (!r.done) {
       if (!o.json) out(r.value);
@@ -50,7 +53,7 @@ async function runNode(o: CliOptions, model: string, out: (s: string) => void): 
     return {
       text: res.text, tokenIds: res.tokenIds, promptTokens: res.promptTokens, newTokens: res.newTokens, steps: res.steps,
       meanAcceptedTokens: res.meanAcceptedTokens, tokensPerSecond: res.tokensPerSecond, prefillMs: res.prefillMs, ttftMs: res.ttftMs,
-      decodeMs: res.decodeMs, acceptedHistogram: res.acceptedHistogram, stopReason: res.stopReason, decode: res.decode, runtime: 'node', model,
+      decodeMs: res.decodeMs, acceptedHistogram: res.acceptedHistogram, retrievalWins: res.retrievalWins, meanTreeSize: res.meanTreeSize, stopReason: res.stopReason, decode: res.decode, tree: res.tree, runtime: 'node', model,
       adapter: { vendor: res.adapter.vendor, architecture: res.adapter.architecture, device: res.adapter.device, description: res.adapter.description },
       memory: { weightsBytes: engine.info.memory.weightsBytes, kvBytes: engine.info.memory.kvBytes, scratchBytes: engine.info.memory.scratchBytes },
     };

@@ -1,28 +1,56 @@
 /**
- * The decoding scheduler: prefill, then decode steps until EOS or `maxNewTokens`, yielding the
- * tokens each step accepts. Definitions used everywhere (README, stats, benchmarks):
+ * The decoding scheduler: prefill, then decode steps until EOS or `maxNewTokens`, yielding the new
+ * tokens of each step. One scheduler serves every mode:
+ *   - `ar`: greedy autoregressive, one token per forward;
+ *   - `jacobi`: a chain of 5 Jacobi candidates (no retrieval);
+ *   - `retrieval`: prompt lookup, a chain of up to 5 retrieved tokens (AR when nothing matches);
+ *   - `tr-jacobi`: the MSN paper's tree — retrieval chain + mc_sim_7b_63 Jacobi tree, 69 nodes —
+ *     verified in one forward with a tree mask (reference §2.3, minus its bugs §2.4).
+ * Every mode outputs exactly the greedy AR tokens (the lossless invariant).
+ * Definitions used everywhere (README, stats, benchmarks):
  *   - prefill covers the prompt minus its last token (committed to the KV cache in chunks);
  *   - every decode step starts from the current last token (the "root");
  *   - steps = decode forwards; newTokens includes a generated EOS; MAT = newTokens / steps.
- * Mode `ar` is plain greedy autoregressive decoding (one token per step).
  */
-import { AbortedError, ContextOverflowError, InvalidArgumentError } from '../errors.js';
+import { AbortedError, ContextOverflowError, InvalidArgumentError, MsnError } from '../errors.js';
 import type { StepBackend } from './backend.js';
+import { CandidateTable } from './candidates.js';
+import { RetrievalPool } from './retrieval.js';
+import { createRng, type Rng } from './rng.js';
+import { DraftTree, MAX_DEPTH, TOP_K } from './tree.js';
+import { verifyGreedy } from './verify.js';
 
-export type DecodeMode = 'ar';
+export type DecodeMode = 'ar' | 'jacobi' | 'retrieval' | 'tr-jacobi';
+export const DECODE_MODES: readonly DecodeMode[] = ['ar', 'jacobi', 'retrieval', 'tr-jacobi'];
+
+/** Chooses the draft tree of each step (the adaptive policy implements this). */
+export interface TreePolicy {
+  /** Tree for the next step, or null for an AR step. `base` is the mode's full tree. */
+  choose(base: DraftTree): DraftTree | null;
+  /** Feedback after each tree step: the tree used, its best path and accepted length, and wall time. */
+  observe?(tree: DraftTree, path: number, accepted: number, ms: number): void;
+}
 
 export interface DecodeOptions {
   mode: DecodeMode;
   maxNewTokens: number;
   /** Token ids that end generation (the EOS token is emitted, then decoding stops). */
   eosTokenIds: ReadonlySet<number>;
-  /** Rows of one forward (prefill chunk size). */
+  /** Rows of one forward (prefill chunk size; bounds the tree size). */
   maxRows: number;
   /** Tokens the KV cache can hold for prompt + generation. */
   contextLength: number;
   signal?: AbortSignal;
   /** Milliseconds clock (injected for tests). */
   now?: () => number;
+  /** RNG for draft initialisation (default seeded 0x5eed). */
+  rng?: Rng;
+  /** Tree policy for `tr-jacobi` (default: the fixed paper tree). */
+  policy?: TreePolicy;
+  /** Mask ids already registered with this backend, by tree key (reused across generations). */
+  maskCache?: Map<string, number>;
+  /** Vocabulary size (caps the top-k requested per row; default 10 candidates). */
+  vocabSize?: number;
 }
 
 /** Counters of one generation. */
@@ -34,8 +62,12 @@ export interface DecodeStats {
   /** From the start of the call to the first new token. */
   ttftMs: number;
   decodeMs: number;
-  /** histogram[n] = steps that produced n new tokens. */
+  /** acceptedHistogram[n] = steps that produced n new tokens (accepted drafts + bonus). */
   acceptedHistogram: number[];
+  /** Steps whose best path was the retrieval chain with at least one accepted draft. */
+  retrievalWins: number;
+  /** Mean tree size (rows per forward) over decode steps. */
+  meanTreeSize: number;
   stopReason: 'eos' | 'length' | null;
 }
 
@@ -43,48 +75,139 @@ function abortCheck(signal?: AbortSignal): void {
   if (signal?.aborted) throw new AbortedError();
 }
 
+/** The full tree of a mode (before trimming). */
+export function baseTree(mode: DecodeMode): DraftTree | null {
+  if (mode === 'ar') return null;
+  if (mode === 'jacobi') return DraftTree.jacobiChain(MAX_DEPTH);
+  if (mode === 'retrieval') return DraftTree.retrievalChain(MAX_DEPTH);
+  return DraftTree.paper();
+}
+
 /**
  * Runs prefill + decode; yields the new tokens of each step. The generator's return value is the
  * stats. @throws ContextOverflowError before any GPU work when prompt + maxNewTokens > context;
- * AbortedError when `signal` aborts (between steps).
+ * AbortedError when `signal` aborts (between steps); InvalidArgumentError for bad options.
  */
 export async function* decode(backend: StepBackend, promptIds: readonly number[], opts: DecodeOptions): AsyncGenerator<number[], DecodeStats> {
   const now = opts.now ?? (() => performance.now());
   if (promptIds.length === 0) throw new InvalidArgumentError('The prompt has no tokens.');
   if (!Number.isInteger(opts.maxNewTokens) || opts.maxNewTokens < 1) throw new InvalidArgumentError(`maxNewTokens must be a positive integer, got ${opts.maxNewTokens}.`);
+  if (!(DECODE_MODES as readonly string[]).includes(opts.mode)) throw new InvalidArgumentError(`Unknown decode mode "${opts.mode}"; use one of ${DECODE_MODES.join(', ')}.`);
   if (promptIds.length + opts.maxNewTokens > opts.contextLength) throw new ContextOverflowError(promptIds.length, opts.maxNewTokens, opts.contextLength);
-  const stats: DecodeStats = { promptTokens: promptIds.length, newTokens: 0, steps: 0, prefillMs: 0, ttftMs: 0, decodeMs: 0, acceptedHistogram: [], stopReason: null };
+  const stats: DecodeStats = { promptTokens: promptIds.length, newTokens: 0, steps: 0, prefillMs: 0, ttftMs: 0, decodeMs: 0, acceptedHistogram: [], retrievalWins: 0, meanTreeSize: 0, stopReason: null };
   const t0 = now();
   // Prefill: prompt[:-1] in chunks, no logits.
   const pre = promptIds.length - 1;
   for (let s = 0; s < pre; s += opts.maxRows) {
     abortCheck(opts.signal);
     const n = Math.min(opts.maxRows, pre - s);
-    await backend.forward({
-      tokens: promptIds.slice(s, s + n),
-      positions: Array.from({ length: n }, (_, i) => s + i),
-      mask: 'causal', topK: 0, commit: true,
-    });
+    await backend.forward({ tokens: promptIds.slice(s, s + n), positions: Array.from({ length: n }, (_, i) => s + i), mask: 'causal', topK: 0, commit: true });
   }
   stats.prefillMs = now() - t0;
+
   const tDecode = now();
+  const base = baseTree(opts.mode);
+  const rng = opts.rng ?? createRng(0x5eed);
+  const pool = new RetrievalPool(3, MAX_DEPTH);
+  pool.push(...promptIds);
+  const cand = new CandidateTable();
+  const masks = opts.maskCache ?? new Map<string, number>();
   let root = promptIds[promptIds.length - 1];
-  let pos = promptIds.length - 1;
+  let P = promptIds.length - 1; // committed KV rows = position of the root
+  let keep: number[] | undefined; // accepted slots of the previous (pending) tree step
+  let rows = 0;
+  const topK = Math.min(TOP_K, opts.vocabSize ?? TOP_K);
+  if (base) cand.setRetrieval(pool.lookup());
+
+  const maskId = async (tree: DraftTree): Promise<number> => {
+    let id = masks.get(tree.key);
+    if (id === undefined) {
+      id = await backend.registerMask(tree.mask(), tree.size);
+      masks.set(tree.key, id);
+    }
+    return id;
+  };
+
   while (true) {
     abortCheck(opts.signal);
-    const r = await backend.forward({ tokens: [root], positions: [pos], mask: 'causal', topK: 1, commit: true });
+    const remaining = opts.maxNewTokens - stats.newTokens;
+    // Choose this step's tree: the mode's tree, trimmed so drafts never run past maxNewTokens, the
+    // context, or the rows of one forward; `retrieval` drafts only what the pool proposed.
+    let tree: DraftTree | null = base;
+    if (tree && opts.mode === 'retrieval') {
+      const n = cand.data.filter((_, i) => i % 11 === 10 && cand.data[i] >= 0).length;
+      tree = n > 0 ? DraftTree.retrievalChain(n) : null;
+    }
+    if (tree && opts.mode === 'tr-jacobi' && opts.policy) tree = opts.policy.choose(tree);
+    if (tree) {
+      const dmax = Math.min(MAX_DEPTH, remaining - 1, opts.contextLength - 1 - P);
+      tree = dmax >= 1 ? tree.truncate(dmax) : null;
+      if (tree && tree.size > opts.maxRows) tree = tree.subtree(Array.from({ length: opts.maxRows - 1 }, (_, i) => i + 1));
+      if (tree && tree.size <= 1) tree = null;
+    }
+
+    let newTokens: number[];
+    const tStep = now();
+    if (!tree) {
+      const r = await backend.forward({ tokens: [root], positions: [P], mask: 'causal', topK: 1, commit: true, keep });
+      keep = undefined;
+      newTokens = [r.ids[0]];
+      P += 1;
+      rows += 1;
+      cand.clear();
+    } else {
+      const context = pool.tokens;
+      cand.fillRandom(rng, context);
+      const T = tree.size;
+      const tokens = new Array<number>(T);
+      tokens[0] = root;
+      for (let j = 1; j < T; j++) tokens[j] = cand.get(tree.depth[j], tree.col[j]);
+      const positions = Array.from(tree.depth, (d) => P + d);
+      let r;
+      try {
+        r = await backend.forward({ tokens, positions, mask: await maskId(tree), topK, commit: false, keep });
+      } catch (e) {
+        // The executor's mask library may have been reset: register again once.
+        if (!(e instanceof MsnError && e.code === 'invalid-argument' && /mask/.test(e.message))) throw e;
+        masks.delete(tree.key);
+        r = await backend.forward({ tokens, positions, mask: await maskId(tree), topK, commit: false, keep });
+      }
+      const k = r.k;
+      const argmax = Array.from({ length: T }, (_, j) => r.ids[j * k]);
+      const v = verifyGreedy(tree, tokens, argmax);
+      keep = v.slots;
+      newTokens = v.tokens;
+      P += v.slots.length;
+      rows += T;
+      if (v.path === tree.retrievalPath && v.accepted > 0) stats.retrievalWins++;
+      // Next Jacobi draft: top-10 outputs along the rejected tail of the best path.
+      cand.clear();
+      const path = tree.paths[v.path];
+      for (let rIdx = 0; v.accepted + 1 + rIdx < path.length && rIdx < MAX_DEPTH; rIdx++) {
+        const slot = path[v.accepted + 1 + rIdx];
+        cand.setJacobi(rIdx + 1, r.ids.subarray(slot * k, slot * k + k));
+      }
+      opts.policy?.observe?.(tree, v.path, v.accepted, now() - tStep);
+    }
     stats.steps++;
-    const next = r.ids[0];
-    stats.newTokens++;
-    stats.acceptedHistogram[1] = (stats.acceptedHistogram[1] ?? 0) + 1;
-    if (stats.newTokens === 1) stats.ttftMs = now() - t0;
+    // Emit, stopping exactly at EOS and at maxNewTokens even inside an accepted run.
+    const emit: number[] = [];
+    for (const t of newTokens) {
+      emit.push(t);
+      if (opts.eosTokenIds.has(t)) { stats.stopReason = 'eos'; break; }
+      if (stats.newTokens + emit.length >= opts.maxNewTokens) { stats.stopReason = 'length'; break; }
+    }
+    stats.newTokens += emit.length;
+    stats.acceptedHistogram[emit.length] = (stats.acceptedHistogram[emit.length] ?? 0) + 1;
+    if (stats.newTokens === emit.length) stats.ttftMs = now() - t0;
     stats.decodeMs = now() - tDecode;
-    yield [next];
-    if (opts.eosTokenIds.has(next)) { stats.stopReason = 'eos'; break; }
-    if (stats.newTokens >= opts.maxNewTokens) { stats.stopReason = 'length'; break; }
-    root = next;
-    pos++;
+    pool.push(...emit);
+    yield emit;
+    if (stats.stopReason) break;
+    root = newTokens[newTokens.length - 1];
+    if (base) cand.setRetrieval(pool.lookup());
   }
   for (let i = 0; i < stats.acceptedHistogram.length; i++) stats.acceptedHistogram[i] ??= 0;
+  stats.meanTreeSize = stats.steps ? rows / stats.steps : 0;
   return stats;
 }

@@ -3,7 +3,8 @@
  * text, over an executor that usually lives in a worker. Requests run one at a time in FIFO order.
  */
 import { AbortedError, InvalidArgumentError, MsnError } from '../errors.js';
-import { decode, type DecodeMode, type DecodeStats } from '../decode/scheduler.js';
+import { decode, DECODE_MODES, type DecodeMode, type DecodeStats, type TreePolicy } from '../decode/scheduler.js';
+import { createRng } from '../decode/rng.js';
 import type { ChatMessage, Tokenizer } from '../tokenizer/tokenizer.js';
 import type { AdapterSummary } from '../gpu/context.js';
 import type { ExecutorApi, ModelInfo } from '../worker/api.js';
@@ -12,8 +13,12 @@ import type { ExecutorApi, ModelInfo } from '../worker/api.js';
 export interface GenerateOptions {
   /** New tokens at most (default 128). */
   maxNewTokens?: number;
-  /** Decoding strategy (default `ar`). */
+  /** Decoding strategy (default `tr-jacobi`): `ar`, `jacobi`, `retrieval` or `tr-jacobi`. */
   decode?: DecodeMode;
+  /** Draft tree of `tr-jacobi`: the paper's fixed 69-node tree or the adaptive sub-tree (default). */
+  tree?: 'fixed' | 'adaptive';
+  /** Seed of the draft initialisation (random context tokens); output does not depend on it. */
+  seed?: number;
   /** Treat the prompt as a user message and apply the model's chat template. */
   chat?: boolean;
   /** Aborts the generation (between decode steps); the engine stays usable. */
@@ -26,16 +31,19 @@ export interface GenerationResult extends DecodeStats {
   text: string;
   /** New token ids (includes a generated EOS). */
   tokenIds: number[];
-  /** newTokens / steps. */
+  /** newTokens / steps (MAT). */
   meanAcceptedTokens: number;
   /** newTokens / decode seconds. */
   tokensPerSecond: number;
   decode: DecodeMode;
+  /** Tree kind used by `tr-jacobi`, else null. */
+  tree: 'fixed' | 'adaptive' | null;
   adapter: AdapterSummary;
 }
 
 export class Engine {
   #queue: Promise<unknown> = Promise.resolve();
+  #masks = new Map<string, number>();
   #disposed = false;
   /** Result of the last finished generation. */
   lastResult: GenerationResult | null = null;
@@ -65,8 +73,10 @@ export class Engine {
    */
   async *generate(prompt: string | ChatMessage[], options: GenerateOptions = {}): AsyncGenerator<string, GenerationResult> {
     if (this.#disposed) throw new InvalidArgumentError('This engine was disposed; create a new one.');
-    const mode = options.decode ?? 'ar';
-    if (mode !== 'ar') throw new InvalidArgumentError(`Unknown decode mode "${mode}".`);
+    const mode = options.decode ?? 'tr-jacobi';
+    if (!(DECODE_MODES as readonly string[]).includes(mode)) throw new InvalidArgumentError(`Unknown decode mode "${mode}"; use one of ${DECODE_MODES.join(', ')}.`);
+    const treeKind = options.tree ?? 'adaptive';
+    if (treeKind !== 'fixed' && treeKind !== 'adaptive') throw new InvalidArgumentError(`tree must be "fixed" or "adaptive", got "${treeKind}".`);
     const maxNewTokens = options.maxNewTokens ?? 128;
     let release!: () => void;
     const turn = new Promise<void>((r) => { release = r; });
@@ -82,6 +92,8 @@ export class Engine {
       const tokenIds: number[] = [];
       const gen = decode(this.executor, promptIds, {
         mode, maxNewTokens, eosTokenIds: eos, maxRows: this.info.maxRows, contextLength: this.info.contextLength, signal: options.signal,
+        rng: createRng(options.seed ?? 0x5eed), maskCache: this.#masks, vocabSize: this.info.config.vocabSize,
+        policy: mode === 'tr-jacobi' && treeKind === 'adaptive' ? await this.#adaptivePolicy() : undefined,
       });
       let stats: DecodeStats;
       while (true) {
@@ -103,6 +115,7 @@ export class Engine {
         meanAcceptedTokens: stats.steps ? stats.newTokens / stats.steps : 0,
         tokensPerSecond: stats.decodeMs > 0 ? stats.newTokens / (stats.decodeMs / 1000) : 0,
         decode: mode,
+        tree: mode === 'tr-jacobi' ? treeKind : null,
         adapter: this.info.adapter,
       };
       this.lastResult = result;
@@ -114,6 +127,11 @@ export class Engine {
     } finally {
       release();
     }
+  }
+
+  /** The adaptive tree policy (implemented with the cost probe; until then the fixed tree). */
+  async #adaptivePolicy(): Promise<TreePolicy | undefined> {
+    return undefined;
   }
 
   /** Runs a generation to the end and returns its result. */

@@ -35,7 +35,7 @@ describe('npm run generate', () => {
 
   it('streams text without --json and reports the adapter on stderr', async () => {
     const g = golden('tiny-gqa-f32');
-    const { stdout, stderr } = await cli(['--model', fixturePath('tiny-gqa-f32'), '--prompt', g.prompt_text, '--max-new-tokens', '16']);
+    const { stdout, stderr } = await cli(['--model', fixturePath('tiny-gqa-f32'), '--prompt', g.prompt_text, '--max-new-tokens', '16', '--decode', 'ar']);
     expect(stdout).toBe(`${g.greedy_text}\n`);
     expect(stderr).toMatch(/16 tokens, 16 steps, MAT 1\.00, .* tok\/s on mesa/);
   });

@@ -38,7 +38,7 @@ describe('tokenizer (fixtures)', () => {
 
   it('streamed pieces concatenate exactly to the decoded text, never splitting a character', async () => {
     const tok = await Tokenizer.load(createModelSource(fixturePath(FIXTURES[0])));
-    await fc.assert(fc.asyncProperty(fc.string({ unit: 'grapheme', maxLength: 40 }), fc.integer({ min: 1, max: 4 }), async (text, step) => {
+    await fc.assert(fc.asyncProperty(fc.string({ unit: 'grapheme', maxLength: 40 }).filter((s) => !s.includes('\uFFFD')), fc.integer({ min: 1, max: 4 }), async (text, step) => {
       const ids = tok.encode(text, false);
       const dec = tok.streamDecoder();
       const pieces: string[] = [];

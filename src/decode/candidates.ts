@@ -1,0 +1,38 @@
+/**
+ * The Jacobi candidate table C [5][11] (MSN reference §2.1): row d−1 holds candidates for the token
+ * at offset +d from the root; columns 0..9 are the Jacobi top-1..top-10, column 10 the retrieved
+ * token; −1 marks an empty slot. Empty slots are filled with tokens drawn uniformly from the
+ * context (prompt + accepted tokens) by an injected RNG before each step.
+ */
+import type { Rng } from './rng.js';
+import { MAX_DEPTH, RETRIEVAL_COL, TOP_K } from './tree.js';
+
+export const COLS = TOP_K + 1;
+
+export class CandidateTable {
+  readonly data = new Int32Array(MAX_DEPTH * COLS).fill(-1);
+
+  get(depth: number, col: number): number {
+    return this.data[(depth - 1) * COLS + col];
+  }
+
+  /** Empties every slot. */
+  clear(): void {
+    this.data.fill(-1);
+  }
+
+  /** Row `depth − 1` ← up to 10 Jacobi candidates (best first). */
+  setJacobi(depth: number, ids: ArrayLike<number>): void {
+    for (let c = 0; c < TOP_K; c++) this.data[(depth - 1) * COLS + c] = c < ids.length ? ids[c] : -1;
+  }
+
+  /** Column 10 ← the retrieved continuation (row d−1 gets token d−1; missing entries −1). */
+  setRetrieval(ids: readonly number[]): void {
+    for (let d = 1; d <= MAX_DEPTH; d++) this.data[(d - 1) * COLS + RETRIEVAL_COL] = d <= ids.length ? ids[d - 1] : -1;
+  }
+
+  /** Fills every empty slot with a uniform random token of `context`. */
+  fillRandom(rng: Rng, context: readonly number[]): void {
+    for (let i = 0; i < this.data.length; i++) if (this.data[i] < 0) this.data[i] = context[rng.int(context.length)];
+  }
+}
