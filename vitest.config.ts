@@ -10,5 +10,7 @@ export default defineConfig({
     hookTimeout: 120_000,
     fileParallelism: false,
     globalSetup: ['test/global-setup.ts'],
+    // Keep the adaptive tree's cost cache out of the home folder.
+    env: { MSN_CACHE_DIR: `${process.env.TMPDIR ?? '/tmp'}/msn-webgpu-test-cache` },
   },
 });

@@ -40,3 +40,16 @@ test('typed errors reach the page: a missing model folder', async ({ page }) => 
   expect(run.error.name).toBe('NetworkError');
   expect(run.error.message).toContain('/no/such/model/config.json');
 });
+
+test('every decode mode gives the ar tokens in Chromium (fixture, short prompt)', async ({ page }) => {
+  const g = golden('tiny-gqa-f32');
+  await harness(page);
+  const model = '/test/fixtures/models/tiny-gqa-f32/';
+  const runs: Record<string, number[]> = {};
+  for (const [decode, tree] of [['ar', 'fixed'], ['jacobi', 'fixed'], ['retrieval', 'fixed'], ['tr-jacobi', 'fixed'], ['tr-jacobi', 'adaptive']]) {
+    const r = await page.evaluate((a) => (window as never as { msnRun: (a: unknown) => Promise<{ ok: boolean; result: { tokenIds: number[] }; error?: unknown }> }).msnRun(a), { model, prompt: g.prompt_text, maxNewTokens: 12, contextLength: 64, decode, tree });
+    expect(r.ok, JSON.stringify(r.error)).toBe(true);
+    runs[`${decode}/${tree}`] = r.result.tokenIds;
+  }
+  for (const k of Object.keys(runs)) expect(runs[k], k).toEqual(g.greedy_ids.slice(0, 12));
+});

@@ -15,7 +15,7 @@ PACK=${PACK:-train/out/gpu_pack}
 OUT=${OUT:-train/out/gpu_out}
 WORK=${WORK:-/tmp/msn_$SIZE}
 NAME=${NAME:-msn-code-$SIZE}
-PRETRAIN_MIN=${PRETRAIN_MIN:-3.5}      # wall-clock budget of the pretraining loop (incl. compile)
+PRETRAIN_MIN=${PRETRAIN_MIN:-3.0}      # wall-clock budget of the pretraining loop (incl. compile)
 BATCH=${BATCH:-128}                    # x 256 tokens per step
 LR=${LR:-1.5e-3}
 MIN_LR=${MIN_LR:-1.5e-4}
@@ -23,7 +23,7 @@ FT_STEPS=${FT_STEPS:-640}              # ~3 epochs of the ~13.6k pairs at batch 
 FT_BATCH=${FT_BATCH:-64}
 FT_LR=${FT_LR:-5e-4}
 NOISE_LEN=${NOISE_LEN:-5}
-N_PROMPTS=${N_PROMPTS:-100}
+N_PROMPTS=${N_PROMPTS:-64}
 THREADS=${THREADS:-8}
 COMPILE=${COMPILE:-1}
 mkdir -p "$OUT" "$WORK/data"
@@ -50,12 +50,16 @@ $PY train/pretrain.py --size "$SIZE" --data "$WORK/data" --out "$WORK/base" --de
   --lr "$LR" --min-lr "$MIN_LR" --eval-interval 500 --eval-batches 16 --log-interval 100 \
   --ckpt-interval 100000000 --threads "$THREADS" "${gpu_flags[@]}"
 
-for mode in msn sft; do
+pids=()
+for mode in msn sft; do          # the twins side by side on the one GPU (same data, steps, seed)
   log "finetune $mode ($FT_STEPS steps)"
   $PY train/finetune.py --base "$WORK/base" --mode "$mode" --noise-len "$NOISE_LEN" --out "$WORK/$mode" \
     --data "$WORK/data" --max-steps "$FT_STEPS" --batch-size "$FT_BATCH" --lr "$FT_LR" --warmup-steps 30 \
-    --save-steps 100000000 --threads "$THREADS" "${ft_flags[@]}"
+    --save-steps 100000000 --threads "$THREADS" "${ft_flags[@]}" > "$WORK/finetune_$mode.log" 2>&1 &
+  pids+=($!)
 done
+for p in "${pids[@]}"; do wait "$p" || { tail -30 "$WORK"/finetune_*.log; exit 1; }; done
+grep -h -E "^(msn|sft):" "$WORK"/finetune_*.log
 
 log "export (f16) + evaluate"
 for m in msn sft base; do

@@ -119,16 +119,17 @@ def main(cfg: Config):
     print(f"model {cfg.size}: {n_params(model) / 1e6:.2f}M params, train tokens {len(train_data) / 1e6:.2f}M, "
           f"{cfg.batch_size * cfg.seq_len} tokens/step, {cfg.max_steps} steps")
 
-    def loss_of(x, y):
+    def loss_of(x, y, m=fwd):
         with amp:
-            logits = fwd(input_ids=x).logits                       # (B, T, V)
+            logits = m(input_ids=x).logits                         # (B, T, V)
         return F.cross_entropy(logits.float().view(-1, logits.size(-1)), y.view(-1))
 
     @torch.no_grad()
     def estimate_val():
         model.eval()
         g = torch.Generator().manual_seed(0)                       # same val windows every time
-        losses = [loss_of(*get_batch(val_data, cfg, g, device)).item() for _ in range(cfg.eval_batches)]
+        # the eager model: an eval-mode call of the compiled one would recompile (minutes off the budget)
+        losses = [loss_of(*get_batch(val_data, cfg, g, device), m=model).item() for _ in range(cfg.eval_batches)]
         model.train()
         return float(np.mean(losses))
 

@@ -7,6 +7,7 @@ import { installErrorTransfer } from '../worker/transfer.js';
 import type { ExecutorApi } from '../worker/api.js';
 import { createEngineWith, type EngineOptions } from './create.js';
 import type { Engine } from './engine.js';
+import { IndexedDbCostCache } from './cost-cache.js';
 
 /**
  * Creates an engine whose model runs in a Web Worker.
@@ -17,5 +18,5 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   const worker = new Worker(new URL('../worker/worker.ts', import.meta.url), { type: 'module', name: 'msn-executor' });
   const executor = Comlink.wrap<ExecutorApi>(worker) as unknown as ExecutorApi;
   const model = new URL(options.model, location.href).href;
-  return createEngineWith(executor, { ...options, model }, () => worker.terminate(), (f) => Comlink.proxy(f as object) as typeof f);
+  return createEngineWith(executor, { costCache: new IndexedDbCostCache(), ...options, model }, () => worker.terminate(), (f) => Comlink.proxy(f as object) as typeof f);
 }

@@ -4,6 +4,7 @@ import { createModelSource } from '../model/source.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import type { ExecutorApi, LoadOptions } from '../worker/api.js';
 import { Engine } from './engine.js';
+import { MemoryCostCache, type CostCache } from './cost-cache.js';
 
 /** Options of `createEngine` (browser) and `createNodeEngine` (Node). */
 export interface EngineOptions extends LoadOptions {
@@ -11,16 +12,18 @@ export interface EngineOptions extends LoadOptions {
   model: string;
   /** Load progress `{loadedBytes, totalBytes, file}`. */
   onProgress?: (p: LoadProgress) => void;
+  /** Cache of the adaptive tree's forward-cost table (default: IndexedDB in browsers, a folder in Node). */
+  costCache?: CostCache;
 }
 
 /** Loads `options.model` into `executor` and wraps both in an {@link Engine}. */
 export async function createEngineWith(executor: ExecutorApi, options: EngineOptions, onDispose: () => void | Promise<void>, wrapProgress: <T>(f: T) => T = (f) => f): Promise<Engine> {
-  const { model, onProgress, ...load } = options;
+  const { model, onProgress, costCache, ...load } = options;
   try {
     // Model first: its errors (missing folder, bad config) are the ones worth reporting.
     const info = await executor.load(model, load, onProgress ? wrapProgress(onProgress) : undefined);
     const tokenizer = await Tokenizer.load(createModelSource(model));
-    return new Engine(executor, info, tokenizer, onDispose);
+    return new Engine(executor, info, tokenizer, onDispose, costCache ?? new MemoryCostCache(), model);
   } catch (e) {
     await onDispose();
     throw e;

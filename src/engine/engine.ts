@@ -5,6 +5,9 @@
 import { AbortedError, InvalidArgumentError, MsnError } from '../errors.js';
 import { decode, DECODE_MODES, type DecodeMode, type DecodeStats, type TreePolicy } from '../decode/scheduler.js';
 import { createRng } from '../decode/rng.js';
+import { AdaptiveTreePolicy } from '../decode/adaptive.js';
+import { probeForwardCost } from '../decode/probe.js';
+import { costKey, MemoryCostCache, type CostCache } from './cost-cache.js';
 import type { ChatMessage, Tokenizer } from '../tokenizer/tokenizer.js';
 import type { AdapterSummary } from '../gpu/context.js';
 import type { ExecutorApi, ModelInfo } from '../worker/api.js';
@@ -44,6 +47,7 @@ export interface GenerationResult extends DecodeStats {
 export class Engine {
   #queue: Promise<unknown> = Promise.resolve();
   #masks = new Map<string, number>();
+  #policy: AdaptiveTreePolicy | null = null;
   #disposed = false;
   /** Result of the last finished generation. */
   lastResult: GenerationResult | null = null;
@@ -53,6 +57,10 @@ export class Engine {
     readonly info: ModelInfo,
     readonly tokenizer: Tokenizer,
     private readonly onDispose: () => void | Promise<void> = () => {},
+    /** Where the adaptive tree's cost table is cached. */
+    readonly costCache: CostCache = new MemoryCostCache(),
+    /** Model location (part of the cost-cache key). */
+    readonly modelId = '',
   ) {}
 
   /** Prompt token ids as the engine will feed them. */
@@ -87,13 +95,14 @@ export class Engine {
       if (options.signal?.aborted) throw new AbortedError();
       const promptIds = this.encodePrompt(prompt, options.chat);
       await this.executor.reset();
+      const policy = mode === 'tr-jacobi' && treeKind === 'adaptive' ? await this.#adaptivePolicy() : undefined;
       const stream = this.tokenizer.streamDecoder();
       const eos = new Set(this.info.eosTokenIds);
       const tokenIds: number[] = [];
       const gen = decode(this.executor, promptIds, {
         mode, maxNewTokens, eosTokenIds: eos, maxRows: this.info.maxRows, contextLength: this.info.contextLength, signal: options.signal,
         rng: createRng(options.seed ?? 0x5eed), maskCache: this.#masks, vocabSize: this.info.config.vocabSize,
-        policy: mode === 'tr-jacobi' && treeKind === 'adaptive' ? await this.#adaptivePolicy() : undefined,
+        policy,
       });
       let stats: DecodeStats;
       while (true) {
@@ -129,9 +138,25 @@ export class Engine {
     }
   }
 
-  /** The adaptive tree policy (implemented with the cost probe; until then the fixed tree). */
-  async #adaptivePolicy(): Promise<TreePolicy | undefined> {
-    return undefined;
+  /**
+   * The adaptive tree policy: the forward-cost table comes from the cache or a one-time probe
+   * (per adapter and model); acceptance statistics accumulate over this engine's generations.
+   */
+  async #adaptivePolicy(): Promise<TreePolicy> {
+    if (this.#policy) return this.#policy;
+    const key = costKey(this.info, this.modelId);
+    let table = await this.costCache.get(key);
+    if (!table) {
+      table = await probeForwardCost(this.executor, this.info.maxRows, this.info.config.vocabSize);
+      await this.costCache.set(key, table);
+    }
+    this.#policy = new AdaptiveTreePolicy(table);
+    return this.#policy;
+  }
+
+  /** Forward cost table used by the adaptive tree (null before the first adaptive generation). */
+  get adaptive(): AdaptiveTreePolicy | null {
+    return this.#policy;
   }
 
   /** Runs a generation to the end and returns its result. */

@@ -15,6 +15,7 @@ import { installErrorTransfer } from '../worker/transfer.js';
 import type { ExecutorApi } from '../worker/api.js';
 import { createEngineWith, type EngineOptions } from './create.js';
 import type { Engine } from './engine.js';
+import { FileCostCache } from './cost-cache-node.js';
 
 export interface NodeEngineOptions extends EngineOptions {
   /** Run the executor on this thread instead of a worker thread. */
@@ -59,9 +60,9 @@ async function createNodeEngineOnce(options: NodeEngineOptions): Promise<Engine>
   const model = /^[a-z]+:\/\//i.test(options.model) ? options.model : resolve(options.model);
   if (options.inline) {
     const ex = new Executor(() => createNodeGpu({ preferSwiftShader: options.preferSwiftShader }));
-    return createEngineWith(ex, { ...options, model }, () => {});
+    return createEngineWith(ex, { costCache: new FileCostCache(), ...options, model }, () => {});
   }
   const worker = new Worker(nodeWorkerPath(), { env: { ...process.env, MSN_PREFER_SWIFTSHADER: options.preferSwiftShader ? '1' : '' } });
   const executor = Comlink.wrap<ExecutorApi>(nodeEndpoint(worker)) as unknown as ExecutorApi;
-  return createEngineWith(executor, { ...options, model }, async () => { await worker.terminate(); }, (f) => Comlink.proxy(f as object) as typeof f);
+  return createEngineWith(executor, { costCache: new FileCostCache(), ...options, model }, async () => { await worker.terminate(); }, (f) => Comlink.proxy(f as object) as typeof f);
 }

@@ -29,6 +29,29 @@ describe.each(FIXTURES)('%s: lossless decoding on the GPU', (name) => {
           if (mode === 'tr-jacobi') expect(r.meanTreeSize).toBeGreaterThan(30);
         }
       }
+      const ad = await e.complete(prompt, { decode: 'tr-jacobi', tree: 'adaptive', maxNewTokens: 40 });
+      expect(ad.tokenIds, `adaptive on ${JSON.stringify(prompt)}`).toEqual(ar.tokenIds);
     }
+  });
+});
+
+describe('adaptive tree cost probe', () => {
+  it('is measured once per (adapter, model) and cached in a folder', async () => {
+    const { FileCostCache } = await import('../../src/engine/cost-cache-node.js');
+    const { mkdtempSync, readdirSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'msn-cost-'));
+    const e = await createNodeEngine({ model: fixturePath('tiny-gqa-f32'), contextLength: 64, inline: true, costCache: new FileCostCache(dir) });
+    engines.push(e);
+    await e.complete('x = 1', { decode: 'tr-jacobi', tree: 'adaptive', maxNewTokens: 8 });
+    expect(readdirSync(dir).length).toBe(1);
+    const table = e.adaptive!.cost;
+    expect(table.sizes[0]).toBe(1);
+    expect(table.ms.every((m) => m > 0)).toBe(true);
+    const e2 = await createNodeEngine({ model: fixturePath('tiny-gqa-f32'), contextLength: 64, inline: true, costCache: new FileCostCache(dir) });
+    engines.push(e2);
+    await e2.complete('x = 1', { decode: 'tr-jacobi', tree: 'adaptive', maxNewTokens: 8 });
+    expect(e2.adaptive!.cost).toEqual(table);
   });
 });

@@ -1,0 +1,71 @@
+// Adaptive tree policy: picks by expected tokens per second, closes under ancestors, stays lossless.
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { AdaptiveTreePolicy, costAt, type CostTable } from '../../src/decode/adaptive.js';
+import { probeForwardCost } from '../../src/decode/probe.js';
+import { decode } from '../../src/decode/scheduler.js';
+import { DraftTree } from '../../src/decode/tree.js';
+import { createRng } from '../../src/decode/rng.js';
+import { FakeModel } from '../helpers/fake-model.js';
+
+const linear: CostTable = { sizes: [1, 2, 4, 8, 16, 32, 48, 69], ms: [1, 2, 4, 8, 16, 32, 48, 69] };
+const flat: CostTable = { sizes: [1, 69], ms: [10, 10.5] };
+
+async function run(model: FakeModel, prompt: number[], n: number, policy: AdaptiveTreePolicy) {
+  model.kv = [];
+  model.pending = null;
+  const out: number[] = [];
+  const gen = decode(model, prompt, { mode: 'tr-jacobi', maxNewTokens: n, eosTokenIds: new Set(), maxRows: 128, contextLength: 4096, rng: createRng(3), policy, vocabSize: model.spec.vocab });
+  let r = await gen.next();
+  while (!r.done) { out.push(...r.value); r = await gen.next(); }
+  return { out, stats: r.value };
+}
+
+describe('adaptive tree', () => {
+  it('costAt interpolates and extrapolates', () => {
+    expect(costAt(linear, 3)).toBe(3);
+    expect(costAt(linear, 60)).toBeCloseTo(60);
+    expect(costAt(flat, 35)).toBeCloseTo(10.25);
+    expect(costAt(linear, 138)).toBeCloseTo(138);
+  });
+
+  it('flat costs keep big trees; steep costs shrink the tree or fall back to AR; output stays lossless', async () => {
+    const model = new FakeModel({ vocab: 40, seed: 5, predictability: 0.9 });
+    const prompt = Array.from({ length: 24 }, (_, i) => (i * 3) % 40);
+    const ref = model.greedy(prompt, 80);
+    const pf = new AdaptiveTreePolicy(flat);
+    const a = await run(model, prompt, 80, pf);
+    const ps = new AdaptiveTreePolicy(linear);
+    const b = await run(model, prompt, 80, ps);
+    expect(a.out).toEqual(ref);
+    expect(b.out).toEqual(ref);
+    const mean = (xs: number[]) => xs.reduce((x, y) => x + y, 0) / xs.length;
+    expect(mean(pf.chosenSizes)).toBeGreaterThan(mean(ps.chosenSizes) + 10);
+    // with steep costs, exploitation steps use small trees (≤ 8 rows) or AR
+    const exploit = ps.chosenSizes.filter((_, i) => i % ps.exploreEvery !== 0);
+    expect(Math.max(...exploit)).toBeLessThanOrEqual(8);
+  });
+
+  it('chosen sub-trees are closed under ancestors and lossless for any cost table (property)', async () => {
+    await fc.assert(fc.asyncProperty(fc.array(fc.double({ min: 0.1, max: 100, noNaN: true }), { minLength: 8, maxLength: 8 }), fc.integer({ min: 0, max: 1000 }), async (ms, seed) => {
+      const table = { sizes: [1, 2, 4, 8, 16, 32, 48, 69], ms };
+      const policy = new AdaptiveTreePolicy(table, { exploreEvery: 3 });
+      const model = new FakeModel({ vocab: 30, seed, predictability: 0.85 });
+      const prompt = [1, 2, 3, 4, 1, 2, 3];
+      const { out } = await run(model, prompt, 30, policy);
+      expect(out).toEqual(model.greedy(prompt, 30));
+      const base = DraftTree.paper();
+      const t = policy.choose(base);
+      if (t) for (let j = 1; j < t.size; j++) expect(t.parent[j]).toBeLessThan(j);
+    }), { numRuns: 60 });
+  });
+
+  it('the probe times each size up to maxRows', async () => {
+    const model = new FakeModel({ vocab: 20, seed: 1, predictability: 0.5 });
+    let clock = 0;
+    const t = await probeForwardCost(model, 40, 20, 3, () => (clock += 1));
+    expect(t.sizes).toEqual([1, 2, 4, 8, 16, 32]);
+    expect(t.ms.length).toBe(6);
+    expect(model.forwards).toBe(6 * 4);
+  });
+});
