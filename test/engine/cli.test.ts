@@ -40,6 +40,15 @@ describe('npm run generate', () => {
     expect(stderr).toMatch(/16 tokens, 16 steps, MAT 1\.00, .* tok\/s on mesa/);
   });
 
+  it('falls back to SwiftShader when the default Vulkan driver gives no adapter, and says so', async () => {
+    const g = golden('tiny-gqa-f32');
+    const { stdout } = await run(process.execPath, ['dist-node/cli.mjs', '--model', fixturePath('tiny-gqa-f32'), '--prompt', g.prompt_text, '--max-new-tokens', '6', '--decode', 'ar', '--json'],
+      { env: { ...process.env, VK_ICD_FILENAMES: '/nonexistent/icd.json' }, timeout: 240_000 });
+    const r = JSON.parse(stdout.trim());
+    expect(r.adapter.architecture).toBe('swiftshader');
+    expect(r.tokenIds).toEqual(g.greedy_ids.slice(0, 6));
+  });
+
   it('bad input: one readable line and a non-zero exit, no stack trace', async () => {
     const e1 = await cli(['--model', '/nope', '--prompt', 'x']).catch((e) => e);
     expect(e1.code).toBe(1);
