@@ -90,7 +90,21 @@ export class Engine {
     const turn = new Promise<void>((r) => { release = r; });
     const prev = this.#queue;
     this.#queue = prev.then(() => turn);
-    await prev;
+    // Wait for our turn (FIFO); an abort while queued removes this request at once.
+    const signal = options.signal;
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<'aborted'>((r) => {
+      if (!signal) return;
+      onAbort = () => r('aborted');
+      if (signal.aborted) r('aborted');
+      else signal.addEventListener('abort', onAbort, { once: true });
+    });
+    const first = await Promise.race([prev.then(() => 'turn' as const), aborted]);
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
+    if (first === 'aborted') {
+      release();
+      throw new AbortedError('Generation was aborted before it started (removed from the queue).');
+    }
     try {
       if (options.signal?.aborted) throw new AbortedError();
       const promptIds = this.encodePrompt(prompt, options.chat);

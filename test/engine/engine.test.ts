@@ -89,3 +89,20 @@ describe('engine (Node worker thread)', () => {
     await expect(createNodeEngine({ model: fixturePath('tiny-gqa-f32'), contextLength: 16, inline: true }).then(async (x) => { engines.push(x); return x.complete('a', { chat: true, maxNewTokens: 1 }); })).rejects.toBeInstanceOf(ModelFormatError);
   });
 });
+
+describe('engine queue', () => {
+  it('runs concurrent generate calls in FIFO order; aborting a queued call removes it', async () => {
+    const g = golden('tiny-gqa-f32');
+    const e = await engine('tiny-gqa-f32', true);
+    const order: string[] = [];
+    const ac = new AbortController();
+    const a = e.complete(g.prompt_text, { maxNewTokens: 8, decode: 'ar' }).then((r) => { order.push('a'); return r; });
+    const b = e.complete(g.prompt_text, { maxNewTokens: 8, decode: 'ar', signal: ac.signal }).then(() => order.push('b'), (err) => { order.push(`b:${err.name}`); });
+    const c = e.complete(g.prompt_text, { maxNewTokens: 4, decode: 'tr-jacobi', tree: 'fixed' }).then((r) => { order.push('c'); return r; });
+    ac.abort();
+    const [ra, , rc] = await Promise.all([a, b, c]);
+    expect(order).toEqual(['b:AbortedError', 'a', 'c']);
+    expect(ra.tokenIds).toEqual(g.greedy_ids.slice(0, 8));
+    expect(rc.tokenIds).toEqual(g.greedy_ids.slice(0, 4));
+  });
+});
