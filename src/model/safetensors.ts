@@ -60,10 +60,15 @@ export function parseHeader(json: unknown, file: string, dataBytes: number | nul
     if (dataBytes !== null && end > dataBytes) throw bad(`data_offsets end ${end} is beyond the data section (${dataBytes} bytes)`);
     out.push({ name, dtype: e.dtype, shape, begin, end });
   }
+  // Like the reference implementation: tensors tile the data section exactly (no overlap, no hole).
   out.sort((a, b) => a.begin - b.begin || a.end - b.end);
-  for (let i = 1; i < out.length; i++) {
-    if (out[i].begin < out[i - 1].end) throw new ModelFormatError(`${file}: tensors "${out[i - 1].name}" and "${out[i].name}" overlap.`, { file });
+  let at = 0;
+  for (const t of out) {
+    if (t.begin < at) throw new ModelFormatError(`${file}: tensor "${t.name}" overlaps the previous tensor (offset ${t.begin} < ${at}).`, { file, tensor: t.name });
+    if (t.begin > at) throw new ModelFormatError(`${file}: hole in the data section before tensor "${t.name}" (offset ${t.begin}, expected ${at}).`, { file, tensor: t.name });
+    at = t.end;
   }
+  if (dataBytes !== null && at !== dataBytes) throw new ModelFormatError(`${file}: tensors cover ${at} bytes but the data section has ${dataBytes}.`, { file });
   return out;
 }
 
