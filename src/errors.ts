@@ -95,8 +95,15 @@ export class NetworkError extends MsnError {
   }
 }
 
+/** The executor is already running a forward (calls must be awaited one at a time). */
+export class BusyError extends MsnError {
+  constructor(what: string) {
+    super('busy', `${what} was called while another call is still running. Await each call (the Engine queues requests for you).`);
+  }
+}
+
 /** All error classes by name, used to rebuild them after crossing the worker boundary. */
 export const ERROR_CLASSES: Record<string, new (...args: never[]) => MsnError> = {
   MsnError, WebGpuUnavailableError, DeviceLostError, OutOfMemoryError, LimitTooLowError, ModelFormatError,
-  UnsupportedModelError, IntegrityError, ContextOverflowError, AbortedError, InvalidArgumentError, NetworkError,
+  UnsupportedModelError, IntegrityError, ContextOverflowError, AbortedError, InvalidArgumentError, NetworkError, BusyError,
 };

@@ -1,6 +1,7 @@
 /** Shared engine construction: load the model in the executor, the tokenizer on this thread. */
 import type { LoadProgress } from '../model/loader.js';
 import { createModelSource } from '../model/source.js';
+import { openCheckedSource } from '../model/integrity.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import type { ExecutorApi, LoadOptions } from '../worker/api.js';
 import { Engine } from './engine.js';
@@ -22,7 +23,8 @@ export async function createEngineWith(executor: ExecutorApi, options: EngineOpt
   try {
     // Model first: its errors (missing folder, bad config) are the ones worth reporting.
     const info = await executor.load(model, load, onProgress ? wrapProgress(onProgress) : undefined);
-    const tokenizer = await Tokenizer.load(createModelSource(model));
+    const { source } = await openCheckedSource(createModelSource(model));
+    const tokenizer = await Tokenizer.load(source);
     return new Engine(executor, info, tokenizer, onDispose, costCache ?? new MemoryCostCache(), model);
   } catch (e) {
     await onDispose();

@@ -46,6 +46,31 @@ export interface GpuContext {
   };
   /** Resolves when the device is lost (never rejects). */
   lost: Promise<DeviceLostError>;
+  /** Live GPU buffers created through this device (count and bytes), for leak checks and reports. */
+  buffers: { count: number; bytes: number };
+}
+
+/** Wraps `device.createBuffer` so live buffers (created, not yet destroyed) are counted. */
+function trackBuffers(device: GPUDevice): { count: number; bytes: number } {
+  const live = { count: 0, bytes: 0 };
+  const create = device.createBuffer.bind(device);
+  device.createBuffer = (desc: GPUBufferDescriptor) => {
+    const buf = create(desc);
+    live.count++;
+    live.bytes += desc.size;
+    const destroy = buf.destroy.bind(buf);
+    let gone = false;
+    buf.destroy = () => {
+      if (!gone) {
+        gone = true;
+        live.count--;
+        live.bytes -= desc.size;
+      }
+      destroy();
+    };
+    return buf;
+  };
+  return live;
 }
 
 const OPTIONAL_FEATURES: GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp-query'];
@@ -74,6 +99,7 @@ export async function createGpuContext(gpu: GPU | undefined, options: GpuOptions
   const realBinding = device.limits.maxStorageBufferBindingSize;
   const maxBindingBytes = options.maxBindingBytes ? Math.min(options.maxBindingBytes, realBinding) : realBinding;
   const lost = device.lost.then((i) => new DeviceLostError(i.reason, i.message));
+  const buffers = trackBuffers(device);
   return {
     gpu,
     device,
@@ -98,5 +124,6 @@ export async function createGpuContext(gpu: GPU | undefined, options: GpuOptions
       minUniformOffsetAlignment: device.limits.minUniformBufferOffsetAlignment,
     },
     lost,
+    buffers,
   };
 }

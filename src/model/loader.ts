@@ -7,6 +7,7 @@ import { ModelFormatError, UnsupportedModelError } from '../errors.js';
 import { parseEosIds, parseLlamaConfig, type LlamaConfig } from './config.js';
 import { isLoadableDtype, readSafetensors, type TensorInfo } from './safetensors.js';
 import { readJson, type ModelSource } from './source.js';
+import { openCheckedSource, type ManifestEntry } from './integrity.js';
 import type { TensorDtype } from './dtype.js';
 
 /** Progress record reported while weights stream in. */
@@ -18,12 +19,7 @@ export interface LoadProgress {
   file: string;
 }
 
-/** One manifest entry (`manifest.json`, written by train/export.py). */
-export interface ManifestEntry {
-  path: string;
-  size: number;
-  sha256?: string;
-}
+export type { ManifestEntry };
 
 /** What the loader learns before streaming weights. */
 export interface ModelDescription {
@@ -33,23 +29,17 @@ export interface ModelDescription {
   weightFiles: string[];
   totalBytes: number | null;
   manifest: ManifestEntry[] | null;
+  /** The folder, verified against manifest.json when there is one (use it for every later read). */
+  source: ModelSource;
 }
 
 /** Reads configs and the weight file list. @throws ModelFormatError, UnsupportedModelError, NetworkError. */
-export async function describeModel(src: ModelSource, signal?: AbortSignal): Promise<ModelDescription> {
+export async function describeModel(folder: ModelSource, signal?: AbortSignal): Promise<ModelDescription> {
+  const { source: src, manifest } = await openCheckedSource(folder, signal);
   const config = parseLlamaConfig(await readJson(src, 'config.json', signal));
   const eos = new Set(config.eosTokenIds);
   if (await src.exists('generation_config.json')) {
     for (const id of parseEosIds(await readJson(src, 'generation_config.json', signal), 'generation_config.json')) eos.add(id);
-  }
-  let manifest: ManifestEntry[] | null = null;
-  if (await src.exists('manifest.json')) {
-    const m = (await readJson(src, 'manifest.json', signal)) as { files?: unknown };
-    if (!m || !Array.isArray(m.files)) throw new ModelFormatError('manifest.json must be an object with a "files" array.', { file: 'manifest.json' });
-    manifest = m.files.map((f: Record<string, unknown>) => {
-      if (!f || typeof f.path !== 'string' || typeof f.size !== 'number') throw new ModelFormatError('manifest.json: each file needs "path" (string) and "size" (number).', { file: 'manifest.json' });
-      return { path: f.path, size: f.size, sha256: typeof f.sha256 === 'string' ? f.sha256 : undefined };
-    });
   }
   let weightFiles: string[];
   if (await src.exists('model.safetensors.index.json')) {
@@ -68,7 +58,7 @@ export async function describeModel(src: ModelSource, signal?: AbortSignal): Pro
     const s = fromManifest ?? (await src.size(f));
     totalBytes = s === null || totalBytes === null ? null : totalBytes + s;
   }
-  return { config, eosTokenIds: [...eos].sort((a, b) => a - b), weightFiles, totalBytes, manifest };
+  return { config, eosTokenIds: [...eos].sort((a, b) => a - b), weightFiles, totalBytes, manifest, source: src };
 }
 
 /** Called for each wanted tensor as soon as its bytes are in. */
@@ -79,7 +69,6 @@ export type TensorSink = (name: string, dtype: TensorDtype, shape: number[], byt
  * @throws ModelFormatError on malformed files; UnsupportedModelError for a wanted non-float tensor.
  */
 export async function streamWeights(
-  src: ModelSource,
   desc: ModelDescription,
   want: (name: string) => boolean,
   sink: TensorSink,
@@ -90,7 +79,7 @@ export async function streamWeights(
   let loaded = 0;
   for (const file of desc.weightFiles) {
     signal?.throwIfAborted();
-    const f = await src.open(file, signal);
+    const f = await desc.source.open(file, signal);
     onProgress?.({ loadedBytes: loaded, totalBytes: desc.totalBytes, file });
     const wanted = (info: TensorInfo) => want(info.name);
     for await (const { info, bytes } of readSafetensors(f.stream, file, f.size, (n) => {

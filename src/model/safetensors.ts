@@ -114,6 +114,16 @@ class ByteReader {
     this.consumed += n;
     return true;
   }
+  /** Reads to the end of the stream; returns the number of bytes found there. */
+  async drain(): Promise<number> {
+    let extra = this.#buf.byteLength - this.#pos;
+    this.#pos = this.#buf.byteLength;
+    while (await this.#fill()) {
+      extra += this.#buf.byteLength;
+      this.#pos = this.#buf.byteLength;
+    }
+    return extra;
+  }
   cancel(): void {
     this.#reader.cancel().catch(() => {});
   }
@@ -162,6 +172,9 @@ export async function* readSafetensors(
       }
       at = info.end;
     }
+    // Read to the end: trailing bytes are malformed, and stream transforms (integrity) see EOF.
+    const extra = await r.drain();
+    if (extra > 0) throw new ModelFormatError(`${file}: ${extra} unexpected bytes after the last tensor.`, { file });
   } finally {
     r.cancel();
   }

@@ -21,6 +21,8 @@ export interface ModelSource {
   size(name: string): Promise<number | null>;
   /** Whether a file exists. */
   exists(name: string): Promise<boolean>;
+  /** The file's URL (sources backed by fetch), e.g. to evict it from the Cache API. */
+  urlOf?(name: string): string;
 }
 
 const isNode = typeof process !== 'undefined' && !!process.versions?.node && typeof window === 'undefined';
@@ -48,6 +50,9 @@ class FetchSource implements ModelSource {
   }
   url(name: string): string {
     return join(this.#base, name);
+  }
+  urlOf(name: string): string {
+    return this.url(name);
   }
   async open(name: string, signal?: AbortSignal): Promise<OpenedFile> {
     let res: Response;

@@ -95,6 +95,13 @@ export interface ExecutorApi {
   kvTruncate(length: number): Promise<number>;
   /** Empties the KV cache. */
   reset(): Promise<void>;
+  /** Live GPU buffers of this executor (count, bytes) and committed KV rows; for leak checks. */
+  gpuStats(): Promise<{ liveBuffers: number; liveBytes: number; kvLength: number }>;
+  /**
+   * Fault injection for tests and demos: destroys the GPU device as a driver reset would. The next
+   * call fails with DeviceLostError; create a new engine to continue.
+   */
+  simulateDeviceLoss(): Promise<void>;
   /** Frees every GPU resource. */
   dispose(): Promise<void>;
 }

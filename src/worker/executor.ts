@@ -3,7 +3,7 @@
  * one submit per forward; the only readback is the top-k ids and values of the requested rows.
  * The same code runs in a browser Web Worker (navigator.gpu) and a Node worker thread (Dawn).
  */
-import { ContextOverflowError, DeviceLostError, InvalidArgumentError, MsnError } from '../errors.js';
+import { BusyError, ContextOverflowError, DeviceLostError, InvalidArgumentError, MsnError } from '../errors.js';
 import { createGpuContext, type GpuContext } from '../gpu/context.js';
 import { encodePasses } from '../gpu/kernel.js';
 import { MASKED } from '../kernels/attention.js';
@@ -46,7 +46,7 @@ export class Executor implements ExecutorApi {
       if (!Number.isInteger(contextLength) || contextLength < 2) throw new InvalidArgumentError(`contextLength must be an integer ≥ 2, got ${contextLength}.`);
       const m = new LlamaGpu(ctx, cfg, contextLength, TREE_ROOM, options.matmulLanes, options.maxRows);
       this.#model = m;
-      const seen = await streamWeights(src, desc, (n) => m.target(n) !== null, (name, dtype, shape, bytes) => m.addTensor(name, dtype, shape, bytes), onProgress);
+      const seen = await streamWeights(desc, (n) => m.target(n) !== null, (name, dtype, shape, bytes) => m.addTensor(name, dtype, shape, bytes), onProgress);
       await m.finish(seen);
       await ctx.device.queue.onSubmittedWorkDone();
       this.#masks.clear();
@@ -105,7 +105,7 @@ export class Executor implements ExecutorApi {
 
   async forward(req: ForwardRequest): Promise<ForwardResult> {
     const m = this.#check();
-    if (this.#busy) throw new InvalidArgumentError('forward() called while another forward is running; await each call.');
+    if (this.#busy) throw new BusyError('forward()');
     const d = m.dims;
     const T = req.tokens.length;
     if (T < 1 || T > d.maxRows || req.positions.length !== T) throw new InvalidArgumentError(`forward: need 1 ≤ T ≤ ${d.maxRows} tokens with as many positions; got ${T} tokens, ${req.positions.length} positions.`);
@@ -246,6 +246,15 @@ export class Executor implements ExecutorApi {
   /** Committed KV rows. */
   get kvLength(): number {
     return this.#kvLen;
+  }
+
+  async gpuStats(): Promise<{ liveBuffers: number; liveBytes: number; kvLength: number }> {
+    return { liveBuffers: this.#ctx?.buffers.count ?? 0, liveBytes: this.#ctx?.buffers.bytes ?? 0, kvLength: this.#kvLen };
+  }
+
+  async simulateDeviceLoss(): Promise<void> {
+    this.#ctx?.device.destroy();
+    if (this.#ctx) this.#lost = await this.#ctx.lost;
   }
 
   async dispose(): Promise<void> {
