@@ -2,7 +2,7 @@
  * The engine on the main thread: tokenizer, chat template, the decoding scheduler and streaming
  * text, over an executor that usually lives in a worker. Requests run one at a time in FIFO order.
  */
-import { AbortedError, InvalidArgumentError, MsnError } from '../errors.js';
+import { AbortedError, ContextOverflowError, InvalidArgumentError, MsnError } from '../errors.js';
 import { decode, DECODE_MODES, type DecodeMode, type DecodeStats, type TreePolicy } from '../decode/scheduler.js';
 import { createRng } from '../decode/rng.js';
 import { AdaptiveTreePolicy } from '../decode/adaptive.js';
@@ -108,6 +108,9 @@ export class Engine {
     try {
       if (options.signal?.aborted) throw new AbortedError();
       const promptIds = this.encodePrompt(prompt, options.chat);
+      // Context overflow is refused before any GPU work (the adaptive probe included).
+      if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) throw new InvalidArgumentError(`maxNewTokens must be a positive integer, got ${maxNewTokens}.`);
+      if (promptIds.length + maxNewTokens > this.info.contextLength) throw new ContextOverflowError(promptIds.length, maxNewTokens, this.info.contextLength);
       await this.executor.reset();
       const policy = mode === 'tr-jacobi' && treeKind === 'adaptive' ? await this.#adaptivePolicy() : undefined;
       const stream = this.tokenizer.streamDecoder();

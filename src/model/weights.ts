@@ -4,7 +4,7 @@
  * u32), and split by rows into chunks of at most `maxBindingBytes` so each chunk can be bound.
  * Fused matrices (QKV, gate|up) are filled part by part at row offsets.
  */
-import { OutOfMemoryError } from '../errors.js';
+import { LimitTooLowError, OutOfMemoryError } from '../errors.js';
 import { roundUp } from '../gpu/kernel.js';
 import type { WeightFormat } from '../kernels/matmul.js';
 import { DTYPE_BYTES, decodeToF32, padRows, type TensorDtype } from './dtype.js';
@@ -56,6 +56,7 @@ export class WeightMatrix {
   /** Allocates an [N, K] matrix in `dtype`, chunked under `maxBindingBytes`. */
   static async create(device: GPUDevice, name: string, N: number, K: number, dtype: TensorDtype, maxBindingBytes: number): Promise<WeightMatrix> {
     const m = new WeightMatrix(name, N, K, dtype);
+    if (m.bytesPerRow > maxBindingBytes) throw new LimitTooLowError('maxStorageBufferBindingSize', maxBindingBytes, m.bytesPerRow, `One row of ${name} does not fit one binding.`);
     const rowsPerChunk = Math.max(1, Math.floor(maxBindingBytes / m.bytesPerRow));
     for (let row0 = 0; row0 < N; row0 += rowsPerChunk) {
       const rows = Math.min(rowsPerChunk, N - row0);
