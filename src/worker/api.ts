@@ -19,6 +19,11 @@ export interface LoadOptions {
   disableFeatures?: string[];
   /** Cap on rows per forward (prefill chunk size); default and maximum 128. */
   maxRows?: number;
+  /**
+   * Refuse, before allocating anything, a model whose weights + KV cache + scratch exceed this many
+   * GPU bytes (LimitTooLowError with the numbers). Default: no budget.
+   */
+  memoryBudgetBytes?: number;
   /** Matmul reduction lanes (power of two); default 4 on CPU adapters, 16 on GPUs. */
   matmulLanes?: number;
 }

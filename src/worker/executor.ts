@@ -3,7 +3,7 @@
  * one submit per forward; the only readback is the top-k ids and values of the requested rows.
  * The same code runs in a browser Web Worker (navigator.gpu) and a Node worker thread (Dawn).
  */
-import { BusyError, ContextOverflowError, DeviceLostError, InvalidArgumentError, MsnError } from '../errors.js';
+import { BusyError, ContextOverflowError, DeviceLostError, InvalidArgumentError, LimitTooLowError, MsnError } from '../errors.js';
 import { createGpuContext, type GpuContext } from '../gpu/context.js';
 import { encodePasses } from '../gpu/kernel.js';
 import { MASKED } from '../kernels/attention.js';
@@ -46,6 +46,13 @@ export class Executor implements ExecutorApi {
       if (!Number.isInteger(contextLength) || contextLength < 2) throw new InvalidArgumentError(`contextLength must be an integer ≥ 2, got ${contextLength}.`);
       const m = new LlamaGpu(ctx, cfg, contextLength, TREE_ROOM, options.matmulLanes, options.maxRows);
       this.#model = m;
+      if (options.memoryBudgetBytes !== undefined) {
+        const plan = m.plannedBytes();
+        const need = (desc.totalBytes ?? 0) + plan.kv + plan.scratch;
+        if (need > options.memoryBudgetBytes) {
+          throw new LimitTooLowError('GPU memory budget (bytes)', options.memoryBudgetBytes, need, `Weights ${desc.totalBytes ?? '?'} + KV cache ${plan.kv} + scratch ${plan.scratch} bytes: use a smaller model or contextLength.`);
+        }
+      }
       const seen = await streamWeights(desc, (n) => m.target(n) !== null, (name, dtype, shape, bytes) => m.addTensor(name, dtype, shape, bytes), onProgress);
       await m.finish(seen);
       await ctx.device.queue.onSubmittedWorkDone();

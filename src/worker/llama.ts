@@ -97,6 +97,15 @@ export class LlamaGpu {
     this.dims = dims;
   }
 
+  /** GPU bytes the KV cache and scratch buffers will take (weights excluded). */
+  plannedBytes(): { kv: number; scratch: number } {
+    const d = this.dims;
+    const T = d.maxRows;
+    const kv = 2 * d.L * d.Smax * d.rowF * 4;
+    const scratch = 4 * (T * (2 * d.Cp + d.QKVp + d.HDp + d.GUp + d.Fp + d.Vp + 2 * 16 + 2) + d.Smax * d.D + 8 * T * T);
+    return { kv, scratch };
+  }
+
   // ---------------------------------------------------------------- weights
 
   /** Tensor name → where it goes; null when the runtime does not use it. */
