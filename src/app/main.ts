@@ -1,115 +1,458 @@
 /**
- * The chat demo: loads a model into a Web Worker, streams completions, shows stats and errors.
- * Model output is only ever inserted as text (never parsed as HTML).
+ * The chat demo at `/`: pick a model (the embedded default, or any Hugging Face Llama-family folder
+ * URL), watch it download, then stream completions (or chat replies when the model has a chat
+ * template) with live statistics, a stop button and a decoding switch. The model runs in a Web
+ * Worker (shared engine registry, src/component/registry.ts); this thread only tokenizes and
+ * schedules. Model output is only ever inserted as text, never parsed as HTML.
  */
-import { createEngine } from '../engine/browser.js';
-import type { Engine } from '../engine/engine.js';
-import { MsnError } from '../errors.js';
+import type { Engine, GenerationResult } from '../engine/engine.js';
 import type { DecodeMode } from '../decode/scheduler.js';
+import type { ChatMessage } from '../tokenizer/tokenizer.js';
+import { AbortedError, DeviceLostError, WebGpuUnavailableError } from '../errors.js';
+import { describeError, type ErrorView } from '../component/describe-error.js';
+import { modelDisplayName, normalizeModelUrl } from '../component/model-url.js';
+import { acquireEngine, invalidateEngine, type EngineLease } from '../component/registry.js';
+import { cachedModels, clearCachedModels, registerServiceWorker } from './pwa.js';
 
-const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
-const modelInput = $<HTMLInputElement>('model');
-const loadBtn = $<HTMLButtonElement>('load');
-const progress = $<HTMLProgressElement>('progress');
-const progressText = $<HTMLSpanElement>('progress-text');
-const status = $<HTMLParagraphElement>('status');
-const prompt = $<HTMLTextAreaElement>('prompt');
-const decodeSel = $<HTMLSelectElement>('decode');
-const maxNew = $<HTMLInputElement>('max-new');
-const sendBtn = $<HTMLButtonElement>('send');
-const stopBtn = $<HTMLButtonElement>('stop');
-const output = $<HTMLDivElement>('output');
-const stats = $<HTMLParagraphElement>('stats');
-
-let engine: Engine | null = null;
-let abort: AbortController | null = null;
-
-function setStatus(text: string, error = false): void {
-  status.textContent = text;
-  status.classList.toggle('error', error);
+/** An entry of `public/models/index.json`. */
+interface ModelEntry {
+  id: string;
+  /** Folder, relative to `models/`. */
+  path: string;
+  name?: string;
+  /** Default prompt (in the model's prompt format). */
+  prompt?: string;
 }
 
-function explain(e: unknown): string {
-  if (e instanceof Error && (e instanceof MsnError || 'code' in e)) return `${e.message}`;
-  return `Unexpected error: ${(e as Error)?.message ?? String(e)}`;
+/**
+ * Default completion prompt, in the SFT format of our code models (train/README.md, "The SFT
+ * format"): a Python signature and docstring, ending with the closing quotes; the body follows.
+ */
+export const DEFAULT_COMPLETION_PROMPT = 'def fibonacci(n):\n    """Return the n-th Fibonacci number."""';
+const DEFAULT_CHAT_PROMPT = 'Write a Python function that reverses a string.';
+const CUSTOM = '__custom__';
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const el = {
+  form: $<HTMLFormElement>('model-form'),
+  pick: $<HTMLSelectElement>('model-pick'),
+  model: $<HTMLInputElement>('model'),
+  load: $<HTMLButtonElement>('load'),
+  progress: $<HTMLProgressElement>('progress'),
+  progressText: $<HTMLParagraphElement>('progress-text'),
+  modelInfo: $<HTMLParagraphElement>('model-info'),
+  status: $<HTMLParagraphElement>('status'),
+  error: $<HTMLDivElement>('error'),
+  errorTitle: $<HTMLElement>('error-title'),
+  errorMessage: $<HTMLParagraphElement>('error-message'),
+  errorAction: $<HTMLParagraphElement>('error-action'),
+  errorReload: $<HTMLButtonElement>('error-reload'),
+  modeHint: $<HTMLParagraphElement>('mode-hint'),
+  prompt: $<HTMLTextAreaElement>('prompt'),
+  decode: $<HTMLSelectElement>('decode'),
+  maxNew: $<HTMLInputElement>('max-new'),
+  send: $<HTMLButtonElement>('send'),
+  stop: $<HTMLButtonElement>('stop'),
+  newChat: $<HTMLButtonElement>('new-chat'),
+  output: $<HTMLDivElement>('output'),
+  tokens: $<HTMLElement>('stat-tokens'),
+  tps: $<HTMLElement>('stat-tps'),
+  mat: $<HTMLElement>('stat-mat'),
+  speedup: $<HTMLElement>('stat-speedup'),
+  ttft: $<HTMLElement>('stat-ttft'),
+  cacheInfo: $<HTMLParagraphElement>('cache-info'),
+  clearCache: $<HTMLButtonElement>('clear-cache'),
+  adapterInfo: $<HTMLParagraphElement>('adapter-info'),
+  simulateLoss: $<HTMLButtonElement>('simulate-loss'),
+};
+
+let models: ModelEntry[] = [];
+let lease: EngineLease | null = null;
+let engine: Engine | null = null;
+let chatMode = false;
+let turns: ChatMessage[] = [];
+let abort: AbortController | null = null;
+/** tokens/s of the last `ar` run per (model, prompt, max new tokens). */
+const arBaseline = new Map<string, number>();
+/** Prompts the app filled in itself (replaced when another model is loaded). */
+const defaultPrompts = new Set([DEFAULT_COMPLETION_PROMPT, DEFAULT_CHAT_PROMPT, '']);
+
+function setStatus(text: string): void {
+  if (el.status.textContent !== text) el.status.textContent = text;
+}
+
+function showError(view: ErrorView): void {
+  el.errorTitle.textContent = view.title;
+  el.errorMessage.textContent = view.message;
+  el.errorAction.textContent = view.action;
+  el.errorReload.hidden = !view.needsReload || !el.model.value.trim();
+  el.error.dataset.code = view.code;
+  el.error.hidden = false;
+}
+
+function hideError(): void {
+  el.error.hidden = true;
+}
+
+function mb(bytes: number): string {
+  return `${(bytes / 1e6).toFixed(bytes < 1e7 ? 2 : 1)} MB`;
+}
+
+function sync(): void {
+  const busy = abort !== null;
+  el.send.disabled = !engine || busy;
+  el.stop.disabled = !busy;
+  el.load.disabled = busy;
+  el.simulateLoss.disabled = !engine || busy;
+  el.newChat.hidden = !chatMode;
+  el.newChat.disabled = busy || turns.length === 0;
+}
+
+// -- model picking and loading ----------------------------------------------------------------
+
+function modelsBase(): URL {
+  return new URL('models/', document.baseURI);
+}
+
+function fillPicker(selectedUrl: string | null): void {
+  el.pick.replaceChildren();
+  for (const m of models) {
+    const o = new Option(m.name ?? `${m.id} (embedded)`, new URL(m.path.endsWith('/') ? m.path : `${m.path}/`, modelsBase()).href);
+    el.pick.add(o);
+  }
+  el.pick.add(new Option('Custom URL…', CUSTOM));
+  const match = [...el.pick.options].find((o) => o.value === selectedUrl);
+  el.pick.value = match ? match.value : CUSTOM;
+}
+
+function onPick(): void {
+  if (el.pick.value === CUSTOM) {
+    el.model.focus();
+    return;
+  }
+  el.model.value = el.pick.value;
+  void load();
 }
 
 async function load(): Promise<void> {
-  sendBtn.disabled = true;
-  loadBtn.disabled = true;
-  await engine?.dispose().catch(() => {});
-  engine = null;
-  setStatus('Loading model…');
-  progress.value = 0;
+  if (abort) return;
+  hideError();
+  let url: string;
   try {
-    engine = await createEngine({
-      model: modelInput.value,
-      onProgress: (p) => {
-        const frac = p.totalBytes ? p.loadedBytes / p.totalBytes : 0;
-        progress.value = frac;
-        progressText.textContent = `${(p.loadedBytes / 1e6).toFixed(1)} MB${p.totalBytes ? ` of ${(p.totalBytes / 1e6).toFixed(1)} MB (${Math.round(frac * 100)} %)` : ''} — ${p.file}`;
-      },
-    });
-    progress.value = 1;
-    const a = engine.info.adapter;
-    setStatus('Ready');
-    stats.textContent = `Adapter: ${a.vendor} ${a.architecture} ${a.description}`.trim();
-    sendBtn.disabled = false;
+    url = normalizeModelUrl(el.model.value, document.baseURI);
   } catch (e) {
-    setStatus(explain(e), true);
-  } finally {
-    loadBtn.disabled = false;
+    showError(describeError(e, 'load'));
+    setStatus('Model not loaded');
+    return;
   }
+  if (lease?.model === url && engine) {
+    setStatus('Ready');
+    return;
+  }
+  lease?.release({ immediate: true });
+  engine = null;
+  turns = [];
+  sync();
+  el.model.value = url;
+  const pickMatch = [...el.pick.options].find((o) => o.value === url);
+  el.pick.value = pickMatch ? pickMatch.value : CUSTOM;
+  const u = new URL(location.href);
+  if (models[0] && url === el.pick.options[0]?.value) u.searchParams.delete('model');
+  else u.searchParams.set('model', url);
+  window.history.replaceState(null, '', u);
+  setStatus(`Loading ${modelDisplayName(url)}…`);
+  el.progress.value = 0;
+  el.progressText.textContent = 'Connecting…';
+  el.modelInfo.textContent = '';
+  el.load.disabled = true;
+  const mine = acquireEngine(url, {
+    onProgress: (p) => {
+      const frac = p.totalBytes ? Math.min(1, p.loadedBytes / p.totalBytes) : null;
+      if (frac === null) el.progress.removeAttribute('value');
+      else el.progress.value = frac;
+      el.progressText.textContent = `${mb(p.loadedBytes)}${p.totalBytes ? ` of ${mb(p.totalBytes)} (${Math.round((frac ?? 0) * 100)} %)` : ''} · ${p.file}`;
+    },
+    onInvalidate: () => {
+      if (lease !== mine) return;
+      engine = null;
+      setStatus('Model not loaded');
+      sync();
+    },
+  });
+  lease = mine;
+  try {
+    const e = await mine.ready;
+    if (lease !== mine) return;
+    engine = e;
+    el.progress.value = 1;
+    onLoaded(e, url);
+    setStatus('Ready');
+  } catch (e) {
+    if (lease !== mine) return;
+    lease = null;
+    el.progressText.textContent = '';
+    showError(describeError(e, 'load'));
+    setStatus('Model not loaded');
+  } finally {
+    el.load.disabled = false;
+    sync();
+    void refreshCacheInfo();
+  }
+}
+
+function onLoaded(e: Engine, url: string): void {
+  const c = e.info.config;
+  const params = (e.info.memory.weightsBytes / 1e6).toFixed(1);
+  el.modelInfo.textContent = `${modelDisplayName(url)}: ${c.architecture}, ${c.numLayers} layers, hidden ${c.hiddenSize}, vocabulary ${c.vocabSize}, ${params} MB of weights (${e.info.weightFormats.join(', ')}), context ${e.info.contextLength} tokens.`;
+  const a = e.info.adapter;
+  el.adapterInfo.textContent = `Adapter: ${[a.vendor, a.architecture, a.description].filter(Boolean).join(' ')}${a.isFallbackAdapter ? ' (software fallback)' : ''}. GPU memory: ${mb(e.info.memory.weightsBytes + e.info.memory.kvBytes + e.info.memory.scratchBytes)}.`;
+  chatMode = e.tokenizer.hasChatTemplate;
+  const entry = models.find((m) => new URL(m.path.endsWith('/') ? m.path : `${m.path}/`, modelsBase()).href === url);
+  el.modeHint.textContent = chatMode
+    ? 'Chat: this model has a chat template, so your prompt is sent as a user message and the conversation continues until “New chat”.'
+    : 'Completion: this model continues your text. Code models expect a Python function signature and docstring; the model writes the body.';
+  if (defaultPrompts.has(el.prompt.value)) {
+    el.prompt.value = entry?.prompt ?? (chatMode ? DEFAULT_CHAT_PROMPT : DEFAULT_COMPLETION_PROMPT);
+    defaultPrompts.add(el.prompt.value);
+  }
+  el.output.replaceChildren();
+  clearStats();
+}
+
+// -- generation --------------------------------------------------------------------------------
+
+function clearStats(): void {
+  for (const d of [el.tokens, el.tps, el.mat, el.speedup, el.ttft]) d.textContent = '–';
+}
+
+function baselineKey(prompt: string | ChatMessage[], maxNew: number): string {
+  return JSON.stringify([lease?.model, prompt, maxNew]);
+}
+
+/** Appends a log entry for one request; returns the element that receives the streamed text. */
+function newEntry(promptText: string): { entry: HTMLElement; text: HTMLElement } {
+  const entry = document.createElement('article');
+  entry.className = 'entry';
+  if (chatMode) {
+    const you = document.createElement('p');
+    you.className = 'turn user';
+    const who = document.createElement('span');
+    who.className = 'who';
+    who.textContent = 'You: ';
+    you.append(who, document.createTextNode(promptText));
+    const reply = document.createElement('p');
+    reply.className = 'turn model';
+    const who2 = document.createElement('span');
+    who2.className = 'who';
+    who2.textContent = 'Model: ';
+    const text = document.createElement('span');
+    text.className = 'text';
+    reply.append(who2, text);
+    entry.append(you, reply);
+    el.output.append(entry);
+    return { entry, text };
+  }
+  const pre = document.createElement('pre');
+  const echo = document.createElement('span');
+  echo.className = 'prompt-echo';
+  echo.textContent = promptText;
+  const text = document.createElement('span');
+  text.className = 'text';
+  pre.append(echo, text);
+  entry.append(pre);
+  el.output.replaceChildren(entry);
+  return { entry, text };
 }
 
 async function send(): Promise<void> {
-  if (!engine) return;
+  const e = engine;
+  const promptText = el.prompt.value;
+  if (!e || abort || !promptText.trim()) return;
+  hideError();
+  const decode = el.decode.value as DecodeMode;
+  const maxNewTokens = Math.max(1, Math.min(4096, Math.floor(Number(el.maxNew.value)) || 64));
+  const input: string | ChatMessage[] = chatMode ? [...turns, { role: 'user', content: promptText }] : promptText;
   abort = new AbortController();
-  sendBtn.disabled = true;
-  stopBtn.disabled = false;
-  output.textContent = '';
+  sync();
   setStatus('Generating…');
+  clearStats();
+  const { entry, text } = newEntry(promptText);
+  el.output.setAttribute('aria-busy', 'true');
+  const t0 = performance.now();
+  let firstAt = 0;
+  let pieces = 0;
+  let out = '';
+  let lastPaint = 0;
+  const live = () => {
+    const now = performance.now();
+    if (now - lastPaint < 150) return;
+    lastPaint = now;
+    el.tokens.textContent = `≈${pieces}`;
+    const secs = (now - firstAt) / 1000;
+    if (pieces > 1 && secs > 0) el.tps.textContent = `≈${((pieces - 1) / secs).toFixed(1)} (live)`;
+  };
+  let result: GenerationResult | null = null;
   try {
-    const it = engine.generate(prompt.value, { maxNewTokens: Number(maxNew.value) || 64, decode: decodeSel.value as DecodeMode, signal: abort.signal });
+    const it = e.generate(input, { maxNewTokens, decode, chat: chatMode, signal: abort.signal });
     let r = await it.next();
     while (!r.done) {
-      output.append(document.createTextNode(r.value));
+      if (!firstAt) {
+        firstAt = performance.now();
+        el.ttft.textContent = `${(firstAt - t0).toFixed(0)} ms`;
+      }
+      pieces++;
+      out += r.value;
+      text.append(document.createTextNode(r.value));
+      if (el.output.scrollHeight > el.output.clientHeight) el.output.scrollTop = el.output.scrollHeight;
+      live();
       r = await it.next();
     }
-    const s = r.value;
-    stats.textContent = `${s.newTokens} tokens in ${s.steps} steps · ${s.tokensPerSecond.toFixed(1)} tokens/s · mean accepted tokens ${s.meanAcceptedTokens.toFixed(2)} · prefill ${s.prefillMs.toFixed(0)} ms`;
+    result = r.value;
+    showStats(result, input, maxNewTokens);
     setStatus('Ready');
-  } catch (e) {
-    if ((e as Error).name === 'AbortedError') setStatus('Stopped. Ready');
-    else setStatus(explain(e), true);
+  } catch (err) {
+    const view = describeError(err instanceof Error && err.name === 'AbortError' ? new AbortedError() : err, 'generate');
+    if (view.code === 'aborted') {
+      const note = document.createElement('p');
+      note.className = 'note';
+      note.textContent = `Stopped after ${pieces} pieces.`;
+      entry.append(note);
+      setStatus('Ready');
+    } else {
+      showError(view);
+      if (err instanceof DeviceLostError && lease) {
+        invalidateEngine(lease.model, err);
+        engine = null;
+        setStatus('Model not loaded');
+      } else setStatus(engine ? 'Ready' : 'Model not loaded');
+    }
   } finally {
+    el.output.setAttribute('aria-busy', 'false');
+    if (chatMode && out) turns = [...(input as ChatMessage[]), { role: 'assistant', content: out }];
+    if (chatMode && result) el.prompt.value = '';
     abort = null;
-    stopBtn.disabled = true;
-    sendBtn.disabled = !engine;
+    sync();
   }
 }
 
-loadBtn.addEventListener('click', () => void load());
-sendBtn.addEventListener('click', () => void send());
-stopBtn.addEventListener('click', () => abort?.abort());
-prompt.addEventListener('keydown', (e) => {
-  if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) void send();
+function showStats(s: GenerationResult, input: string | ChatMessage[], maxNew: number): void {
+  el.tokens.textContent = `${s.newTokens} in ${s.steps} steps`;
+  el.tps.textContent = s.tokensPerSecond.toFixed(1);
+  el.mat.textContent = s.meanAcceptedTokens.toFixed(2);
+  el.ttft.textContent = `${s.ttftMs.toFixed(0)} ms (prefill ${s.prefillMs.toFixed(0)} ms)`;
+  const key = baselineKey(input, maxNew);
+  if (s.decode === 'ar') {
+    arBaseline.set(key, s.tokensPerSecond);
+    el.speedup.textContent = '1.00× (this is the ar baseline)';
+  } else {
+    const base = arBaseline.get(key);
+    el.speedup.textContent = base ? `${(s.tokensPerSecond / base).toFixed(2)}× (${s.tokensPerSecond.toFixed(1)} vs ${base.toFixed(1)} tokens/s)` : 'run ar on this prompt to compare';
+  }
+}
+
+// -- offline cache -------------------------------------------------------------------------------
+
+async function refreshCacheInfo(): Promise<void> {
+  try {
+    const list = await cachedModels();
+    el.cacheInfo.textContent = list.length
+      ? `Cached for offline use: ${list.map((m) => `${modelDisplayName(m.folder)} (${m.files} files, ${mb(m.bytes)})`).join('; ')}.`
+      : 'No model is cached yet.';
+    el.clearCache.disabled = list.length === 0;
+  } catch {
+    el.cacheInfo.textContent = 'The Cache API is not available here.';
+    el.clearCache.disabled = true;
+  }
+}
+
+async function clearCache(): Promise<void> {
+  await clearCachedModels();
+  await refreshCacheInfo();
+  el.cacheInfo.textContent = `Cached models cleared. ${el.cacheInfo.textContent}`;
+}
+
+// -- wiring ------------------------------------------------------------------------------------
+
+el.form.addEventListener('submit', (e) => {
+  e.preventDefault();
+  void load();
+});
+el.pick.addEventListener('change', onPick);
+el.send.addEventListener('click', () => void send());
+el.stop.addEventListener('click', () => abort?.abort());
+el.newChat.addEventListener('click', () => {
+  turns = [];
+  el.output.replaceChildren();
+  clearStats();
+  sync();
+  el.prompt.focus();
+});
+el.errorReload.addEventListener('click', () => {
+  lease?.release({ immediate: true });
+  lease = null;
+  engine = null;
+  void load();
+});
+el.clearCache.addEventListener('click', () => void clearCache());
+el.simulateLoss.addEventListener('click', () => {
+  void engine?.executor.simulateDeviceLoss();
+});
+el.prompt.addEventListener('keydown', (e) => {
+  if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
+    e.preventDefault();
+    void send();
+  }
+});
+document.addEventListener('keydown', (e) => {
+  if (e.key === 'Escape' && abort) {
+    e.preventDefault();
+    abort.abort();
+  }
 });
 
 async function init(): Promise<void> {
-  if (!('gpu' in navigator)) {
-    setStatus('WebGPU is not available in this browser. Use Chrome or Edge 113+ (or another browser with WebGPU enabled) over https or localhost.', true);
+  const param = new URL(location.href).searchParams.get('model');
+  let indexError: unknown = null;
+  const swReady = registerServiceWorker();
+  try {
+    const res = await fetch(new URL('index.json', modelsBase()));
+    if (!res.ok) throw new Error(`models/index.json: HTTP ${res.status}`);
+    const idx = (await res.json()) as { default?: string; models?: ModelEntry[] };
+    models = Array.isArray(idx.models) ? idx.models.filter((m) => m && typeof m.id === 'string' && typeof m.path === 'string') : [];
+    const def = models.find((m) => m.id === idx.default);
+    if (def) models = [def, ...models.filter((m) => m !== def)];
+  } catch (e) {
+    indexError = e;
+  }
+  let initial: string | null = null;
+  if (param) {
+    try {
+      initial = normalizeModelUrl(param, document.baseURI);
+    } catch {
+      initial = null;
+    }
+    el.model.value = initial ?? param;
+  } else if (models[0]) {
+    initial = new URL(models[0].path.endsWith('/') ? models[0].path : `${models[0].path}/`, modelsBase()).href;
+    el.model.value = initial;
+  }
+  fillPicker(initial);
+  el.prompt.value = models[0]?.prompt ?? DEFAULT_COMPLETION_PROMPT;
+  defaultPrompts.add(el.prompt.value);
+  sync();
+  void refreshCacheInfo();
+  if (!navigator.gpu) {
+    showError(describeError(new WebGpuUnavailableError('navigator.gpu is missing: this browser does not expose WebGPU to this page.'), 'load'));
+    setStatus('WebGPU is not available');
     return;
   }
-  try {
-    const idx = await (await fetch('models/index.json')).json() as { default: string; models: Array<{ id: string; path: string; prompt?: string }> };
-    const m = idx.models.find((x) => x.id === idx.default) ?? idx.models[0];
-    modelInput.value = new URL(`models/${m.path}`, location.href).href;
-    if (m.prompt) prompt.value = m.prompt;
-  } catch {
-    setStatus('No embedded model index found; type a model folder URL and press Load.');
+  // Let the service worker take control first, so the model files land in the offline cache.
+  await swReady;
+  if (!param && !models.length) {
+    setStatus(indexError ? 'No embedded model found; type a model folder URL and press Load.' : 'Type a model folder URL and press Load.');
     return;
   }
   await load();
 }
+
 void init();

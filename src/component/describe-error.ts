@@ -1,0 +1,63 @@
+/**
+ * Turns any error of the runtime into what a person reads: a title, the error's own message (it
+ * already says what failed), and what to do next. Shared by the demo app and `<msn-chat>`.
+ */
+import { MsnError } from '../errors.js';
+
+/** What the UI shows for an error. */
+export interface ErrorView {
+  /** Error class name, e.g. `NetworkError`. */
+  name: string;
+  /** Stable code (`MsnError.code`), e.g. `network`, `device-lost`, `aborted`; `unknown` otherwise. */
+  code: string;
+  /** One-line headline. */
+  title: string;
+  /** The error's message. */
+  message: string;
+  /** What to do next. */
+  action: string;
+  /** Whether the model must be loaded again before generating (device lost, failed load). */
+  needsReload: boolean;
+}
+
+const WEBGPU_HELP = 'Use a browser with WebGPU: Chrome or Edge 113+ on Windows, macOS, ChromeOS or Android; Safari 26+; Firefox 141+ on Windows. Open the page over https or from localhost. On Linux Chrome, enable chrome://flags/#enable-unsafe-webgpu. Blocklisted or missing GPU drivers also hide WebGPU: update them, or check chrome://gpu.';
+
+/** The view of the error `e` thrown while `phase` was running. */
+export function describeError(e: unknown, phase: 'load' | 'generate' = 'generate', online = typeof navigator === 'undefined' ? true : navigator.onLine): ErrorView {
+  const err = e instanceof Error ? e : new Error(String(e));
+  const name = err.name || 'Error';
+  const code = e instanceof MsnError ? e.code : typeof (err as { code?: unknown }).code === 'string' ? String((err as { code?: unknown }).code) : 'unknown';
+  const message = err.message || String(e);
+  const view = (title: string, action: string, needsReload = phase === 'load'): ErrorView => ({ name, code, title, message, action, needsReload });
+  switch (code) {
+    case 'webgpu-unavailable':
+      return view('WebGPU is not available in this browser', WEBGPU_HELP, true);
+    case 'network':
+      return online
+        ? view('The model could not be downloaded', 'Check that the URL points at a model folder (the one holding config.json, tokenizer.json and the .safetensors files; on Hugging Face: https://huggingface.co/<owner>/<model>/resolve/main/), that the file exists, and that the server allows cross-origin requests (CORS).', true)
+        : view('You are offline and this model is not in the offline cache', 'Connect to the network and load the model once; it is then cached for offline use.', true);
+    case 'model-format':
+      return view('This folder does not hold a model the runtime can read', 'Use a Hugging Face folder of a Llama-family model with config.json, tokenizer.json and safetensors weights (F32, F16 or BF16).', true);
+    case 'unsupported-model':
+      return view('This model is not supported', 'Pick a Llama-family model (LlamaForCausalLM, or MistralForCausalLM without a sliding window).', true);
+    case 'integrity':
+      return view('A model file was corrupted', 'The bad copy was removed from the cache. Load the model again to download it afresh.', true);
+    case 'device-lost':
+      return view('The GPU stopped working (device lost)', 'Press “Reload model” to start again. If it happens again, close other GPU-heavy tabs, or use a smaller model or a shorter context.', true);
+    case 'out-of-memory':
+      return view('Not enough GPU memory for this model', 'Use a smaller model or a shorter context length, or close other GPU-heavy tabs.', true);
+    case 'limit-too-low':
+      return view('This GPU is too limited for this model', 'Use a smaller model or a shorter context length.', true);
+    case 'context-overflow':
+      return view('The prompt is too long', 'Shorten the prompt or lower “Max new tokens”.', false);
+    case 'aborted':
+      return view('Stopped', 'Generation was stopped; you can send another prompt.', false);
+    case 'invalid-argument':
+      return view('Invalid input', 'Correct the value and try again.', phase === 'load');
+    case 'busy':
+      return view('The runtime is busy', 'Wait for the current request to finish.', false);
+    default:
+      if (name === 'SecurityError') return view('The browser refused to start the model worker', 'Serve the script and the page from the same origin (workers must be same-origin), and allow worker-src \'self\' in the Content-Security-Policy.', true);
+      return view(phase === 'load' ? 'The model could not be loaded' : 'Generation failed', 'Reload the model and try again. If it keeps failing, reload the page.', true);
+  }
+}
