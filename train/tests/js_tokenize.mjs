@@ -18,5 +18,5 @@ for await (const chunk of process.stdin) input += chunk;
 const texts = JSON.parse(input);
 const tok = await AutoTokenizer.from_pretrained(name);
 const ids = texts.map((t) => Array.from(tok.encode(t, null, { add_special_tokens: false })));
-const decoded = ids.map((x) => tok.decode(x));
+const decoded = ids.map((x) => (x.length ? tok.decode(x) : '')); // decode([]) throws in 2.17.2
 process.stdout.write(JSON.stringify({ ids, decoded }));

@@ -12,15 +12,21 @@ from export import save_f16, write_manifest
 def test_f16_export_reload_identical_logits(toy_base, tmp_path):
     out = tmp_path / "exported"
     out.mkdir()
-    model, cfg = save_f16(toy_base, out)                 # in-memory model, cast to f16
+    _, cfg = save_f16(toy_base, out)
     assert cfg["torch_dtype"] == "float16" and cfg["architectures"] == ["LlamaForCausalLM"]
-    reloaded = LlamaForCausalLM.from_pretrained(out)
-    assert next(reloaded.parameters()).dtype == torch.float16
+    # in-memory reference: the source model with every weight rounded to f16 (what the file holds)
+    ref = LlamaForCausalLM.from_pretrained(toy_base, dtype=torch.float32).eval()
+    with torch.no_grad():
+        for p in ref.parameters():
+            p.copy_(p.half().float())
+    reloaded16 = LlamaForCausalLM.from_pretrained(out)                      # float16, as config.json says
+    assert next(reloaded16.parameters()).dtype == torch.float16
+    sd = reloaded16.state_dict()
+    assert all(torch.equal(sd[k], v.half()) for k, v in ref.state_dict().items() if k in sd)
+    reloaded = LlamaForCausalLM.from_pretrained(out, dtype=torch.float32).eval()
     x = torch.randint(2, 4096, (2, 37))
-    with torch.no_grad():                                 # compare in f32 (f16 matmul on CPU is not the point)
-        a = model.float()(input_ids=x).logits
-        b = reloaded.float()(input_ids=x).logits
-    assert torch.equal(a, b)
+    with torch.no_grad():                                 # same f32 arithmetic on both sides
+        assert torch.equal(ref(input_ids=x).logits, reloaded(input_ids=x).logits)
     assert reloaded.model.embed_tokens.weight.data_ptr() == reloaded.lm_head.weight.data_ptr()  # tied
 
 
