@@ -1,5 +1,6 @@
 import { build, defineConfig, type Plugin } from 'vite';
 import { VitePWA } from 'vite-plugin-pwa';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const onnxStub = fileURLToPath(new URL('./src/tokenizer/onnx-stub.ts', import.meta.url));
@@ -15,6 +16,12 @@ export function wgslText(): Plugin {
     },
   };
 }
+
+/**
+ * Minified builds keep class names: error classes are rebuilt by name after crossing the worker
+ * boundary (src/worker/transfer.ts), and `err.name` is shown to users.
+ */
+const keepNames = { output: { keepNames: true } };
 
 /** Aliases shared by the app, the library build, the dev server and Vitest. */
 export const alias = {
@@ -57,7 +64,7 @@ function libraryBuild(): Plugin {
         publicDir: false,
         plugins: [wgslText()],
         resolve: { alias },
-        worker: { format: 'es', plugins: () => [wgslText()] },
+        worker: { format: 'es', plugins: () => [wgslText()], rollupOptions: keepNames },
         // Library mode keeps process.env.* as is; the tokenizer's dependencies read NODE_ENV.
         define: { 'process.env.NODE_ENV': JSON.stringify('production') },
         build: {
@@ -65,6 +72,7 @@ function libraryBuild(): Plugin {
           emptyOutDir: true,
           target: 'es2022',
           minify: true,
+          rollupOptions: keepNames,
           lib: { entry: LIB_ENTRY, formats: ['es'], fileName: () => LIB_FILE },
         },
       });
@@ -89,8 +97,8 @@ export default defineConfig({
       injectManifest: {
         rollupFormat: 'iife',
         // The app shell and the model list; models are cached at run time as they are fetched.
-        globPatterns: ['**/*.{js,css,html,svg,png,webmanifest}', 'models/index.json'],
-        globIgnores: ['lib/**', 'models/*/**', 'example.html'],
+        globPatterns: ['**/*.{js,css,html,svg,png,webmanifest}', ...(existsSync(new URL('./public/models/index.json', import.meta.url)) ? ['models/index.json'] : [])],
+        globIgnores: ['lib/**', 'models/*/**/*', 'example.html'],
         maximumFileSizeToCacheInBytes: 8 * 1024 * 1024,
       },
       manifest: {
@@ -114,11 +122,11 @@ export default defineConfig({
     }),
   ],
   resolve: { alias },
-  worker: { format: 'es', plugins: () => [wgslText()] },
+  worker: { format: 'es', plugins: () => [wgslText()], rollupOptions: keepNames },
   server: { host: '127.0.0.1' },
   preview: { host: '127.0.0.1', port: 4173, strictPort: true },
   build: {
     target: 'es2022',
-    rollupOptions: { input: { main: fileURLToPath(new URL('./index.html', import.meta.url)) } },
+    rollupOptions: { input: { main: fileURLToPath(new URL('./index.html', import.meta.url)) }, ...keepNames },
   },
 });

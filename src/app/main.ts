@@ -20,6 +20,7 @@ interface ModelEntry {
   /** Folder, relative to `models/`. */
   path: string;
   name?: string;
+  description?: string;
   /** Default prompt (in the model's prompt format). */
   prompt?: string;
 }
@@ -36,6 +37,7 @@ const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as 
 const el = {
   form: $<HTMLFormElement>('model-form'),
   pick: $<HTMLSelectElement>('model-pick'),
+  pickHint: $<HTMLParagraphElement>('pick-hint'),
   model: $<HTMLInputElement>('model'),
   load: $<HTMLButtonElement>('load'),
   progress: $<HTMLProgressElement>('progress'),
@@ -123,9 +125,16 @@ function fillPicker(selectedUrl: string | null): void {
   el.pick.add(new Option('Custom URL…', CUSTOM));
   const match = [...el.pick.options].find((o) => o.value === selectedUrl);
   el.pick.value = match ? match.value : CUSTOM;
+  describePick();
+}
+
+function describePick(): void {
+  const i = el.pick.selectedIndex;
+  el.pickHint.textContent = el.pick.value === CUSTOM ? 'Type a model folder URL below and press Load.' : (models[i]?.description ?? 'A model shipped with this app.');
 }
 
 function onPick(): void {
+  describePick();
   if (el.pick.value === CUSTOM) {
     el.model.focus();
     return;
@@ -156,6 +165,7 @@ async function load(): Promise<void> {
   el.model.value = url;
   const pickMatch = [...el.pick.options].find((o) => o.value === url);
   el.pick.value = pickMatch ? pickMatch.value : CUSTOM;
+  describePick();
   const u = new URL(location.href);
   if (models[0] && url === el.pick.options[0]?.value) u.searchParams.delete('model');
   else u.searchParams.set('model', url);

@@ -34,7 +34,7 @@ export function describeError(e: unknown, phase: 'load' | 'generate' = 'generate
       return view('WebGPU is not available in this browser', WEBGPU_HELP, true);
     case 'network':
       return online
-        ? view('The model could not be downloaded', 'Check that the URL points at a model folder (the one holding config.json, tokenizer.json and the .safetensors files; on Hugging Face: https://huggingface.co/<owner>/<model>/resolve/main/), that the file exists, and that the server allows cross-origin requests (CORS).', true)
+        ? view('The model could not be downloaded', 'Check that the URL points at a model folder (the one holding config.json, tokenizer.json and the .safetensors files; on Hugging Face: https://huggingface.co/<owner>/<model>/resolve/main/), that the file exists, and that the server allows cross-origin requests (CORS). Offline, only models loaded once before (and not cleared) are available.', true)
         : view('You are offline and this model is not in the offline cache', 'Connect to the network and load the model once; it is then cached for offline use.', true);
     case 'model-format':
       return view('This folder does not hold a model the runtime can read', 'Use a Hugging Face folder of a Llama-family model with config.json, tokenizer.json and safetensors weights (F32, F16 or BF16).', true);
