@@ -8,11 +8,12 @@
 // WG virtual keys aligned to virtual index 0, so a tree node whose ancestors are scattered over the
 // T new rows does exactly the arithmetic of the same token decoded alone after its ancestors.
 //
-// Dispatch: one workgroup of WG threads per (head h, row t): grid = (H, T).
-// Preconditions: D ≤ 4·WG, D % 4 == 0; T ≤ MAX_T; new rows already appended at KV rows P..P+T-1.
+// Dispatch: one workgroup of WG threads per (head h, row t): grid = (H, T). WG (= the softmax block)
+// is engine-wide: 64 on GPUs, 16 on CPU adapters (fewer barriers per block).
+// Preconditions: D ≤ 256, D % 4 == 0; T ≤ MAX_T; new rows already appended at KV rows P..P+T-1.
 // Glossary: T new rows, P cached rows, H query heads, Hkv KV heads, G = H/Hkv, D head dim.
 
-const WG: u32 = 64u;
+override WG: u32 = 64u;           // threads = keys per softmax block (power of two, 16..64)
 const MAX_D4: u32 = 64u;          // D/4 ≤ 64
 const NEG: f32 = -1.0e38;         // "minus infinity" that stays finite under WGSL fast math
 override MAX_T: u32 = 128u;       // largest T this pipeline accepts
@@ -43,9 +44,9 @@ struct Params {
 var<workgroup> q: array<vec4<f32>, MAX_D4>;
 var<workgroup> vis: array<u32, MAX_T>;    // visible new rows of this query, ascending
 var<workgroup> nVis: u32;
-var<workgroup> red: array<f32, WG>;
-var<workgroup> prob: array<f32, WG>;
-var<workgroup> rows: array<u32, WG>;
+var<workgroup> red: array<f32, 64>;
+var<workgroup> prob: array<f32, 64>;
+var<workgroup> rows: array<u32, 64>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
@@ -70,8 +71,8 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
 
   var m = NEG;            // running max
   var l = 0.0;            // running sum of exp
-  var acc: array<f32, 4>; // output elements d = tid + 64·e
-  for (var e = 0u; e < 4u; e++) { acc[e] = 0.0; }
+  var acc: array<f32, 16>; // output elements d = tid + WG·e
+  for (var e = 0u; e < 16u; e++) { acc[e] = 0.0; }
 
   for (var b0 = 0u; b0 < total; b0 += WG) {
     // 1. score of virtual key v = b0 + tid
@@ -123,7 +124,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     m = mNew;
     // 4. acc[d] = acc[d]·alpha + Σ_i p_i V[row_i, d], i ascending
     let nb = min(WG, total - b0);
-    for (var e = 0u; e < 4u; e++) {
+    for (var e = 0u; e * WG < D; e++) {
       let d = tid + e * WG;
       if (d < D) {
         var a = acc[e] * alpha;
@@ -135,7 +136,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     }
     workgroupBarrier();
   }
-  for (var e = 0u; e < 4u; e++) {
+  for (var e = 0u; e * WG < D; e++) {
     let d = tid + e * WG;
     if (d < D) { O[t * p.outStride + h * D + d] = acc[e] / l; }
   }

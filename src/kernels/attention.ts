@@ -32,8 +32,8 @@ export interface AttentionShape {
   scale?: number;
 }
 
-/** `bindGroup` binds (QKV, K slab, V slab, mask library, O). */
-export function attentionPass(cache: KernelCache, bindGroup: GPUBindGroup, s: AttentionShape): Pass {
+/** `bindGroup` binds (QKV, K slab, V slab, mask library, O). `wg` = softmax block (16, 32 or 64), engine-wide. */
+export function attentionPass(cache: KernelCache, bindGroup: GPUBindGroup, s: AttentionShape, wg = 64): Pass {
   checkInt('attention', 'T', s.T, 1, ATTENTION_MAX_T);
   checkInt('attention', 'P + T', s.P + s.T, 1, s.Smax);
   checkInt('attention', 'D', s.D, 4, 256);
@@ -42,14 +42,15 @@ export function attentionPass(cache: KernelCache, bindGroup: GPUBindGroup, s: At
   checkInt('attention', 'maskStride', s.maskStride ?? s.T, s.T);
   checkMultiple('attention', 'H', s.H, s.Hkv);
   return {
-    kernel: cache.get(ATTENTION, { MAX_T: ATTENTION_MAX_T }), bindGroup, label: 'attention',
+    kernel: attentionKernel(cache, wg), bindGroup, label: 'attention',
     params: [s.T, s.P, s.H, s.H / s.Hkv, s.D / 4, s.qStride, s.outStride, s.Hkv * s.D, s.kBase, s.vBase, s.maskBase, s.maskStride ?? s.T, s.scale ?? 1 / Math.sqrt(s.D)],
     workgroups: [s.H, s.T, 1],
   };
 }
 
-export function attentionKernel(cache: KernelCache) {
-  return cache.get(ATTENTION, { MAX_T: ATTENTION_MAX_T });
+export function attentionKernel(cache: KernelCache, wg = 64) {
+  if (![16, 32, 64].includes(wg)) throw new Error(`attention: block size must be 16, 32 or 64, got ${wg}`);
+  return cache.get(ATTENTION, { MAX_T: ATTENTION_MAX_T, WG: wg });
 }
 
 /** Causal additive mask [T, T]: 0 on and below the diagonal, {@link MASKED} above. */

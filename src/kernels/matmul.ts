@@ -15,13 +15,23 @@ export const WFMT: Record<WeightFormat, number> = { f32: 0, f16: 1, bf16: 2 };
 
 /** Tile configuration (engine-wide LANES keeps the reduction order fixed). */
 export interface MatmulConfig {
+  /** Reduction lanes per output (1 on CPU adapters: no workgroup memory, no barrier). */
   lanes: number;
+  /** GEMV: thread columns per workgroup. */
   gemvCols: number;
+  /** Tiled: thread columns per workgroup. */
   tiledCols: number;
+  /** Tiled: output columns per thread (register tile width, ≤ 4; default 1). */
+  tiledCpt?: number;
 }
 
-/** Rows per thread of the tiled path. */
+/** Rows per thread of the tiled path (4 for T ≤ 4, so small trees waste no rows). */
 export const TILED_ROWS = 8;
+
+/** Activation rows per thread for T rows: 1 (GEMV), 4 or 8. */
+export function rowsFor(T: number): number {
+  return T === 1 ? 1 : T <= 4 ? 4 : TILED_ROWS;
+}
 
 export interface MatmulShape {
   /** Activation rows computed (T). */
@@ -49,8 +59,8 @@ export function matmulPass(cache: KernelCache, cfg: MatmulConfig, bindGroup: GPU
   const yCol0 = s.yCol0 ?? 0;
   if (yCol0 + s.nRows > s.yStride) throw new Error(`matmul: columns [${yCol0}, ${yCol0 + s.nRows}) exceed yStride ${s.yStride}`);
   const kernel = kernelFor(cache, cfg, s.fmt, s.T);
-  const rows = s.T === 1 ? 1 : TILED_ROWS;
-  const cols = s.T === 1 ? cfg.gemvCols : cfg.tiledCols;
+  const rows = rowsFor(s.T);
+  const cols = s.T === 1 ? cfg.gemvCols : cfg.tiledCols * (cfg.tiledCpt ?? 1);
   const kChunks = s.fmt === 'f32' ? s.Kp / 4 : s.Kp / 8;
   return {
     kernel,
@@ -67,7 +77,8 @@ export function kernelFor(cache: KernelCache, cfg: MatmulConfig, fmt: WeightForm
   return cache.get(MATMUL, {
     LANES: cfg.lanes,
     COLS: gemv ? cfg.gemvCols : cfg.tiledCols,
-    ROWS: gemv ? 1 : TILED_ROWS,
+    ROWS: rowsFor(T),
+    CPT: gemv ? 1 : (cfg.tiledCpt ?? 1),
     WFMT: WFMT[fmt],
   });
 }

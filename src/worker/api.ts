@@ -24,7 +24,7 @@ export interface LoadOptions {
    * GPU bytes (LimitTooLowError with the numbers). Default: no budget.
    */
   memoryBudgetBytes?: number;
-  /** Matmul reduction lanes (power of two); default 4 on CPU adapters, 16 on GPUs. */
+  /** Matmul reduction lanes (power of two); default 1 on CPU adapters, 16 on GPUs. */
   matmulLanes?: number;
 }
 

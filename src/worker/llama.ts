@@ -58,6 +58,8 @@ export class LlamaGpu {
   readonly cache: KernelCache;
   readonly dims: Dims;
   readonly matmul: MatmulConfig;
+  /** Attention softmax block = workgroup size (engine-wide for determinism). */
+  readonly attnBlock: number;
   readonly #device: GPUDevice;
   readonly #maxPerDim: number;
   readonly #matrices = new Map<string, WeightMatrix>();
@@ -81,9 +83,14 @@ export class LlamaGpu {
     this.#maxPerDim = ctx.limits.maxWorkgroupsPerDimension;
     this.cache = new KernelCache(ctx.device);
     const fallback = ctx.adapter.isFallbackAdapter;
-    const l = lanes ?? (fallback ? 4 : 16);
+    // CPU adapters: one lane (each thread owns whole dot products: no workgroup memory, no barrier)
+    // and a 8×4 register tile; GPUs: 16 lanes split K for memory-bound GEMV bandwidth.
+    const l = lanes ?? (fallback ? 1 : 16);
+    this.attnBlock = fallback ? 16 : 64;
     if (!(l >= 1 && l <= 64 && (l & (l - 1)) === 0)) throw new UnsupportedModelError('matmulLanes', l, 'a power of two in [1, 64]');
-    this.matmul = fallback ? { lanes: l, gemvCols: Math.max(1, 64 / l), tiledCols: Math.max(1, 32 / l) } : { lanes: l, gemvCols: Math.max(1, 256 / l), tiledCols: Math.max(1, 64 / l) };
+    this.matmul = fallback
+      ? { lanes: l, gemvCols: Math.max(1, 64 / l), tiledCols: Math.max(1, 16 / l), tiledCpt: 4 }
+      : { lanes: l, gemvCols: Math.max(1, 256 / l), tiledCols: Math.max(1, 64 / l), tiledCpt: 2 };
     const C = cfg.hiddenSize; const H = cfg.numHeads; const Hkv = cfg.numKvHeads; const D = cfg.headDim;
     const F = cfg.intermediateSize; const V = cfg.vocabSize;
     const HD = H * D; const QKV = (H + 2 * Hkv) * D;
@@ -253,7 +260,7 @@ export class LlamaGpu {
     });
     this.#slabs.forEach((s, j) => {
       set(`append:${j}`, c.bind(c.get(KV_APPEND), [b.qkv, s.k, s.v]));
-      set(`attention:${j}`, c.bind(attentionKernel(c), [b.qkv, s.k, s.v, b.masks, b.attn]));
+      set(`attention:${j}`, c.bind(attentionKernel(c, this.attnBlock), [b.qkv, s.k, s.v, b.masks, b.attn]));
       set(`compactK:${j}`, c.bind(c.get(KV_COMPACT), [s.k]));
       set(`compactV:${j}`, c.bind(c.get(KV_COMPACT), [s.v]));
     });
@@ -294,7 +301,7 @@ export class LlamaGpu {
       mm(this.#layers[i].qkv, `qkv${i}`, d.Cp, d.QKVp, false);
       passes.push(ropePass(c, mpd, bg('rope'), { T, heads: d.H + d.Hkv, D: d.D, stride: d.QKVp }));
       passes.push(kvAppendPass(c, mpd, bg(`append:${sj}`), { T, P, rowFloats: d.rowF, qkvStride: d.QKVp, kCol: d.HD, kBase, vBase, Smax: d.Smax }));
-      passes.push(attentionPass(c, bg(`attention:${sj}`), { T, P, H: d.H, Hkv: d.Hkv, D: d.D, qStride: d.QKVp, outStride: d.HDp, kBase, vBase, maskBase: mask.base, maskStride: mask.stride, Smax: d.Smax }));
+      passes.push(attentionPass(c, bg(`attention:${sj}`), { T, P, H: d.H, Hkv: d.Hkv, D: d.D, qStride: d.QKVp, outStride: d.HDp, kBase, vBase, maskBase: mask.base, maskStride: mask.stride, Smax: d.Smax }, this.attnBlock));
       mm(this.#layers[i].o, `o${i}`, d.HDp, d.Cp, true);
       passes.push(rmsnormPass(c, mpd, bg(`post${i}`), { T, C: d.C, stride: d.Cp, eps: this.cfg.rmsNormEps }));
       mm(this.#layers[i].gu, `gu${i}`, d.Cp, d.GUp, false);

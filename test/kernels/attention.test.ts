@@ -1,6 +1,6 @@
 // Tree-masked attention and top-k against float64 references, plus the bitwise tree-vs-AR invariant.
 import { describe, expect, it } from 'vitest';
-import { ATTENTION, attentionPass, causalMask, MASKED } from '../../src/kernels/attention.js';
+import { attentionKernel, attentionPass, causalMask, MASKED } from '../../src/kernels/attention.js';
 import { TOPK, topkPass } from '../../src/kernels/topk.js';
 import { attentionRef, topkRef } from '../../src/reference/ops.js';
 import { expectClose, randomData, readF32, readU32, rng, run, storage, testRig } from '../helpers/gpu.js';
@@ -17,7 +17,7 @@ function randomTree(T: number, seed: number): { mask: Float32Array; parent: numb
 
 interface Case { T: number; P: number; H: number; Hkv: number; D: number; mask: Float32Array }
 
-async function runAttention(c: Case, seed: number, layer = 1, layers = 2) {
+async function runAttention(c: Case, seed: number, layer = 1, layers = 2, wg = 64) {
   const r = await testRig();
   const { T, P, H, Hkv, D } = c;
   const Smax = P + T + 5;
@@ -30,8 +30,8 @@ async function runAttention(c: Case, seed: number, layer = 1, layers = 2) {
   const lib = new Float32Array(7 + T * T); lib.set(c.mask, 7); // mask at a non-zero offset
   const oBuf = storage(r.device, T * H * D * 4);
   const kvBuf = storage(r.device, kv);
-  await run(r, [attentionPass(r.cache, r.cache.bind(r.cache.get(ATTENTION, { MAX_T: 256 }), [storage(r.device, q), kvBuf, kvBuf, storage(r.device, lib), oBuf]),
-    { T, P, H, Hkv, D, qStride, outStride: H * D, kBase, vBase, maskBase: 7, Smax })]);
+  await run(r, [attentionPass(r.cache, r.cache.bind(attentionKernel(r.cache, wg), [storage(r.device, q), kvBuf, kvBuf, storage(r.device, lib), oBuf]),
+    { T, P, H, Hkv, D, qStride, outStride: H * D, kBase, vBase, maskBase: 7, Smax }, wg)]);
   const got = await readF32(r.device, oBuf);
   const ql = new Float32Array(T * H * D);
   for (let t = 0; t < T; t++) ql.set(q.subarray(t * qStride, t * qStride + H * D), t * H * D);
@@ -45,8 +45,9 @@ describe('attention', () => {
     [1, 0, 4, 2, 8], [1, 70, 4, 4, 16], [3, 5, 6, 2, 12], [17, 64, 8, 2, 16], [69, 31, 4, 1, 8], [5, 130, 3, 3, 64], [2, 9, 2, 1, 256],
   ];
   for (const [T, P, H, Hkv, D] of shapes) {
-    it(`causal T=${T} P=${P} H=${H} Hkv=${Hkv} D=${D}`, async () => {
-      const { got, ref } = await runAttention({ T, P, H, Hkv, D, mask: causalMask(T) }, T * 7 + P);
+    const wg = [64, 16, 32][(T + P) % 3];
+    it(`causal T=${T} P=${P} H=${H} Hkv=${Hkv} D=${D} block ${wg}`, async () => {
+      const { got, ref } = await runAttention({ T, P, H, Hkv, D, mask: causalMask(T) }, T * 7 + P, 1, 2, wg);
       expectClose(got, ref, 2e-6, 2e-5, 'attention causal');
     });
   }
@@ -60,11 +61,11 @@ describe('attention', () => {
     });
   }
 
-  it('a tree node gets bit-identical output to the same token decoded alone after its ancestors', async () => {
+  for (const wg of [64, 16]) it(`a tree node gets bit-identical output to the same token decoded alone after its ancestors (block ${wg})`, async () => {
     const r = await testRig();
     const T = 69; const P = 77; const H = 4; const Hkv = 2; const D = 16;
     const { mask, parent } = randomTree(T, 42);
-    const tree = await runAttention({ T, P, H, Hkv, D, mask }, 1234, 0, 1);
+    const tree = await runAttention({ T, P, H, Hkv, D, mask }, 1234, 0, 1, wg);
     const rowF = Hkv * D;
     for (const node of [0, 1, 5, 30, 68]) {
       const path: number[] = [];
@@ -81,8 +82,8 @@ describe('attention', () => {
       const q1 = tree.q.slice(node * tree.qStride, (node + 1) * tree.qStride);
       const oBuf = storage(r.device, H * D * 4);
       const kv1 = storage(r.device, kv);
-      await run(r, [attentionPass(r.cache, r.cache.bind(r.cache.get(ATTENTION, { MAX_T: 256 }), [storage(r.device, q1), kv1, kv1, storage(r.device, new Float32Array(4)), oBuf]),
-        { T: 1, P: P + d, H, Hkv, D, qStride: tree.qStride, outStride: H * D, kBase: 0, vBase: plane, maskBase: 0, Smax })]);
+      await run(r, [attentionPass(r.cache, r.cache.bind(attentionKernel(r.cache, wg), [storage(r.device, q1), kv1, kv1, storage(r.device, new Float32Array(4)), oBuf]),
+        { T: 1, P: P + d, H, Hkv, D, qStride: tree.qStride, outStride: H * D, kBase: 0, vBase: plane, maskBase: 0, Smax }, wg)]);
       const one = await readF32(r.device, oBuf);
       expect(Array.from(one)).toEqual(Array.from(tree.got.subarray(node * H * D, (node + 1) * H * D)));
     }
