@@ -1,0 +1,41 @@
+// The benchmark inside headless Chromium (bench/chromium.html, driven by bench/chromium.ts): the same
+// decode, kernel and host benchmarks as in Node, with the engine in a Web Worker and the kernel
+// microbenchmarks on the page's navigator.gpu.
+import { createEngine } from '../src/engine/browser.js';
+import { runDecodeBench, type BenchPrompt, type ModeSpec } from './decode.js';
+import { runKernelBench, type KernelBenchSize } from './kernels.js';
+import { runHostBench } from './host.js';
+
+const log = (s: string) => console.log(`[bench] ${s}`);
+
+type Outcome<T> = { ok: true; result: T } | { ok: false; error: string };
+
+async function guard<T>(f: () => Promise<T>): Promise<Outcome<T>> {
+  try {
+    return { ok: true, result: await f() };
+  } catch (e) {
+    const err = e as Error;
+    return { ok: false, error: `${err?.name}: ${err?.message}\n${err?.stack ?? ''}` };
+  }
+}
+
+async function msnBenchDecode(o: { model: string; name: string; prompts: BenchPrompt[]; modes: ModeSpec[]; maxNewTokens: number; runs: number }) {
+  return guard(async () => {
+    const engine = await createEngine({ model: o.model });
+    try {
+      return await runDecodeBench(engine, o.name, { prompts: o.prompts, modes: o.modes, maxNewTokens: o.maxNewTokens, runs: o.runs, log });
+    } finally {
+      await engine.dispose();
+    }
+  });
+}
+
+async function msnBenchKernels(o: { model: string; size?: KernelBenchSize }) {
+  return guard(() => runKernelBench({ gpu: navigator.gpu, model: new URL(o.model, location.href).href, size: o.size, log }));
+}
+
+async function msnBenchHost(o: { vocab: number; steps: number }) {
+  return guard(() => runHostBench(o.vocab, o.steps));
+}
+
+Object.assign(window, { msnBenchDecode, msnBenchKernels, msnBenchHost, msnBenchReady: true });

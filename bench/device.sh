@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The whole benchmark on the H200 machine, through ../shared/gpu/ (Dawn's `webgpu` package on NVIDIA's
+# Vulkan driver; see ../shared/gpu/README.md). Three steps:
+#
+#   1. here:         bench/device.sh pack
+#        bundles bench/run.ts + the engine's worker entry into .gpu/ (bench.mjs, node-worker.mjs; the
+#        bundle must sit in .gpu/ so `webgpu` resolves from .gpu/node_modules), records the commit,
+#        then ../shared/gpu/pack.sh adds node, webgpu and the Vulkan/GL loader debs (about 28 MB).
+#        Models (public/models) and prompts (bench/prompts) travel with the working tree.
+#   2. device tool:  run(command="bash bench/device.sh run", carry=[".gpu"], timeout_s=540)
+#        runs `bench.mjs --full` (both models × 5 modes × 16 prompts × 64 tokens, warm-up + 3 runs;
+#        kernel microbenchmarks at GPU sizes incl. the 14336×4096 f16 GEMV target; scheduler host cost)
+#        under `timeout 470` (< 8 min); results are saved after every stage, so a cut-short run still
+#        returns what it measured ("partial": true in the JSON). Output: $OUT/<date>-<adapter>.{json,md}
+#        and $OUT/bench.log.
+#   3. here:         bench/device.sh unpack <files_at>
+#        copies the results into bench/results/ (then update the README's Performance section and commit).
+set -euo pipefail
+cmd=${1:-}
+case "$cmd" in
+  pack)
+    root=$(git rev-parse --show-toplevel)
+    cd "$root"
+    mkdir -p .gpu
+    node bench/build.mjs .gpu
+    { git rev-parse HEAD | tr -d '\n'; [ -n "$(git status --porcelain -- src shaders bench)" ] && printf ' (+ uncommitted changes in src/shaders/bench)'; echo; } > .gpu/commit
+    ../shared/gpu/pack.sh
+    echo "working tree (tracked + untracked, not ignored) + .gpu: $(( ( $(git ls-files -z --cached --others --exclude-standard | xargs -0 du -cb 2>/dev/null | tail -1 | cut -f1) + $(du -sb .gpu | cut -f1) ) / 1048576 )) MiB (limit 64 MiB)"
+    ;;
+  run)
+    cd "$(dirname "$0")/.."
+    # shellcheck disable=SC1091
+    source .gpu/prelude.sh
+    export MSN_BENCH_COMMIT="$(cat .gpu/commit 2>/dev/null || echo unknown)"
+    export MSN_CACHE_DIR=/tmp/msn-webgpu-cost
+    out=${OUT:-/tmp/bench-out}
+    mkdir -p "$out"
+    set +e
+    timeout 470 node .gpu/bench.mjs --full --out "$out" "${@:2}" 2>&1 | tee "$out/bench.log"
+    rc=${PIPESTATUS[0]}
+    set -e
+    ls -la "$out"
+    exit "$rc"
+    ;;
+  unpack)
+    src=${2:?usage: bench/device.sh unpack <files_at>}
+    root=$(git rev-parse --show-toplevel)
+    find "$src" -maxdepth 2 \( -name '20*.json' -o -name '20*.md' \) -exec cp -v {} "$root/bench/results/" \;
+    mkdir -p "$root/bench/results/tmp"; [ -f "$src/bench.log" ] && cp -v "$src/bench.log" "$root/bench/results/tmp/device-bench.log" || true
+    ;;
+  *)
+    echo "usage: bench/device.sh pack | run [extra bench args] | unpack <files_at>" >&2
+    exit 2
+    ;;
+esac

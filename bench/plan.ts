@@ -1,0 +1,51 @@
+/** Benchmark plans (how much to run) and the up-front run-time estimate. */
+import type { KernelBenchSize } from './kernels.js';
+
+export type PlanName = 'quick' | 'standard' | 'full';
+export type AdapterClass = 'lavapipe' | 'swiftshader' | 'gpu';
+
+export interface Plan {
+  name: PlanName;
+  /** Prompts per suite (evenly spaced over the suite file). */
+  promptsPerSuite: Record<string, number>;
+  maxNewTokens: number;
+  runs: number;
+  /** Both models (default MSN + SFT twin), the default only, or a random-weight test fixture. */
+  models: 'twins' | 'default' | 'fixture';
+  kernels: KernelBenchSize | 'auto';
+  hostSteps: number;
+}
+
+export const PLANS: Record<PlanName, Plan> = {
+  quick: { name: 'quick', promptsPerSuite: { 'code-completion': 1 }, maxNewTokens: 16, runs: 3, models: 'fixture', kernels: 'quick', hostSteps: 50 },
+  standard: { name: 'standard', promptsPerSuite: { 'code-completion': 2, 'code-repetition': 2 }, maxNewTokens: 32, runs: 3, models: 'twins', kernels: 'auto', hostSteps: 300 },
+  full: { name: 'full', promptsPerSuite: { 'code-completion': 8, 'code-repetition': 8 }, maxNewTokens: 64, runs: 3, models: 'twins', kernels: 'auto', hostSteps: 300 },
+};
+
+/**
+ * Calibrated decode cost of the tiny default model (3.2M parameters) per adapter class, measured on
+ * this project's machines: ms per AR step, per 69-row tree step, and per prefill row, plus fixed
+ * costs (engine loads, kernel microbenchmarks). Scaled by the model's parameter count relative to it.
+ */
+const COST: Record<AdapterClass, { ar: number; chain: number; tree: number; prefillRow: number; fixedS: number; kernelsS: number }> = {
+  lavapipe: { ar: 4, chain: 9, tree: 60, prefillRow: 0.5, fixedS: 10, kernelsS: 60 },
+  swiftshader: { ar: 12, chain: 30, tree: 250, prefillRow: 2, fixedS: 30, kernelsS: 180 },
+  gpu: { ar: 0.8, chain: 0.9, tree: 1.2, prefillRow: 0.01, fixedS: 10, kernelsS: 60 },
+};
+
+/** Expected wall seconds of a plan (rough: MAT assumed 1.3 for chains and trees, 50 % adaptive steps AR). */
+export function estimateSeconds(plan: Plan, cls: AdapterClass, models: number, promptTokens = 150, paramScale = 1): number {
+  const c = COST[cls];
+  const prompts = Object.values(plan.promptsPerSuite).reduce((a, b) => a + b, 0);
+  const gens = (plan.runs * prompts + 1) * models;
+  const steps = plan.maxNewTokens;
+  const perGen = {
+    ar: steps * c.ar,
+    jacobi: (steps / 1.3) * c.chain,
+    retrieval: (steps / 1.2) * c.chain,
+    fixed: (steps / 1.4) * c.tree,
+    adaptive: (steps / 1.2) * (0.5 * c.ar + 0.5 * c.chain) + (steps / 8) * c.tree,
+  };
+  const decodeMs = Object.values(perGen).reduce((a, b) => a + b, 0) + 5 * promptTokens * c.prefillRow;
+  return (gens * decodeMs * paramScale) / 1000 + c.fixedS * models + (plan.kernels === 'quick' ? c.kernelsS / 6 : c.kernelsS);
+}

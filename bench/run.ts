@@ -1,0 +1,269 @@
+/**
+ * `npm run bench` — the benchmark entry (Node). See bench/README.md.
+ *
+ *   npm run bench [-- --quick | --full] [--runtime node|chromium] [--model DIR]... [--max-new-tokens N]
+ *                 [--runs N] [--prompts N] [--no-kernels] [--no-decode] [--out DIR] [--inline]
+ *
+ * Per model (default MSN + its SFT twin) × decode mode: tokens/s, speed-up over ar, MAT, accepted-length
+ * histogram, repetition, host ms per step, GPU memory, lossless check (a mismatch exits 1); kernel
+ * microbenchmarks; the scheduler's host cost. Writes bench/results/<date>-<adapter>.{json,md}
+ * (bench/results/tmp/ for --quick unless --out is given).
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import { createNodeEngine, packageRoot } from '../src/engine/node.js';
+import { chooseIcd, createNodeGpu, prepareNodeGpuEnv } from '../src/gpu/node.js';
+import type { AdapterSummary } from '../src/gpu/context.js';
+import { MODES, runDecodeBench, type BenchPrompt, type DecodeBenchResult, type ModeSpec } from './decode.js';
+import { runKernelBench, type KernelBenchResult, type KernelBenchSize } from './kernels.js';
+import { runHostBench, type HostBenchRow } from './host.js';
+import { estimateSeconds, PLANS, type AdapterClass, type Plan, type PlanName } from './plan.js';
+import { renderMarkdown } from './report.js';
+
+export interface BenchModel {
+  id: string;
+  path: string;
+  /** 'msn' | 'sft' | 'fixture' */
+  kind: string;
+}
+
+export interface BenchResults {
+  schema: 1;
+  date: string;
+  commit: string;
+  runtime: 'node' | 'chromium';
+  adapter: AdapterSummary;
+  adapterSlug: string;
+  plan: Plan;
+  machine: { node: string; platform: string; cpus: number; cpuModel: string; loadAvgAtStart: number[]; env: Record<string, string> };
+  expectedSeconds: number | null;
+  models: Array<{ model: BenchModel; decode: DecodeBenchResult }>;
+  kernels: KernelBenchResult | null;
+  host: HostBenchRow[] | null;
+  mismatches: number;
+  notes: string[];
+  wallMs: number;
+}
+
+interface Args {
+  plan: PlanName;
+  runtime: 'node' | 'chromium';
+  models: string[];
+  maxNewTokens?: number;
+  runs?: number;
+  prompts?: number;
+  kernels: boolean;
+  decode: boolean;
+  host: boolean;
+  out?: string;
+  inline: boolean;
+  modes?: string[];
+  which?: Plan['models'];
+  kernelSize?: KernelBenchSize;
+}
+
+const USAGE = `npm run bench -- [--quick | --full] [--runtime node|chromium] [--models twins|default|fixture] [--model DIR]...
+  [--modes ar,jacobi,retrieval,tr-jacobi-fixed,tr-jacobi-adaptive] [--max-new-tokens N] [--runs N] [--prompts N]
+  [--kernel-size quick|small|cpu|gpu] [--no-kernels] [--no-decode] [--no-host] [--out DIR] [--inline]`;
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { plan: 'standard', runtime: 'node', models: [], kernels: true, decode: true, host: true, inline: false };
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i];
+    const val = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${k} needs a value.\n${USAGE}`);
+      return v;
+    };
+    const int = () => {
+      const v = Number(val());
+      if (!Number.isInteger(v) || v < 1) throw new Error(`${k} needs a positive integer.`);
+      return v;
+    };
+    switch (k) {
+      case '--quick': a.plan = 'quick'; break;
+      case '--full': a.plan = 'full'; break;
+      case '--runtime': { const r = val(); if (r !== 'node' && r !== 'chromium') throw new Error('--runtime is node or chromium'); a.runtime = r; break; }
+      case '--model': a.models.push(val()); break;
+      case '--modes': a.modes = val().split(','); break;
+      case '--models': { const w = val(); if (w !== 'twins' && w !== 'default' && w !== 'fixture') throw new Error('--models is twins, default or fixture'); a.which = w; break; }
+      case '--kernel-size': { const k = val(); if (!['quick', 'small', 'cpu', 'gpu'].includes(k)) throw new Error('--kernel-size is quick, small, cpu or gpu'); a.kernelSize = k as KernelBenchSize; break; }
+      case '--max-new-tokens': a.maxNewTokens = int(); break;
+      case '--runs': a.runs = int(); break;
+      case '--prompts': a.prompts = int(); break;
+      case '--no-kernels': a.kernels = false; break;
+      case '--no-decode': a.decode = false; break;
+      case '--no-host': a.host = false; break;
+      case '--out': a.out = val(); break;
+      case '--inline': a.inline = true; break;
+      case '-h': case '--help': console.log(USAGE); process.exit(0); break;
+      default: throw new Error(`Unknown option ${k}.\n${USAGE}`);
+    }
+  }
+  return a;
+}
+
+const FIXTURE = join('test', 'fixtures', 'models', 'tiny-gqa-f32');
+
+/** The default MSN model and its SFT twin from public/models/index.json; the fixture when absent. */
+export function defaultModels(root: string, which: Plan['models']): BenchModel[] {
+  const fixture = [{ id: 'tiny-gqa-f32', path: join(root, FIXTURE), kind: 'fixture' }];
+  const idxPath = join(root, 'public', 'models', 'index.json');
+  if (which === 'fixture' || !existsSync(idxPath)) return fixture;
+  const idx = JSON.parse(readFileSync(idxPath, 'utf8')) as { default: string; models: Array<{ id: string; path: string }> };
+  const find = (id: string) => idx.models.find((m) => m.id === id);
+  const def = find(idx.default);
+  if (!def || !existsSync(join(root, 'public', 'models', def.path, 'config.json'))) return fixture;
+  const out: BenchModel[] = [{ id: def.id, path: join(root, 'public', 'models', def.path), kind: 'msn' }];
+  const sft = find(`${def.id}-sft`);
+  if (which === 'twins' && sft && existsSync(join(root, 'public', 'models', sft.path, 'config.json'))) out.push({ id: sft.id, path: join(root, 'public', 'models', sft.path), kind: 'sft' });
+  return out;
+}
+
+/** Prompts of the plan: n per suite, evenly spaced over bench/prompts/<suite>.jsonl. */
+export function loadPrompts(root: string, perSuite: Record<string, number>, override?: number): BenchPrompt[] {
+  const out: BenchPrompt[] = [];
+  for (const [suite, n0] of Object.entries(perSuite)) {
+    const n = override ?? n0;
+    const all = readFileSync(join(root, 'bench', 'prompts', `${suite}.jsonl`), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as BenchPrompt);
+    const pick = all.length <= n ? all : Array.from({ length: n }, (_, i) => all[Math.floor((i * all.length) / n)]);
+    out.push(...pick.map((p) => ({ ...p, suite })));
+  }
+  return out;
+}
+
+function gitCommit(root: string): string {
+  if (process.env.MSN_BENCH_COMMIT) return process.env.MSN_BENCH_COMMIT;
+  try {
+    const head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'shaders', 'bench'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return dirty ? `${head} (+ uncommitted changes in src/shaders/bench)` : head;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Short file-name slug of an adapter: lavapipe, swiftshader, nvidia-h200, … */
+export function adapterSlug(a: AdapterSummary, runtime: string): string {
+  const s = `${a.vendor} ${a.architecture} ${a.device} ${a.description}`.toLowerCase();
+  let name: string;
+  if (s.includes('llvmpipe') || s.includes('lavapipe')) name = 'lavapipe';
+  else if (s.includes('swiftshader')) name = 'swiftshader';
+  else name = [a.vendor, a.device || a.architecture].filter(Boolean).join('-').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'unknown';
+  return runtime === 'chromium' ? `${name}-chromium` : name;
+}
+
+function adapterClass(runtime: string): AdapterClass {
+  if (runtime === 'chromium') return 'swiftshader';
+  const icd = process.env.VK_DRIVER_FILES ?? chooseIcd();
+  if (/nvidia|radeon|amd|intel/i.test(icd)) return 'gpu';
+  return /swiftshader/i.test(icd) ? 'swiftshader' : 'lavapipe';
+}
+
+const log = (s: string) => process.stderr.write(`${s}\n`);
+
+async function main(): Promise<number> {
+  const t0 = performance.now();
+  prepareNodeGpuEnv();
+  const machine = machineInfo();
+  const args = parseArgs(process.argv.slice(2));
+  const root = packageRoot();
+  const plan: Plan = { ...PLANS[args.plan] };
+  if (args.maxNewTokens) plan.maxNewTokens = args.maxNewTokens;
+  if (args.runs) plan.runs = args.runs;
+  if (args.which) plan.models = args.which;
+  if (args.kernelSize) plan.kernels = args.kernelSize;
+  else if (args.runtime === 'chromium' && plan.kernels === 'auto') plan.kernels = 'small';
+  if (args.prompts) plan.promptsPerSuite = Object.fromEntries(Object.keys(plan.promptsPerSuite).map((k) => [k, args.prompts!]));
+  const models = args.models.length ? args.models.map((p) => ({ id: basename(resolve(p)), path: resolve(p), kind: 'custom' })) : defaultModels(root, plan.models);
+  const prompts = loadPrompts(root, plan.promptsPerSuite);
+  const modes: readonly ModeSpec[] = args.modes ? MODES.filter((m) => m.name === 'ar' || args.modes!.includes(m.name)) : MODES;
+  const cls = adapterClass(args.runtime);
+  const expected = estimateSeconds(plan, cls, models.length);
+  log(`msn-webgpu bench: plan ${plan.name}, runtime ${args.runtime} (${cls}), ${models.length} model(s) × ${modes.length} modes × ${prompts.length} prompts, ` +
+    `${plan.maxNewTokens} new tokens, warm-up + ${plan.runs} runs`);
+  log(`expected run time: about ${Math.ceil(expected / 60)} min on ${cls}${plan.name === 'full' ? ' (the full matrix; CPU adapters run at 1-10 GFLOP/s)' : ''}`);
+  const notes: string[] = [];
+  if (models[0].kind === 'fixture') notes.push('Measured on a random-weight test fixture (test/fixtures/models/tiny-gqa-f32): a smoke run; its MAT and speed-ups mean nothing.');
+  notes.push('No prose suite: no prose-capable model exists in public/models (code-only models).');
+
+  const outDir = args.out ?? join(root, 'bench', 'results', plan.name === 'quick' ? 'tmp' : '');
+  mkdirSync(outDir, { recursive: true });
+  const date = new Date().toISOString();
+  const results: BenchResults = {
+    schema: 1, date, commit: gitCommit(root), runtime: args.runtime, adapter: { vendor: '', architecture: '', device: '', description: '', isFallbackAdapter: false }, adapterSlug: '',
+    plan, machine, expectedSeconds: expected, models: [], kernels: null, host: null, mismatches: 0, notes, wallMs: 0,
+  };
+  let stem = '';
+  /** Writes the JSON and Markdown (after every stage, so a run cut short still leaves its results). */
+  const save = (final: boolean) => {
+    results.mismatches = results.models.reduce((n, m) => n + m.decode.mismatches.length, 0);
+    results.wallMs = performance.now() - t0;
+    if (!results.adapterSlug) return;
+    stem = join(outDir, `${date.slice(0, 10)}-${results.adapterSlug}`);
+    writeFileSync(`${stem}.json`, JSON.stringify({ ...results, ...(final ? {} : { partial: true }) }, null, 1) + '\n');
+    writeFileSync(`${stem}.md`, renderMarkdown(results));
+  };
+  const setAdapter = (a: AdapterSummary) => {
+    results.adapter = a;
+    results.adapterSlug = adapterSlug(a, args.runtime);
+  };
+
+  if (args.runtime === 'chromium') {
+    const { runChromiumBench } = await import('./chromium.js');
+    const r = await runChromiumBench({ root, models, prompts, plan, modes, kernels: args.kernels && plan.kernels, decode: args.decode, host: args.host, log });
+    setAdapter(r.adapter);
+    Object.assign(results, { models: r.models, kernels: r.kernels, host: r.host });
+  } else {
+    // Order: default model, kernels, host, then the twin (the most wanted numbers first).
+    const decodeModel = async (m: BenchModel) => {
+      log(`decode: ${m.id}`);
+      const engine = await createNodeEngine({ model: m.path, inline: args.inline });
+      try {
+        setAdapter(engine.info.adapter);
+        const r = await runDecodeBench(engine, m.id, { prompts, modes, maxNewTokens: plan.maxNewTokens, runs: plan.runs, log });
+        results.models.push({ model: m, decode: r });
+      } finally {
+        await engine.dispose();
+      }
+      save(false);
+    };
+    if (args.decode) await decodeModel(models[0]);
+    if (args.kernels) {
+      log('kernels:');
+      const size: KernelBenchSize | undefined = plan.kernels === 'auto' ? undefined : plan.kernels;
+      results.kernels = await runKernelBench({ gpu: await createNodeGpu(), model: models[0].path, size, log });
+      if (!results.adapterSlug) setAdapter(results.kernels.adapter);
+      save(false);
+    }
+    if (args.host) {
+      log('host (scheduler only):');
+      results.host = await runHostBench(results.models[0]?.decode.info.config.vocabSize ?? 4096, plan.hostSteps);
+      log(`  ${results.host.map((h) => `${h.mode}/${h.model} ${h.msPerStep} ms`).join(', ')}`);
+      save(false);
+    }
+    if (args.decode) for (const m of models.slice(1)) await decodeModel(m);
+  }
+  if (!results.adapterSlug) throw new Error('Nothing was run (--no-decode and --no-kernels).');
+  save(true);
+  log(`wrote ${stem}.json and .md (${(results.wallMs / 1000).toFixed(0)} s; expected ${expected.toFixed(0)} s)`);
+  if (results.mismatches) {
+    log(`FAIL: ${results.mismatches} generation(s) differ from ar's output (lossless invariant broken):`);
+    for (const m of results.models) for (const x of m.decode.mismatches) log(`  ${m.model.id} ${x.mode} ${x.prompt} rep ${x.rep}: first difference at token ${x.index}`);
+    return 1;
+  }
+  return 0;
+}
+
+function machineInfo(): BenchResults['machine'] {
+  const env: Record<string, string> = {};
+  for (const k of ['LP_NUM_THREADS', 'VK_ICD_FILENAMES', 'VK_DRIVER_FILES']) if (process.env[k]) env[k] = process.env[k]!;
+  return { node: process.version, platform: `${process.platform}-${process.arch}`, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '', loadAvgAtStart: loadavg().map((x) => Math.round(x * 100) / 100), env };
+}
+
+main().then((code) => process.exit(code), (e) => {
+  log(`bench failed: ${(e as Error)?.stack ?? e}`);
+  process.exit(2);
+});

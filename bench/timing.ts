@@ -1,0 +1,102 @@
+/**
+ * A timing proxy around the executor (the engine's StepBackend): it measures, on the engine's thread,
+ * how long each call waits for the worker, so a decode step's wall time splits into
+ *   forward  — waiting for `forward` (worker round trip + encoding + GPU + readback),
+ *   mask     — waiting for `registerMask` (once per new tree shape),
+ *   host     — everything else: the scheduler (tree, candidates, verification, retrieval pool),
+ *              the adaptive policy and the engine's streaming detokenizer.
+ * Forwards are classified by their request: prefill (topK 0), the adaptive cost probe (causal mask,
+ * not committed; the scheduler never sends that), decode (the rest).
+ * Browser- and Node-compatible (no Node imports).
+ */
+import type { ExecutorApi, ForwardRequest, ForwardResult, LoadOptions, ModelInfo } from '../src/worker/api.js';
+import type { LoadProgress } from '../src/model/loader.js';
+
+export interface CallTimes {
+  decodeForwards: number;
+  /** Wall ms waiting for decode forwards, seen from the engine's thread. */
+  decodeForwardMs: number;
+  /** The executor's own time for those forwards (`ForwardResult.gpuMs`: encode, submit, GPU, readback). */
+  decodeExecutorMs: number;
+  /** Rows of all decode forwards. */
+  decodeRows: number;
+  prefillForwards: number;
+  prefillMs: number;
+  probeForwards: number;
+  maskCalls: number;
+  maskMs: number;
+}
+
+export function emptyTimes(): CallTimes {
+  return { decodeForwards: 0, decodeForwardMs: 0, decodeExecutorMs: 0, decodeRows: 0, prefillForwards: 0, prefillMs: 0, probeForwards: 0, maskCalls: 0, maskMs: 0 };
+}
+
+export class TimingExecutor implements ExecutorApi {
+  times: CallTimes = emptyTimes();
+
+  constructor(readonly inner: ExecutorApi, readonly now: () => number = () => performance.now()) {}
+
+  /** Returns the counters since the last call and starts new ones. */
+  take(): CallTimes {
+    const t = this.times;
+    this.times = emptyTimes();
+    return t;
+  }
+
+  load(model: string, options: LoadOptions, onProgress?: (p: LoadProgress) => void): Promise<ModelInfo> {
+    return this.inner.load(model, options, onProgress);
+  }
+
+  async registerMask(mask: Float32Array, T: number): Promise<number> {
+    const t0 = this.now();
+    try {
+      return await this.inner.registerMask(mask, T);
+    } finally {
+      this.times.maskCalls++;
+      this.times.maskMs += this.now() - t0;
+    }
+  }
+
+  async forward(req: ForwardRequest): Promise<ForwardResult> {
+    const t0 = this.now();
+    const r = await this.inner.forward(req);
+    const dt = this.now() - t0;
+    const t = this.times;
+    if (req.topK === 0) {
+      t.prefillForwards++;
+      t.prefillMs += dt;
+    } else if (req.mask === 'causal' && !req.commit) {
+      t.probeForwards++;
+    } else {
+      t.decodeForwards++;
+      t.decodeForwardMs += dt;
+      t.decodeExecutorMs += r.gpuMs;
+      t.decodeRows += req.tokens.length;
+    }
+    return r;
+  }
+
+  kvKeep(rows: number[]): Promise<number> {
+    return this.inner.kvKeep(rows);
+  }
+
+  kvTruncate(length: number): Promise<number> {
+    return this.inner.kvTruncate(length);
+  }
+
+  reset(): Promise<void> {
+    return this.inner.reset();
+  }
+
+  gpuStats(): Promise<{ liveBuffers: number; liveBytes: number; kvLength: number }> {
+    return this.inner.gpuStats();
+  }
+
+  simulateDeviceLoss(): Promise<void> {
+    return this.inner.simulateDeviceLoss();
+  }
+
+  dispose(): Promise<void> {
+    return this.inner.dispose();
+  }
+}
