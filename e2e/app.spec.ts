@@ -180,3 +180,25 @@ test('chat-template model: chat mode; device loss shows an error and "Reload mod
   await finished(page);
   await expect(page.locator('#stat-tokens')).toHaveText(/^\d+ in \d+ steps$/);
 });
+
+test('the embedded default model (models/index.json) loads and completes the SFT-format prompt', async ({ page }, info) => {
+  test.skip(!(await (await fetch('http://127.0.0.1:5179/models/index.json').catch(() => null))?.ok), 'no embedded model in public/models/');
+  await instrument(page);
+  await page.goto('/');
+  await expect(page.getByRole('status')).toHaveText('Ready', { timeout: 180_000 });
+  const picked = await page.getByRole('combobox', { name: 'Model', exact: true }).inputValue();
+  expect(picked).toMatch(/\/models\/[\w.-]+\/$/);
+  await expect(page.getByLabel('Model folder URL')).toHaveValue(picked);
+  await expect(page.locator('#progress-text')).toContainText('(100 %)');
+  const before = await page.evaluate(() => performance.now());
+  await send(page, { decode: 'ar', maxNew: 8 });
+  await finished(page);
+  const after = await page.evaluate(() => performance.now());
+  await expect(page.locator('#stat-tokens')).toContainText(' in ');
+  expect((await page.locator('#output .text').innerText()).length).toBeGreaterThan(0);
+  const longest = await page.evaluate(([a, b]) => Math.max(0, ...window.__longtasks.filter((t) => t.start + t.duration >= a && t.start <= b).map((t) => t.duration)), [before, after]);
+  info.annotations.push({ type: 'metric', description: `default model: longest main-thread task during generation ${longest.toFixed(0)} ms (goal < 50 ms)` });
+  console.log(`metric default_model_longtask_max_ms=${longest.toFixed(0)}`);
+  expect(longest).toBeLessThan(1000);
+  await shot(page, info, 'app-default-model');
+});
