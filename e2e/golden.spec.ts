@@ -53,3 +53,17 @@ test('every decode mode gives the ar tokens in Chromium (fixture, short prompt)'
   }
   for (const k of Object.keys(runs)) expect(runs[k], k).toEqual(g.greedy_ids.slice(0, 12));
 });
+
+test('default model in Chromium: one short held-out prompt, every mode equals ar', async ({ page }) => {
+  const prompt = JSON.parse(readFileSync('train/data/test_prompts.jsonl', 'utf8').split('\n')[0]).prompt;
+  await harness(page);
+  const model = '/models/msn-code-tiny/';
+  const runs: Record<string, { tokenIds: number[]; steps: number }> = {};
+  for (const [decode, tree] of [['ar', 'fixed'], ['jacobi', 'fixed'], ['retrieval', 'fixed'], ['tr-jacobi', 'fixed'], ['tr-jacobi', 'adaptive']]) {
+    const r = await page.evaluate((a) => (window as never as { msnRun: (a: unknown) => Promise<{ ok: boolean; result: { tokenIds: number[]; steps: number }; error?: unknown }> }).msnRun(a), { model, prompt, maxNewTokens: 8, contextLength: 256, decode, tree });
+    expect(r.ok, JSON.stringify(r.error)).toBe(true);
+    runs[`${decode}/${tree}`] = r.result;
+  }
+  for (const k of Object.keys(runs)) expect(runs[k].tokenIds, k).toEqual(runs['ar/fixed'].tokenIds);
+  expect(runs['ar/fixed'].tokenIds.length).toBe(8);
+});
