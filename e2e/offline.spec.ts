@@ -46,6 +46,11 @@ test('offline: after one visit the app reloads and generates with the server sto
   });
   expect(manifest?.icons?.length).toBeGreaterThanOrEqual(2);
   expect(manifest?.display).toBe('standalone');
+  // Chromium's own installability check (manifest, icons, service worker with a fetch handler).
+  const cdp = await page.context().newCDPSession(page);
+  const { installabilityErrors } = await cdp.send('Page.getInstallabilityErrors');
+  // (Playwright's contexts are incognito-like, which Chromium reports on its own.)
+  expect(installabilityErrors.filter((e) => e.errorId !== 'in-incognito'), 'installable').toEqual([]);
   const online = await generate(page, 6);
   expect(online.length).toBeGreaterThan(0);
   await expect.poll(() => cachedUrls(page)).toEqual(expect.arrayContaining([

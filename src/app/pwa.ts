@@ -46,7 +46,9 @@ export async function cachedModels(): Promise<Array<{ folder: string; files: num
     const res = await cache.match(req);
     const f = folders.get(folder) ?? { files: 0, bytes: 0 };
     f.files++;
-    f.bytes += Number(res?.headers.get('content-length') ?? 0);
+    // Compressed responses carry no Content-Length; the cached body's blob knows its size.
+    const len = res?.headers.get('content-length');
+    f.bytes += len && !res?.headers.get('content-encoding') ? Number(len) : ((await res?.blob())?.size ?? 0);
     folders.set(folder, f);
   }
   return [...folders].map(([folder, f]) => ({ folder, ...f }));
