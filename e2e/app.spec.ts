@@ -70,6 +70,19 @@ test('bad model URLs: readable errors, and the page stays usable', async ({ page
   await page.getByRole('button', { name: 'Load', exact: true }).click();
   await expect(alert).toContainText('127.0.0.1:9/model/config.json');
   await expect(alert).toContainText('CORS');
+  // Not an http(s) URL.
+  await page.getByLabel('Model folder URL').fill('javascript:alert(1)');
+  await page.getByRole('button', { name: 'Load', exact: true }).click();
+  await expect(alert).toContainText('Model URLs must use http or https');
+  // A malformed model: config.json is not JSON (served by a route that also covers the worker).
+  await page.context().route('**/malformed-model/**', (r) => r.request().url().endsWith('/config.json')
+    ? r.fulfill({ status: 200, contentType: 'application/json', body: '{"architectures": ["LlamaForCausalLM"],' })
+    : r.fulfill({ status: 404, body: '' }));
+  await page.getByLabel('Model folder URL').fill('/malformed-model/');
+  await page.getByRole('button', { name: 'Load', exact: true }).click();
+  await expect(alert).toContainText('does not hold a model the runtime can read');
+  await expect(alert).toContainText('config.json');
+  await expect(page.getByRole('status')).toHaveText('Model not loaded');
 });
 
 test('generate and stream, ar vs tr-jacobi statistics, stop then a second prompt, keyboard, phone width', async ({ page }, info) => {
