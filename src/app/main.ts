@@ -12,7 +12,7 @@ import { AbortedError, DeviceLostError, WebGpuUnavailableError } from '../errors
 import { describeError, type ErrorView } from '../component/describe-error.js';
 import { modelDisplayName, normalizeModelUrl } from '../component/model-url.js';
 import { acquireEngine, invalidateEngine, type EngineLease } from '../component/registry.js';
-import { cachedModels, clearCachedModels, registerServiceWorker } from './pwa.js';
+import { cachedModels, clearCachedModels, persistStorage, registerServiceWorker } from './pwa.js';
 
 /** An entry of `public/models/index.json`. */
 interface ModelEntry {
@@ -197,6 +197,7 @@ async function load(): Promise<void> {
     el.progress.value = 1;
     onLoaded(e, url);
     setStatus('Ready');
+    if (navigator.serviceWorker?.controller) void persistStorage();
   } catch (e) {
     if (lease !== mine) return;
     lease = null;

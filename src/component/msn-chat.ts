@@ -142,6 +142,14 @@ export class MsnChatElement extends HTMLElement {
   }
 
   connectedCallback(): void {
+    // Properties set on the element before it was upgraded shadow the accessors: re-apply them.
+    for (const prop of ['model', 'decode', 'maxNewTokens'] as const) {
+      if (Object.prototype.hasOwnProperty.call(this, prop)) {
+        const v = (this as Record<string, unknown>)[prop];
+        delete (this as Record<string, unknown>)[prop];
+        (this as Record<string, unknown>)[prop] = v;
+      }
+    }
     if (!this.#lease) this.#connect();
   }
   disconnectedCallback(): void {
