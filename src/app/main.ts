@@ -326,7 +326,8 @@ async function send(): Promise<void> {
     if (view.code === 'aborted') {
       const note = document.createElement('p');
       note.className = 'note';
-      note.textContent = `Stopped after ${pieces} pieces.`;
+      note.textContent = `Stopped after about ${pieces} tokens.`;
+      el.tps.textContent = el.tps.textContent.replace(' (live)', ' (stopped)');
       entry.append(note);
       setStatus('Ready');
     } else {
