@@ -92,6 +92,10 @@ export class TimingExecutor implements ExecutorApi {
     return this.inner.gpuStats();
   }
 
+  whenLost(): Promise<{ reason: string; message: string }> {
+    return this.inner.whenLost();
+  }
+
   simulateDeviceLoss(): Promise<void> {
     return this.inner.simulateDeviceLoss();
   }

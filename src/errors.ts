@@ -12,7 +12,7 @@ export class MsnError extends Error {
   readonly detail: Record<string, unknown>;
   constructor(code: string, message: string, detail: Record<string, unknown> = {}) {
     super(message);
-    this.name = new.target.name;
+    this.name = 'MsnError';
     this.code = code;
     this.detail = detail;
   }
@@ -22,6 +22,7 @@ export class MsnError extends Error {
 export class WebGpuUnavailableError extends MsnError {
   constructor(message: string, detail: Record<string, unknown> = {}) {
     super('webgpu-unavailable', message, detail);
+    this.name = 'WebGpuUnavailableError'; // explicit: class names do not survive minification
   }
 }
 
@@ -29,6 +30,7 @@ export class WebGpuUnavailableError extends MsnError {
 export class DeviceLostError extends MsnError {
   constructor(reason: string, message: string) {
     super('device-lost', `The GPU device was lost (${reason}): ${message || 'no message'}. Create a new engine to continue; if it happens again, try a smaller model or context length.`, { reason });
+    this.name = 'DeviceLostError'; // explicit: class names do not survive minification
   }
 }
 
@@ -36,6 +38,7 @@ export class DeviceLostError extends MsnError {
 export class OutOfMemoryError extends MsnError {
   constructor(what: string, bytes: number) {
     super('out-of-memory', `Out of GPU memory while allocating ${what} (${bytes} bytes). Use a smaller model or a shorter contextLength.`, { what, bytes });
+    this.name = 'OutOfMemoryError'; // explicit: class names do not survive minification
   }
 }
 
@@ -43,6 +46,7 @@ export class OutOfMemoryError extends MsnError {
 export class LimitTooLowError extends MsnError {
   constructor(limit: string, observed: number, required: number, hint = 'Use a smaller model or context length.') {
     super('limit-too-low', `GPU limit ${limit} is ${observed}, but ${required} is required. ${hint}`, { limit, observed, required });
+    this.name = 'LimitTooLowError'; // explicit: class names do not survive minification
   }
 }
 
@@ -50,6 +54,7 @@ export class LimitTooLowError extends MsnError {
 export class ModelFormatError extends MsnError {
   constructor(message: string, detail: Record<string, unknown> = {}) {
     super('model-format', message, detail);
+    this.name = 'ModelFormatError'; // explicit: class names do not survive minification
   }
 }
 
@@ -57,6 +62,7 @@ export class ModelFormatError extends MsnError {
 export class UnsupportedModelError extends MsnError {
   constructor(field: string, observed: unknown, supported: string) {
     super('unsupported-model', `Unsupported model config: ${field} = ${JSON.stringify(observed)}; supported: ${supported}. Use a Llama-family model (LlamaForCausalLM, MistralForCausalLM without sliding window).`, { field, observed });
+    this.name = 'UnsupportedModelError'; // explicit: class names do not survive minification
   }
 }
 
@@ -64,6 +70,7 @@ export class UnsupportedModelError extends MsnError {
 export class IntegrityError extends MsnError {
   constructor(file: string, expected: string, observed: string) {
     super('integrity', `Integrity check failed for ${file}: expected sha256 ${expected}, got ${observed}. The cached copy was evicted; reload to download it again.`, { file, expected, observed });
+    this.name = 'IntegrityError'; // explicit: class names do not survive minification
   }
 }
 
@@ -71,6 +78,7 @@ export class IntegrityError extends MsnError {
 export class ContextOverflowError extends MsnError {
   constructor(promptTokens: number, maxNewTokens: number, contextLength: number) {
     super('context-overflow', `Prompt (${promptTokens} tokens) plus maxNewTokens (${maxNewTokens}) exceeds the context length (${contextLength}). Shorten the prompt, lower maxNewTokens, or create the engine with a larger contextLength.`, { promptTokens, maxNewTokens, contextLength });
+    this.name = 'ContextOverflowError'; // explicit: class names do not survive minification
   }
 }
 
@@ -78,6 +86,7 @@ export class ContextOverflowError extends MsnError {
 export class AbortedError extends MsnError {
   constructor(message = 'Generation was aborted.') {
     super('aborted', message);
+    this.name = 'AbortedError'; // explicit: class names do not survive minification
   }
 }
 
@@ -85,6 +94,7 @@ export class AbortedError extends MsnError {
 export class InvalidArgumentError extends MsnError {
   constructor(message: string, detail: Record<string, unknown> = {}) {
     super('invalid-argument', message, detail);
+    this.name = 'InvalidArgumentError'; // explicit: class names do not survive minification
   }
 }
 
@@ -92,6 +102,7 @@ export class InvalidArgumentError extends MsnError {
 export class NetworkError extends MsnError {
   constructor(url: string, status: number | string) {
     super('network', `Could not read ${url} (${status}). Check the model URL or path and that the server allows it (CORS).`, { url, status });
+    this.name = 'NetworkError'; // explicit: class names do not survive minification
   }
 }
 
@@ -99,6 +110,7 @@ export class NetworkError extends MsnError {
 export class BusyError extends MsnError {
   constructor(what: string) {
     super('busy', `${what} was called while another call is still running. Await each call (the Engine queues requests for you).`);
+    this.name = 'BusyError'; // explicit: class names do not survive minification
   }
 }
 

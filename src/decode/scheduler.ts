@@ -51,6 +51,8 @@ export interface DecodeOptions {
   maskCache?: Map<string, number>;
   /** Vocabulary size (caps the top-k requested per row; default 10 candidates). */
   vocabSize?: number;
+  /** Called after every decode step with the running stats (live tokens/s and MAT in a UI). */
+  onStep?: (stats: Readonly<DecodeStats>) => void;
 }
 
 /** Counters of one generation. */
@@ -202,6 +204,7 @@ export async function* decode(backend: StepBackend, promptIds: readonly number[]
     if (stats.newTokens === emit.length) stats.ttftMs = now() - t0;
     stats.decodeMs = now() - tDecode;
     pool.push(...emit);
+    opts.onStep?.(stats);
     yield emit;
     if (stats.stopReason) break;
     root = newTokens[newTokens.length - 1];

@@ -2,7 +2,7 @@
  * The engine on the main thread: tokenizer, chat template, the decoding scheduler and streaming
  * text, over an executor that usually lives in a worker. Requests run one at a time in FIFO order.
  */
-import { AbortedError, ContextOverflowError, InvalidArgumentError, MsnError } from '../errors.js';
+import { AbortedError, ContextOverflowError, DeviceLostError, InvalidArgumentError, MsnError } from '../errors.js';
 import { decode, DECODE_MODES, type DecodeMode, type DecodeStats, type TreePolicy } from '../decode/scheduler.js';
 import { createRng } from '../decode/rng.js';
 import { AdaptiveTreePolicy } from '../decode/adaptive.js';
@@ -26,6 +26,8 @@ export interface GenerateOptions {
   chat?: boolean;
   /** Aborts the generation (between decode steps); the engine stays usable. */
   signal?: AbortSignal;
+  /** Called after every decode step with the running counts (live MAT and tokens/s). */
+  onStep?: (s: { newTokens: number; steps: number; decodeMs: number; meanAcceptedTokens: number; tokensPerSecond: number }) => void;
 }
 
 /** Final record of a generation. */
@@ -51,6 +53,8 @@ export class Engine {
   #disposed = false;
   /** Result of the last finished generation. */
   lastResult: GenerationResult | null = null;
+  /** Resolves if the GPU device is lost, even while idle (create a new engine then). */
+  readonly lost: Promise<DeviceLostError>;
 
   constructor(
     readonly executor: ExecutorApi,
@@ -61,7 +65,9 @@ export class Engine {
     readonly costCache: CostCache = new MemoryCostCache(),
     /** Model location (part of the cost-cache key). */
     readonly modelId = '',
-  ) {}
+  ) {
+    this.lost = executor.whenLost().then((l) => new DeviceLostError(l.reason, l.message));
+  }
 
   /** Prompt token ids as the engine will feed them. */
   encodePrompt(prompt: string | ChatMessage[], chat = false): number[] {
@@ -119,6 +125,11 @@ export class Engine {
       const gen = decode(this.executor, promptIds, {
         mode, maxNewTokens, eosTokenIds: eos, maxRows: this.info.maxRows, contextLength: this.info.contextLength, signal: options.signal,
         rng: createRng(options.seed ?? 0x5eed), maskCache: this.#masks, vocabSize: this.info.config.vocabSize,
+        onStep: options.onStep ? (st) => options.onStep!({
+          newTokens: st.newTokens, steps: st.steps, decodeMs: st.decodeMs,
+          meanAcceptedTokens: st.steps ? st.newTokens / st.steps : 0,
+          tokensPerSecond: st.decodeMs > 0 ? st.newTokens / (st.decodeMs / 1000) : 0,
+        }) : undefined,
         policy,
       });
       let stats: DecodeStats;

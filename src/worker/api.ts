@@ -102,6 +102,8 @@ export interface ExecutorApi {
   reset(): Promise<void>;
   /** Live GPU buffers of this executor (count, bytes) and committed KV rows; for leak checks. */
   gpuStats(): Promise<{ liveBuffers: number; liveBytes: number; kvLength: number }>;
+  /** Resolves (with the reason and message) when the current GPU device is lost. */
+  whenLost(): Promise<{ reason: string; message: string }>;
   /**
    * Fault injection for tests and demos: destroys the GPU device as a driver reset would. The next
    * call fails with DeviceLostError; create a new engine to continue.

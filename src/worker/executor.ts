@@ -259,6 +259,13 @@ export class Executor implements ExecutorApi {
     return { liveBuffers: this.#ctx?.buffers.count ?? 0, liveBytes: this.#ctx?.buffers.bytes ?? 0, kvLength: this.#kvLen };
   }
 
+  async whenLost(): Promise<{ reason: string; message: string }> {
+    const ctx = this.#ctx;
+    if (!ctx) return new Promise(() => {});
+    const e = await ctx.lost;
+    return { reason: String(e.detail.reason ?? 'unknown'), message: e.message };
+  }
+
   async simulateDeviceLoss(): Promise<void> {
     this.#ctx?.device.destroy();
     if (this.#ctx) this.#lost = await this.#ctx.lost;

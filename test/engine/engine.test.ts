@@ -21,7 +21,8 @@ describe('engine (Node worker thread)', () => {
     const e = await engine('tiny-gqa-f16-untied');
     const progress: number[] = [];
     const pieces: string[] = [];
-    const it = e.generate(g.prompt_text, { maxNewTokens: 16, decode: 'ar' });
+    const live: number[] = [];
+    const it = e.generate(g.prompt_text, { maxNewTokens: 16, decode: 'ar', onStep: (s) => live.push(s.newTokens) });
     let r = await it.next();
     while (!r.done) { pieces.push(r.value); r = await it.next(); }
     const res = r.value;
@@ -37,6 +38,7 @@ describe('engine (Node worker thread)', () => {
     expect(res.ttftMs).toBeGreaterThanOrEqual(res.prefillMs);
     expect(res.adapter.vendor.length).toBeGreaterThan(0);
     expect(progress).toEqual([]);
+    expect(live).toEqual(Array.from({ length: 16 }, (_, i) => i + 1));
   });
 
   it('reports load progress {loadedBytes, totalBytes, file} up to the total', async () => {

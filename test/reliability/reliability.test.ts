@@ -62,7 +62,11 @@ describe('GPU faults', () => {
     const g = golden('tiny-gqa-f32');
     const e = await engine(fixturePath('tiny-gqa-f32'));
     await e.complete(g.prompt_text, { maxNewTokens: 2, decode: 'ar' });
+    let lostSeen: DeviceLostError | null = null;
+    void e.lost.then((x) => { lostSeen = x; });
     await e.executor.simulateDeviceLoss();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(lostSeen).toBeInstanceOf(DeviceLostError);
     await expect(e.complete(g.prompt_text, { maxNewTokens: 4, decode: 'ar' })).rejects.toBeInstanceOf(DeviceLostError);
     await expect(e.complete(g.prompt_text, { maxNewTokens: 4 })).rejects.toBeInstanceOf(DeviceLostError);
     const e2 = await engine(fixturePath('tiny-gqa-f32'));
