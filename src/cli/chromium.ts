@@ -47,13 +47,8 @@ export async function runInChromium(o: CliOptions, model: string): Promise<CliRe
       }
       throw new Error(`${run.error.name}: ${run.error.message}`);
     }
-    const r = run.result;
-    return {
-      text: r.text, tokenIds: r.tokenIds, promptTokens: r.promptTokens, newTokens: r.newTokens, steps: r.steps, meanAcceptedTokens: r.meanAcceptedTokens,
-      tokensPerSecond: r.tokensPerSecond, prefillMs: r.prefillMs, ttftMs: r.ttftMs, decodeMs: r.decodeMs, acceptedHistogram: r.acceptedHistogram,
-      retrievalWins: r.retrievalWins, meanTreeSize: r.meanTreeSize, stopReason: r.stopReason, decode: r.decode, tree: r.tree, runtime: 'chromium', model, adapter: r.adapter,
-      memory: { weightsBytes: r.memory.weightsBytes, kvBytes: r.memory.kvBytes, scratchBytes: r.memory.scratchBytes },
-    };
+    const { pieces: _pieces, memory, ...r } = run.result as CliResult & { pieces?: string[] };
+    return { ...r, runtime: 'chromium', model, memory: { weightsBytes: memory.weightsBytes, kvBytes: memory.kvBytes, scratchBytes: memory.scratchBytes } };
   } finally {
     await browser.close();
     await server.close();

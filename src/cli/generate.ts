@@ -7,30 +7,15 @@ import { join, resolve } from 'node:path';
 import { MsnError } from '../errors.js';
 import { createNodeEngine, packageRoot } from '../engine/node.js';
 import { parseCli, USAGE, type CliOptions } from './args.js';
+import type { GenerationResult } from '../engine/engine.js';
 
-/** Output of `--json` (also what `--runtime chromium` returns). */
-export interface CliResult {
-  text: string;
-  tokenIds: number[];
-  promptTokens: number;
-  newTokens: number;
-  steps: number;
-  meanAcceptedTokens: number;
-  tokensPerSecond: number;
-  prefillMs: number;
-  ttftMs: number;
-  decodeMs: number;
-  acceptedHistogram: number[];
-  retrievalWins: number;
-  meanTreeSize: number;
-  stopReason: string | null;
-  decode: string;
-  tree: string | null;
+/** Output of `--json` (also what `--runtime chromium` returns): the generation result plus where it ran. */
+export type CliResult = Omit<GenerationResult, 'adapter'> & {
   runtime: string;
   model: string;
   adapter: { vendor: string; architecture: string; device: string; description: string };
   memory: { weightsBytes: number; kvBytes: number; scratchBytes: number };
-}
+};
 
 /** The default model folder named by public/models/index.json. */
 export function defaultModelPath(): string {
@@ -49,12 +34,10 @@ async function runNode(o: CliOptions, model: string, out: (s: string) => void): 
       if (!o.json) out(r.value);
       r = await it.next();
     }
-    const res = r.value;
+    const { adapter, ...res } = r.value;
     return {
-      text: res.text, tokenIds: res.tokenIds, promptTokens: res.promptTokens, newTokens: res.newTokens, steps: res.steps,
-      meanAcceptedTokens: res.meanAcceptedTokens, tokensPerSecond: res.tokensPerSecond, prefillMs: res.prefillMs, ttftMs: res.ttftMs,
-      decodeMs: res.decodeMs, acceptedHistogram: res.acceptedHistogram, retrievalWins: res.retrievalWins, meanTreeSize: res.meanTreeSize, stopReason: res.stopReason, decode: res.decode, tree: res.tree, runtime: 'node', model,
-      adapter: { vendor: res.adapter.vendor, architecture: res.adapter.architecture, device: res.adapter.device, description: res.adapter.description },
+      ...res, runtime: 'node', model,
+      adapter: { vendor: adapter.vendor, architecture: adapter.architecture, device: adapter.device, description: adapter.description },
       memory: { weightsBytes: engine.info.memory.weightsBytes, kvBytes: engine.info.memory.kvBytes, scratchBytes: engine.info.memory.scratchBytes },
     };
   } finally {
