@@ -47,7 +47,7 @@ interface SizePlan {
 const PLANS: Record<KernelBenchSize, SizePlan> = {
   quick: { copyMiB: 16, gemvLarge: [[1024, 1024]], gemmLarge: [], gemmT: [69], gemmSquare: [128], attnLarge: { H: 8, Hkv: 2, D: 64, P: 128 }, attnModelP: 64, sweep: null, targetMs: 5 },
   small: { copyMiB: 32, gemvLarge: [[4096, 4096]], gemmLarge: [[512, 512]], gemmT: [69], gemmSquare: [256], attnLarge: { H: 32, Hkv: 8, D: 128, P: 256 }, attnModelP: 256, sweep: null, targetMs: 60 },
-  cpu: { copyMiB: 64, gemvLarge: [[4096, 4096], [14336, 4096]], gemmLarge: [[1024, 1024]], gemmT: [69, 128], gemmSquare: [256, 512], attnLarge: { H: 32, Hkv: 8, D: 128, P: 512 }, attnModelP: 512, sweep: [4096, 4096], targetMs: 60 },
+  cpu: { copyMiB: 64, gemvLarge: [[4096, 4096], [14336, 4096]], gemmLarge: [[1024, 1024]], gemmT: [69, 128], gemmSquare: [256, 512], attnLarge: { H: 32, Hkv: 8, D: 128, P: 256 }, attnModelP: 256, sweep: [4096, 4096], targetMs: 60 },
   gpu: { copyMiB: 1024, gemvLarge: [[4096, 4096], [14336, 4096], [32768, 8192]], gemmLarge: [[4096, 4096], [14336, 4096]], gemmT: [69, 128], gemmSquare: [2048, 4096], attnLarge: { H: 32, Hkv: 8, D: 128, P: 4096 }, attnModelP: 1024, sweep: [14336, 4096], targetMs: 25 },
 };
 
@@ -88,6 +88,7 @@ export interface KernelBenchResult {
   size: KernelBenchSize;
   timing: TimingMethod;
   matmul: MatmulConfig;
+  attnBlock: number;
   ceilings: {
     copyGBps: number;
     streamGBps: number;
@@ -206,7 +207,9 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<KernelBench
   const cfg: LlamaConfig = desc.config;
   const matmulFor = (lanes?: number) => new LlamaGpu(ctx, cfg, 8, 0, lanes).matmul;
   const mm = matmulFor();
-  log(`  adapter ${summary.vendor}/${summary.architecture} ${summary.description}; timing ${timer.timestamps ? 'timestamp-query' : 'wall'}; matmul lanes ${mm.lanes}`);
+  // The engine's attention softmax block on this adapter (64 before it became adapter-dependent).
+  const attnBlock = (new LlamaGpu(ctx, cfg, 8, 0) as LlamaGpu & { attnBlock?: number }).attnBlock ?? 64;
+  log(`  adapter ${summary.vendor}/${summary.architecture} ${summary.description}; timing ${timer.timestamps ? 'timestamp-query' : 'wall'}; matmul ${JSON.stringify(mm)}, attention block ${attnBlock}`);
 
   // ---------------------------------------------------------------- ceilings
   const ceilingRows: KernelRow[] = [];
@@ -291,7 +294,7 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<KernelBench
   const gemvLanesSweep: KernelRow[] = [];
   if (plan.sweep) {
     const [N, K] = plan.sweep;
-    for (const lanes of [4, 8, 16, 32, 64]) {
+    for (const lanes of [1, 4, 8, 16, 32, 64]) {
       const t = await matmulRun('sweep', N, K, 'f16', 1, matmulFor(lanes));
       if (!t) continue;
       const bytes = N * K * 2 + K * 4 + N * 4;
@@ -338,8 +341,8 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<KernelBench
       const m = buffer(mask.byteLength);
       device.queue.writeBuffer(m, 0, mask as Float32Array<ArrayBuffer>);
       const out = buffer(T * HDp * 4);
-      const bg = cache.bind(attentionKernel(cache), [q, k, v, m, out]);
-      const t = await timePasses([attentionPass(cache, bg, { T, P: a.P, H: a.H, Hkv: a.Hkv, D: a.D, qStride: QKVp, outStride: HDp, kBase: 0, vBase: 0, maskBase: 0, maskStride: T, Smax })]);
+      const bg = cache.bind(attentionKernel(cache, attnBlock), [q, k, v, m, out]);
+      const t = await timePasses([attentionPass(cache, bg, { T, P: a.P, H: a.H, Hkv: a.Hkv, D: a.D, qStride: QKVp, outStride: HDp, kBase: 0, vBase: 0, maskBase: 0, maskStride: T, Smax }, attnBlock)]);
       free();
       const keys = visible.reduce((s, n) => s + a.P + n, 0);
       const fl = 4 * a.H * a.D * keys;
@@ -436,7 +439,7 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<KernelBench
 
   return {
     adapter: summary, features, limits: { maxStorageBufferBindingSize: maxBinding, maxBufferSize: device.limits.maxBufferSize }, size,
-    timing: timer.timestamps ? 'timestamp' : 'wall', matmul: mm,
+    timing: timer.timestamps ? 'timestamp' : 'wall', matmul: mm, attnBlock,
     ceilings: {
       copyGBps, streamGBps, bandwidthGBps: round(bandwidth, 1), bandwidthSource: copyGBps >= streamGBps ? 'buffer copy' : 'stream read',
       gemmGFlops: round(gemmBest, 2), flopsGFlops: round(flops, 2), flopsSource: gemmBest >= runtimeGemmBest ? 'bench gemm_vec4' : 'runtime matmul (tiled)',

@@ -18,7 +18,7 @@ export interface Plan {
 
 export const PLANS: Record<PlanName, Plan> = {
   quick: { name: 'quick', promptsPerSuite: { 'code-completion': 1 }, maxNewTokens: 16, runs: 3, models: 'fixture', kernels: 'quick', hostSteps: 50 },
-  standard: { name: 'standard', promptsPerSuite: { 'code-completion': 2, 'code-repetition': 2 }, maxNewTokens: 32, runs: 3, models: 'twins', kernels: 'auto', hostSteps: 300 },
+  standard: { name: 'standard', promptsPerSuite: { 'code-completion': 2, 'code-repetition': 2 }, maxNewTokens: 24, runs: 3, models: 'twins', kernels: 'auto', hostSteps: 300 },
   full: { name: 'full', promptsPerSuite: { 'code-completion': 8, 'code-repetition': 8 }, maxNewTokens: 64, runs: 3, models: 'twins', kernels: 'auto', hostSteps: 300 },
 };
 
@@ -28,10 +28,19 @@ export const PLANS: Record<PlanName, Plan> = {
  * costs (engine loads, kernel microbenchmarks). Scaled by the model's parameter count relative to it.
  */
 const COST: Record<AdapterClass, { ar: number; chain: number; tree: number; prefillRow: number; fixedS: number; kernelsS: number }> = {
-  lavapipe: { ar: 4, chain: 9, tree: 60, prefillRow: 0.5, fixedS: 10, kernelsS: 60 },
+  lavapipe: { ar: 15, chain: 40, tree: 400, prefillRow: 1, fixedS: 5, kernelsS: 90 },
   swiftshader: { ar: 12, chain: 30, tree: 250, prefillRow: 2, fixedS: 30, kernelsS: 180 },
   gpu: { ar: 0.8, chain: 0.9, tree: 1.2, prefillRow: 0.01, fixedS: 10, kernelsS: 60 },
 };
+
+/**
+ * The Chromium route on SwiftShader is several times slower than lavapipe: its standard plan runs
+ * the default model only, one prompt per suite (override with --models / --prompts).
+ */
+export function chromiumPlan(plan: Plan): Plan {
+  if (plan.name !== 'standard') return plan;
+  return { ...plan, models: 'default', promptsPerSuite: Object.fromEntries(Object.keys(plan.promptsPerSuite).map((k) => [k, 1])) };
+}
 
 /** Expected wall seconds of a plan (rough: MAT assumed 1.3 for chains and trees, 50 % adaptive steps AR). */
 export function estimateSeconds(plan: Plan, cls: AdapterClass, models: number, promptTokens = 150, paramScale = 1): number {

@@ -83,11 +83,11 @@ export function renderMarkdown(r: BenchResults): string {
   if (k) {
     L.push('## Kernels', '');
     L.push(`Timing: ${k.timing === 'timestamp' ? 'timestamp queries (device time of one compute pass, divided by the dispatches in it)' : 'wall time from submit to onSubmittedWorkDone (no timestamp-query)'}; median of 3 trials after a warm-up. ` +
-      `Matmul configuration on this adapter: lanes ${k.matmul.lanes}, GEMV ${k.matmul.gemvCols} columns per workgroup, tiled ${k.matmul.tiledCols}. Sizes: \`${k.size}\`. Limits used: maxStorageBufferBindingSize ${mb(k.limits.maxStorageBufferBindingSize)}.`, '');
+      `Engine configuration on this adapter: matmul lanes ${k.matmul.lanes}, GEMV ${k.matmul.gemvCols} columns per workgroup, tiled ${k.matmul.tiledCols} thread columns × ${k.matmul.tiledCpt ?? 1} outputs per thread; attention block ${k.attnBlock ?? 64}. Sizes: \`${k.size}\`. Limits used: maxStorageBufferBindingSize ${mb(k.limits.maxStorageBufferBindingSize)}.`, '');
     L.push(`**Ceilings:** bandwidth ${f(k.ceilings.bandwidthGBps, 1)} GB/s (${k.ceilings.bandwidthSource}; copy ${f(k.ceilings.copyGBps, 1)}, stream read ${f(k.ceilings.streamGBps, 1)}), FLOP/s ${f(k.ceilings.flopsGFlops, 1)} GFLOP/s (${k.ceilings.flopsSource}).`, '');
     L.push(...kernelTable(k.ceilingRows, ['gbps', 'gflops']), '');
     L.push('**GEMV** (T = 1; bytes = weights + x + y)', '', ...kernelTable(k.gemv, ['gbps', 'gflops', 'pctBandwidth']), '');
-    if (k.gemvLanesSweep.length) L.push('**GEMV reduction lanes** (the engine-wide LANES; same bits for T = 1 and T > 1 need one value)', '', ...kernelTable(k.gemvLanesSweep, ['gbps', 'pctBandwidth']), '');
+    if (k.gemvLanesSweep.length) L.push('**GEMV reduction lanes** (LANES is engine-wide: T = 1 and T > 1 must reduce alike; GEMV columns per workgroup follow the engine formula)', '', ...kernelTable(k.gemvLanesSweep, ['gbps', 'pctBandwidth']), '');
     L.push('**GEMM** (T rows × weight N×K)', '', ...kernelTable(k.gemm, ['gflops', 'pctFlops']), '');
     L.push('**Attention** (FLOPs over visible keys only; bytes = K + V + q + out once)', '', ...kernelTable(k.attention, ['gflops', 'gbps', 'pctBandwidth', 'pctFlops']), '');
     if (k.dispatchesPerForward) L.push(`**Dispatches per forward:** AR (T = 1, last-row logits) ${k.dispatchesPerForward.ar}, tree (T = 69, all logits) ${k.dispatchesPerForward.tree69}, prefill chunk (no head) ${k.dispatchesPerForward.prefill128}.`, '');

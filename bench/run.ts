@@ -19,7 +19,7 @@ import type { AdapterSummary } from '../src/gpu/context.js';
 import { MODES, runDecodeBench, type BenchPrompt, type DecodeBenchResult, type ModeSpec } from './decode.js';
 import { runKernelBench, type KernelBenchResult, type KernelBenchSize } from './kernels.js';
 import { runHostBench, type HostBenchRow } from './host.js';
-import { estimateSeconds, PLANS, type AdapterClass, type Plan, type PlanName } from './plan.js';
+import { chromiumPlan, estimateSeconds, PLANS, type AdapterClass, type Plan, type PlanName } from './plan.js';
 import { renderMarkdown } from './report.js';
 
 export interface BenchModel {
@@ -170,7 +170,7 @@ async function main(): Promise<number> {
   const machine = machineInfo();
   const args = parseArgs(process.argv.slice(2));
   const root = packageRoot();
-  const plan: Plan = { ...PLANS[args.plan] };
+  const plan: Plan = args.runtime === 'chromium' ? chromiumPlan(PLANS[args.plan]) : { ...PLANS[args.plan] };
   if (args.maxNewTokens) plan.maxNewTokens = args.maxNewTokens;
   if (args.runs) plan.runs = args.runs;
   if (args.which) plan.models = args.which;
