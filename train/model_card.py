@@ -112,6 +112,15 @@ def render_card(name: str, m: dict, sources: dict) -> str:
             "Paper claims checked at this scale: " + ", ".join(f"{k} = {v}" for k, v in m.get("claims", {}).items()) + ".",
             "",
         ]
+        if "greedy_distinct4_msn" in m:
+            lines += [
+                "Repetition check (looping output is easy to draft): mean greedy output length "
+                f"{m['greedy_mean_tokens_sft']} (SFT) vs {m['greedy_mean_tokens_msn']} (MSN) tokens of "
+                f"{m['new_tokens']}; mean distinct-4-gram ratio {m['greedy_distinct4_sft']} vs "
+                f"{m['greedy_distinct4_msn']}. On the {m.get('nonrepetitive_prompts')} prompts where neither "
+                "output repeats itself (distinct-4 >= 0.9 for both): Jacobi MAT "
+                f"{_ci(m, 'jacobi_mat_sft_nonrepetitive')} vs {_ci(m, 'jacobi_mat_msn_nonrepetitive')}, tree MAT "
+                f"{_ci(m, 'tree_mat_sft_nonrepetitive')} vs {_ci(m, 'tree_mat_msn_nonrepetitive')}.", ""]
         if m.get("notes"):
             lines += [m["notes"], ""]
     if m.get("samples"):
