@@ -41,7 +41,7 @@ export function renderMarkdown(r: BenchResults): string {
   L.push(`- lossless: ${r.mismatches ? `**FAILED: ${r.mismatches} generation(s) differ from ar**` : 'every generation of every mode produced exactly ar\'s tokens'}`);
   for (const n of r.notes) L.push(`- ${n}`);
   L.push('');
-  L.push('Definitions: tok/s = Σ new tokens / Σ decode seconds over the suite (prefill excluded), median of the runs; speed-up = the same run\'s tok/s ÷ ar\'s, median over runs; MAT = new tokens / decode forwards; host ms/step = step wall time not spent waiting for the worker (scheduler, adaptive policy, detokenizer); forward ms/step = waiting for the worker\'s forward (includes the worker round trip).', '');
+  L.push('Definitions: tok/s = Σ new tokens / Σ decode seconds over the suite (prefill excluded), median of the runs; speed-up = the same run\'s tok/s ÷ ar\'s, median over runs; MAT = new tokens / decode forwards; histograms sum the steps of all measured runs; host ms/step = step wall time not spent waiting for the worker (scheduler, adaptive policy, detokenizer); forward ms/step = waiting for the worker\'s forward (includes the worker round trip).', '');
 
   if (r.models.length) L.push('## Decoding', '');
   for (const { model, decode: d } of r.models) {
