@@ -153,7 +153,7 @@ export async function runDecodeBench(base: Engine, modelName: string, o: DecodeB
   if (!modes.length || modes[0].decode !== 'ar') throw new Error('runDecodeBench: the first mode must be ar (the reference).');
   if (!o.prompts.length) throw new Error('runDecodeBench: no prompts.');
   const timer = new TimingExecutor(base.executor);
-  const engine = new Engine(timer, base.info, base.tokenizer, () => {}, new MemoryCostCache(), base.modelId);
+  const engine = new Engine(timer.executor, base.info, base.tokenizer, () => {}, new MemoryCostCache(), base.modelId);
   const seed = o.seed ?? 0x5eed;
   const gen = async (mode: ModeSpec, p: BenchPrompt): Promise<{ r: GenerationResult; times: CallTimes }> => {
     timer.take();

@@ -1,8 +1,7 @@
 /**
  * `npm run bench` — the benchmark entry (Node). See bench/README.md.
  *
- *   npm run bench [-- --quick | --full] [--runtime node|chromium] [--model DIR]... [--max-new-tokens N]
- *                 [--runs N] [--prompts N] [--no-kernels] [--no-decode] [--out DIR] [--inline]
+ *   npm run bench [-- --quick | --full] [--runtime node|chromium] [...]     (--help lists every option)
  *
  * Per model (default MSN + its SFT twin) × decode mode: tokens/s, speed-up over ar, MAT, accepted-length
  * histogram, repetition, host ms per step, GPU memory, lossless check (a mismatch exits 1); kernel
@@ -151,7 +150,11 @@ export function adapterSlug(a: AdapterSummary, runtime: string): string {
   let name: string;
   if (s.includes('llvmpipe') || s.includes('lavapipe')) name = 'lavapipe';
   else if (s.includes('swiftshader')) name = 'swiftshader';
-  else name = [a.vendor, a.device || a.architecture].filter(Boolean).join('-').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'unknown';
+  else {
+    const dev = (a.device || a.architecture).toLowerCase();
+    const v = a.vendor.toLowerCase();
+    name = (v && !dev.startsWith(v) ? `${v}-${dev}` : dev || v).replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'unknown';
+  }
   return runtime === 'chromium' ? `${name}-chromium` : name;
 }
 

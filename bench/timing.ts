@@ -7,10 +7,11 @@
  *              the adaptive policy and the engine's streaming detokenizer.
  * Forwards are classified by their request: prefill (topK 0), the adaptive cost probe (causal mask,
  * not committed; the scheduler never sends that), decode (the rest).
+ * Every other executor method passes through unchanged (a Proxy, so API additions need no change
+ * here; works over a Comlink remote and over an in-thread Executor alike).
  * Browser- and Node-compatible (no Node imports).
  */
-import type { ExecutorApi, ForwardRequest, ForwardResult, LoadOptions, ModelInfo } from '../src/worker/api.js';
-import type { LoadProgress } from '../src/model/loader.js';
+import type { ExecutorApi, ForwardRequest, ForwardResult } from '../src/worker/api.js';
 
 export interface CallTimes {
   decodeForwards: number;
@@ -31,10 +32,27 @@ export function emptyTimes(): CallTimes {
   return { decodeForwards: 0, decodeForwardMs: 0, decodeExecutorMs: 0, decodeRows: 0, prefillForwards: 0, prefillMs: 0, probeForwards: 0, maskCalls: 0, maskMs: 0 };
 }
 
-export class TimingExecutor implements ExecutorApi {
+export class TimingExecutor {
   times: CallTimes = emptyTimes();
+  /** The wrapped executor, to hand to an Engine. */
+  readonly executor: ExecutorApi;
 
-  constructor(readonly inner: ExecutorApi, readonly now: () => number = () => performance.now()) {}
+  constructor(readonly inner: ExecutorApi, readonly now: () => number = () => performance.now()) {
+    const overrides: Partial<Record<keyof ExecutorApi, unknown>> = {
+      forward: (req: ForwardRequest) => this.#forward(req),
+      registerMask: (mask: Float32Array, T: number) => this.#registerMask(mask, T),
+    };
+    this.executor = new Proxy(inner, {
+      get(target, prop) {
+        if (prop === 'then') return undefined; // never a thenable
+        if (typeof prop === 'string' && prop in overrides) return overrides[prop as keyof ExecutorApi];
+        // Call as `target[prop](...)` each time (this = target): a Comlink remote resolves the method
+        // per property path, so `.apply`/`.bind` on it would become remote calls themselves.
+        const t = target as unknown as Record<string | symbol, (...a: unknown[]) => unknown>;
+        return typeof t[prop] === 'function' ? (...args: unknown[]) => t[prop](...args) : t[prop];
+      },
+    });
+  }
 
   /** Returns the counters since the last call and starts new ones. */
   take(): CallTimes {
@@ -43,11 +61,7 @@ export class TimingExecutor implements ExecutorApi {
     return t;
   }
 
-  load(model: string, options: LoadOptions, onProgress?: (p: LoadProgress) => void): Promise<ModelInfo> {
-    return this.inner.load(model, options, onProgress);
-  }
-
-  async registerMask(mask: Float32Array, T: number): Promise<number> {
+  async #registerMask(mask: Float32Array, T: number): Promise<number> {
     const t0 = this.now();
     try {
       return await this.inner.registerMask(mask, T);
@@ -57,7 +71,7 @@ export class TimingExecutor implements ExecutorApi {
     }
   }
 
-  async forward(req: ForwardRequest): Promise<ForwardResult> {
+  async #forward(req: ForwardRequest): Promise<ForwardResult> {
     const t0 = this.now();
     const r = await this.inner.forward(req);
     const dt = this.now() - t0;
@@ -74,33 +88,5 @@ export class TimingExecutor implements ExecutorApi {
       t.decodeRows += req.tokens.length;
     }
     return r;
-  }
-
-  kvKeep(rows: number[]): Promise<number> {
-    return this.inner.kvKeep(rows);
-  }
-
-  kvTruncate(length: number): Promise<number> {
-    return this.inner.kvTruncate(length);
-  }
-
-  reset(): Promise<void> {
-    return this.inner.reset();
-  }
-
-  gpuStats(): Promise<{ liveBuffers: number; liveBytes: number; kvLength: number }> {
-    return this.inner.gpuStats();
-  }
-
-  whenLost(): Promise<{ reason: string; message: string }> {
-    return this.inner.whenLost();
-  }
-
-  simulateDeviceLoss(): Promise<void> {
-    return this.inner.simulateDeviceLoss();
-  }
-
-  dispose(): Promise<void> {
-    return this.inner.dispose();
   }
 }
