@@ -171,7 +171,13 @@ async function main(): Promise<number> {
   const t0 = performance.now();
   prepareNodeGpuEnv();
   const machine = machineInfo();
-  const args = parseArgs(process.argv.slice(2));
+  let args: Args;
+  try {
+    args = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    log((e as Error).message);
+    return 2;
+  }
   const root = packageRoot();
   const plan: Plan = args.runtime === 'chromium' ? chromiumPlan(PLANS[args.plan]) : { ...PLANS[args.plan] };
   if (args.maxNewTokens) plan.maxNewTokens = args.maxNewTokens;
