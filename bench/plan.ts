@@ -29,7 +29,7 @@ export const PLANS: Record<PlanName, Plan> = {
  */
 const COST: Record<AdapterClass, { ar: number; chain: number; tree: number; prefillRow: number; fixedS: number; kernelsS: number }> = {
   lavapipe: { ar: 15, chain: 40, tree: 400, prefillRow: 1, fixedS: 5, kernelsS: 90 },
-  swiftshader: { ar: 12, chain: 30, tree: 250, prefillRow: 2, fixedS: 30, kernelsS: 180 },
+  swiftshader: { ar: 90, chain: 140, tree: 1800, prefillRow: 3, fixedS: 30, kernelsS: 120 },
   gpu: { ar: 0.8, chain: 0.9, tree: 1.2, prefillRow: 0.01, fixedS: 10, kernelsS: 60 },
 };
 

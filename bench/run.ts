@@ -190,7 +190,8 @@ async function main(): Promise<number> {
   const prompts = loadPrompts(root, plan.promptsPerSuite);
   const modes: readonly ModeSpec[] = args.modes ? MODES.filter((m) => m.name === 'ar' || args.modes!.includes(m.name)) : MODES;
   const cls = adapterClass(args.runtime);
-  const expected = estimateSeconds(plan, cls, models.length);
+  // Decode costs are calibrated on the 3.2M-parameter default model; the random fixtures cost about a tenth.
+  const expected = estimateSeconds(plan, cls, models.length, 150, models.every((m) => m.kind === 'fixture') ? 0.15 : 1);
   log(`msn-webgpu bench: plan ${plan.name}, runtime ${args.runtime} (${cls}), ${models.length} model(s) × ${modes.length} modes × ${prompts.length} prompts, ` +
     `${plan.maxNewTokens} new tokens, warm-up + ${plan.runs} runs`);
   log(`expected run time: about ${Math.ceil(expected / 60)} min on ${cls}${plan.name === 'full' ? ' (the full matrix; CPU adapters run at 1-10 GFLOP/s)' : ''}`);
