@@ -25,7 +25,7 @@ import { MAX_TOPK } from '../src/kernels/topk.js';
 import streamCode from './stream.wgsl';
 import gemmCode from './gemm_vec4.wgsl';
 import { GpuTimer, type Timing, type TimingMethod } from './gpu-timer.js';
-import { median, round } from './stats.js';
+import { median, round, sig } from './stats.js';
 
 const STREAM: KernelDef = { name: 'bench_stream', code: streamCode, bindings: ['read', 'rw'], params: 'uu' };
 const GEMM_VEC4: KernelDef = { name: 'bench_gemm_vec4', code: gemmCode, bindings: ['read', 'read', 'rw'], params: 'uuu' };
@@ -46,7 +46,7 @@ interface SizePlan {
 
 const PLANS: Record<KernelBenchSize, SizePlan> = {
   quick: { copyMiB: 16, gemvLarge: [[1024, 1024]], gemmLarge: [], gemmT: [69], gemmSquare: [128], attnLarge: { H: 8, Hkv: 2, D: 64, P: 128 }, attnModelP: 64, sweep: null, targetMs: 5 },
-  small: { copyMiB: 32, gemvLarge: [[4096, 4096]], gemmLarge: [[512, 512]], gemmT: [69], gemmSquare: [256], attnLarge: { H: 32, Hkv: 8, D: 128, P: 256 }, attnModelP: 256, sweep: null, targetMs: 60 },
+  small: { copyMiB: 32, gemvLarge: [[4096, 4096]], gemmLarge: [[512, 512]], gemmT: [69], gemmSquare: [256], attnLarge: { H: 32, Hkv: 8, D: 128, P: 256 }, attnModelP: 256, sweep: [1024, 1024], targetMs: 60 },
   cpu: { copyMiB: 64, gemvLarge: [[4096, 4096], [14336, 4096]], gemmLarge: [[1024, 1024]], gemmT: [69, 128], gemmSquare: [256, 512], attnLarge: { H: 32, Hkv: 8, D: 128, P: 256 }, attnModelP: 256, sweep: [4096, 4096], targetMs: 60 },
   gpu: { copyMiB: 1024, gemvLarge: [[4096, 4096], [14336, 4096], [32768, 8192]], gemmLarge: [[4096, 4096], [14336, 4096]], gemmT: [69, 128], gemmSquare: [2048, 4096], attnLarge: { H: 32, Hkv: 8, D: 128, P: 4096 }, attnModelP: 1024, sweep: [14336, 4096], targetMs: 25 },
 };
@@ -220,7 +220,7 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<KernelBench
     const copy = await timer.time((enc, reps) => {
       for (let r = 0; r < reps; r++) enc.copyBufferToBuffer(r % 2 ? b : a, 0, r % 2 ? a : b, 0, bufBytes);
     }, false);
-    ceilingRows.push({ kernel: 'buffer copy', shape: `${(bufBytes / 2 ** 20).toFixed(0)} MiB`, ms: round(copy.ms, 4), method: copy.method, wallMs: round(copy.wallMs, 4), gbps: round((2 * bufBytes) / copy.ms / 1e6, 1), note: 'read + write bytes' });
+    ceilingRows.push({ kernel: 'buffer copy', shape: `${(bufBytes / 2 ** 20).toFixed(0)} MiB`, ms: round(copy.ms, 4), method: copy.method, wallMs: round(copy.wallMs, 4), gbps: sig((2 * bufBytes) / copy.ms / 1e6), note: 'read + write bytes' });
     const sink = buffer(16);
     const n4 = bufBytes / 16;
     let best: KernelRow | null = null;
@@ -233,7 +233,7 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<KernelBench
         if (groups > maxPerDim * maxPerDim || (perLane > 4 && groups < 8)) continue;
         const [gx, gy] = flatGrid(groups, maxPerDim);
         const t = await timePasses([{ kernel: k, bindGroup: bg, params: [n4, chunk4], workgroups: [gx, gy, 1], label: 'stream' }]);
-        const row: KernelRow = { kernel: 'stream read', shape: `${(bufBytes / 2 ** 20).toFixed(0)} MiB, WG ${wg}, ${perLane} vec4/lane`, ms: round(t.ms, 4), method: t.method, wallMs: round(t.wallMs, 4), gbps: round(bufBytes / t.ms / 1e6, 1) };
+        const row: KernelRow = { kernel: 'stream read', shape: `${(bufBytes / 2 ** 20).toFixed(0)} MiB, WG ${wg}, ${perLane} vec4/lane`, ms: round(t.ms, 4), method: t.method, wallMs: round(t.wallMs, 4), gbps: sig(bufBytes / t.ms / 1e6) };
         if (!best || row.gbps! > best.gbps!) best = row;
       }
     }
@@ -253,7 +253,7 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<KernelBench
       const k = cache.get(GEMM_VEC4, { TM: tm });
       const t = await timePasses([{ kernel: k, bindGroup: cache.bind(k, [A, B, C]), params: [n, n / 4, n / 4], workgroups: [Math.ceil(n / 4 / 8), Math.ceil(n / tm / 8), 1], label: 'gemm' }]);
       const gflops = (2 * n ** 3) / t.ms / 1e6;
-      ceilingRows.push({ kernel: `gemm_vec4 f32 (bench, ${tm}x4/thread)`, shape: `${n}³`, ms: round(t.ms, 4), method: t.method, wallMs: round(t.wallMs, 4), gflops: round(gflops, 1) });
+      ceilingRows.push({ kernel: `gemm_vec4 f32 (bench, ${tm}x4/thread)`, shape: `${n}³`, ms: round(t.ms, 4), method: t.method, wallMs: round(t.wallMs, 4), gflops: sig(gflops) });
       gemmBest = Math.max(gemmBest, gflops);
       free();
     }
@@ -287,7 +287,7 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<KernelBench
       if (!t) continue;
       const bytes = N * roundUp(K, 8) * bpe(fmt) + roundUp(K, 8) * 4 + N * 4;
       const gbps = bytes / t.ms / 1e6;
-      gemv.push({ kernel: `gemv ${label}`, shape: `${N}×${K}`, fmt, ms: round(t.ms, 4), method: t.method, wallMs: round(t.wallMs, 4), gbps: round(gbps, 1), gflops: round((2 * N * K) / t.ms / 1e6, 2), pctBandwidth: round((100 * gbps) / bandwidth, 1) });
+      gemv.push({ kernel: `gemv ${label}`, shape: `${N}×${K}`, fmt, ms: round(t.ms, 4), method: t.method, wallMs: round(t.wallMs, 4), gbps: sig(gbps), gflops: sig((2 * N * K) / t.ms / 1e6), pctBandwidth: round((100 * gbps) / bandwidth, 1) });
     }
   }
   log(`  gemv: ${gemv.map((r) => `${r.shape} ${r.fmt} ${r.gbps} GB/s`).join(', ')}`);
@@ -299,7 +299,7 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<KernelBench
       if (!t) continue;
       const bytes = N * K * 2 + K * 4 + N * 4;
       const gbps = bytes / t.ms / 1e6;
-      gemvLanesSweep.push({ kernel: `gemv lanes ${lanes}${lanes === mm.lanes ? ' (engine)' : ''}`, shape: `${N}×${K}`, fmt: 'f16', ms: round(t.ms, 4), method: t.method, wallMs: round(t.wallMs, 4), gbps: round(gbps, 1), pctBandwidth: round((100 * gbps) / bandwidth, 1) });
+      gemvLanesSweep.push({ kernel: `gemv lanes ${lanes}${lanes === mm.lanes ? ' (engine)' : ''}`, shape: `${N}×${K}`, fmt: 'f16', ms: round(t.ms, 4), method: t.method, wallMs: round(t.wallMs, 4), gbps: sig(gbps), pctBandwidth: round((100 * gbps) / bandwidth, 1) });
     }
   }
   const gemmRaw: Array<{ row: KernelRow; gflops: number }> = [];
@@ -311,7 +311,7 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<KernelBench
         if (!t) continue;
         const gflops = (2 * T * N * K) / t.ms / 1e6;
         const bytes = N * roundUp(K, 8) * bpe(fmt) + T * roundUp(K, 8) * 4 + T * N * 4;
-        gemmRaw.push({ gflops, row: { kernel: `gemm ${label}`, shape: `T ${T} × ${N}×${K}`, fmt, ms: round(t.ms, 4), method: t.method, wallMs: round(t.wallMs, 4), gbps: round(bytes / t.ms / 1e6, 1), gflops: round(gflops, 2) } });
+        gemmRaw.push({ gflops, row: { kernel: `gemm ${label}`, shape: `T ${T} × ${N}×${K}`, fmt, ms: round(t.ms, 4), method: t.method, wallMs: round(t.wallMs, 4), gbps: sig(bytes / t.ms / 1e6), gflops: sig(gflops) } });
       }
     }
   }
@@ -351,7 +351,7 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<KernelBench
       const gflops = fl / t.ms / 1e6;
       attention.push({
         kernel: `attention ${a.label} ${T === 1 ? 'T 1 (AR)' : `T ${T} (tree)`}`, shape: `H ${a.H}/${a.Hkv}, D ${a.D}, P ${a.P}`, ms: round(t.ms, 4), method: t.method, wallMs: round(t.wallMs, 4),
-        gbps: round(gbps, 1), gflops: round(gflops, 2), pctBandwidth: round((100 * gbps) / bandwidth, 1), pctFlops: round((100 * gflops) / flops, 1),
+        gbps: sig(gbps), gflops: sig(gflops), pctBandwidth: round((100 * gbps) / bandwidth, 1), pctFlops: round((100 * gflops) / flops, 1),
       });
     }
   }
@@ -441,7 +441,7 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<KernelBench
     adapter: summary, features, limits: { maxStorageBufferBindingSize: maxBinding, maxBufferSize: device.limits.maxBufferSize }, size,
     timing: timer.timestamps ? 'timestamp' : 'wall', matmul: mm, attnBlock,
     ceilings: {
-      copyGBps, streamGBps, bandwidthGBps: round(bandwidth, 1), bandwidthSource: copyGBps >= streamGBps ? 'buffer copy' : 'stream read',
+      copyGBps, streamGBps, bandwidthGBps: sig(bandwidth), bandwidthSource: copyGBps >= streamGBps ? 'buffer copy' : 'stream read',
       gemmGFlops: round(gemmBest, 2), flopsGFlops: round(flops, 2), flopsSource: gemmBest >= runtimeGemmBest ? 'bench gemm_vec4' : 'runtime matmul (tiled)',
     },
     ceilingRows, gemv, gemvLanesSweep, gemm, attention, dispatchesPerForward, forward, skipped, wallMs: performance.now() - t0,

@@ -5,6 +5,8 @@ import type { KernelRow } from './kernels.js';
 
 const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
 const f = (x: number | undefined, d = 2) => (x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(d));
+/** A rate with about three significant digits (GB/s and GFLOP/s span 0.01 to 10,000). */
+const rate = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '–' : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toPrecision(2));
 
 function isCpu(r: BenchResults): boolean {
   return r.adapter.isFallbackAdapter || /lavapipe|swiftshader/.test(r.adapterSlug);
@@ -26,7 +28,7 @@ function decodeTable(rows: ModeSummary[]): string[] {
 function kernelTable(rows: KernelRow[], cols: Array<'gbps' | 'gflops' | 'pctBandwidth' | 'pctFlops'>): string[] {
   const names = { gbps: 'GB/s', gflops: 'GFLOP/s', pctBandwidth: '% of bandwidth', pctFlops: '% of FLOP/s' };
   const out = [`| kernel | shape | weights | ms | ${cols.map((c) => names[c]).join(' | ')} | timing |`, `|---|---|---|---|${cols.map(() => '---|').join('')}---|`];
-  for (const r of rows) out.push(`| ${r.kernel} | ${r.shape} | ${r.fmt ?? ''} | ${f(r.ms, 4)} | ${cols.map((c) => f(r[c], c.startsWith('pct') ? 1 : c === 'gflops' ? 2 : 1)).join(' | ')} | ${r.method} |`);
+  for (const r of rows) out.push(`| ${r.kernel} | ${r.shape} | ${r.fmt ?? ''} | ${f(r.ms, 4)} | ${cols.map((c) => (c.startsWith('pct') ? f(r[c], 1) : rate(r[c]))).join(' | ')} | ${r.method} |`);
   return out;
 }
 
@@ -84,7 +86,7 @@ export function renderMarkdown(r: BenchResults): string {
     L.push('## Kernels', '');
     L.push(`Timing: ${k.timing === 'timestamp' ? 'timestamp queries (device time of one compute pass, divided by the dispatches in it)' : 'wall time from submit to onSubmittedWorkDone (no timestamp-query)'}; median of 3 trials after a warm-up. ` +
       `Engine configuration on this adapter: matmul lanes ${k.matmul.lanes}, GEMV ${k.matmul.gemvCols} columns per workgroup, tiled ${k.matmul.tiledCols} thread columns × ${k.matmul.tiledCpt ?? 1} outputs per thread; attention block ${k.attnBlock ?? 64}. Sizes: \`${k.size}\`. Limits used: maxStorageBufferBindingSize ${mb(k.limits.maxStorageBufferBindingSize)}.`, '');
-    L.push(`**Ceilings:** bandwidth ${f(k.ceilings.bandwidthGBps, 1)} GB/s (${k.ceilings.bandwidthSource}; copy ${f(k.ceilings.copyGBps, 1)}, stream read ${f(k.ceilings.streamGBps, 1)}), FLOP/s ${f(k.ceilings.flopsGFlops, 1)} GFLOP/s (${k.ceilings.flopsSource}).`, '');
+    L.push(`**Ceilings:** bandwidth ${rate(k.ceilings.bandwidthGBps)} GB/s (${k.ceilings.bandwidthSource}; copy ${rate(k.ceilings.copyGBps)}, stream read ${rate(k.ceilings.streamGBps)}), FLOP/s ${rate(k.ceilings.flopsGFlops)} GFLOP/s (${k.ceilings.flopsSource}).`, '');
     L.push(...kernelTable(k.ceilingRows, ['gbps', 'gflops']), '');
     L.push('**GEMV** (T = 1; bytes = weights + x + y)', '', ...kernelTable(k.gemv, ['gbps', 'gflops', 'pctBandwidth']), '');
     if (k.gemvLanesSweep.length) L.push('**GEMV reduction lanes** (LANES is engine-wide: T = 1 and T > 1 must reduce alike; GEMV columns per workgroup follow the engine formula)', '', ...kernelTable(k.gemvLanesSweep, ['gbps', 'pctBandwidth']), '');
@@ -122,9 +124,9 @@ export function renderSummary(r: BenchResults, link: string): string {
   if (k) {
     const big = [...k.gemv].filter((g) => g.kernel.includes('large')).sort((a, b) => (b.gbps ?? 0) - (a.gbps ?? 0))[0];
     const g = [...k.gemm].sort((a, b) => (b.gflops ?? 0) - (a.gflops ?? 0))[0];
-    L.push(`Kernels (${k.timing}): ceilings ${f(k.ceilings.bandwidthGBps, 1)} GB/s, ${f(k.ceilings.flopsGFlops, 1)} GFLOP/s; ` +
-      `${big ? `best large GEMV ${big.shape} ${big.fmt} ${f(big.gbps, 1)} GB/s (${f(big.pctBandwidth, 0)} %); ` : ''}` +
-      `${g ? `best GEMM ${g.shape} ${g.fmt} ${f(g.gflops, 1)} GFLOP/s (${f(g.pctFlops, 0)} %); ` : ''}` +
+    L.push(`Kernels (${k.timing}): ceilings ${rate(k.ceilings.bandwidthGBps)} GB/s, ${rate(k.ceilings.flopsGFlops)} GFLOP/s; ` +
+      `${big ? `best large GEMV ${big.shape} ${big.fmt} ${rate(big.gbps)} GB/s (${f(big.pctBandwidth, 0)} %); ` : ''}` +
+      `${g ? `best GEMM ${g.shape} ${g.fmt} ${rate(g.gflops)} GFLOP/s (${f(g.pctFlops, 0)} %); ` : ''}` +
       `${k.dispatchesPerForward ? `${k.dispatchesPerForward.ar} dispatches per AR forward, ${k.dispatchesPerForward.tree69} per tree forward.` : ''}`);
   }
   return L.join('\n') + '\n';

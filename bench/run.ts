@@ -137,7 +137,7 @@ function gitCommit(root: string): string {
   if (process.env.MSN_BENCH_COMMIT) return process.env.MSN_BENCH_COMMIT;
   try {
     const head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'shaders', 'bench'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', 'src', 'shaders', 'bench', ':!bench/results'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
     return dirty ? `${head} (+ uncommitted changes in src/shaders/bench)` : head;
   } catch {
     return 'unknown';
@@ -169,8 +169,6 @@ const log = (s: string) => process.stderr.write(`${s}\n`);
 
 async function main(): Promise<number> {
   const t0 = performance.now();
-  prepareNodeGpuEnv();
-  const machine = machineInfo();
   let args: Args;
   try {
     args = parseArgs(process.argv.slice(2));
@@ -178,6 +176,8 @@ async function main(): Promise<number> {
     log((e as Error).message);
     return 2;
   }
+  prepareNodeGpuEnv();
+  const machine = machineInfo(args.runtime === 'chromium');
   const root = packageRoot();
   const plan: Plan = args.runtime === 'chromium' ? chromiumPlan(PLANS[args.plan]) : { ...PLANS[args.plan] };
   if (args.maxNewTokens) plan.maxNewTokens = args.maxNewTokens;
@@ -267,9 +267,10 @@ async function main(): Promise<number> {
   return 0;
 }
 
-function machineInfo(): BenchResults['machine'] {
+/** Machine facts; the Vulkan/lavapipe variables only for the Node runtime (Chromium picks its own adapter). */
+function machineInfo(chromium: boolean): BenchResults['machine'] {
   const env: Record<string, string> = {};
-  for (const k of ['LP_NUM_THREADS', 'VK_ICD_FILENAMES', 'VK_DRIVER_FILES']) if (process.env[k]) env[k] = process.env[k]!;
+  if (!chromium) for (const k of ['LP_NUM_THREADS', 'VK_ICD_FILENAMES', 'VK_DRIVER_FILES']) if (process.env[k]) env[k] = process.env[k]!;
   return { node: process.version, platform: `${process.platform}-${process.arch}`, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '', loadAvgAtStart: loadavg().map((x) => Math.round(x * 100) / 100), env };
 }
 

@@ -43,3 +43,9 @@ export function round(x: number, digits = 3): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
 }
+
+/** Three significant digits (rates that span 0.01 to 10,000). */
+export function sig(x: number, digits = 3): number {
+  if (!Number.isFinite(x) || x === 0) return x;
+  return Number(x.toPrecision(digits));
+}
