@@ -25,7 +25,7 @@ case "$cmd" in
     node bench/build.mjs .gpu
     { git rev-parse HEAD | tr -d '\n'; [ -n "$(git status --porcelain --untracked-files=no -- src shaders bench ':!bench/results')" ] && printf ' (+ uncommitted changes in src/shaders/bench)'; echo; } > .gpu/commit
     ../shared/gpu/pack.sh
-    echo "working tree (tracked + untracked, not ignored) + .gpu: $(( ( $(git ls-files -z --cached --others --exclude-standard | xargs -0 du -cb 2>/dev/null | tail -1 | cut -f1) + $(du -sb .gpu | cut -f1) ) / 1048576 )) MiB (limit 64 MiB)"
+    echo "working tree (tracked + untracked, not ignored) + .gpu: $(( ( $(git ls-files -z --cached --others --exclude-standard | du -cb --files0-from=- 2>/dev/null | tail -1 | cut -f1) + $(du -sb .gpu | cut -f1) ) / 1048576 )) MiB (limit 64 MiB)"
     ;;
   run)
     cd "$(dirname "$0")/.."
