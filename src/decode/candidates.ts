@@ -21,6 +21,13 @@ export class CandidateTable {
     this.data.fill(-1);
   }
 
+  /** Moves the Jacobi rows `n` positions towards the root (after n tokens were accepted); the rows freed at the end become empty. */
+  shift(n: number): void {
+    for (let d = 1; d <= MAX_DEPTH; d++) {
+      for (let c = 0; c < TOP_K; c++) this.data[(d - 1) * COLS + c] = d + n <= MAX_DEPTH ? this.data[(d + n - 1) * COLS + c] : -1;
+    }
+  }
+
   /** Row `depth − 1` ← up to 10 Jacobi candidates (best first). */
   setJacobi(depth: number, ids: ArrayLike<number>): void {
     for (let c = 0; c < TOP_K; c++) this.data[(depth - 1) * COLS + c] = c < ids.length ? ids[c] : -1;

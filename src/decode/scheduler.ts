@@ -29,6 +29,8 @@ export interface TreePolicy {
   choose(base: DraftTree): DraftTree | null;
   /** Feedback after each tree step: the tree used, its best path and accepted length, and wall time. */
   observe?(tree: DraftTree, path: number, accepted: number, ms: number): void;
+  /** Feedback after an AR step the policy chose (wall time). */
+  observeAr?(ms: number): void;
 }
 
 export interface DecodeOptions {
@@ -156,7 +158,9 @@ export async function* decode(backend: StepBackend, promptIds: readonly number[]
       newTokens = [r.ids[0]];
       P += 1;
       rows += 1;
-      cand.clear();
+      // One token accepted: the Jacobi candidates move one position closer to the root.
+      cand.shift(1);
+      if (base && opts.mode === 'tr-jacobi') opts.policy?.observeAr?.(now() - tStep);
     } else {
       const context = pool.tokens;
       cand.fillRandom(rng, context);

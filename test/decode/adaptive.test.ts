@@ -15,7 +15,7 @@ async function run(model: FakeModel, prompt: number[], n: number, policy: Adapti
   model.kv = [];
   model.pending = null;
   const out: number[] = [];
-  const gen = decode(model, prompt, { mode: 'tr-jacobi', maxNewTokens: n, eosTokenIds: new Set(), maxRows: 128, contextLength: 4096, rng: createRng(3), policy, vocabSize: model.spec.vocab });
+  const gen = decode(model, prompt, { mode: 'tr-jacobi', maxNewTokens: n, eosTokenIds: new Set(), maxRows: 128, contextLength: 4096, rng: createRng(3), policy, vocabSize: model.spec.vocab, now: () => 0 });
   let r = await gen.next();
   while (!r.done) { out.push(...r.value); r = await gen.next(); }
   return { out, stats: r.value };
@@ -41,9 +41,8 @@ describe('adaptive tree', () => {
     expect(b.out).toEqual(ref);
     const mean = (xs: number[]) => xs.reduce((x, y) => x + y, 0) / xs.length;
     expect(mean(pf.chosenSizes)).toBeGreaterThan(mean(ps.chosenSizes) + 10);
-    // with steep costs, exploitation steps use small trees (≤ 8 rows) or AR
-    const exploit = ps.chosenSizes.filter((_, i) => i % ps.exploreEvery !== 0);
-    expect(Math.max(...exploit)).toBeLessThanOrEqual(8);
+    // with steep costs every step, exploration included, uses a small tree (≤ 8 rows) or AR
+    expect(Math.max(...ps.chosenSizes)).toBeLessThanOrEqual(8);
   });
 
   it('chosen sub-trees are closed under ancestors and lossless for any cost table (property)', async () => {
@@ -58,6 +57,35 @@ describe('adaptive tree', () => {
       const t = policy.choose(base);
       if (t) for (let j = 1; j < t.size; j++) expect(t.parent[j]).toBeLessThan(j);
     }), { numRuns: 60 });
+  });
+
+  it('measures a real AR step before trusting the probe, and follows observed costs', () => {
+    // The probe claims trees are free; observed steps say 4 rows cost 3× an AR step.
+    const p = new AdaptiveTreePolicy(flat, { exploreBudget: 0 });
+    const base = DraftTree.paper();
+    expect(p.choose(base)).toBeNull();
+    p.observeAr(10);
+    expect(p.choose(base)).toBeNull();
+    p.observeAr(10);
+    const t = p.choose(base)!;
+    expect(t.size).toBeGreaterThan(4);
+    for (let i = 0; i < 6; i++) p.observe(t, 0, 0, 10 * t.size);
+    const sizes = Array.from({ length: 20 }, () => p.choose(base)?.size ?? 1);
+    expect(Math.max(...sizes)).toBeLessThan(t.size);
+  });
+
+  it('exploration stays within its time budget', () => {
+    const p = new AdaptiveTreePolicy(linear, { exploreEvery: 1, exploreBudget: 0.05 });
+    const base = DraftTree.paper();
+    let explored = 0;
+    for (let i = 0; i < 400; i++) {
+      const t = p.choose(base);
+      const T = t ? t.size : 1;
+      if (T > 1) { explored++; p.observe(t!, 0, 0, T); } else p.observeAr(1);
+    }
+    // exploring a 2-row tree costs 2 ms against 1 ms AR steps: ≤ 5 % of the time → ≤ ~10 % of steps
+    expect(explored).toBeGreaterThan(0);
+    expect(explored).toBeLessThan(40);
   });
 
   it('the probe times each size up to maxRows', async () => {

@@ -109,6 +109,17 @@ describe('RetrievalPool', () => {
 });
 
 describe('CandidateTable', () => {
+  it('shift moves Jacobi rows towards the root and empties the tail, keeping the retrieval column', () => {
+    const c = new CandidateTable();
+    for (let d = 1; d <= 5; d++) c.setJacobi(d, [d * 10, d * 10 + 1]);
+    c.setRetrieval([7, 8]);
+    c.shift(2);
+    expect(c.get(1, 0)).toBe(30);
+    expect(c.get(3, 1)).toBe(51);
+    expect(c.get(4, 0)).toBe(-1);
+    expect(c.get(1, 10)).toBe(7);
+  });
+
   it('random fill draws only from the context, leaves set entries alone', () => {
     const c = new CandidateTable();
     c.setJacobi(1, [5, 6]);
