@@ -86,6 +86,7 @@ def main(argv=None):
     ap.add_argument("--tokenizer", default=None, help="folder with tokenizer.json (default: --model)")
     ap.add_argument("--description", default=None)
     ap.add_argument("--default", action="store_true", help="make this the default model in index.json")
+    ap.add_argument("--notes", default=None, help="a paragraph for the card's evaluation section")
     args = ap.parse_args(argv)
 
     src, out = Path(args.model), Path(args.models_dir, args.name)
@@ -119,6 +120,8 @@ def main(argv=None):
         finetune={k: v for k, v in ft_log.items() if k != "log_history"},
     )
     full = dict(model=args.name, mode=ft_log.get("mode"), training=training, **metrics)
+    if args.notes:
+        full["notes"] = args.notes
     (out / "training_metrics.json").write_text(json.dumps(full, indent=1) + "\n")
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from model_card import render_card
