@@ -38,8 +38,19 @@ export class CandidateTable {
     for (let d = 1; d <= MAX_DEPTH; d++) this.data[(d - 1) * COLS + RETRIEVAL_COL] = d <= ids.length ? ids[d - 1] : -1;
   }
 
-  /** Fills every empty slot with a uniform random token of `context`. */
-  fillRandom(rng: Rng, context: readonly number[]): void {
-    for (let i = 0; i < this.data.length; i++) if (this.data[i] < 0) this.data[i] = context[rng.int(context.length)];
+  /**
+   * Fills the empty slots that `uses` reads — (depth, column) pairs in the tree's slot order — with
+   * uniform random tokens of `context`, one draw per slot in that order (so a chain draws exactly
+   * like train/evaluate.py's Jacobi reference). Without `uses`, fills every empty slot.
+   */
+  fillRandom(rng: Rng, context: readonly number[], uses?: Iterable<readonly [number, number]>): void {
+    if (!uses) {
+      for (let i = 0; i < this.data.length; i++) if (this.data[i] < 0) this.data[i] = context[rng.int(context.length)];
+      return;
+    }
+    for (const [depth, col] of uses) {
+      const i = (depth - 1) * COLS + col;
+      if (this.data[i] < 0) this.data[i] = context[rng.int(context.length)];
+    }
   }
 }

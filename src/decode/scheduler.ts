@@ -162,9 +162,8 @@ export async function* decode(backend: StepBackend, promptIds: readonly number[]
       cand.shift(1);
       if (base && opts.mode === 'tr-jacobi') opts.policy?.observeAr?.(now() - tStep);
     } else {
-      const context = pool.tokens;
-      cand.fillRandom(rng, context);
       const T = tree.size;
+      cand.fillRandom(rng, pool.tokens, Array.from({ length: T - 1 }, (_, i) => [tree!.depth[i + 1], tree!.col[i + 1]] as const));
       const tokens = new Array<number>(T);
       tokens[0] = root;
       for (let j = 1; j < T; j++) tokens[j] = cand.get(tree.depth[j], tree.col[j]);
