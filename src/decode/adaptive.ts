@@ -12,8 +12,8 @@
  * Observed step times rescale the probed costs (the probe is one noisy measurement).
  * Pure TypeScript: the cost probe and its cache are injected.
  */
-import type { TreePolicy } from './scheduler.js';
-import type { DraftTree } from './tree.js';
+import type { DraftAvailability, TreePolicy } from './scheduler.js';
+import { RETRIEVAL_COL, type DraftTree } from './tree.js';
 
 /** Measured forward cost: median milliseconds per tree size T. */
 export interface CostTable {
@@ -42,8 +42,10 @@ interface NodeStat {
 export interface AdaptiveOptions {
   /** At most one exploration step every n steps; default 8. */
   exploreEvery?: number;
-  /** Share of decode time that exploration may spend; default 0.05. */
+  /** Share of decode time that exploration may spend; default 0.03. */
   exploreBudget?: number;
+  /** A tree must promise this many times AR's tokens per second to be chosen (estimates are noisy); default 1.1. */
+  margin?: number;
   /** Weight of the prior in pseudo-drafts (default 4). */
   priorDrafted?: number;
 }
@@ -62,13 +64,15 @@ export class AdaptiveTreePolicy implements TreePolicy {
   readonly #observed = new Map<number, { ema: number; n: number }>();
   readonly exploreEvery: number;
   readonly exploreBudget: number;
+  readonly margin: number;
   readonly priorDrafted: number;
   /** Sub-tree sizes chosen so far (for reporting). */
   readonly chosenSizes: number[] = [];
 
   constructor(readonly cost: CostTable, opts: AdaptiveOptions = {}) {
     this.exploreEvery = opts.exploreEvery ?? 8;
-    this.exploreBudget = opts.exploreBudget ?? 0.05;
+    this.exploreBudget = opts.exploreBudget ?? 0.03;
+    this.margin = opts.margin ?? 1.1;
     this.priorDrafted = opts.priorDrafted ?? 4;
   }
 
@@ -102,7 +106,7 @@ export class AdaptiveTreePolicy implements TreePolicy {
     return this.#scale * costAt(this.cost, T);
   }
 
-  choose(base: DraftTree): DraftTree | null {
+  choose(base: DraftTree, avail?: DraftAvailability): DraftTree | null {
     this.#step++;
     // Measure the real cost of an AR step first, and again now and then: the probe's relative
     // costs miss per-step overheads (KV compaction, longer context, round trips).
@@ -113,8 +117,11 @@ export class AdaptiveTreePolicy implements TreePolicy {
       this.chosenSizes.push(1);
       return null;
     }
-    // Order nodes by f (ties: shallower, then slot order), adding missing ancestors first.
-    const nodes = base.template.map((p, i) => ({ slot: i + 1, f: this.f(p), depth: p.length }));
+    // Only nodes whose candidate is real this step (a retrieved token, a Jacobi output) are worth
+    // drafting: a random context token is what an empty slot gets. Order by f (ties: shallower,
+    // then slot order), adding missing ancestors first.
+    const real = (p: readonly number[]) => !avail || p.every((c, d) => (c === RETRIEVAL_COL ? d < avail.retrieved : d < avail.jacobiRows));
+    const nodes = base.template.map((p, i) => ({ slot: i + 1, f: real(p) ? this.f(p) : 0, depth: p.length, real: real(p) })).filter((n) => n.real);
     nodes.sort((a, b) => b.f - a.f || a.depth - b.depth || a.slot - b.slot);
     const chosen = new Set<number>();
     const order: number[] = [];
@@ -124,7 +131,7 @@ export class AdaptiveTreePolicy implements TreePolicy {
       for (const s of chain) { chosen.add(s); order.push(s); }
     }
     let bestM = 0;
-    let bestRate = 1 / this.costOf(1);
+    let bestRate = this.margin / this.costOf(1);
     let gain = 0;
     for (let m = 1; m <= order.length; m++) {
       gain += this.f(base.template[order[m - 1] - 1]);

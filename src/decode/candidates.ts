@@ -16,6 +16,15 @@ export class CandidateTable {
     return this.data[(depth - 1) * COLS + col];
   }
 
+  /** Leading depths holding real retrieved tokens / real Jacobi candidates (before random fill). */
+  availability(): { retrieved: number; jacobiRows: number } {
+    let retrieved = 0;
+    while (retrieved < MAX_DEPTH && this.data[retrieved * COLS + RETRIEVAL_COL] >= 0) retrieved++;
+    let jacobiRows = 0;
+    while (jacobiRows < MAX_DEPTH && this.data[jacobiRows * COLS] >= 0) jacobiRows++;
+    return { retrieved, jacobiRows };
+  }
+
   /** Empties every slot. */
   clear(): void {
     this.data.fill(-1);

@@ -23,10 +23,18 @@ import { verifyGreedy } from './verify.js';
 export type DecodeMode = 'ar' | 'jacobi' | 'retrieval' | 'tr-jacobi';
 export const DECODE_MODES: readonly DecodeMode[] = ['ar', 'jacobi', 'retrieval', 'tr-jacobi'];
 
+/** Which candidate-table entries hold real candidates this step (others would be random fill). */
+export interface DraftAvailability {
+  /** Leading depths with a retrieved token (0..5). */
+  retrieved: number;
+  /** Leading depths with Jacobi outputs from an earlier step (0..5). */
+  jacobiRows: number;
+}
+
 /** Chooses the draft tree of each step (the adaptive policy implements this). */
 export interface TreePolicy {
   /** Tree for the next step, or null for an AR step. `base` is the mode's full tree. */
-  choose(base: DraftTree): DraftTree | null;
+  choose(base: DraftTree, avail?: DraftAvailability): DraftTree | null;
   /** Feedback after each tree step: the tree used, its best path and accepted length, and wall time. */
   observe?(tree: DraftTree, path: number, accepted: number, ms: number): void;
   /** Feedback after an AR step the policy chose (wall time). */
@@ -142,7 +150,7 @@ export async function* decode(backend: StepBackend, promptIds: readonly number[]
       const n = cand.data.filter((_, i) => i % 11 === 10 && cand.data[i] >= 0).length;
       tree = n > 0 ? DraftTree.retrievalChain(n) : null;
     }
-    if (tree && opts.mode === 'tr-jacobi' && opts.policy) tree = opts.policy.choose(tree);
+    if (tree && opts.mode === 'tr-jacobi' && opts.policy) tree = opts.policy.choose(tree, cand.availability());
     if (tree) {
       const dmax = Math.min(MAX_DEPTH, remaining - 1, opts.contextLength - 1 - P);
       tree = dmax >= 1 ? tree.truncate(dmax) : null;
@@ -168,12 +176,15 @@ export async function* decode(backend: StepBackend, promptIds: readonly number[]
       tokens[0] = root;
       for (let j = 1; j < T; j++) tokens[j] = cand.get(tree.depth[j], tree.col[j]);
       const positions = Array.from(tree.depth, (d) => P + d);
+      // The mode's static tree is uploaded once and referenced by id; per-step trees (adaptive
+      // sub-trees, trimmed trees, retrieval chains) carry their small mask with the step.
+      const isStatic = tree === base;
       let r;
       try {
-        r = await backend.forward({ tokens, positions, mask: await maskId(tree), topK, commit: false, keep });
+        r = await backend.forward({ tokens, positions, mask: isStatic ? await maskId(tree) : tree.mask(), topK, commit: false, keep });
       } catch (e) {
         // The executor's mask library may have been reset: register again once.
-        if (!(e instanceof MsnError && e.code === 'invalid-argument' && /mask/.test(e.message))) throw e;
+        if (!(isStatic && e instanceof MsnError && e.code === 'invalid-argument' && /mask/.test(e.message))) throw e;
         masks.delete(tree.key);
         r = await backend.forward({ tokens, positions, mask: await maskId(tree), topK, commit: false, keep });
       }

@@ -54,8 +54,12 @@ export interface ForwardRequest {
   tokens: ArrayLike<number>;
   /** [T] absolute RoPE positions (P + depth for tree nodes). */
   positions: ArrayLike<number>;
-  /** `'causal'` or the id returned by {@link ExecutorApi.registerMask} (a T×T additive mask). */
-  mask: 'causal' | number;
+  /**
+   * `'causal'`, the id returned by {@link ExecutorApi.registerMask} (a static T×T additive mask,
+   * uploaded once), or the T×T mask itself (small per-step trees, e.g. adaptive sub-trees; it rides
+   * along with the step instead of costing a registration round trip).
+   */
+  mask: 'causal' | number | Float32Array;
   /** Top-k per row to return (0: no logits at all, e.g. prefill), k ≤ 16. */
   topK: number;
   /** Which rows get logits: `'all'` (tree) or `'last'`. Default `'all'`. */

@@ -13,6 +13,12 @@ import { createModelSource } from '../model/source.js';
 import { TREE_ROOM, type ExecutorApi, type ForwardRequest, type ForwardResult, type LoadOptions, type ModelInfo } from './api.js';
 import { LlamaGpu } from './llama.js';
 
+function checkMaskDiagonal(mask: ArrayLike<number>, T: number): void {
+  for (let i = 0; i < T; i++) {
+    if (!(mask[i * T + i] > -1e30)) throw new InvalidArgumentError(`mask row ${i} must see itself (diagonal not masked).`);
+  }
+}
+
 /** Obtains the platform's `GPU` (navigator.gpu in browsers, Dawn in Node). */
 export type GpuProvider = () => Promise<GPU | undefined>;
 
@@ -57,7 +63,7 @@ export class Executor implements ExecutorApi {
       await m.finish(seen);
       await ctx.device.queue.onSubmittedWorkDone();
       this.#masks.clear();
-      this.#maskNext = m.dims.maxRows * m.dims.maxRows;
+      this.#maskNext = 2 * m.dims.maxRows * m.dims.maxRows; // [causal | per-step inline | registered ...]
       this.#kvLen = 0;
       this.#pending = 0;
       this.#info = {
@@ -93,13 +99,11 @@ export class Executor implements ExecutorApi {
     if (!Number.isInteger(T) || T < 1 || T > m.dims.maxRows || mask.length !== T * T) {
       throw new InvalidArgumentError(`registerMask: need a T×T mask with 1 ≤ T ≤ ${m.dims.maxRows}; got T=${T}, ${mask.length} values.`);
     }
-    for (let i = 0; i < T; i++) {
-      if (!(mask[i * T + i] > -1e30)) throw new InvalidArgumentError(`registerMask: row ${i} must see itself (diagonal not masked).`);
-    }
+    checkMaskDiagonal(mask, T);
     if (this.#maskNext + T * T > m.maskCapacity) {
       // Library full: forget every registered mask (ids stay unique; stale ids are rejected).
       this.#masks.clear();
-      this.#maskNext = m.dims.maxRows * m.dims.maxRows;
+      this.#maskNext = 2 * m.dims.maxRows * m.dims.maxRows;
     }
     const base = this.#maskNext;
     const clean = mask.map((v) => (v > -1e30 ? v : MASKED));
@@ -125,8 +129,14 @@ export class Executor implements ExecutorApi {
       if (!Number.isInteger(p) || p < 0 || p >= d.Smax) throw new InvalidArgumentError(`forward: position ${p} at row ${i} is outside [0, ${d.Smax}).`);
     }
     let mask: { base: number; stride: number };
+    let inlineMask: Float32Array<ArrayBuffer> | null = null;
     if (req.mask === 'causal') mask = { base: 0, stride: d.maxRows };
-    else {
+    else if (typeof req.mask !== 'number') {
+      if (req.mask.length !== T * T) throw new InvalidArgumentError(`forward: an inline mask must have T×T = ${T * T} values, got ${req.mask.length}.`);
+      checkMaskDiagonal(req.mask, T);
+      inlineMask = Float32Array.from(req.mask, (v) => (v > -1e30 ? v : MASKED));
+      mask = { base: d.maxRows * d.maxRows, stride: T };
+    } else {
       const mm = this.#masks.get(req.mask);
       if (!mm || mm.T !== T) throw new InvalidArgumentError(`forward: mask ${req.mask} is unknown or not ${T}×${T}; register it with registerMask().`);
       mask = mm;
@@ -147,6 +157,7 @@ export class Executor implements ExecutorApi {
     try {
       dev.queue.writeBuffer(m.b.ids, 0, Uint32Array.from(req.tokens));
       dev.queue.writeBuffer(m.b.pos, 0, Uint32Array.from(req.positions));
+      if (inlineMask) dev.queue.writeBuffer(m.b.masks, mask.base * 4, inlineMask);
       const logits = k === 0 ? 'none' : req.logitRows === 'last' ? 'last' : 'all';
       const passes = [...(keepSrc ? m.compactPasses(keepSrc, this.#kvLen) : []), ...m.forwardPasses(T, P, mask, logits, Math.max(k, 1))];
       m.arena.reset();

@@ -40,7 +40,9 @@ describe('adaptive tree', () => {
     expect(a.out).toEqual(ref);
     expect(b.out).toEqual(ref);
     const mean = (xs: number[]) => xs.reduce((x, y) => x + y, 0) / xs.length;
-    expect(mean(pf.chosenSizes)).toBeGreaterThan(mean(ps.chosenSizes) + 10);
+    // flat: trees as large as the real candidates allow (only retrieved or Jacobi slots are drafted)
+    expect(mean(pf.chosenSizes)).toBeGreaterThan(mean(ps.chosenSizes) + 5);
+    expect(Math.max(...pf.chosenSizes)).toBeGreaterThan(30);
     // with steep costs every step, exploration included, uses a small tree (≤ 8 rows) or AR
     expect(Math.max(...ps.chosenSizes)).toBeLessThanOrEqual(8);
   });

@@ -99,7 +99,10 @@ export class FakeModel implements StepBackend {
     this.pending = null;
     let mask: Float32Array;
     if (req.mask === 'causal') mask = causalMask(T);
-    else {
+    else if (typeof req.mask !== 'number') {
+      if (req.mask.length !== T * T) throw new Error('fake: inline mask size');
+      mask = req.mask;
+    } else {
       const m = this.masks.get(req.mask);
       if (!m || m.T !== T) throw new Error(`fake: bad mask ${req.mask}`);
       mask = m.mask;
