@@ -46,7 +46,7 @@ describe('scheduler: every mode equals greedy AR (fake model)', () => {
           expect(model.forwards).toBeGreaterThanOrEqual(stats.steps);
         }
       },
-    ), { numRuns: 400 });
+    ), { numRuns: 1000 });
   });
 
   it('EOS inside an accepted run and maxNewTokens mid-run stop exactly', async () => {
