@@ -67,3 +67,21 @@ test('default model in Chromium: one short held-out prompt, every mode equals ar
   for (const k of Object.keys(runs)) expect(runs[k].tokenIds, k).toEqual(runs['ar/fixed'].tokenIds);
   expect(runs['ar/fixed'].tokenIds.length).toBe(8);
 });
+
+test('integrity: a corrupted model file is an IntegrityError and its cached copy is evicted', async ({ page, context }) => {
+  await harness(page);
+  const url = new URL('/models/msn-code-tiny/model.safetensors', page.url()).href;
+  await context.route('**/models/msn-code-tiny/model.safetensors', async (route) => {
+    const res = await route.fetch();
+    const body = Buffer.from(await res.body());
+    body[body.length - 100] ^= 0x55; // same size, one byte changed
+    await route.fulfill({ response: res, body });
+  });
+  // A (stale) cached copy, as the service worker would have stored it.
+  await page.evaluate(async (u) => { await (await caches.open('msn-webgpu-models-test')).put(u, new Response('stale')); }, url);
+  const run = await page.evaluate(() => (window as never as { msnRun: (a: unknown) => Promise<{ ok: boolean; error: { name: string; message: string } }> }).msnRun({ model: '/models/msn-code-tiny/', prompt: 'x', maxNewTokens: 1 }));
+  expect(run.ok).toBe(false);
+  expect(run.error.name).toBe('IntegrityError');
+  expect(run.error.message).toContain('model.safetensors');
+  expect(await page.evaluate(async (u) => (await (await caches.open('msn-webgpu-models-test')).match(u)) === undefined, url)).toBe(true);
+});
