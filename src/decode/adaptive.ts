@@ -44,7 +44,7 @@ export interface AdaptiveOptions {
   exploreEvery?: number;
   /** Share of decode time that exploration may spend; default 0.03. */
   exploreBudget?: number;
-  /** A tree must promise this many times AR's tokens per second to be chosen (estimates are noisy); default 1.1. */
+  /** A tree must promise this many times AR's tokens per second to be chosen (estimates are noisy); default 1.25. */
   margin?: number;
   /** Weight of the prior in pseudo-drafts (default 4). */
   priorDrafted?: number;
@@ -72,7 +72,7 @@ export class AdaptiveTreePolicy implements TreePolicy {
   constructor(readonly cost: CostTable, opts: AdaptiveOptions = {}) {
     this.exploreEvery = opts.exploreEvery ?? 8;
     this.exploreBudget = opts.exploreBudget ?? 0.03;
-    this.margin = opts.margin ?? 1.1;
+    this.margin = opts.margin ?? 1.25;
     this.priorDrafted = opts.priorDrafted ?? 4;
   }
 
