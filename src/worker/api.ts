@@ -17,6 +17,8 @@ export interface LoadOptions {
   maxBindingBytes?: number;
   /** Optional features never to request (`'all'` for none). */
   disableFeatures?: string[];
+  /** Compile every pipeline at load with throw-away forwards (default true). */
+  warmup?: boolean;
   /** Cap on rows per forward (prefill chunk size); default and maximum 128. */
   maxRows?: number;
   /**

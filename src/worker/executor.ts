@@ -62,6 +62,7 @@ export class Executor implements ExecutorApi {
       const seen = await streamWeights(desc, (n) => m.target(n) !== null, (name, dtype, shape, bytes) => m.addTensor(name, dtype, shape, bytes), onProgress);
       await m.finish(seen);
       await ctx.device.queue.onSubmittedWorkDone();
+      this.#model = m;
       this.#masks.clear();
       this.#maskNext = 2 * m.dims.maxRows * m.dims.maxRows; // [causal | per-step inline | registered ...]
       this.#kvLen = 0;
@@ -77,11 +78,25 @@ export class Executor implements ExecutorApi {
         memory: { weightsBytes: m.weightsBytes, kvBytes: m.kvBytes, scratchBytes: m.scratchBytes, weightBuffers: m.weightBuffers, kvBuffers: m.kvBuffers },
         weightFormats: m.weightFormats,
       };
+      if (options.warmup !== false) await this.#warmup();
       return this.#info;
     } catch (e) {
       await this.dispose();
       throw e;
     }
+  }
+
+  /**
+   * Compiles every pipeline a generation can use (GEMV, the 4- and 8-row tiles, attention, top-k)
+   * with throw-away forwards, so the first tree step of a generation does not pay for compilation
+   * (tens of ms on lavapipe, 1-2 s per pipeline on SwiftShader).
+   */
+  async #warmup(): Promise<void> {
+    const d = this.#model!.dims;
+    for (const T of [1, 4, 8].filter((t) => t <= d.maxRows)) {
+      await this.forward({ tokens: new Array<number>(T).fill(0), positions: Array.from({ length: T }, (_, i) => i), mask: 'causal', topK: Math.min(10, d.V), commit: false });
+    }
+    await this.reset();
   }
 
   get info(): ModelInfo | null {
