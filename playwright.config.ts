@@ -1,7 +1,8 @@
 import { defineConfig } from '@playwright/test';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from './src/cli/chromium-flags.ts';
 
-const PORT = 5179;
+// A port of its own per run (scripts/test.sh picks a free one), never a server left by another run.
+const PORT = Number(process.env.MSN_E2E_PORT ?? 5179);
 
 /** E2E in Debian's Chromium (Playwright cannot download its own browser here); WebGPU on SwiftShader. */
 export default defineConfig({
@@ -19,7 +20,7 @@ export default defineConfig({
   webServer: {
     command: `npx vite --port ${PORT} --strictPort --host 127.0.0.1`,
     url: `http://127.0.0.1:${PORT}/e2e/harness.html`,
-    reuseExistingServer: !process.env.CI,
+    reuseExistingServer: false,
     timeout: 60_000,
   },
 });

@@ -29,6 +29,9 @@ node scripts/check-bundle.mjs
 done_stage "build"
 
 stage "e2e (Chromium, SwiftShader)"
+# A free port for this run's dev server (another checkout's server must never be reused).
+MSN_E2E_PORT=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
+export MSN_E2E_PORT
 npx playwright test
 done_stage "e2e"
 

@@ -101,7 +101,9 @@ export class InvalidArgumentError extends MsnError {
 /** A file or URL could not be read. */
 export class NetworkError extends MsnError {
   constructor(url: string, status: number | string) {
-    super('network', `Could not read ${url} (${status}). Check the model URL or path and that the server allows it (CORS).`, { url, status });
+    super('network', /^[a-z]+:\/\//i.test(url)
+      ? `Could not read ${url} (${status}). Check the model URL, and that its server allows this page to fetch it (CORS).`
+      : `Could not read ${url} (${status}). Check the model folder path.`, { url, status });
     this.name = 'NetworkError'; // explicit: class names do not survive minification
   }
 }

@@ -304,7 +304,13 @@ async function send(): Promise<void> {
   };
   let result: GenerationResult | null = null;
   try {
-    const it = e.generate(input, { maxNewTokens, decode, chat: chatMode, signal: abort.signal });
+    const it = e.generate(input, {
+      maxNewTokens, decode, chat: chatMode, signal: abort.signal,
+      onPhase: (phase) => {
+        if (phase === 'probe') setStatus('Measuring this GPU once for the adaptive tree (cached afterwards)…');
+        else if (phase === 'prefill') setStatus('Generating…');
+      },
+    });
     let r = await it.next();
     while (!r.done) {
       if (!firstAt) {

@@ -1,7 +1,9 @@
 /**
  * Forward-cost probe for the adaptive tree: times forwards of T rows (causal mask, pending rows,
- * top-10 logits like a tree step) for each size in PROBE_SIZES; median of `reps` after a warm-up.
- * Leaves only a pending block, which the next forward discards.
+ * top-10 logits like a tree step) for each size in PROBE_SIZES, median of `reps` (the executor
+ * compiled its pipelines at load, so no warm-up is needed). Sizes stop once a forward costs more
+ * than 6 single-row forwards — such a tree can never pay (at most 6 tokens per step) — and the rest
+ * are extrapolated linearly. Leaves only a pending block, which the next forward discards.
  */
 import type { StepBackend } from './backend.js';
 import { PROBE_SIZES, type CostTable } from './adaptive.js';
@@ -14,13 +16,16 @@ export async function probeForwardCost(backend: StepBackend, maxRows: number, vo
     const tokens = Array.from({ length: T }, (_, i) => i % vocabSize);
     const positions = Array.from({ length: T }, (_, i) => i);
     const times: number[] = [];
-    for (let r = 0; r <= reps; r++) {
+    for (let r = 0; r < reps; r++) {
       const t0 = now();
       await backend.forward({ tokens, positions, mask: 'causal', topK, commit: false });
-      if (r > 0) times.push(now() - t0);
+      times.push(now() - t0);
     }
     times.sort((a, b) => a - b);
     ms.push(times[Math.floor(times.length / 2)]);
+    if (ms[ms.length - 1] > 6 * ms[0]) break;
   }
+  const measured = ms.length;
+  for (let i = measured; i < sizes.length; i++) ms.push((ms[measured - 1] * sizes[i]) / sizes[measured - 1]);
   return { sizes, ms };
 }

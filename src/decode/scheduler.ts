@@ -63,6 +63,8 @@ export interface DecodeOptions {
   vocabSize?: number;
   /** Called after every decode step with the running stats (live tokens/s and MAT in a UI). */
   onStep?: (stats: Readonly<DecodeStats>) => void;
+  /** When the request started (clock of `now`), if before this call: TTFT counts from there. */
+  startedAt?: number;
 }
 
 /** Counters of one generation. */
@@ -71,7 +73,7 @@ export interface DecodeStats {
   newTokens: number;
   steps: number;
   prefillMs: number;
-  /** From the start of the call to the first new token. */
+  /** From the start of the request (incl. a one-time adaptive cost probe) to the first new token. */
   ttftMs: number;
   decodeMs: number;
   /** acceptedHistogram[n] = steps that produced n new tokens (accepted drafts + bonus). */
@@ -215,7 +217,7 @@ export async function* decode(backend: StepBackend, promptIds: readonly number[]
     }
     stats.newTokens += emit.length;
     stats.acceptedHistogram[emit.length] = (stats.acceptedHistogram[emit.length] ?? 0) + 1;
-    if (stats.newTokens === emit.length) stats.ttftMs = now() - t0;
+    if (stats.newTokens === emit.length) stats.ttftMs = now() - (opts.startedAt ?? t0);
     stats.decodeMs = now() - tDecode;
     pool.push(...emit);
     opts.onStep?.(stats);

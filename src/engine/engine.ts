@@ -26,6 +26,11 @@ export interface GenerateOptions {
   chat?: boolean;
   /** Aborts the generation (between decode steps); the engine stays usable. */
   signal?: AbortSignal;
+  /**
+   * Called when the request enters a phase: `probe` (a one-time measurement of this GPU for the
+   * adaptive tree, seconds on a slow adapter; cached afterwards), `prefill`, `decode`.
+   */
+  onPhase?: (phase: 'probe' | 'prefill' | 'decode') => void;
   /** Called after every decode step with the running counts (live MAT and tokens/s). */
   onStep?: (s: { newTokens: number; steps: number; decodeMs: number; meanAcceptedTokens: number; tokensPerSecond: number }) => void;
 }
@@ -118,19 +123,25 @@ export class Engine {
       if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) throw new InvalidArgumentError(`maxNewTokens must be a positive integer, got ${maxNewTokens}.`);
       if (promptIds.length + maxNewTokens > this.info.contextLength) throw new ContextOverflowError(promptIds.length, maxNewTokens, this.info.contextLength);
       await this.executor.reset();
-      const policy = mode === 'tr-jacobi' && treeKind === 'adaptive' ? await this.#adaptivePolicy() : undefined;
+      const startedAt = performance.now();
+      const policy = mode === 'tr-jacobi' && treeKind === 'adaptive' ? await this.#adaptivePolicy(options.onPhase) : undefined;
+      options.onPhase?.('prefill');
       const stream = this.tokenizer.streamDecoder();
       const eos = new Set(this.info.eosTokenIds);
       const tokenIds: number[] = [];
       const gen = decode(this.executor, promptIds, {
         mode, maxNewTokens, eosTokenIds: eos, maxRows: this.info.maxRows, contextLength: this.info.contextLength, signal: options.signal,
         rng: createRng(options.seed ?? 0x5eed), maskCache: this.#masks, vocabSize: this.info.config.vocabSize,
-        onStep: options.onStep ? (st) => options.onStep!({
+        onStep: options.onStep || options.onPhase ? (st) => {
+          if (st.steps === 1) options.onPhase?.('decode');
+          if (options.onStep) options.onStep({
           newTokens: st.newTokens, steps: st.steps, decodeMs: st.decodeMs,
           meanAcceptedTokens: st.steps ? st.newTokens / st.steps : 0,
           tokensPerSecond: st.decodeMs > 0 ? st.newTokens / (st.decodeMs / 1000) : 0,
-        }) : undefined,
+          });
+        } : undefined,
         policy,
+        startedAt,
       });
       let stats: DecodeStats;
       while (true) {
@@ -170,11 +181,12 @@ export class Engine {
    * The adaptive tree policy: the forward-cost table comes from the cache or a one-time probe
    * (per adapter and model); acceptance statistics accumulate over this engine's generations.
    */
-  async #adaptivePolicy(): Promise<TreePolicy> {
+  async #adaptivePolicy(onPhase?: GenerateOptions['onPhase']): Promise<TreePolicy> {
     if (this.#policy) return this.#policy;
     const key = costKey(this.info, this.modelId);
     let table = await this.costCache.get(key);
     if (!table) {
+      onPhase?.('probe');
       table = await probeForwardCost(this.executor, this.info.maxRows, this.info.config.vocabSize);
       await this.costCache.set(key, table);
     }

@@ -90,12 +90,23 @@ describe('adaptive tree', () => {
     expect(explored).toBeLessThan(40);
   });
 
+  it('the probe stops at sizes that cannot pay and extrapolates the rest', async () => {
+    const model = new FakeModel({ vocab: 20, seed: 1, predictability: 0.5 });
+    let calls = 0;
+    const slow = { registerMask: model.registerMask.bind(model), forward: async (r: Parameters<FakeModel['forward']>[0]) => { calls++; clock += r.tokens.length; return model.forward(r); } };
+    let clock = 0;
+    const t = await probeForwardCost(slow, 128, 20, 3, () => clock);
+    // cost = T: stops after T = 8 (> 6 × c(1)); 16..69 extrapolated linearly
+    expect(calls).toBe(4 * 3);
+    expect(t.ms).toEqual([1, 2, 4, 8, 16, 32, 48, 69]);
+  });
+
   it('the probe times each size up to maxRows', async () => {
     const model = new FakeModel({ vocab: 20, seed: 1, predictability: 0.5 });
     let clock = 0;
     const t = await probeForwardCost(model, 40, 20, 3, () => (clock += 1));
     expect(t.sizes).toEqual([1, 2, 4, 8, 16, 32]);
     expect(t.ms.length).toBe(6);
-    expect(model.forwards).toBe(6 * 4);
+    expect(model.forwards).toBe(6 * 3);
   });
 });
