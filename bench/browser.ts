@@ -21,10 +21,16 @@ async function guard<T>(f: () => Promise<T>): Promise<Outcome<T>> {
 
 async function msnBenchDecode(o: { model: string; name: string; prompts: BenchPrompt[]; modes: ModeSpec[]; maxNewTokens: number; runs: number }) {
   return guard(async () => {
+    // The page must stay responsive while the model runs in its worker: record long main-thread tasks.
+    let longest = 0;
+    const obs = new PerformanceObserver((list) => { for (const e of list.getEntries()) longest = Math.max(longest, e.duration); });
+    obs.observe({ type: 'longtask', buffered: false });
     const engine = await createEngine({ model: o.model });
     try {
-      return await runDecodeBench(engine, o.name, { prompts: o.prompts, modes: o.modes, maxNewTokens: o.maxNewTokens, runs: o.runs, log });
+      const r = await runDecodeBench(engine, o.name, { prompts: o.prompts, modes: o.modes, maxNewTokens: o.maxNewTokens, runs: o.runs, log });
+      return { ...r, mainThreadLongestTaskMs: Math.round(longest) };
     } finally {
+      obs.disconnect();
       await engine.dispose();
     }
   });

@@ -130,6 +130,8 @@ export interface DecodeBenchResult {
   /** Per suite and 'all': one summary per mode (ar first). */
   suites: Record<string, ModeSummary[]>;
   adaptive: { cost: CostTable | null; chosenSizes: Record<string, number> } | null;
+  /** Browser only: the longest main-thread task during the decode benchmark (PerformanceObserver 'longtask'), ms; 0 when none ≥ 50 ms. */
+  mainThreadLongestTaskMs?: number;
   mismatches: Array<{ mode: string; prompt: string; rep: number; index: number }>;
   records: RunRecord[];
   wallMs: number;

@@ -50,7 +50,8 @@ export function renderMarkdown(r: BenchResults): string {
     const mem = d.info.memory;
     L.push(`### ${model.id} (${model.kind})`, '');
     L.push(`${d.info.config.numLayers} layers, C ${d.info.config.hiddenSize}, F ${d.info.config.intermediateSize}, H ${d.info.config.numHeads}/${d.info.config.numKvHeads}, D ${d.info.config.headDim}, V ${d.info.config.vocabSize}, weights ${d.info.weightFormats.join('+')}, context ${d.info.contextLength}. ` +
-      `GPU memory: weights ${mb(mem.weightsBytes)}, KV cache ${mb(mem.kvBytes)}, scratch ${mb(mem.scratchBytes)}; live buffers ${mb(d.liveGpuBytes)}.`, '');
+      `GPU memory: weights ${mb(mem.weightsBytes)}, KV cache ${mb(mem.kvBytes)}, scratch ${mb(mem.scratchBytes)}; live buffers ${mb(d.liveGpuBytes)}.` +
+      (d.mainThreadLongestTaskMs !== undefined ? ` Longest main-thread task during decoding: ${d.mainThreadLongestTaskMs} ms (goal < 50 ms; 0 = none reached the 50 ms long-task threshold).` : ''), '');
     for (const [suite, rows] of Object.entries(d.suites)) {
       L.push(`**${suite}**`, '', ...decodeTable(rows), '');
     }
