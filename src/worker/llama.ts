@@ -1,7 +1,7 @@
 /**
  * The Llama forward on the GPU: weights, KV cache slabs, scratch buffers, bind groups (all created
  * once at load), and the pass list of one forward. Dispatches per forward: 1 embed (+1 per extra
- * embedding chunk) + 10 per layer (+1 per extra weight chunk) + final norm, lm_head, top-k, plus
+ * embedding chunk) + 9 per layer (+1 per extra weight chunk; RoPE and the KV append are one kernel) + final norm, lm_head, top-k, plus
  * one KV compaction per slab when rows are kept.
  *
  * Buffers (T ≤ maxRows rows; strides padded to multiples of 8 floats, padding columns stay zero):
@@ -14,11 +14,10 @@ import type { GpuContext } from '../gpu/context.js';
 import { KernelCache, ParamArena, roundUp, type Pass } from '../gpu/kernel.js';
 import { attentionKernel, attentionPass, causalMask, ATTENTION_MAX_T } from '../kernels/attention.js';
 import { embedKernel, embedPass } from '../kernels/embed.js';
-import { KV_APPEND, kvAppendPass } from '../kernels/kv_append.js';
 import { KV_COMPACT, kvCompactPass, MAX_COMPACT_ROWS } from '../kernels/kv_compact.js';
 import { kernelFor, matmulPass, type MatmulConfig } from '../kernels/matmul.js';
 import { RMSNORM, rmsnormPass } from '../kernels/rmsnorm.js';
-import { ROPE, ropePass } from '../kernels/rope.js';
+import { ROPE_KV_APPEND, ropeKvAppendPass } from '../kernels/rope_kv_append.js';
 import { SWIGLU, swigluPass } from '../kernels/swiglu.js';
 import { TOPK, topkPass, MAX_TOPK } from '../kernels/topk.js';
 import type { LlamaConfig } from '../model/config.js';
@@ -248,7 +247,6 @@ export class LlamaGpu {
       m.chunks.forEach((ch, j) => set(`${key}:${j}`, c.bind(kernelFor(c, this.matmul, m.fmt, 1), [ch.buffer, x, y])));
     };
     this.#embed.chunks.forEach((ch, j) => set(`embed:${j}`, c.bind(embedKernel(c, this.#embed.fmt), [ch.buffer, b.ids, b.x])));
-    set('rope', c.bind(c.get(ROPE), [b.qkv, b.pos, b.rope]));
     set('swiglu', c.bind(c.get(SWIGLU), [b.gu, b.act]));
     this.#layers.forEach((l, i) => {
       set(`in${i}`, c.bind(c.get(RMSNORM), [b.x, l.inNorm, b.h]));
@@ -259,7 +257,7 @@ export class LlamaGpu {
       mm(l.down, b.act, b.x, `down${i}`);
     });
     this.#slabs.forEach((s, j) => {
-      set(`append:${j}`, c.bind(c.get(KV_APPEND), [b.qkv, s.k, s.v]));
+      set(`ropeAppend:${j}`, c.bind(c.get(ROPE_KV_APPEND), [b.qkv, b.pos, b.rope, s.k, s.v]));
       set(`attention:${j}`, c.bind(attentionKernel(c, this.attnBlock), [b.qkv, s.k, s.v, b.masks, b.attn]));
       set(`compactK:${j}`, c.bind(c.get(KV_COMPACT), [s.k]));
       set(`compactV:${j}`, c.bind(c.get(KV_COMPACT), [s.v]));
@@ -299,8 +297,7 @@ export class LlamaGpu {
       const sj = this.#slabs.findIndex((s) => i >= s.layer0 && i < s.layer0 + s.layers);
       passes.push(rmsnormPass(c, mpd, bg(`in${i}`), { T, C: d.C, stride: d.Cp, eps: this.cfg.rmsNormEps }));
       mm(this.#layers[i].qkv, `qkv${i}`, d.Cp, d.QKVp, false);
-      passes.push(ropePass(c, mpd, bg('rope'), { T, heads: d.H + d.Hkv, D: d.D, stride: d.QKVp }));
-      passes.push(kvAppendPass(c, mpd, bg(`append:${sj}`), { T, P, rowFloats: d.rowF, qkvStride: d.QKVp, kCol: d.HD, kBase, vBase, Smax: d.Smax }));
+      passes.push(ropeKvAppendPass(c, mpd, bg(`ropeAppend:${sj}`), { T, P, H: d.H, Hkv: d.Hkv, D: d.D, stride: d.QKVp, kBase, vBase, Smax: d.Smax }));
       passes.push(attentionPass(c, bg(`attention:${sj}`), { T, P, H: d.H, Hkv: d.Hkv, D: d.D, qStride: d.QKVp, outStride: d.HDp, kBase, vBase, maskBase: mask.base, maskStride: mask.stride, Smax: d.Smax }, this.attnBlock));
       mm(this.#layers[i].o, `o${i}`, d.HDp, d.Cp, true);
       passes.push(rmsnormPass(c, mpd, bg(`post${i}`), { T, C: d.C, stride: d.Cp, eps: this.cfg.rmsNormEps }));

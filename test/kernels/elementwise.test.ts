@@ -1,10 +1,9 @@
-// Embedding gather, RMSNorm, RoPE, SwiGLU, KV append and KV compaction against float64 references.
+// Embedding gather, RMSNorm, RoPE fused with the KV append, SwiGLU and KV compaction against float64 references.
 import { describe, expect, it } from 'vitest';
 import { embedKernel, embedPass } from '../../src/kernels/embed.js';
 import { RMSNORM, rmsnormPass } from '../../src/kernels/rmsnorm.js';
-import { ROPE, ropePass } from '../../src/kernels/rope.js';
+import { ROPE_KV_APPEND, ropeKvAppendPass } from '../../src/kernels/rope_kv_append.js';
 import { SWIGLU, swigluPass } from '../../src/kernels/swiglu.js';
-import { KV_APPEND, kvAppendPass } from '../../src/kernels/kv_append.js';
 import { KV_COMPACT, kvCompactPass } from '../../src/kernels/kv_compact.js';
 import { decodeToF32, encodeFromF32, padRows } from '../../src/model/dtype.js';
 import { embedRef, rmsnormRef, ropeRef, swigluRef } from '../../src/reference/ops.js';
@@ -55,28 +54,61 @@ describe('rmsnorm', () => {
   }
 });
 
-describe('rope', () => {
-  for (const [T, H, Hkv, D] of [[1, 4, 2, 8], [3, 3, 3, 20], [17, 8, 2, 16], [5, 6, 2, 64]]) {
-    it(`T=${T} H=${H} Hkv=${Hkv} D=${D}, non-contiguous positions`, async () => {
+describe('rope + KV append', () => {
+  for (const [T, H, Hkv, D, P] of [[1, 4, 2, 8, 0], [3, 3, 3, 20, 5], [17, 8, 2, 16, 40], [5, 6, 2, 64, 1], [69, 4, 2, 48, 23]]) {
+    it(`T=${T} H=${H} Hkv=${Hkv} D=${D} P=${P}, non-contiguous positions, second layer of a slab`, async () => {
       const r = await testRig();
-      const Smax = 300;
+      const Smax = 300; const layers = 2; const layer = 1;
       const invFreq = Float64Array.from({ length: D / 2 }, (_, i) => 1 / 10000 ** ((2 * i) / D));
       const table = buildRopeTable(invFreq, Smax);
       const rand = rng(T * 31 + D);
       const pos = Uint32Array.from({ length: T }, () => Math.floor(rand() * Smax));
       const stride = roundUp((H + 2 * Hkv) * D, 8);
+      const rowF = Hkv * D; const plane = Smax * rowF; const base = layer * plane;
       const qkv = randomData(T * stride, D + H);
       const qkvBuf = storage(r.device, qkv);
-      await run(r, [ropePass(r.cache, r.maxPerDim, r.cache.bind(r.cache.get(ROPE), [qkvBuf, storage(r.device, pos), storage(r.device, table)]), { T, heads: H + Hkv, D, stride })]);
+      const kBuf = storage(r.device, new Float32Array(layers * plane).fill(-1));
+      const vBuf = storage(r.device, new Float32Array(layers * plane).fill(-2));
+      await run(r, [ropeKvAppendPass(r.cache, r.maxPerDim,
+        r.cache.bind(r.cache.get(ROPE_KV_APPEND), [qkvBuf, storage(r.device, pos), storage(r.device, table), kBuf, vBuf]),
+        { T, P, H, Hkv, D, stride, kBase: base, vBase: base, Smax })]);
       const out = await readF32(r.device, qkvBuf);
+      const K = await readF32(r.device, kBuf);
+      const V = await readF32(r.device, vBuf);
+      // Reference: RoPE over the H query and Hkv key heads of each row.
       const w = (H + Hkv) * D;
-      const xin = new Float32Array(T * w); const got = new Float32Array(T * w);
-      for (let t = 0; t < T; t++) { xin.set(qkv.subarray(t * stride, t * stride + w), t * w); got.set(out.subarray(t * stride, t * stride + w), t * w); }
-      expectClose(got, ropeRef(xin, pos, T, H + Hkv, D, invFreq), 1e-6, 1e-5, 'rope');
-      // V columns untouched
-      for (let t = 0; t < T; t++) for (let j = w; j < stride; j++) expect(out[t * stride + j]).toBe(qkv[t * stride + j]);
+      const xin = new Float32Array(T * w);
+      for (let t = 0; t < T; t++) xin.set(qkv.subarray(t * stride, t * stride + w), t * w);
+      const ref = ropeRef(xin, pos, T, H + Hkv, D, invFreq);
+      const qGot = new Float32Array(T * H * D); const qRef = new Float64Array(T * H * D);
+      const kGot = new Float32Array(T * rowF); const kRef = new Float64Array(T * rowF);
+      for (let t = 0; t < T; t++) {
+        qGot.set(out.subarray(t * stride, t * stride + H * D), t * H * D);
+        qRef.set(ref.subarray(t * w, t * w + H * D), t * H * D);
+        kGot.set(K.subarray(base + (P + t) * rowF, base + (P + t + 1) * rowF), t * rowF);
+        kRef.set(ref.subarray(t * w + H * D, (t + 1) * w), t * rowF);
+        // K, V and padding columns of QKV untouched; V rows copied exactly.
+        for (let j = H * D; j < stride; j++) expect(out[t * stride + j]).toBe(qkv[t * stride + j]);
+        for (let j = 0; j < rowF; j++) expect(V[base + (P + t) * rowF + j]).toBe(qkv[t * stride + w + j]);
+      }
+      expectClose(qGot, qRef, 1e-6, 1e-5, 'rope q');
+      expectClose(kGot, kRef, 1e-6, 1e-5, 'rope k → cache');
+      // Nothing outside rows P..P+T-1 of this layer is written.
+      for (const [buf, fill] of [[K, -1], [V, -2]] as const) {
+        for (let i = 0; i < buf.length; i++) {
+          const row = Math.floor((i % plane) / rowF);
+          if (!(Math.floor(i / plane) === layer && row >= P && row < P + T)) expect(buf[i]).toBe(fill);
+        }
+      }
     });
   }
+
+  it('rejects a destination past the cache and an odd head dim', async () => {
+    const r = await testRig();
+    const bg = {} as GPUBindGroup;
+    expect(() => ropeKvAppendPass(r.cache, r.maxPerDim, bg, { T: 4, P: 13, H: 2, Hkv: 1, D: 8, stride: 32, kBase: 0, vBase: 0, Smax: 16 })).toThrow(/P \+ T/);
+    expect(() => ropeKvAppendPass(r.cache, r.maxPerDim, bg, { T: 1, P: 0, H: 2, Hkv: 1, D: 7, stride: 32, kBase: 0, vBase: 0, Smax: 16 })).toThrow(/D must be a multiple of 2/);
+  });
 });
 
 describe('swiglu', () => {
@@ -94,26 +126,6 @@ describe('swiglu', () => {
 });
 
 describe('KV cache ops', () => {
-  it('append writes K and V rows at P..P+T-1 of the right layer', async () => {
-    const r = await testRig();
-    const T = 5; const P = 7; const Hkv = 2; const D = 8; const H = 4; const Smax = 16; const layers = 2; const layer = 1;
-    const rowF = Hkv * D; const stride = (H + 2 * Hkv) * D;
-    const qkv = randomData(T * stride, 21);
-    const plane = Smax * rowF;
-    const kBuf = storage(r.device, new Float32Array(layers * plane).fill(-1));
-    const vBuf = storage(r.device, new Float32Array(layers * plane).fill(-2));
-    const base = layer * plane;
-    await run(r, [kvAppendPass(r.cache, r.maxPerDim, r.cache.bind(r.cache.get(KV_APPEND), [storage(r.device, qkv), kBuf, vBuf]), { T, P, rowFloats: rowF, qkvStride: stride, kCol: H * D, kBase: base, vBase: base, Smax })]);
-    for (const [buf, fill, off] of [[kBuf, -1, 0], [vBuf, -2, rowF]] as const) {
-      const out = await readF32(r.device, buf);
-      for (let i = 0; i < out.length; i++) {
-        const l = Math.floor(i / plane); const row = Math.floor((i % plane) / rowF); const j = i % rowF;
-        if (l === layer && row >= P && row < P + T) expect(out[i]).toBe(qkv[(row - P) * stride + H * D + off + j]);
-        else expect(out[i]).toBe(fill);
-      }
-    }
-  });
-
   it('compaction keeps the listed rows in order, including overlapping source/destination rows', async () => {
     const r = await testRig();
     const Smax = 40; const rowF = 12; const layers = 3; const P = 10;
