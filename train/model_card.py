@@ -41,7 +41,7 @@ response = "\\n" + body lines (same dedent), no trailing newline, then <|endofte
 ids      = encode(prompt) + encode(response) + [eos]   (no BOS; eos = <|endoftext|> = id 0, pad = <|pad|> = id 1)
 ```
 
-Example prompt (the model continues with `"\\n        self.items.append(x)"` and then `<|endoftext|>`):
+Example prompt (a correct response would be `"\\n        self.items.append(x)"` and then `<|endoftext|>`; this small model often writes something else):
 
 ```python
 class Stack:
@@ -87,7 +87,7 @@ def render_card(name: str, m: dict, sources: dict) -> str:
         f"{pre.get('time_s', 0) / 60:.1f} min | {hw} |",
         f"| {mode.upper()} fine-tuning (lr {ft.get('lr')}, cosine, seed {ft.get('seed')}) | {ft.get('max_steps')} | "
         f"{ft.get('batch_size')} pairs | {ft.get('tokens_seen', 0) / 1e6:.2f}M non-pad ({ft.get('epochs')} epochs of "
-        f"{ft.get('train_pairs')} pairs) | {ft.get('train_time_s', 0) / 60:.1f} min | same |", "",
+        f"{ft.get('train_pairs')} pairs) | {ft.get('train_time_s', 0) / 60:.1f} min | {ft.get('hardware', hw)} |", "",
         f"Final pretraining validation loss {pre.get('final_val_loss')}; fine-tuning train loss "
         f"{ft.get('train_loss')}, validation response loss {ft.get('val_response_loss')}.", "",
     ]

@@ -76,7 +76,7 @@ export async function main(argv: string[]): Promise<number> {
     if (o?.verbose || !(err instanceof MsnError)) {
       if (o?.verbose) process.stderr.write(`${err?.stack ?? ''}\n`);
     }
-    if (!o) process.stderr.write(USAGE);
+    if (!o) process.stderr.write('Run with --help for the options.\n');
     return err instanceof MsnError && err.code === 'invalid-argument' ? 2 : 1;
   }
 }
