@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @dataclass
 class Config:
     size: str = "tiny"                # toy | tiny | small (model.py)
-    data: str = str(ROOT / "train/data/build")  # train.bin / val.bin (uint16)
+    data: str = "train/data/build"  # train.bin / val.bin (uint16); relative paths are from the repo root
     out: str = str(ROOT / "train/out/tiny/base")
     seq_len: int = 256                # tokens per training window
     batch_size: int = 16              # windows per step (16 x 256 = 4096 tokens/step)
@@ -98,8 +98,8 @@ def main(cfg: Config):
         torch.backends.cudnn.allow_tf32 = True
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    train_data = np.memmap(Path(cfg.data, "train.bin"), dtype=np.uint16, mode="r")
-    val_data = np.memmap(Path(cfg.data, "val.bin"), dtype=np.uint16, mode="r")
+    train_data = np.memmap(Path(ROOT, cfg.data, "train.bin"), dtype=np.uint16, mode="r")
+    val_data = np.memmap(Path(ROOT, cfg.data, "val.bin"), dtype=np.uint16, mode="r")
 
     model = make_model(cfg.size).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, cfg.beta2),
@@ -183,8 +183,8 @@ def main(cfg: Config):
 
     model.save_pretrained(out)
     for f in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):  # --base needs them
-        if Path(cfg.data, "tokenizer", f).is_file():
-            shutil.copy(Path(cfg.data, "tokenizer", f), out / f)
+        if Path(ROOT, cfg.data, "tokenizer", f).is_file():
+            shutil.copy(Path(ROOT, cfg.data, "tokenizer", f), out / f)
     summary = dict(config=asdict(cfg), params=n_params(model), steps=step,
                    tokens_seen=step * cfg.batch_size * cfg.seq_len, train_tokens=len(train_data),
                    time_s=round(t_spent, 1), device=cfg.device, threads=cfg.threads,
