@@ -23,7 +23,7 @@ case "$cmd" in
     cd "$root"
     mkdir -p .gpu
     node bench/build.mjs .gpu
-    { git rev-parse HEAD | tr -d '\n'; [ -n "$(git status --porcelain --untracked-files=no -- src shaders bench ':!bench/results')" ] && printf ' (+ uncommitted changes in src/shaders/bench)'; echo; } > .gpu/commit
+    { git rev-parse HEAD | tr -d '\n'; [ -n "$(git status --porcelain --untracked-files=no -- src shaders bench public/models ':!bench/results')" ] && printf ' (+ uncommitted changes in src, shaders, bench or public/models)'; echo; } > .gpu/commit
     ../shared/gpu/pack.sh
     echo "working tree (tracked + untracked, not ignored) + .gpu: $(( ( $(git ls-files -z --cached --others --exclude-standard | du -cb --files0-from=- 2>/dev/null | tail -1 | cut -f1) + $(du -sb .gpu | cut -f1) ) / 1048576 )) MiB (limit 64 MiB)"
     ;;
