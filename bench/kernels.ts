@@ -27,6 +27,29 @@ import gemmCode from './gemm_vec4.wgsl';
 import { GpuTimer, type Timing, type TimingMethod } from './gpu-timer.js';
 import { median, round, sig } from './stats.js';
 
+function dispatch(cp: GPUComputePassEncoder, p: Pass, arena: ParamArena, off: number): void {
+  cp.setPipeline(p.kernel.pipeline);
+  cp.setBindGroup(0, p.bindGroup);
+  cp.setBindGroup(1, arena.bindGroup, [off]);
+  cp.dispatchWorkgroups(...p.workgroups);
+}
+
+/**
+ * Packs the params of `passes` into `arena` once (reset + flush) and returns their offsets and an
+ * encoder that records the passes `reps` times in one compute pass (optionally timestamped).
+ */
+function packPasses(arena: ParamArena, passes: readonly Pass[]) {
+  arena.reset();
+  const offs = passes.map((p) => arena.push(p.kernel.def.params, p.params));
+  arena.flush();
+  const encode = (enc: GPUCommandEncoder, reps: number, timestampWrites?: GPUComputePassTimestampWrites) => {
+    const cp = enc.beginComputePass(timestampWrites ? { timestampWrites } : {});
+    for (let r = 0; r < reps; r++) passes.forEach((p, i) => dispatch(cp, p, arena, offs[i]));
+    cp.end();
+  };
+  return { offs, encode };
+}
+
 const STREAM: KernelDef = { name: 'bench_stream', code: streamCode, bindings: ['read', 'rw'], params: 'uu' };
 const GEMM_VEC4: KernelDef = { name: 'bench_gemm_vec4', code: gemmCode, bindings: ['read', 'read', 'rw'], params: 'uuu' };
 
@@ -183,24 +206,7 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<KernelBench
     for (const b of live.splice(0)) b.destroy();
   };
   /** Encoder of `passes` repeated `reps` times in one compute pass (params packed once). */
-  const encoderOf = (passes: Pass[]) => {
-    arena.reset();
-    const offs = passes.map((p) => arena.push(p.kernel.def.params, p.params));
-    arena.flush();
-    return (enc: GPUCommandEncoder, reps: number, timestampWrites?: GPUComputePassTimestampWrites) => {
-      const cp = enc.beginComputePass(timestampWrites ? { timestampWrites } : {});
-      for (let r = 0; r < reps; r++) {
-        passes.forEach((p, i) => {
-          cp.setPipeline(p.kernel.pipeline);
-          cp.setBindGroup(0, p.bindGroup);
-          cp.setBindGroup(1, arena.bindGroup, [offs[i]]);
-          cp.dispatchWorkgroups(...p.workgroups);
-        });
-      }
-      cp.end();
-    };
-  };
-  const timePasses = (passes: Pass[]): Promise<Timing> => timer.time(encoderOf(passes));
+  const timePasses = (passes: Pass[]): Promise<Timing> => timer.time(packPasses(arena, passes).encode);
 
   // Model: config for shapes, and the runtime's matmul configuration on this adapter.
   const desc = await describeModel(createModelSource(o.model));
@@ -376,22 +382,7 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<KernelBench
       device.queue.writeBuffer(model.b.masks, R * R * 4, tr.mask() as Float32Array<ArrayBuffer>);
     }
     const passes = model.forwardPasses(T, P, maskRef, logits, Math.min(10, MAX_TOPK));
-    const arenaM = model.arena;
-    arenaM.reset();
-    const offs = passes.map((p) => arenaM.push(p.kernel.def.params, p.params));
-    arenaM.flush();
-    const encodeAll = (enc: GPUCommandEncoder, reps: number, timestampWrites?: GPUComputePassTimestampWrites) => {
-      const cp = enc.beginComputePass(timestampWrites ? { timestampWrites } : {});
-      for (let r = 0; r < reps; r++) {
-        passes.forEach((p, i) => {
-          cp.setPipeline(p.kernel.pipeline);
-          cp.setBindGroup(0, p.bindGroup);
-          cp.setBindGroup(1, arenaM.bindGroup, [offs[i]]);
-          cp.dispatchWorkgroups(...p.workgroups);
-        });
-      }
-      cp.end();
-    };
+    const { offs, encode: encodeAll } = packPasses(model.arena, passes);
     const whole = await timer.time(encodeAll);
     let byKernel: ForwardProfile['byKernel'] = null;
     if (timer.timestamps && passes.length * 2 <= 4096) {
@@ -403,10 +394,7 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<KernelBench
         const enc = device.createCommandEncoder();
         passes.forEach((p, i) => {
           const cp = enc.beginComputePass({ timestampWrites: { querySet: qs, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
-          cp.setPipeline(p.kernel.pipeline);
-          cp.setBindGroup(0, p.bindGroup);
-          cp.setBindGroup(1, arenaM.bindGroup, [offs[i]]);
-          cp.dispatchWorkgroups(...p.workgroups);
+          dispatch(cp, p, model.arena, offs[i]);
           cp.end();
         });
         enc.resolveQuerySet(qs, 0, passes.length * 2, resolve, 0);

@@ -12,6 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { basename, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 import { createNodeEngine, packageRoot } from '../src/engine/node.js';
 import { chooseIcd, createNodeGpu, prepareNodeGpuEnv } from '../src/gpu/node.js';
 import type { AdapterSummary } from '../src/gpu/context.js';
@@ -67,41 +68,45 @@ const USAGE = `npm run bench -- [--quick | --full] [--runtime node|chromium] [--
   [--modes ar,jacobi,retrieval,tr-jacobi-fixed,tr-jacobi-adaptive] [--max-new-tokens N] [--runs N] [--prompts N]
   [--kernel-size quick|small|cpu|gpu] [--no-kernels] [--no-decode] [--no-host] [--out DIR] [--inline]`;
 
-function parseArgs(argv: string[]): Args {
-  const a: Args = { plan: 'standard', runtime: 'node', models: [], kernels: true, decode: true, host: true, inline: false };
-  for (let i = 0; i < argv.length; i++) {
-    const k = argv[i];
-    const val = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${k} needs a value.\n${USAGE}`);
-      return v;
-    };
-    const int = () => {
-      const v = Number(val());
-      if (!Number.isInteger(v) || v < 1) throw new Error(`${k} needs a positive integer.`);
-      return v;
-    };
-    switch (k) {
-      case '--quick': a.plan = 'quick'; break;
-      case '--full': a.plan = 'full'; break;
-      case '--runtime': { const r = val(); if (r !== 'node' && r !== 'chromium') throw new Error('--runtime is node or chromium'); a.runtime = r; break; }
-      case '--model': a.models.push(val()); break;
-      case '--modes': a.modes = val().split(','); break;
-      case '--models': { const w = val(); if (w !== 'twins' && w !== 'default' && w !== 'fixture') throw new Error('--models is twins, default or fixture'); a.which = w; break; }
-      case '--kernel-size': { const k = val(); if (!['quick', 'small', 'cpu', 'gpu'].includes(k)) throw new Error('--kernel-size is quick, small, cpu or gpu'); a.kernelSize = k as KernelBenchSize; break; }
-      case '--max-new-tokens': a.maxNewTokens = int(); break;
-      case '--runs': a.runs = int(); break;
-      case '--prompts': a.prompts = int(); break;
-      case '--no-kernels': a.kernels = false; break;
-      case '--no-decode': a.decode = false; break;
-      case '--no-host': a.host = false; break;
-      case '--out': a.out = val(); break;
-      case '--inline': a.inline = true; break;
-      case '-h': case '--help': console.log(USAGE); process.exit(0); break;
-      default: throw new Error(`Unknown option ${k}.\n${USAGE}`);
-    }
-  }
-  return a;
+/** Options of `npm run bench` (node:util parseArgs, as the generate CLI). @throws Error on a bad option. */
+function parseBenchArgs(argv: string[]): Args {
+  const { values: v } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      quick: { type: 'boolean' }, full: { type: 'boolean' }, runtime: { type: 'string' }, model: { type: 'string', multiple: true },
+      modes: { type: 'string' }, models: { type: 'string' }, 'kernel-size': { type: 'string' }, 'max-new-tokens': { type: 'string' },
+      runs: { type: 'string' }, prompts: { type: 'string' }, 'no-kernels': { type: 'boolean' }, 'no-decode': { type: 'boolean' },
+      'no-host': { type: 'boolean' }, out: { type: 'string' }, inline: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (v.help) { console.log(USAGE); process.exit(0); }
+  const oneOf = <T extends string>(name: string, x: string | undefined, allowed: readonly T[]): T | undefined => {
+    if (x !== undefined && !(allowed as readonly string[]).includes(x)) throw new Error(`--${name} is ${allowed.join(', ')}`);
+    return x as T | undefined;
+  };
+  const int = (name: string, x: string | undefined): number | undefined => {
+    if (x === undefined) return undefined;
+    const n = Number(x);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} needs a positive integer.`);
+    return n;
+  };
+  return {
+    plan: v.full ? 'full' : v.quick ? 'quick' : 'standard',
+    runtime: oneOf('runtime', v.runtime, ['node', 'chromium'] as const) ?? 'node',
+    models: v.model ?? [],
+    modes: v.modes?.split(','),
+    which: oneOf('models', v.models, ['twins', 'default', 'fixture'] as const),
+    kernelSize: oneOf('kernel-size', v['kernel-size'], ['quick', 'small', 'cpu', 'gpu'] as const),
+    maxNewTokens: int('max-new-tokens', v['max-new-tokens']),
+    runs: int('runs', v.runs),
+    prompts: int('prompts', v.prompts),
+    kernels: !v['no-kernels'],
+    decode: !v['no-decode'],
+    host: !v['no-host'],
+    out: v.out,
+    inline: !!v.inline,
+  };
 }
 
 const FIXTURE = join('test', 'fixtures', 'models', 'tiny-gqa-f32');
@@ -171,9 +176,9 @@ async function main(): Promise<number> {
   const t0 = performance.now();
   let args: Args;
   try {
-    args = parseArgs(process.argv.slice(2));
+    args = parseBenchArgs(process.argv.slice(2));
   } catch (e) {
-    log((e as Error).message);
+    log(`${(e as Error).message}\n${USAGE}`);
     return 2;
   }
   prepareNodeGpuEnv();
