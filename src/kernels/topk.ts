@@ -5,6 +5,8 @@ import { checkInt } from './shape.js';
 
 export const TOPK: KernelDef = { name: 'topk', code, bindings: ['read', 'rw', 'rw'], params: 'uuuu' };
 export const MAX_TOPK = 16;
+/** Id of a top-k slot that no finite logit fills (reads as −1 in an Int32Array). */
+export const TOPK_EMPTY = 0xffffffff;
 
 export interface TopkShape {
   T: number;
