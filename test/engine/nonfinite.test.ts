@@ -2,8 +2,8 @@
 //  - `model.norm.weight[0] = NaN` makes every logit NaN: the executor returns id −1 / value NaN (never
 //    0xffffffff or an id ≥ V), and the CLI exits 1 with NonFiniteLogitsError on stderr and nothing on
 //    stdout, in every decode mode (prefill of the prompt hides nothing);
-//  - one NaN weight in an lm_head row makes that token's logit NaN in every row: it never wins and
-//    never becomes a draft, and every mode still outputs the same tokens;
+//  - one NaN (or +inf) weight in an lm_head row makes that token's logit NaN (or ±inf) in every row:
+//    it never wins and never becomes a draft, and every mode still outputs the same tokens;
 //  - ids between the tokenizer's size and the config's vocab_size decode to empty text.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
@@ -43,6 +43,7 @@ function editTensor(file: string, name: string, edit: (bytes: DataView, shape: n
 let dir: string;
 let nanModel: string; // tiny-gqa-f32, model.norm.weight[0] = NaN: every logit NaN
 let nanTokenModel: string; // tiny-gqa-f32, lm_head.weight[j, 0] = NaN: token j's logit NaN
+let infTokenModel: string; // tiny-gqa-f32, lm_head.weight[j, 0] = +inf: token j's logit ±inf (sign of h[0]) or NaN
 let beyondModel: string; // tiny-llama3-bf16-sharded, lm_head row 310 (≥ the tokenizer's 301) = 2 × row 9
 const gqa = golden('tiny-gqa-f32');
 const nanToken = gqa.greedy_ids[0]; // the token the unmodified model picks first
@@ -56,6 +57,9 @@ beforeAll(() => {
   nanTokenModel = join(dir, 'nan-token');
   cpSync(fixturePath('tiny-gqa-f32'), nanTokenModel, { recursive: true });
   editTensor(join(nanTokenModel, 'model.safetensors'), 'lm_head.weight', (v, [, K]) => v.setFloat32(nanToken * K * 4, NaN, true));
+  infTokenModel = join(dir, 'inf-token');
+  cpSync(fixturePath('tiny-gqa-f32'), infTokenModel, { recursive: true });
+  editTensor(join(infTokenModel, 'model.safetensors'), 'lm_head.weight', (v, [, K]) => v.setFloat32(nanToken * K * 4, Infinity, true));
   beyondModel = join(dir, 'beyond-tokenizer');
   cpSync(fixturePath('tiny-llama3-bf16-sharded'), beyondModel, { recursive: true });
   editTensor(join(beyondModel, 'model-00003-of-00003.safetensors'), 'lm_head.weight', (v, [, K]) => {
@@ -107,24 +111,24 @@ describe('non-finite logits', () => {
     });
   }
 
-  it('a NaN logit among finite ones never wins and never becomes a draft; every mode agrees', async () => {
+  it.each([['NaN', () => nanTokenModel], ['+inf', () => infTokenModel]])('a %s logit among finite ones never wins and never becomes a draft; every mode agrees', async (_, model) => {
     const ex = new Executor(() => createNodeGpu());
     executors.push(ex);
-    await ex.load(nanTokenModel, { contextLength: 64, disableFeatures: disabledFeatures() });
+    await ex.load(model(), { contextLength: 64, disableFeatures: disabledFeatures() });
     const T = gqa.prompt_ids.length;
     const r = await ex.forward({ tokens: gqa.prompt_ids, positions: Array.from({ length: T }, (_, i) => i), mask: 'causal', topK: 16, commit: false, returnLogits: true });
     const V = 301;
     for (let t = 0; t < T; t++) {
       const row = Array.from(r.ids.subarray(t * 16, (t + 1) * 16));
-      expect(Number.isNaN(r.logits![t * V + nanToken])).toBe(true);
+      expect(Number.isFinite(r.logits![t * V + nanToken])).toBe(false);
       expect(row).not.toContain(nanToken);
       expect(row.every((id) => id >= 0 && id < V)).toBe(true);
     }
-    // Without the NaN, the first new token would be `nanToken`; now it is the runner-up of the golden logits.
+    // Unmodified, the first new token would be `nanToken`; now it is the runner-up of the golden logits.
     const first = gqa.greedy_logits[0].map((x, i) => [x, i]).filter(([, i]) => i !== nanToken).sort((a, b) => b[0] - a[0] || a[1] - b[1])[0][1];
     const outs: number[][] = [];
     for (const args of [['--decode', 'ar'], ['--decode', 'tr-jacobi', '--tree', 'fixed'], ['--decode', 'jacobi'], ['--decode', 'retrieval']]) {
-      const c = await cli(['--model', nanTokenModel, '--prompt', gqa.prompt_text, '--max-new-tokens', '12', '--json', ...args]);
+      const c = await cli(['--model', model(), '--prompt', gqa.prompt_text, '--max-new-tokens', '12', '--json', ...args]);
       expect(c.code, c.stderr).toBe(0);
       const res = JSON.parse(c.stdout) as { tokenIds: number[] };
       expect(res.tokenIds).not.toContain(nanToken);
