@@ -111,6 +111,13 @@ describe('non-finite logits', () => {
     });
   }
 
+  it('CLI --runtime chromium (SwiftShader compiles the kernel) reports the all-NaN model the same way', async () => {
+    const r = await cli(['--model', nanModel, '--prompt', gqa.prompt_text, '--max-new-tokens', '8', '--json', '--decode', 'tr-jacobi', '--tree', 'fixed', '--runtime', 'chromium']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(new RegExp(`^NonFiniteLogitsError: The model's logits are not finite at decode step 1, row 0 \\(position ${gqa.prompt_ids.length - 1}\\)`, 'm'));
+  });
+
   it.each([['NaN', () => nanTokenModel], ['+inf', () => infTokenModel]])('a %s logit among finite ones never wins and never becomes a draft; every mode agrees', async (_, model) => {
     const ex = new Executor(() => createNodeGpu());
     executors.push(ex);
