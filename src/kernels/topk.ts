@@ -1,4 +1,7 @@
-/** Top-k wrapper (shaders/topk.wgsl): per-row k best logits, ties to the lowest id; [0] = argmax. */
+/**
+ * Top-k wrapper (shaders/topk.wgsl): per-row k best *finite* logits, ties to the lowest id; [0] =
+ * argmax. NaN and ±inf are never ranked; slots no finite logit fills get id {@link TOPK_EMPTY}.
+ */
 import code from '../../shaders/topk.wgsl';
 import type { KernelCache, KernelDef, Pass } from '../gpu/kernel.js';
 import { checkInt } from './shape.js';

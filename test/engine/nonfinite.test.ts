@@ -13,6 +13,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Executor } from '../../src/worker/executor.js';
 import { createNodeGpu } from '../../src/gpu/node.js';
+import { describeError } from '../../src/component/describe-error.js';
+import { NonFiniteLogitsError } from '../../src/errors.js';
 import { fixturePath, golden } from '../helpers/fixtures.js';
 import { disabledFeatures } from '../helpers/gpu.js';
 
@@ -143,6 +145,14 @@ describe('non-finite logits', () => {
     }
     expect(outs[0][0]).toBe(first);
     for (const o of outs) expect(o).toEqual(outs[0]);
+  });
+
+  it('the app and <msn-chat> name the error and say what to do', () => {
+    const v = describeError(new NonFiniteLogitsError({ phase: 'decode', step: 3, row: 2, position: 9, id: -1 }));
+    expect(v).toMatchObject({ name: 'NonFiniteLogitsError', code: 'non-finite-logits', needsReload: false });
+    expect(v.title).toMatch(/NaN or infinity/);
+    expect(v.message).toMatch(/at decode step 3, row 2 \(position 9\)/);
+    expect(v.action).toMatch(/weights/);
   });
 
   it("ids between the tokenizer's size and vocab_size decode to empty text without throwing", async () => {
