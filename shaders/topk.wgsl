@@ -1,6 +1,12 @@
 // topk.wgsl — per-row top-k of the logits (k ≤ 16), largest first; ties go to the lowest token id.
 // Element 0 is the greedy argmax. Only these ids and values cross back to the host.
 //
+// Only finite logits are ranked: NaN, +inf and −inf are skipped, detected by their bit pattern
+// (exponent bits all ones) because a WGSL compiler may assume floats are finite and fold an
+// `x != x` test away. Slots that no finite logit fills keep id EMPTY (0xffffffff) and value 0, so a
+// row with no finite logit returns EMPTY as its argmax: the host must check it (ARCHITECTURE.md,
+// "Non-finite logits"). An empty slot ranks after every real one, so a finite −3.4e38 still counts.
+//
 // Dispatch: one workgroup of WG threads per row. Each thread keeps a sorted list of its best k over
 // the ids it visits (tid, tid+WG, ... ascending, replacing only on strictly greater values, so ties
 // keep the lower id); lists are then merged pairwise in a fixed tree with (value desc, id asc) order.
@@ -8,6 +14,8 @@
 
 const WG: u32 = 64u;
 const MAXK: u32 = 16u;
+const EMPTY: u32 = 0xffffffffu;      // id of a slot no finite logit fills
+const EXP_MASK: u32 = 0x7f800000u;   // f32 exponent bits: all ones = NaN or ±inf
 
 struct Params {
   V: u32,          // vocabulary size (columns considered)
@@ -24,9 +32,16 @@ struct Params {
 var<workgroup> sv: array<f32, WG * MAXK>;
 var<workgroup> si: array<u32, WG * MAXK>;
 
-// true when (va, ia) ranks before (vb, ib)
+// true when (va, ia) ranks before (vb, ib); an empty slot ranks after everything. Values in real
+// slots are finite, so the comparisons below never see NaN.
 fn better(va: f32, ia: u32, vb: f32, ib: u32) -> bool {
+  if (ia == EMPTY) { return false; }
+  if (ib == EMPTY) { return true; }
   return va > vb || (va == vb && ia < ib);
+}
+
+fn isFinite(x: f32) -> bool {
+  return (bitcast<u32>(x) & EXP_MASK) != EXP_MASK;
 }
 
 @compute @workgroup_size(WG)
@@ -36,11 +51,11 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   let k = p.k;
   var bv: array<f32, MAXK>;
   var bi: array<u32, MAXK>;
-  for (var j = 0u; j < MAXK; j++) { bv[j] = -3.4e38; bi[j] = 0xffffffffu; }
+  for (var j = 0u; j < MAXK; j++) { bv[j] = 0.0; bi[j] = EMPTY; }
   let base = (p.row0 + t) * p.stride;
   for (var v = tid; v < p.V; v += WG) {
     let x = L[base + v];
-    if (better(x, v, bv[k - 1u], bi[k - 1u])) {
+    if (isFinite(x) && better(x, v, bv[k - 1u], bi[k - 1u])) {
       var j = k - 1u;
       loop {
         if (j == 0u) { break; }

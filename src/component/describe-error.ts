@@ -56,6 +56,8 @@ export function describeError(e: unknown, phase: 'load' | 'generate' = 'generate
       return view('Invalid input', 'Correct the value and try again.', phase === 'load');
     case 'busy':
       return view('The runtime is busy', 'Wait for the current request to finish.', false);
+    case 'non-finite-logits':
+      return view('The model computed invalid numbers (NaN or infinity)', 'This model cannot choose a next token: its weights or their conversion are probably broken. Check the model files with a reference implementation, or use another model.', phase === 'load');
     default:
       if (name === 'SecurityError') return view('The browser refused to start the model worker', 'Serve the script and the page from the same origin (workers must be same-origin), and allow worker-src \'self\' in the Content-Security-Policy.', true);
       return view(phase === 'load' ? 'The model could not be loaded' : 'Generation failed', 'Reload the model and try again. If it keeps failing, reload the page.', true);

@@ -7,12 +7,17 @@
  *   - `tr-jacobi`: the MSN paper's tree — retrieval chain + mc_sim_7b_63 Jacobi tree, 69 nodes —
  *     verified in one forward with a tree mask (reference §2.3, minus its bugs §2.4).
  * Every mode outputs exactly the greedy AR tokens (the lossless invariant).
+ * Non-finite logits: the backend returns id −1 for a top-k slot that no finite logit fills (and ids
+ * outside [0, vocabSize) are treated the same). Such ids never become tokens or Jacobi candidates;
+ * when the row greedy AR would take its next token from has none, decoding stops with
+ * NonFiniteLogitsError after yielding every token before it — the same tokens and the same position
+ * in every mode (ARCHITECTURE.md, "Non-finite logits").
  * Definitions used everywhere (README, stats, benchmarks):
  *   - prefill covers the prompt minus its last token (committed to the KV cache in chunks);
  *   - every decode step starts from the current last token (the "root");
  *   - steps = decode forwards; newTokens includes a generated EOS; MAT = newTokens / steps.
  */
-import { AbortedError, ContextOverflowError, InvalidArgumentError, MsnError } from '../errors.js';
+import { AbortedError, ContextOverflowError, InvalidArgumentError, MsnError, NonFiniteLogitsError } from '../errors.js';
 import type { StepBackend } from './backend.js';
 import { CandidateTable } from './candidates.js';
 import { RetrievalPool } from './retrieval.js';
@@ -59,7 +64,7 @@ export interface DecodeOptions {
   policy?: TreePolicy;
   /** Mask ids already registered with this backend, by tree key (reused across generations). */
   maskCache?: Map<string, number>;
-  /** Vocabulary size (caps the top-k requested per row; default 10 candidates). */
+  /** Vocabulary size: caps the top-k requested per row (default 10) and bounds valid ids. */
   vocabSize?: number;
   /** Called after every decode step with the running stats (live tokens/s and MAT in a UI). */
   onStep?: (stats: Readonly<DecodeStats>) => void;
@@ -100,7 +105,9 @@ export function baseTree(mode: DecodeMode): DraftTree | null {
 /**
  * Runs prefill + decode; yields the new tokens of each step. The generator's return value is the
  * stats. @throws ContextOverflowError before any GPU work when prompt + maxNewTokens > context;
- * AbortedError when `signal` aborts (between steps); InvalidArgumentError for bad options.
+ * AbortedError when `signal` aborts (between steps); InvalidArgumentError for bad options;
+ * NonFiniteLogitsError when the row that decides the next token has no finite logit (after the
+ * tokens before it were yielded).
  */
 export async function* decode(backend: StepBackend, promptIds: readonly number[], opts: DecodeOptions): AsyncGenerator<number[], DecodeStats> {
   const now = opts.now ?? (() => performance.now());
@@ -131,6 +138,10 @@ export async function* decode(backend: StepBackend, promptIds: readonly number[]
   let keep: number[] | undefined; // accepted slots of the previous (pending) tree step
   let rows = 0;
   const topK = Math.min(TOP_K, opts.vocabSize ?? TOP_K);
+  const V = opts.vocabSize ?? Infinity;
+  /** −1 for an id that is no token (an empty top-k slot, or a broken backend's id ≥ V). */
+  const tokenOr = (id: number): number => (id >= 0 && id < V ? id : -1);
+  let nonFinite: NonFiniteLogitsError | null = null;
   if (base) cand.setRetrieval(pool.lookup());
 
   const maskId = async (tree: DraftTree): Promise<number> => {
@@ -164,6 +175,7 @@ export async function* decode(backend: StepBackend, promptIds: readonly number[]
     const tStep = now();
     if (!tree) {
       const r = await backend.forward({ tokens: [root], positions: [P], mask: 'causal', topK: 1, commit: true, keep });
+      if (tokenOr(r.ids[0]) < 0) throw new NonFiniteLogitsError({ phase: 'decode', step: stats.steps + 1, row: 0, position: P, id: r.ids[0] });
       keep = undefined;
       newTokens = [r.ids[0]];
       P += 1;
@@ -191,10 +203,19 @@ export async function* decode(backend: StepBackend, promptIds: readonly number[]
         r = await backend.forward({ tokens, positions, mask: await maskId(tree), topK, commit: false, keep });
       }
       const k = r.k;
-      const argmax = Array.from({ length: T }, (_, j) => r.ids[j * k]);
+      // An argmax of −1 (no finite logit) matches no draft, so verification stops before it.
+      const argmax = Array.from({ length: T }, (_, j) => tokenOr(r.ids[j * k]));
       const v = verifyGreedy(tree, tokens, argmax);
       keep = v.slots;
       newTokens = v.tokens;
+      if (newTokens[newTokens.length - 1] < 0) {
+        // The bonus row (where AR would decode next) has no finite logit: emit the accepted drafts
+        // first, as AR would have, then stop (unless they end generation before that row counts).
+        const row = v.slots[v.slots.length - 1];
+        nonFinite = new NonFiniteLogitsError({ phase: 'decode', step: stats.steps + 1, row, position: P + tree.depth[row], id: r.ids[row * k] });
+        newTokens = newTokens.slice(0, -1);
+        if (newTokens.length === 0) throw nonFinite;
+      }
       P += v.slots.length;
       rows += T;
       if (v.path === tree.retrievalPath && v.accepted > 0) stats.retrievalWins++;
@@ -203,7 +224,7 @@ export async function* decode(backend: StepBackend, promptIds: readonly number[]
       const path = tree.paths[v.path];
       for (let rIdx = 0; v.accepted + 1 + rIdx < path.length && rIdx < MAX_DEPTH; rIdx++) {
         const slot = path[v.accepted + 1 + rIdx];
-        cand.setJacobi(rIdx + 1, r.ids.subarray(slot * k, slot * k + k));
+        cand.setJacobi(rIdx + 1, Array.from(r.ids.subarray(slot * k, slot * k + k), tokenOr));
       }
       opts.policy?.observe?.(tree, v.path, v.accepted, now() - tStep);
     }
@@ -223,6 +244,7 @@ export async function* decode(backend: StepBackend, promptIds: readonly number[]
     opts.onStep?.(stats);
     yield emit;
     if (stats.stopReason) break;
+    if (nonFinite) throw nonFinite;
     root = newTokens[newTokens.length - 1];
     if (base) cand.setRetrieval(pool.lookup());
   }

@@ -1,10 +1,15 @@
-/** Top-k wrapper (shaders/topk.wgsl): per-row k best logits, ties to the lowest id; [0] = argmax. */
+/**
+ * Top-k wrapper (shaders/topk.wgsl): per-row k best *finite* logits, ties to the lowest id; [0] =
+ * argmax. NaN and ±inf are never ranked; slots no finite logit fills get id {@link TOPK_EMPTY}.
+ */
 import code from '../../shaders/topk.wgsl';
 import type { KernelCache, KernelDef, Pass } from '../gpu/kernel.js';
 import { checkInt } from './shape.js';
 
 export const TOPK: KernelDef = { name: 'topk', code, bindings: ['read', 'rw', 'rw'], params: 'uuuu' };
 export const MAX_TOPK = 16;
+/** Id of a top-k slot that no finite logit fills (reads as −1 in an Int32Array). */
+export const TOPK_EMPTY = 0xffffffff;
 
 export interface TopkShape {
   T: number;

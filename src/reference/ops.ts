@@ -101,14 +101,23 @@ export function swigluRef(GU: Arr, T: number, F: number): Float64Array {
   return A;
 }
 
-/** Top-k per row: ids by (value desc, id asc). */
+/** Id of a top-k slot that no finite logit fills (0xffffffff; −1 once read as Int32). */
+export const TOPK_EMPTY_REF = 0xffffffff;
+
+/**
+ * Top-k per row over the finite logits only, ids by (value desc, id asc). NaN and ±infinity are
+ * never ranked; slots left without a finite logit get id {@link TOPK_EMPTY_REF} and value 0.
+ */
 export function topkRef(L: Arr, T: number, V: number, k: number): { ids: number[][]; vals: number[][] } {
   const ids: number[][] = [];
   const vals: number[][] = [];
   for (let t = 0; t < T; t++) {
-    const order = Array.from({ length: V }, (_, i) => i).sort((a, b) => (L[t * V + b] - L[t * V + a]) || a - b);
-    ids.push(order.slice(0, k));
-    vals.push(order.slice(0, k).map((i) => L[t * V + i]));
+    const order = Array.from({ length: V }, (_, i) => i)
+      .filter((i) => Number.isFinite(L[t * V + i]))
+      .sort((a, b) => (L[t * V + b] - L[t * V + a]) || a - b)
+      .slice(0, k);
+    ids.push([...order, ...new Array<number>(k - order.length).fill(TOPK_EMPTY_REF)]);
+    vals.push([...order.map((i) => L[t * V + i]), ...new Array<number>(k - order.length).fill(0)]);
   }
   return { ids, vals };
 }

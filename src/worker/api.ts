@@ -77,7 +77,11 @@ export interface ForwardRequest {
   returnLogits?: boolean;
 }
 
-/** Per-row results of a forward: ids and logits of the top-k, row-major [T', k]. */
+/**
+ * Per-row results of a forward: ids and logits of the top-k, row-major [T', k]. Only finite logits
+ * are ranked (NaN and ±infinity never are); a slot that no finite logit fills has id −1 and value
+ * NaN, so a row with no finite logit at all has argmax −1. Every other id is in [0, V).
+ */
 export interface ForwardResult {
   ids: Int32Array;
   values: Float32Array;

@@ -207,6 +207,11 @@ export class Executor implements ExecutorApi {
         ids = new Int32Array(r.slice(0, 4 * n));
         values = new Float32Array(r.slice(4 * n, 8 * n));
         m.b.readback.unmap();
+        // A slot that no finite logit filled (topk.wgsl: id 0xffffffff, read here as −1) gets value
+        // NaN; any other id outside [0, V) is treated the same, so none ever leaves the executor.
+        for (let i = 0; i < n; i++) {
+          if (!(ids[i] >= 0 && ids[i] < d.V)) { ids[i] = -1; values[i] = NaN; }
+        }
       } else {
         await this.#guardLost(dev.queue.onSubmittedWorkDone());
       }
