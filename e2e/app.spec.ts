@@ -122,7 +122,10 @@ test('generate and stream, ar vs tr-jacobi statistics, stop then a second prompt
   await finished(page);
   expect(await page.locator('#output .text').innerText(), 'lossless: tr-jacobi text equals ar text').toBe(arText);
   await expect(page.locator('#stat-speedup')).toHaveText(/^\d+\.\d\d× \(/);
-  expect(Number(await page.locator('#stat-mat').innerText())).toBeGreaterThanOrEqual(1);
+  // MAT shown = tokens / steps shown (MAT ≥ 1 always holds; this catches a wrong figure).
+  const [, trTokens, trSteps] = /^(\d+) in (\d+) steps$/.exec(await page.locator('#stat-tokens').innerText())!;
+  expect(Number(trTokens)).toBe(12);
+  await expect(page.locator('#stat-mat')).toHaveText((Number(trTokens) / Number(trSteps)).toFixed(2));
   await shot(page, info, 'app-generated');
 
   // Longest main-thread task while generating (benchmark metric; generous bound here).

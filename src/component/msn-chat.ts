@@ -9,6 +9,15 @@
  * `prompt` (initial text of the prompt box).
  * Events (see events.ts): `progress`, `ready`, `token`, `done`, `error`. Method: `generate(prompt)`.
  * Elements with the same model URL share one worker and engine; their requests run FIFO.
+ *
+ * Moves and attribute changes never touch a request already made:
+ * - a move (removed and re-inserted in the same task, as frameworks reorder lists, or
+ *   `moveBefore()`, which calls `connectedMoveCallback`) keeps the requests and their streams; only an
+ *   element still disconnected one task later is removed for real: its requests are aborted and its
+ *   share of the engine is released (the registry disposes the engine when no share is left);
+ * - a request uses the attributes the element had when it was made. A `model` change while requests
+ *   made before it are pending switches the model once they have settled; requests made after the
+ *   change wait for the new model.
  */
 import type { Engine, GenerationResult } from '../engine/engine.js';
 import { AbortedError, DeviceLostError, InvalidArgumentError } from '../errors.js';
@@ -20,7 +29,7 @@ import { modelDisplayName, normalizeModelUrl } from './model-url.js';
 import { acquireEngine, invalidateEngine, type EngineLease } from './registry.js';
 import { MSN_CHAT_CSS } from './styles.js';
 
-/** Options of {@link MsnChatElement.generate}; unset ones come from the attributes. */
+/** Options of {@link MsnChatElement.generate}; unset ones come from the attributes at the call. */
 export interface MsnGenerateOptions {
   maxNewTokens?: number;
   decode?: DecodeMode;
@@ -60,6 +69,11 @@ function styleSheet(): CSSStyleSheet | null {
   return sheet;
 }
 
+/** The requests bound to one model binding (one `#connect`), so that a model switch waits for them. */
+interface Binding {
+  count: number;
+}
+
 function mb(bytes: number): string {
   return `${(bytes / 1e6).toFixed(bytes < 1e7 ? 2 : 1)} MB`;
 }
@@ -74,6 +88,14 @@ export class MsnChatElement extends HTMLElement {
   #requests = new Set<AbortController>();
   #nextId = 1;
   #running = 0;
+  /** Requests made since the last `#connect` (they run on its model). */
+  #binding: Binding = { count: 0 };
+  /** A `model` change waits for the current binding's requests to settle. */
+  #switchPending = false;
+  /** Requests made while a switch is pending, waiting for the new binding. */
+  #waiters: Array<(b: Binding) => void> = [];
+  /** A disconnection not yet known to be a real removal (cleared when reconnected in time). */
+  #removal: ReturnType<typeof setTimeout> | null = null;
   #ready!: Promise<Engine>;
   #els!: {
     model: HTMLElement; progress: HTMLProgressElement; progressText: HTMLElement; status: HTMLElement; error: HTMLElement;
@@ -150,19 +172,35 @@ export class MsnChatElement extends HTMLElement {
         (this as Record<string, unknown>)[prop] = v;
       }
     }
+    if (this.#removal !== null) {
+      // Re-inserted within the task that removed it: a move, nothing to do.
+      clearTimeout(this.#removal);
+      this.#removal = null;
+    }
     if (!this.#lease) this.#connect();
   }
+  /**
+   * Removed from the document: a move re-inserts the element before the next task, so the abort
+   * of its requests and the release of its engine share wait for that task.
+   */
   disconnectedCallback(): void {
-    this.stop();
-    this.#disconnect();
+    if (this.#removal !== null) return;
+    this.#removal = setTimeout(() => {
+      this.#removal = null;
+      if (this.isConnected) return;
+      this.stop();
+      this.#disconnect();
+    }, 0);
   }
+  /** `moveBefore()` moved the element (Chromium 133+): it keeps its requests and engine. */
+  connectedMoveCallback(): void {}
   attributeChangedCallback(name: string, old: string | null, value: string | null): void {
     // `prompt`: initial text of the prompt box (kept once the user has typed).
     if (name === 'prompt' && (this.#els.prompt.value === '' || this.#els.prompt.value === (old ?? ''))) this.#els.prompt.value = value ?? '';
-    if (name === 'model' && old !== value && this.isConnected) {
-      this.stop();
-      this.#disconnect();
-      this.#connect();
+    // `model`: applies once the requests made before the change have settled (never to them).
+    if (name === 'model' && old !== value && (this.isConnected || this.#removal !== null)) {
+      if (this.#binding.count > 0) this.#switchPending = true;
+      else this.#switchModel();
     }
   }
 
@@ -177,10 +215,14 @@ export class MsnChatElement extends HTMLElement {
   /**
    * Generates a completion (or a chat reply when the model has a chat template) of `prompt`,
    * streaming it into the output and firing `token` then `done` (or `error`). Resolves with the
-   * result; rejects with the error (an `AbortedError` after `stop()`).
+   * result; rejects with the error (an `AbortedError` after `stop()` or the element's removal).
+   * Unset options come from the attributes at this call; the request runs on the model the
+   * element has at this call (after a pending `model` change: the new one), whatever changes later.
    */
   async generate(prompt: string, options: MsnGenerateOptions = {}): Promise<GenerationResult> {
     const requestId = this.#nextId++;
+    const maxNewTokens = options.maxNewTokens ?? this.maxNewTokens;
+    const decode = options.decode ?? this.decode;
     const ctl = new AbortController();
     const external = options.signal;
     const onExternal = () => ctl.abort();
@@ -188,10 +230,12 @@ export class MsnChatElement extends HTMLElement {
     external?.addEventListener('abort', onExternal, { once: true });
     this.#requests.add(ctl);
     this.#sync();
+    let binding: Binding | null = null;
     try {
+      binding = await this.#bind(ctl.signal);
       const engine = await this.#waitReady(ctl.signal);
       const chat = options.chat ?? engine.tokenizer.hasChatTemplate;
-      const it = engine.generate(prompt, { maxNewTokens: options.maxNewTokens ?? this.maxNewTokens, decode: options.decode ?? this.decode, chat, signal: ctl.signal });
+      const it = engine.generate(prompt, { maxNewTokens, decode, chat, signal: ctl.signal });
       let output = '';
       let index = 0;
       let started = false;
@@ -234,6 +278,7 @@ export class MsnChatElement extends HTMLElement {
     } finally {
       external?.removeEventListener('abort', onExternal);
       this.#requests.delete(ctl);
+      if (binding) this.#unbind(binding);
       this.#sync();
     }
   }
@@ -256,7 +301,49 @@ export class MsnChatElement extends HTMLElement {
     this.#ready = new Promise<Engine>(() => {});
   }
 
+  /**
+   * Binds a new request to the current model, or, while a `model` change is pending, to the next
+   * one once the switch happens. Rejects with `AbortedError` when aborted while waiting.
+   */
+  #bind(signal: AbortSignal): Promise<Binding> {
+    if (!this.#switchPending) {
+      this.#binding.count++;
+      return Promise.resolve(this.#binding);
+    }
+    return new Promise<Binding>((resolve, reject) => {
+      const onAbort = () => {
+        const i = this.#waiters.indexOf(waiter);
+        if (i >= 0) this.#waiters.splice(i, 1);
+        reject(new AbortedError('Generation was aborted before the model was loaded.'));
+      };
+      const waiter = (b: Binding) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(b);
+      };
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.#waiters.push(waiter);
+    });
+  }
+
+  /** A request of `b` settled: the last one of the current binding lets a pending `model` change happen. */
+  #unbind(b: Binding): void {
+    b.count--;
+    if (b === this.#binding && b.count === 0 && this.#switchPending) this.#switchModel();
+  }
+
+  /** Applies the `model` attribute: releases the current engine share and acquires the new one. */
+  #switchModel(): void {
+    this.#disconnect();
+    this.#connect();
+  }
+
   #connect(): void {
+    // A new binding; the requests that waited for a model switch are its first.
+    const binding: Binding = { count: this.#waiters.length };
+    this.#binding = binding;
+    this.#switchPending = false;
+    for (const w of this.#waiters.splice(0)) w(binding);
     this.#engine = null;
     this.#loadError = null;
     this.#hideError();
@@ -303,6 +390,7 @@ export class MsnChatElement extends HTMLElement {
   }
 
   #disconnect(): void {
+    this.#switchPending = false; // the next #connect reads the attribute anyway
     this.#lease?.release();
     this.#lease = null;
     this.#engine = null;

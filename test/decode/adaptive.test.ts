@@ -48,17 +48,32 @@ describe('adaptive tree', () => {
   });
 
   it('chosen sub-trees are closed under ancestors and lossless for any cost table (property)', async () => {
+    let trees = 0;
     await fc.assert(fc.asyncProperty(fc.array(fc.double({ min: 0.1, max: 100, noNaN: true }), { minLength: 8, maxLength: 8 }), fc.integer({ min: 0, max: 1000 }), async (ms, seed) => {
       const table = { sizes: [1, 2, 4, 8, 16, 32, 48, 69], ms };
       const policy = new AdaptiveTreePolicy(table, { exploreEvery: 3 });
+      // The trees the policy really chose during the run (a DraftTree orders parents before
+      // children by construction, so closure is checked against the base tree's template paths).
+      const chosen: Array<DraftTree | null> = [];
+      const choose = policy.choose.bind(policy);
+      policy.choose = (b, a) => { const t = choose(b, a); chosen.push(t); return t; };
       const model = new FakeModel({ vocab: 30, seed, predictability: 0.85 });
       const prompt = [1, 2, 3, 4, 1, 2, 3];
       const { out } = await run(model, prompt, 30, policy);
       expect(out).toEqual(model.greedy(prompt, 30));
-      const base = DraftTree.paper();
-      const t = policy.choose(base);
-      if (t) for (let j = 1; j < t.size; j++) expect(t.parent[j]).toBeLessThan(j);
+      const base = new Set(DraftTree.paper().template.map((p) => p.join(',')));
+      for (const t of chosen) {
+        if (!t) continue;
+        trees++;
+        const nodes = new Set(t.template.map((p) => p.join(',')));
+        for (const p of t.template) {
+          expect(base.has(p.join(',')), `${JSON.stringify(p)} is a node of the paper tree`).toBe(true);
+          for (let d = 1; d < p.length; d++) expect(nodes.has(p.slice(0, d).join(',')), `ancestor of ${JSON.stringify(p)}`).toBe(true);
+        }
+      }
     }), { numRuns: 60 });
+    // The property ran on real sub-trees, not only on AR steps.
+    expect(trees).toBeGreaterThan(60);
   });
 
   it('measures a real AR step before trusting the probe, and follows observed costs', () => {

@@ -1,6 +1,9 @@
 // The engine end to end in Node: worker thread + Comlink, streaming, stats, errors across the boundary.
 import { afterAll, describe, expect, it } from 'vitest';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import { createNodeEngine } from '../../src/engine/node.js';
+import type { LoadProgress } from '../../src/model/loader.js';
 import type { Engine } from '../../src/engine/engine.js';
 import { AbortedError, ContextOverflowError, InvalidArgumentError, ModelFormatError, NetworkError } from '../../src/errors.js';
 import { fixturePath, golden } from '../helpers/fixtures.js';
@@ -9,8 +12,8 @@ import { disabledFeatures } from '../helpers/gpu.js';
 const engines: Engine[] = [];
 afterAll(async () => { for (const e of engines) await e.dispose(); });
 
-async function engine(name: string, inline = false): Promise<Engine> {
-  const e = await createNodeEngine({ model: fixturePath(name), contextLength: 64, inline, disableFeatures: disabledFeatures() });
+async function engine(name: string, inline = false, onProgress?: (p: LoadProgress) => void): Promise<Engine> {
+  const e = await createNodeEngine({ model: fixturePath(name), contextLength: 64, inline, disableFeatures: disabledFeatures(), onProgress });
   engines.push(e);
   return e;
 }
@@ -18,8 +21,8 @@ async function engine(name: string, inline = false): Promise<Engine> {
 describe('engine (Node worker thread)', () => {
   it('streams the golden greedy tokens with consistent stats', async () => {
     const g = golden('tiny-gqa-f16-untied');
-    const e = await engine('tiny-gqa-f16-untied');
-    const progress: number[] = [];
+    const progress: LoadProgress[] = [];
+    const e = await engine('tiny-gqa-f16-untied', false, (p) => progress.push(p));
     const pieces: string[] = [];
     const live: number[] = [];
     const it = e.generate(g.prompt_text, { maxNewTokens: 16, decode: 'ar', onStep: (s) => live.push(s.newTokens) });
@@ -37,7 +40,12 @@ describe('engine (Node worker thread)', () => {
     expect(res.tokensPerSecond).toBeGreaterThan(0);
     expect(res.ttftMs).toBeGreaterThanOrEqual(res.prefillMs);
     expect(res.adapter.vendor.length).toBeGreaterThan(0);
-    expect(progress).toEqual([]);
+    // Load progress crossed the worker boundary: from 0 to the weight file's size on disk, never backwards.
+    const size = statSync(join(fixturePath('tiny-gqa-f16-untied'), 'model.safetensors')).size;
+    expect(progress.length).toBeGreaterThan(1);
+    expect(progress[0]).toEqual({ loadedBytes: 0, totalBytes: size, file: 'model.safetensors' });
+    expect(progress.at(-1)).toEqual({ loadedBytes: size, totalBytes: size, file: 'model.safetensors' });
+    for (let i = 1; i < progress.length; i++) expect(progress[i].loadedBytes).toBeGreaterThanOrEqual(progress[i - 1].loadedBytes);
     expect(live).toEqual(Array.from({ length: 16 }, (_, i) => i + 1));
   });
 
@@ -46,10 +54,11 @@ describe('engine (Node worker thread)', () => {
     const e = await createNodeEngine({ model: fixturePath('tiny-llama3-bf16-sharded'), contextLength: 32, onProgress: (p) => seen.push(p) });
     engines.push(e);
     expect(seen.length).toBeGreaterThan(2);
-    const last = seen[seen.length - 1];
-    expect(last.totalBytes).toBeGreaterThan(0);
-    expect(last.loadedBytes).toBe(last.totalBytes);
-    expect(new Set(seen.map((s) => s.file)).size).toBe(3);
+    const shards = [1, 2, 3].map((i) => `model-0000${i}-of-00003.safetensors`);
+    const total = shards.reduce((s, f) => s + statSync(join(fixturePath('tiny-llama3-bf16-sharded'), f)).size, 0);
+    expect(seen.every((p) => p.totalBytes === total)).toBe(true);
+    expect(seen.at(-1)!.loadedBytes).toBe(total);
+    expect([...new Set(seen.map((s) => s.file))]).toEqual(shards);
     for (let i = 1; i < seen.length; i++) expect(seen[i].loadedBytes).toBeGreaterThanOrEqual(seen[i - 1].loadedBytes);
   });
 

@@ -1,0 +1,77 @@
+// Every figure of the README comes from a file in the repo that a script regenerates: these tests
+// re-render the generated parts from the saved files and fail when the README (or the saved file
+// itself) says something else.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { latestRuns, performanceSummaries, range, readmeFigures, renderRunTimes, replaceRunTimes } from '../../bench/figures.ts';
+import { MAT_HELDOUT_FILE, MAX_NEW_TOKENS, PROMPTS, renderMatTable, replaceMatTable, type MatHeldout } from '../../bench/mat-heldout.ts';
+
+const root = join(import.meta.dirname, '..', '..');
+const readme = readFileSync(join(root, 'README.md'), 'utf8');
+const benchReadme = readFileSync(join(root, 'bench/README.md'), 'utf8');
+/** README text with line breaks as spaces (figures may wrap). */
+const flat = (text: string) => text.replace(/\s*\n\s*/g, ' ');
+
+describe('README held-out MAT table (bench/mat-heldout.ts)', () => {
+  const data = JSON.parse(readFileSync(join(root, MAT_HELDOUT_FILE), 'utf8')) as MatHeldout;
+
+  it('is the table rendered from bench/results/mat-heldout.json', () => {
+    expect(readme).toContain(renderMatTable(data));
+    expect(replaceMatTable(readme, data)).toBe(readme);
+  });
+
+  it('the saved file holds the runs the README describes, each lossless', () => {
+    const held = readFileSync(join(root, 'train/data/test_prompts.jsonl'), 'utf8').split('\n').filter(Boolean).slice(0, PROMPTS).map((l) => JSON.parse(l) as { id: number; prompt: string });
+    expect(data.prompts.map((p) => [p.id, p.prompt])).toEqual(held.map((h) => [h.id, h.prompt]));
+    expect(data.commands.fixed).toEqual(['--prompt', '$P', '--max-new-tokens', String(MAX_NEW_TOKENS), '--decode', 'tr-jacobi', '--tree', 'fixed', '--json']);
+    for (const p of data.prompts) {
+      expect(p.ar).toMatchObject({ decode: 'ar', steps: p.ar.newTokens, newTokens: p.ar.tokenIds.length });
+      expect(p.fixed).toMatchObject({ decode: 'tr-jacobi', tree: 'fixed', newTokens: p.fixed.tokenIds.length });
+      expect(p.fixed.tokenIds).toEqual(p.ar.tokenIds);
+      expect(p.identical).toBe(true);
+      expect(p.fixed.meanAcceptedTokens).toBeCloseTo(p.fixed.newTokens / p.fixed.steps, 10);
+      expect(p.fixed.newTokens).toBeLessThanOrEqual(MAX_NEW_TOKENS);
+    }
+  });
+
+  it('a changed figure in the saved file changes the rendered table', () => {
+    const bumped = structuredClone(data);
+    bumped.prompts[0].fixed.steps += 1;
+    expect(renderMatTable(bumped)).not.toBe(renderMatTable(data));
+    expect(readme).not.toContain(renderMatTable(bumped));
+  });
+});
+
+describe('README figures from the saved benchmark results (bench/figures.ts)', () => {
+  const latest = latestRuns();
+  const heldout = JSON.parse(readFileSync(join(root, MAT_HELDOUT_FILE), 'utf8')) as MatHeldout;
+
+  it('the Performance tables are what bench/summary.ts renders from the latest run of each adapter', () => {
+    expect([...latest.keys()].sort()).toEqual(['lavapipe', 'swiftshader-chromium']);
+    for (const block of performanceSummaries(latest)) expect(readme).toContain(block.trim());
+  });
+
+  it('every figure quoted in the prose is the one computed from the saved files', () => {
+    const figures = readmeFigures(latest, heldout);
+    expect(figures.length).toBeGreaterThan(10);
+    for (const f of figures) expect(flat(f.readme === 'README.md' ? readme : benchReadme), `${f.readme}: ${f.text} (from ${f.source})`).toContain(f.text);
+  });
+
+  it('bench/README.md run times are the saved wall times and the plan estimates', () => {
+    expect(benchReadme).toContain(renderRunTimes(latest));
+    expect(replaceRunTimes(benchReadme, latest)).toBe(benchReadme);
+  });
+
+  it('figures follow the files: ranges are min-max as printed, and a changed result changes the text', () => {
+    expect(range([0.819, 0.981, 0.95, 0.926, 0.737, 0.818], 2)).toBe('0.74-0.98');
+    expect(range([66, 66.4], 0)).toBe('66');
+    const before = readmeFigures(latest, heldout).map((f) => f.text);
+    const changed = new Map([...latest].map(([k, v]) => [k, structuredClone(v)]));
+    const adaptive = changed.get('lavapipe')!.r.models[0].decode.suites.all.find((m) => m.mode === 'tr-jacobi-adaptive')!;
+    adaptive.speedupPerRep = [1.2, 0.5, 0.9];
+    const after = readmeFigures(changed, heldout).map((f) => f.text);
+    expect(after.filter((t, i) => t !== before[i]).length).toBeGreaterThan(0);
+    expect(after.some((t) => t.includes('0.50-1.20x (lavapipe)'))).toBe(true);
+  });
+});
