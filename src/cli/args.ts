@@ -20,7 +20,8 @@ export interface CliOptions {
 }
 
 export const USAGE = `Usage: npm run generate -- [options]
-  --model <folder|URL>       Hugging Face Llama-family model folder (default: the embedded default model)
+  --model <location>         Hugging Face Llama-family model: a local folder, a folder URL, hf:owner/name[@rev]
+                             or a huggingface.co link (default: the embedded default model)
   --prompt <text>            raw completion prompt (required)
   --chat                     treat --prompt as a user message and apply the model's chat template
   --max-new-tokens <N>       new tokens at most (default 64)

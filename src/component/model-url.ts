@@ -14,9 +14,9 @@ export function normalizeModelUrl(input: string, base: string): string {
   return resolveModelLocation(input, { base });
 }
 
-/** A short display name of a model folder URL (`owner/name` on Hugging Face, else the last path segment). */
+/** A short display name of a model folder URL (`owner/name` of a Hub resolve URL, on huggingface.co or a mirror; else the last path segment). */
 export function modelDisplayName(url: string): string {
-  const m = /huggingface\.co\/([\w.-]+\/[\w.-]+)\/resolve\//i.exec(url);
+  const m = /^https?:\/\/[^/]+(?:\/.*)?\/([\w.-]+\/[\w.-]+)\/resolve\//i.exec(url);
   if (m) return m[1];
   const parts = new URL(url).pathname.split('/').filter(Boolean);
   return parts.at(-1) ?? url;

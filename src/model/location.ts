@@ -189,7 +189,6 @@ function localFolder(text: string, paths: LocalPaths): string {
 export function resolveModelLocation(input: string, ctx: LocationContext): string {
   const text = typeof input === 'string' ? input.trim() : '';
   if (!text) throw new InvalidArgumentError(`No model given. ${FORMS}${ctx.paths ? ', or a local folder' : ''}.`);
-  // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(text)) throw invalid(JSON.stringify(text).slice(1, -1), 'contains control characters');
   const hub = /^hf:(?:\/\/)?(.*)$/is.exec(text);
   if (hub) return parseHub(text, hub[1], endpointOf(ctx));

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { HF_DEFAULT_ENDPOINT, resolveModelLocation } from '../../src/model/location.js';
 import { resolveNodeModelLocation } from '../../src/model/location-node.js';
-import { normalizeModelUrl } from '../../src/component/model-url.js';
+import { modelDisplayName, normalizeModelUrl } from '../../src/component/model-url.js';
 import { InvalidArgumentError } from '../../src/errors.js';
 
 const PAGE = 'https://example.org/app/index.html';
@@ -193,6 +193,12 @@ describe('resolveModelLocation', () => {
       expect(() => browser(input)).toThrow(/which a browser cannot read: serve the folder over http\(s\)/);
     }
     expect(() => resolveModelLocation('models/x', {})).toThrow(/no page URL/);
+  });
+
+  it('display names: owner/name of a Hub resolve URL (huggingface.co or a mirror), else the folder name', () => {
+    expect(modelDisplayName(browser('hf:owner/name@refs/pr/1/sub'))).toBe('owner/name');
+    expect(modelDisplayName(node('hf:owner/name', { MSN_HF_ENDPOINT: 'http://127.0.0.1:8000/hub' }))).toBe('owner/name');
+    expect(modelDisplayName(browser('/models/msn-code-tiny'))).toBe('msn-code-tiny');
   });
 
   it('Node: a file: URL with a remote host is refused', () => {
