@@ -157,7 +157,7 @@ function parseUrl(input: string, text: string, base?: string): URL {
 
 /** An http(s) URL as a folder URL. */
 function httpFolder(input: string, url: URL): string {
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw invalid(input, `uses ${url.protocol}, but model URLs must use http or https`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw invalid(input, `uses ${url.protocol} (Model URLs must use http or https)`);
   if (url.username || url.password) throw invalid(input, 'has a user name or password in it, which fetch refuses');
   if (HF_HOST.test(url.hostname)) return parseHubLink(input, url);
   url.hash = '';

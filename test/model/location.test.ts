@@ -165,7 +165,7 @@ describe('resolveModelLocation', () => {
     ['https://huggingface.co/owner/name/tree/%E0%A4%A', /malformed percent-encoding/],
     ['http://', /is not a valid URL/],
     ['https://[::1', /is not a valid URL/],
-    ['ftp://example.com/m', /uses ftp:, but model URLs must use http or https/],
+    ['ftp://example.com/m', /uses ftp: \(Model URLs must use http or https\)/],
     ['javascript:alert(1)', /uses javascript:/],
     ['data:application/json,{}', /uses data:/],
     ['localhost:8080/models/x', /uses localhost:/],
