@@ -6,8 +6,9 @@
  * A file is *absent* only when the server says so (HTTP 404 or 410, or a static host's HTML
  * fallback page) or the file system does (ENOENT, ENOTDIR). Every other failure — a 5xx, 401/403,
  * a refused connection, EACCES — is a NetworkError naming the file, so an optional file that could
- * not be read is never silently skipped. Bodies are counted against their announced length
- * (content-length, or the file size), and a transfer that breaks or ends short is a NetworkError too.
+ * not be read is never silently skipped. A transfer that breaks is a NetworkError too, and a body
+ * that ends short of (or past) its announced length (content-length, or the file size) is a
+ * ModelFormatError naming the file.
  */
 import { ModelFormatError, NetworkError } from '../errors.js';
 
@@ -23,7 +24,8 @@ export interface ModelSource {
   readonly location: string;
   /**
    * Opens a file for streaming. The stream fails with a NetworkError naming the file when the
-   * transfer breaks or ends short of (or past) the announced size.
+   * transfer breaks, and with a ModelFormatError naming it when it ends short of (or past) the
+   * announced size.
    * @throws NetworkError when it is missing or unreadable.
    */
   open(name: string, signal?: AbortSignal): Promise<OpenedFile>;
@@ -72,11 +74,13 @@ function fetchFailure(e: unknown): string {
 }
 
 /**
- * `body` as a stream that fails with a NetworkError naming `where` when the transfer fails or ends
- * at other than `expected` bytes (the response's content-length, when it is the body's length).
- * Abort errors pass through unchanged.
+ * `body` of file `name` (at URL or path `where`) as a stream that fails with a NetworkError naming
+ * `where` when the transfer breaks (a dropped connection, a read error), and with a ModelFormatError
+ * naming the file when it ends at other than `expected` bytes (the response's content-length when
+ * it is the body's length, or the file size): a truncated copy, e.g. in a cache, is a bad file
+ * (`detail.file`, so callers can evict it), not a network failure. Abort errors pass through.
  */
-function checkedBody(body: ReadableStream<Uint8Array>, where: string, expected: number | null): ReadableStream<Uint8Array> {
+function checkedBody(body: ReadableStream<Uint8Array>, name: string, where: string, expected: number | null): ReadableStream<Uint8Array> {
   const reader = body.getReader();
   let n = 0;
   return new ReadableStream<Uint8Array>({
@@ -89,13 +93,13 @@ function checkedBody(body: ReadableStream<Uint8Array>, where: string, expected: 
         return;
       }
       if (r.done) {
-        if (expected !== null && n !== expected) c.error(new NetworkError(where, `incomplete body: ${n} of ${expected} bytes`));
+        if (expected !== null && n !== expected) c.error(new ModelFormatError(`${name} (${where}) is truncated: ${n} of its ${expected} bytes arrived.`, { file: name, url: where, expected, received: n }));
         else c.close();
         return;
       }
       n += r.value.byteLength;
       if (expected !== null && n > expected) {
-        c.error(new NetworkError(where, `body longer than its content-length (${expected} bytes)`));
+        c.error(new ModelFormatError(`${name} (${where}) is longer than its announced ${expected} bytes.`, { file: name, url: where, expected, received: n }));
         reader.cancel().catch(() => {});
         return;
       }
@@ -149,7 +153,7 @@ class FetchSource implements ModelSource {
       throw new NetworkError(this.url(name), res.ok ? 'an HTML page instead of the file (SPA fallback?)' : res.status);
     }
     const size = bodyLength(res);
-    return { size, stream: checkedBody(res.body, this.url(name), size) };
+    return { size, stream: checkedBody(res.body, name, this.url(name), size) };
   }
   async size(name: string): Promise<number | null> {
     const res = await this.#head(name);
@@ -193,7 +197,7 @@ class FsSource implements ModelSource {
     }
     if (!st.isFile()) throw new NetworkError(p, 'not a file');
     const rs = fs.createReadStream(p, { highWaterMark: 1 << 20 });
-    return { size: st.size, stream: checkedBody(stream.Readable.toWeb(rs) as unknown as ReadableStream<Uint8Array>, p, st.size) };
+    return { size: st.size, stream: checkedBody(stream.Readable.toWeb(rs) as unknown as ReadableStream<Uint8Array>, name, p, st.size) };
   }
   async size(name: string): Promise<number | null> {
     const { fs } = await node();

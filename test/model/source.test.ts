@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describeModel, streamWeights } from '../../src/model/loader.js';
 import { createModelSource, readJson } from '../../src/model/source.js';
 import { Tokenizer } from '../../src/tokenizer/tokenizer.js';
-import { NetworkError } from '../../src/errors.js';
+import { ModelFormatError, NetworkError } from '../../src/errors.js';
 import { fixturePath } from '../helpers/fixtures.js';
 import { closedPort, serveModel, truncate, type ModelServer } from '../helpers/http-model.js';
 
@@ -118,13 +118,23 @@ describe('HTTP model folder: absent versus failed files', () => {
     expect(w.message).toContain(`Could not read ${base}model.safetensors`);
   });
 
-  it('a body shorter or longer than its content-length is a NetworkError naming the file', async () => {
+  it('a body that ends short of (or past) its content-length is a ModelFormatError naming the file (a truncated copy, e.g. cached)', async () => {
+    // A Response that ends cleanly but short: what a truncated cached copy with its original headers gives.
     const answer = (bytes: number, length: number) => vi.fn(async () => new Response(new Uint8Array(bytes).fill(32), { headers: { 'content-length': String(length) } }));
+    const url = 'https://example.invalid/m/config.json';
     try {
-      vi.stubGlobal('fetch', answer(50, 100));
-      expectNetworkError(await failure(readJson(createModelSource('https://example.invalid/m/'), 'config.json')), 'https://example.invalid/m/config.json', 'incomplete body: 50 of 100 bytes');
-      vi.stubGlobal('fetch', answer(120, 100));
-      expectNetworkError(await failure(readJson(createModelSource('https://example.invalid/m/'), 'config.json')), 'https://example.invalid/m/config.json', 'body longer than its content-length (100 bytes)');
+      for (const [bytes, message] of [[50, 'is truncated: 50 of its 100 bytes arrived'], [120, 'is longer than its announced 100 bytes']] as const) {
+        vi.stubGlobal('fetch', answer(bytes, 100));
+        const e = await failure(readJson(createModelSource('https://example.invalid/m/'), 'config.json'));
+        expect(e).toBeInstanceOf(ModelFormatError);
+        expect(e.message).toBe(`config.json (${url}) ${message}.`);
+        expect((e as ModelFormatError).detail).toEqual({ file: 'config.json', url, expected: 100, received: bytes });
+      }
+      // In a load: only config.json is there (every other file answers 404), and it is cut short.
+      vi.stubGlobal('fetch', vi.fn(async (u: string) => (u === url ? answer(50, 100)() : new Response(null, { status: 404 }))));
+      const w = await failure(describeModel(createModelSource('https://example.invalid/m/')));
+      expect(w).toBeInstanceOf(ModelFormatError);
+      expect((w as ModelFormatError).detail.file).toBe('config.json');
     } finally {
       vi.unstubAllGlobals();
     }
