@@ -18,8 +18,9 @@ import { IndexedDbCostCache } from './cost-cache.js';
  */
 export async function createEngine(options: EngineOptions): Promise<Engine> {
   installErrorTransfer();
-  const model = resolveModelLocation(options.model, { base: location.href });
+  options = { ...options, model: resolveModelLocation(options.model, { base: location.href }) };
   const worker = new Worker(new URL('../worker/worker.ts', import.meta.url), { type: 'module', name: 'msn-executor' });
   const executor = Comlink.wrap<ExecutorApi>(worker) as unknown as ExecutorApi;
+  const model = new URL(options.model, location.href).href;
   return createEngineWith(executor, { costCache: new IndexedDbCostCache(), ...options, model }, () => worker.terminate(), (f) => Comlink.proxy(f as object) as typeof f);
 }

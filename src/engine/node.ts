@@ -49,7 +49,6 @@ export function nodeWorkerPath(): string {
  *   URL that could not be read; and the errors of `Executor.load`.
  */
 export async function createNodeEngine(options: NodeEngineOptions): Promise<Engine> {
-  options = { ...options, model: resolveNodeModelLocation(options.model) };
   try {
     return await createNodeEngineOnce(options);
   } catch (e) {
@@ -63,11 +62,12 @@ export async function createNodeEngine(options: NodeEngineOptions): Promise<Engi
 async function createNodeEngineOnce(options: NodeEngineOptions): Promise<Engine> {
   installErrorTransfer();
   prepareNodeGpuEnv(options.preferSwiftShader);
+  const model = resolveNodeModelLocation(options.model);
   if (options.inline) {
     const ex = new Executor(() => createNodeGpu({ preferSwiftShader: options.preferSwiftShader }));
-    return createEngineWith(ex, { costCache: new FileCostCache(), ...options }, () => {});
+    return createEngineWith(ex, { costCache: new FileCostCache(), ...options, model }, () => {});
   }
   const worker = new Worker(nodeWorkerPath(), { env: { ...process.env, MSN_PREFER_SWIFTSHADER: options.preferSwiftShader ? '1' : '' } });
   const executor = Comlink.wrap<ExecutorApi>(nodeEndpoint(worker)) as unknown as ExecutorApi;
-  return createEngineWith(executor, { costCache: new FileCostCache(), ...options }, async () => { await worker.terminate(); }, (f) => Comlink.proxy(f as object) as typeof f);
+  return createEngineWith(executor, { costCache: new FileCostCache(), ...options, model }, async () => { await worker.terminate(); }, (f) => Comlink.proxy(f as object) as typeof f);
 }
