@@ -3,10 +3,9 @@
  * machine's adapter) or in headless Chromium, streams text or prints one JSON object.
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { MsnError } from '../errors.js';
 import { createNodeEngine, packageRoot } from '../engine/node.js';
-import { resolveNodeModelLocation } from '../model/location-node.js';
 import { parseCli, USAGE, type CliOptions } from './args.js';
 import type { GenerationResult } from '../engine/engine.js';
 
@@ -54,8 +53,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(USAGE);
       return 0;
     }
-    // Every location form (hf:owner/name, Hugging Face links, URLs, paths) through the shared parser.
-    const model = o.model !== undefined ? resolveNodeModelLocation(o.model) : defaultModelPath();
+    const model = o.model ? (/^[a-z]+:\/\//i.test(o.model) ? o.model : resolve(o.model)) : defaultModelPath();
     const write = (s: string) => process.stdout.write(s);
     let result: CliResult;
     if (o.runtime === 'chromium') {
