@@ -11,9 +11,11 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { basename, join, resolve } from 'node:path';
+import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createNodeEngine, packageRoot } from '../src/engine/node.js';
+import { resolveNodeModelLocation } from '../src/model/location-node.js';
+import { modelDisplayName } from '../src/component/model-url.js';
 import { chooseIcd, createNodeGpu, prepareNodeGpuEnv } from '../src/gpu/node.js';
 import type { AdapterSummary } from '../src/gpu/context.js';
 import { MODES, runDecodeBench, type BenchPrompt, type DecodeBenchResult, type ModeSpec } from './decode.js';
@@ -50,7 +52,7 @@ export interface BenchResults {
 interface Args {
   plan: PlanName;
   runtime: 'node' | 'chromium';
-  models: string[];
+  models: BenchModel[];
   maxNewTokens?: number;
   runs?: number;
   prompts?: number;
@@ -64,7 +66,7 @@ interface Args {
   kernelSize?: KernelBenchSize;
 }
 
-const USAGE = `npm run bench -- [--quick | --full] [--runtime node|chromium] [--models twins|default|fixture] [--model DIR]...
+const USAGE = `npm run bench -- [--quick | --full] [--runtime node|chromium] [--models twins|default|fixture] [--model LOCATION]...
   [--modes ar,jacobi,retrieval,tr-jacobi-fixed,tr-jacobi-adaptive] [--max-new-tokens N] [--runs N] [--prompts N]
   [--kernel-size quick|small|cpu|gpu] [--no-kernels] [--no-decode] [--no-host] [--out DIR] [--inline]`;
 
@@ -94,7 +96,7 @@ function parseBenchArgs(argv: string[]): Args {
   return {
     plan: v.full ? 'full' : v.quick ? 'quick' : 'standard',
     runtime: oneOf('runtime', v.runtime, ['node', 'chromium'] as const) ?? 'node',
-    models: v.model ?? [],
+    models: (v.model ?? []).map(customModel),
     modes: v.modes?.split(','),
     which: oneOf('models', v.models, ['twins', 'default', 'fixture'] as const),
     kernelSize: oneOf('kernel-size', v['kernel-size'], ['quick', 'small', 'cpu', 'gpu'] as const),
@@ -110,6 +112,16 @@ function parseBenchArgs(argv: string[]): Args {
 }
 
 const FIXTURE = join('test', 'fixtures', 'models', 'tiny-gqa-f32');
+
+/**
+ * A `--model` location (a folder, URL, `hf:owner/name[@rev]` or huggingface.co link, as the CLI)
+ * as a bench model, named `owner/name` on a Hub, else by its folder name.
+ * @throws InvalidArgumentError when it is no model location.
+ */
+function customModel(location: string): BenchModel {
+  const path = resolveNodeModelLocation(location);
+  return { id: /^https?:/i.test(path) ? modelDisplayName(path) : basename(path), path, kind: 'custom' };
+}
 
 /** The default MSN model and its SFT twin from public/models/index.json; the fixture when absent. */
 export function defaultModels(root: string, which: Plan['models']): BenchModel[] {
@@ -191,7 +203,7 @@ async function main(): Promise<number> {
   if (args.kernelSize) plan.kernels = args.kernelSize;
   else if (args.runtime === 'chromium' && plan.kernels === 'auto') plan.kernels = 'small';
   if (args.prompts) plan.promptsPerSuite = Object.fromEntries(Object.keys(plan.promptsPerSuite).map((k) => [k, args.prompts!]));
-  const models = args.models.length ? args.models.map((p) => ({ id: basename(resolve(p)), path: resolve(p), kind: 'custom' })) : defaultModels(root, plan.models);
+  const models = args.models.length ? args.models : defaultModels(root, plan.models);
   const prompts = loadPrompts(root, plan.promptsPerSuite);
   const modes: readonly ModeSpec[] = args.modes ? MODES.filter((m) => m.name === 'ar' || args.modes!.includes(m.name)) : MODES;
   const cls = adapterClass(args.runtime);

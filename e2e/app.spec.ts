@@ -65,10 +65,11 @@ test('bad model URLs: readable errors, and the page stays usable', async ({ page
   await page.getByLabel('Model folder URL').fill('/test/fixtures/');
   await page.getByRole('button', { name: 'Load', exact: true }).click();
   await expect(alert).toContainText('/test/fixtures/config.json');
-  // Nothing listens on port 9: connection refused.
+  // Nothing listens on port 9: connection refused. The error names the first URL tried (the
+  // optional manifest.json: a failed probe is an error, never "absent").
   await page.getByLabel('Model folder URL').fill('http://127.0.0.1:9/model/');
   await page.getByRole('button', { name: 'Load', exact: true }).click();
-  await expect(alert).toContainText('127.0.0.1:9/model/config.json');
+  await expect(alert).toContainText('127.0.0.1:9/model/manifest.json');
   await expect(alert).toContainText('CORS');
   // Not an http(s) URL.
   await page.getByLabel('Model folder URL').fill('javascript:alert(1)');

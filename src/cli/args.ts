@@ -1,9 +1,11 @@
 /** Command-line options of `npm run generate` (node:util parseArgs). */
 import { parseArgs } from 'node:util';
 import { InvalidArgumentError } from '../errors.js';
+import { resolveNodeModelLocation } from '../model/location-node.js';
 import { DECODE_MODES, type DecodeMode } from '../decode/scheduler.js';
 
 export interface CliOptions {
+  /** --model resolved by the shared location parser: an absolute folder path or an http(s) folder URL. */
   model: string | undefined;
   prompt: string;
   maxNewTokens: number;
@@ -20,7 +22,8 @@ export interface CliOptions {
 }
 
 export const USAGE = `Usage: npm run generate -- [options]
-  --model <folder|URL>       Hugging Face Llama-family model folder (default: the embedded default model)
+  --model <location>         Hugging Face Llama-family model: a local folder, a folder URL, hf:owner/name[@rev]
+                             or a huggingface.co link (default: the embedded default model)
   --prompt <text>            raw completion prompt (required)
   --chat                     treat --prompt as a user message and apply the model's chat template
   --max-new-tokens <N>       new tokens at most (default 64)
@@ -68,7 +71,8 @@ export function parseCli(argv: string[]): CliOptions {
   if (!Number.isInteger(seed) || seed < 0) throw new InvalidArgumentError(`--seed must be a non-negative integer, got "${values.seed}".`);
   if (!values.help && values.prompt === undefined) throw new InvalidArgumentError('--prompt is required.');
   return {
-    model: values.model,
+    // Every location form (hf:owner/name, Hugging Face links, URLs, paths) through the shared parser.
+    model: values.model === undefined || values.help ? values.model : resolveNodeModelLocation(values.model),
     prompt: values.prompt ?? '',
     maxNewTokens: int('max-new-tokens', values['max-new-tokens'])!,
     decode: values.decode as DecodeMode,

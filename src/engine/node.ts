@@ -3,7 +3,7 @@
  * Dawn's `webgpu` package, or in-process with `inline: true`.
  */
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import * as Comlink from 'comlink';
@@ -14,6 +14,7 @@ import { Executor } from '../worker/executor.js';
 import { installErrorTransfer } from '../worker/transfer.js';
 import type { ExecutorApi } from '../worker/api.js';
 import { createEngineWith, type EngineOptions } from './create.js';
+import { resolveNodeModelLocation } from '../model/location-node.js';
 import type { Engine } from './engine.js';
 import { FileCostCache } from './cost-cache-node.js';
 
@@ -39,9 +40,13 @@ export function nodeWorkerPath(): string {
 }
 
 /**
- * Creates an engine in Node. Local model paths are resolved against the current directory. When no
- * adapter is found on the default Vulkan driver (Mesa lavapipe), retries on Chromium's SwiftShader;
+ * Creates an engine in Node. `options.model` takes every location form of `src/model/location.ts`
+ * (a local folder relative to the current directory, a `file:` or http(s) URL, `hf:owner/name[@rev]`
+ * resolved against `MSN_HF_ENDPOINT` / `HF_ENDPOINT`, a huggingface.co link). When no adapter is
+ * found on the default Vulkan driver (Mesa lavapipe), retries on Chromium's SwiftShader;
  * `engine.info.adapter` says which one ran.
+ * @throws InvalidArgumentError for a model location that is none; NetworkError naming the file or
+ *   URL that could not be read; and the errors of `Executor.load`.
  */
 export async function createNodeEngine(options: NodeEngineOptions): Promise<Engine> {
   try {
@@ -57,7 +62,7 @@ export async function createNodeEngine(options: NodeEngineOptions): Promise<Engi
 async function createNodeEngineOnce(options: NodeEngineOptions): Promise<Engine> {
   installErrorTransfer();
   prepareNodeGpuEnv(options.preferSwiftShader);
-  const model = /^[a-z]+:\/\//i.test(options.model) ? options.model : resolve(options.model);
+  const model = resolveNodeModelLocation(options.model);
   if (options.inline) {
     const ex = new Executor(() => createNodeGpu({ preferSwiftShader: options.preferSwiftShader }));
     return createEngineWith(ex, { costCache: new FileCostCache(), ...options, model }, () => {});

@@ -1,0 +1,34 @@
+/**
+ * Node's side of {@link resolveModelLocation}: local paths resolve against the current directory
+ * (node:path), `file:` URLs become paths (node:url), and `hf:` names resolve against
+ * `MSN_HF_ENDPOINT`, else `HF_ENDPOINT` (huggingface_hub's variable, e.g. a mirror), else
+ * https://huggingface.co. Used by the CLI, the benchmark and `createNodeEngine`.
+ */
+import * as nodePath from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { resolveModelLocation } from './location.js';
+
+/** Options of {@link resolveNodeModelLocation} (defaults: this process's). */
+export interface NodeLocationOptions {
+  /** Folder that relative paths resolve against (default `process.cwd()`). */
+  cwd?: string;
+  /** Environment holding `MSN_HF_ENDPOINT` / `HF_ENDPOINT` (default `process.env`). */
+  env?: Record<string, string | undefined>;
+  /** Path flavour (default this platform's; `path.win32` or `path.posix` in tests). */
+  path?: typeof nodePath.posix;
+}
+
+/**
+ * Resolves a model location in Node: an absolute local folder path, or an absolute http(s) folder
+ * URL ending in `/`.
+ * @throws InvalidArgumentError for input that is no model location (see {@link resolveModelLocation}).
+ */
+export function resolveNodeModelLocation(input: string, options: NodeLocationOptions = {}): string {
+  const path = options.path ?? nodePath;
+  const cwd = options.cwd ?? process.cwd();
+  const env = options.env ?? process.env;
+  return resolveModelLocation(input, {
+    paths: { resolve: (p) => path.resolve(cwd, p), fromFileUrl: (u) => fileURLToPath(u) },
+    hfEndpoint: env.MSN_HF_ENDPOINT || env.HF_ENDPOINT || undefined,
+  });
+}
