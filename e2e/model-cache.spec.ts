@@ -75,7 +75,7 @@ test('a quota error on the second of five files: nothing of the model stays cach
   expect(online.length).toBeGreaterThan(0);
   const info = page.locator('#cache-info');
   await expect(info).toContainText('Could not cache tiny-gqa-f32 for offline use');
-  await expect(info).toContainText('QuotaExceededError');
+  await expect(info).toContainText(/QuotaExceededError while storing (?:(?:config|generation_config|tokenizer|tokenizer_config)\.json|model\.safetensors): The quota has been exceeded \(injected\)\. It still works while online/);
   expect(await cachedList(page)).toContain('tiny-mha-tied-f16');
   expect(await cachedList(page)).not.toContain('tiny-gqa-f32');
   const faults = await sw.evaluate(() => (self as unknown as { msnFaults: string[] }).msnFaults);
@@ -84,7 +84,7 @@ test('a quota error on the second of five files: nothing of the model stays cach
   expect((await cachedUrls(page, OTHER)).length, 'the other model is untouched').toBeGreaterThanOrEqual(5);
 
   // Offline, the page never claimed the model was cached, and says it cannot be loaded.
-  await server.stop();
+  server.down = true;
   await page.reload();
   await expect(page.getByRole('alert')).toContainText('could not be downloaded', { timeout: 60_000 });
   await expect(page.getByRole('alert')).toContainText('tiny-gqa-f32');
@@ -94,6 +94,14 @@ test('a quota error on the second of five files: nothing of the model stays cach
   // The model that was cached whole still loads offline.
   await switchModel(page, OTHER);
   await expect(page.getByRole('status')).toHaveText('Ready', { timeout: 120_000 });
+
+  // Back online (the quota fault was one-off): loading the model again caches it whole.
+  server.down = false;
+  await switchModel(page, MODEL);
+  await expect(page.getByRole('status')).toHaveText('Ready', { timeout: 120_000 });
+  await expect.poll(() => cachedList(page)).toContain('tiny-gqa-f32');
+  expect(await cachedUrls(page, MODEL)).toHaveLength(6); // five files and the record
+  await expect(info).not.toContainText('Could not cache');
 });
 
 test('a truncated cached weights file (no manifest.json) is evicted when it fails to parse; the next reload downloads it again', async ({ page }) => {

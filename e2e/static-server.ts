@@ -62,6 +62,8 @@ export interface StaticServer {
   requests: string[];
   /** Serves the app from another built folder from now on (a new deployment in place of the old). */
   serve(dist: string): void;
+  /** While true, every request's connection is dropped unanswered (the network is down). */
+  down: boolean;
   /** Stops listening and drops open connections (the server is really gone). */
   stop(): Promise<void>;
 }
@@ -70,7 +72,12 @@ export interface StaticServer {
 export async function startStaticServer(pages: Record<string, string> = {}, dist = DIST): Promise<StaticServer> {
   const requests: string[] = [];
   let root = dist;
+  const state = { down: false };
   const server = http.createServer((req, res) => {
+    if (state.down) {
+      req.socket.destroy();
+      return;
+    }
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     requests.push(`${req.method} ${path}`);
     const headers = { 'cache-control': 'no-store', 'access-control-allow-origin': '*' };
@@ -101,6 +108,12 @@ export async function startStaticServer(pages: Record<string, string> = {}, dist
     requests,
     serve: (d) => {
       root = d;
+    },
+    get down() {
+      return state.down;
+    },
+    set down(v: boolean) {
+      state.down = v;
     },
     stop: () => new Promise<void>((r) => {
       server.close(() => r());

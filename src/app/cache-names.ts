@@ -33,14 +33,19 @@ export function isModelFile(url: URL, appBase: URL): boolean {
 /** Message the page sends the service worker to read its cache statistics. */
 export interface CacheStatsRequest { type: 'msn-cache-stats' }
 /**
- * Message the page sends after a model loaded: the service worker finishes its pending writes of
- * that folder, then keeps the model whole (and records it) or evicts all of it.
+ * Message the page sends after loading a model (`loaded`) or failing to: the service worker
+ * finishes its pending writes of that folder, then keeps a loaded model whole (and records it) or
+ * evicts all of it; after a failed load it evicts the folder only if one of its writes failed.
  */
-export interface SettleRequest { type: 'msn-model-settle'; folder: string }
-/** Reply to {@link SettleRequest}. */
+export interface SettleRequest { type: 'msn-model-settle'; folder: string; loaded: boolean }
+/**
+ * Reply to {@link SettleRequest}: cached whole; evicted, and why; or (a failed load with no failed
+ * write) left as it was.
+ */
 export type SettleResult =
   | { folder: string; cached: true; files: number; bytes: number }
-  | { folder: string; cached: false; reason: string };
+  | { folder: string; cached: false; reason: string }
+  | { folder: string; cached: null };
 /** Message the page sends a waiting service worker to activate it (workbox-window's format). */
 export interface SkipWaitingRequest { type: 'SKIP_WAITING' }
 /** Reply: what the service worker served from the model cache since it started. */

@@ -212,7 +212,7 @@ async function load(): Promise<void> {
     el.load.disabled = false;
     sync();
     // A loaded model is kept whole in the offline cache, or not at all (the service worker decides).
-    void refreshCacheInfo(loaded ? url : null);
+    void refreshCacheInfo({ folder: url, loaded });
   }
 }
 
@@ -379,17 +379,17 @@ let settling: Promise<unknown> = Promise.resolve();
 
 /**
  * Shows what is cached for offline use: only whole models count; a model that could not be cached
- * (after `settleFolder` loaded: quota, a short download) is named with the reason, and folders
- * holding only part of a model are named as not available offline.
+ * (settled after its load: quota, a short download) is named with the reason, and folders holding
+ * only part of a model are named as not available offline.
  */
-async function refreshCacheInfo(settleFolder: string | null = null): Promise<void> {
+async function refreshCacheInfo(settle: { folder: string; loaded: boolean } | null = null): Promise<void> {
   const mine = settling.then(async () => {
-    const settled: SettleResult | null = settleFolder ? await settleModelCache(settleFolder) : null;
+    const settled: SettleResult | null = settle ? await settleModelCache(settle.folder, settle.loaded) : null;
     const list = await cachedModels();
     const whole = list.filter((m) => m.complete);
     const partial = list.filter((m) => !m.complete);
     const parts: string[] = [];
-    if (settled && !settled.cached) parts.push(`Could not cache ${modelDisplayName(settled.folder)} for offline use: ${settled.reason}. It still works while online; free some storage and load it again to retry.`);
+    if (settled?.cached === false) parts.push(`Could not cache ${modelDisplayName(settled.folder)} for offline use: ${settled.reason}. It still works while online; free some storage and load it again to retry.`);
     if (whole.length) parts.push(`Cached for offline use: ${whole.map((m) => `${modelDisplayName(m.folder)} (${m.files} files, ${mb(m.bytes)})`).join('; ')}.`);
     if (partial.length) parts.push(`Not fully cached, so not available offline: ${partial.map((m) => `${modelDisplayName(m.folder)} (${m.reason})`).join('; ')}.`);
     el.cacheInfo.textContent = parts.length ? parts.join(' ') : 'No model is cached yet.';

@@ -97,17 +97,18 @@ export async function cacheStats(): Promise<CacheStats | null> {
 }
 
 /**
- * After the model in `folder` (URL ending in `/`) loaded: asks the service worker to finish
- * writing its files, then keep it as a whole cached model or evict all of it (see sw.ts).
- * @returns the outcome (with the reason when it could not be cached), or null without a
- *   controlling service worker or when it did not answer within `timeoutMs`.
+ * After the model in `folder` (URL ending in `/`) loaded (`loaded`) or failed to: asks the service
+ * worker to finish writing its files, then keep a loaded model as a whole cached model or evict all
+ * of it; after a failed load, it evicts the folder only if one of its writes failed (see sw.ts).
+ * @returns the outcome (with the reason when it was evicted), or null without a controlling
+ *   service worker or when it did not answer within `timeoutMs`.
  */
-export async function settleModelCache(folder: string, timeoutMs = 120_000): Promise<SettleResult | null> {
+export async function settleModelCache(folder: string, loaded = true, timeoutMs = 120_000): Promise<SettleResult | null> {
   const c = navigator.serviceWorker?.controller;
   if (!c) return null;
   const ch = new MessageChannel();
   const reply = new Promise<SettleResult>((r) => { ch.port1.onmessage = (e) => r(e.data as SettleResult); });
-  c.postMessage({ type: 'msn-model-settle', folder } satisfies SettleRequest, [ch.port2]);
+  c.postMessage({ type: 'msn-model-settle', folder, loaded } satisfies SettleRequest, [ch.port2]);
   return Promise.race([reply, sleep(timeoutMs)]);
 }
 

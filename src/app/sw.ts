@@ -14,8 +14,9 @@
  * answered from the cached GET response; Range requests are cut from a cached full response; partial
  * (206) responses are never stored. A model is cached whole or not at all: if storing one of its
  * files fails (quota), every file of its folder is evicted and no more are stored until the page
- * settles the load (`msn-model-settle`); then the folder is audited (src/app/model-cache.ts) and
- * either recorded as cached or evicted, and the page is told which and why.
+ * settles the load (`msn-model-settle`, after it succeeded or failed); then a loaded model's folder
+ * is audited (src/app/model-cache.ts) and either recorded as cached or evicted, and the page is
+ * told which and why.
  */
 import { PrecacheController, PrecacheRoute, cleanupOutdatedCaches } from 'workbox-precaching';
 import { registerRoute, setCatchHandler } from 'workbox-routing';
@@ -122,8 +123,10 @@ function note(folder: string, name: string): void {
   s.add(name);
 }
 
-function describeFailure(e: unknown): string {
-  return e instanceof Error || e instanceof DOMException ? `${e.name}: ${e.message}` : String(e);
+/** `QuotaExceededError while storing tokenizer.json: <message>` (no final period). */
+function describeFailure(e: unknown, what: string): string {
+  const [name, message] = e instanceof Error || e instanceof DOMException ? [e.name, e.message] : ['Error', String(e)];
+  return `${name} while ${what}: ${message.replace(/\.$/, '')}`;
 }
 
 /** Stores one whole model file; on failure evicts its whole folder and stops storing that folder. */
@@ -132,7 +135,7 @@ function store(cache: Cache, folder: string, url: string, res: Response): Promis
   const p = cache.put(url, res).then(() => {
     stats.stored[url] = (stats.stored[url] ?? 0) + 1;
   }, async (e: unknown) => {
-    if (!failed.has(folder)) failed.set(folder, `${describeFailure(e)} (storing ${name})`);
+    if (!failed.has(folder)) failed.set(folder, describeFailure(e, `storing ${name}`));
     await evictFolder(cache, folder);
   }).finally(() => {
     writing.get(folder)?.delete(p);
@@ -169,10 +172,12 @@ async function modelFile({ request, event }: RouteHandlerCallbackOptions): Promi
 }
 
 /**
- * After the page loaded the model in `folder`: waits for that folder's cache writes, then records
- * the model as cached if it is whole (auditFolder), or evicts every file of it and says why.
+ * After the page loaded the model in `folder` (or failed to: `loaded` false): waits for that
+ * folder's cache writes; if one failed, evicts every file of the model and says why. Otherwise a
+ * loaded model is recorded as cached if it is whole (auditFolder), or evicted with the reason; the
+ * files of a failed load stay as they are (not recorded, so not listed as cached).
  */
-async function settle(folder: string): Promise<SettleResult> {
+async function settle(folder: string, loaded: boolean): Promise<SettleResult> {
   for (let w = writing.get(folder); w && w.size > 0; w = writing.get(folder)) await Promise.allSettled([...w]);
   const cache = await caches.open(MODEL_CACHE);
   const names = served.get(folder) ?? new Set<string>();
@@ -183,6 +188,7 @@ async function settle(folder: string): Promise<SettleResult> {
     await evictFolder(cache, folder);
     return { folder, cached: false, reason };
   }
+  if (!loaded) return { folder, cached: null };
   const audit = await auditFolder(cache, folder, [...names, ...Object.keys((await readRecord(cache, folder))?.files ?? {})]);
   if (!audit.ok) {
     await evictFolder(cache, folder);
@@ -192,7 +198,7 @@ async function settle(folder: string): Promise<SettleResult> {
     await writeRecord(cache, folder, audit.files);
   } catch (e) {
     await evictFolder(cache, folder);
-    return { folder, cached: false, reason: `${describeFailure(e)} (storing the cache record)` };
+    return { folder, cached: false, reason: describeFailure(e, 'storing the cache record') };
   }
   return { folder, cached: true, files: Object.keys(audit.files).length, bytes: audit.bytes };
 }
@@ -215,13 +221,13 @@ setCatchHandler(async ({ request }) => {
 });
 
 sw.addEventListener('message', (event) => {
-  const data = event.data as { type?: string; folder?: unknown } | null;
+  const data = event.data as { type?: string; folder?: unknown; loaded?: unknown } | null;
   if (data?.type === 'msn-cache-stats') event.ports[0]?.postMessage(stats);
   else if (data?.type === 'msn-model-settle' && typeof data.folder === 'string') {
     const folder = data.folder;
-    event.waitUntil(settle(folder).then(
+    event.waitUntil(settle(folder, data.loaded !== false).then(
       (r) => event.ports[0]?.postMessage(r),
-      (e: unknown) => event.ports[0]?.postMessage({ folder, cached: false, reason: describeFailure(e) } satisfies SettleResult),
+      (e: unknown) => event.ports[0]?.postMessage({ folder, cached: false, reason: describeFailure(e, 'checking the cached files') } satisfies SettleResult),
     ));
   } else if (data?.type === 'SKIP_WAITING') void sw.skipWaiting();
 });
