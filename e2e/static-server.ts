@@ -6,10 +6,11 @@
  * from the HTTP cache: whatever still loads came from the service worker's Cache API.
  */
 import { execFileSync } from 'node:child_process';
-import { createReadStream, existsSync, readdirSync, statSync } from 'node:fs';
+import { cpSync, createReadStream, existsSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { extname, join, normalize, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { extname, join, normalize, resolve, sep } from 'node:path';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const DIST = join(ROOT, 'dist');
@@ -39,19 +40,44 @@ export function ensureBuild(): void {
   execFileSync('npx', ['vite', 'build', '--logLevel', 'warn'], { cwd: ROOT, stdio: 'inherit' });
 }
 
+/**
+ * Builds the app from a copy of the sources into a temporary folder, after `edit` changed the copy
+ * (e.g. one line of the worker source, as a new deployment would): the copy's src/ and index.html
+ * are real files, public/, shaders/ and node_modules are links to this checkout's. Returns the
+ * built `dist` folder; `dispose` removes the whole copy.
+ */
+export function buildVariant(edit: (copyRoot: string) => void): { dist: string; dispose: () => void } {
+  const copy = mkdtempSync(join(tmpdir(), 'msn-build-'));
+  for (const f of ['src', 'index.html', 'vite.config.ts', 'package.json', 'tsconfig.json']) cpSync(join(ROOT, f), join(copy, f), { recursive: true });
+  for (const f of ['public', 'shaders', 'node_modules']) symlinkSync(join(ROOT, f), join(copy, f));
+  edit(copy);
+  execFileSync('npx', ['vite', 'build', '--logLevel', 'warn'], { cwd: copy, stdio: 'inherit' });
+  return { dist: join(copy, 'dist'), dispose: () => rmSync(copy, { recursive: true, force: true }) };
+}
+
 export interface StaticServer {
   /** `http://127.0.0.1:<port>` */
   url: string;
   /** Paths requested so far (`METHOD /path`). */
   requests: string[];
+  /** Serves the app from another built folder from now on (a new deployment in place of the old). */
+  serve(dist: string): void;
+  /** While true, every request's connection is dropped unanswered (the network is down). */
+  down: boolean;
   /** Stops listening and drops open connections (the server is really gone). */
   stop(): Promise<void>;
 }
 
-/** Serves dist/ and the fixture models; `pages` adds in-memory files (path → body). */
-export async function startStaticServer(pages: Record<string, string> = {}): Promise<StaticServer> {
+/** Serves `dist` (default: dist/) and the fixture models; `pages` adds in-memory files (path → body). */
+export async function startStaticServer(pages: Record<string, string> = {}, dist = DIST): Promise<StaticServer> {
   const requests: string[] = [];
+  let root = dist;
+  const state = { down: false };
   const server = http.createServer((req, res) => {
+    if (state.down) {
+      req.socket.destroy();
+      return;
+    }
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     requests.push(`${req.method} ${path}`);
     const headers = { 'cache-control': 'no-store', 'access-control-allow-origin': '*' };
@@ -60,9 +86,9 @@ export async function startStaticServer(pages: Record<string, string> = {}): Pro
       res.end(req.method === 'HEAD' ? undefined : pages[path]);
       return;
     }
-    let file = path.startsWith('/test/fixtures/models/') ? join(FIXTURES, path.slice('/test/fixtures/models/'.length)) : join(DIST, path);
+    let file = path.startsWith('/test/fixtures/models/') ? join(FIXTURES, path.slice('/test/fixtures/models/'.length)) : join(root, path);
     file = normalize(file);
-    if (!file.startsWith(DIST) && !file.startsWith(FIXTURES)) {
+    if (!file.startsWith(root + sep) && !file.startsWith(FIXTURES + sep)) {
       res.writeHead(403, headers).end();
       return;
     }
@@ -80,6 +106,15 @@ export async function startStaticServer(pages: Record<string, string> = {}): Pro
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
+    serve: (d) => {
+      root = d;
+    },
+    get down() {
+      return state.down;
+    },
+    set down(v: boolean) {
+      state.down = v;
+    },
     stop: () => new Promise<void>((r) => {
       server.close(() => r());
       server.closeAllConnections();

@@ -7,6 +7,12 @@ export const CACHE_PREFIX = 'msn-webgpu';
 export const CACHE_VERSION = 'v1';
 /** Model files (config, tokenizer, weights), cache-first, filled as they are fetched. */
 export const MODEL_CACHE = `${CACHE_PREFIX}-models-${CACHE_VERSION}`;
+/**
+ * App files of earlier deployments that pages opened before an update still load (their lazily
+ * loaded worker chunk above all): the service worker moves them here from the precache when a new
+ * version activates, and drops them once no page of those versions is left.
+ */
+export const PREVIOUS_CACHE = `${CACHE_PREFIX}-previous-${CACHE_VERSION}`;
 
 /** File names of a Hugging Face model folder that the runtime reads. */
 const MODEL_FILE = /^(?:config\.json|generation_config\.json|tokenizer\.json|tokenizer_config\.json|special_tokens_map\.json|chat_template\.jinja|manifest\.json|model\.safetensors\.index\.json|[^/]*\.safetensors)$/;
@@ -26,6 +32,22 @@ export function isModelFile(url: URL, appBase: URL): boolean {
 
 /** Message the page sends the service worker to read its cache statistics. */
 export interface CacheStatsRequest { type: 'msn-cache-stats' }
+/**
+ * Message the page sends after loading a model (`loaded`) or failing to: the service worker
+ * finishes its pending writes of that folder, then keeps a loaded model whole (and records it) or
+ * evicts all of it; after a failed load it evicts the folder only if one of its writes failed.
+ */
+export interface SettleRequest { type: 'msn-model-settle'; folder: string; loaded: boolean }
+/**
+ * Reply to {@link SettleRequest}: cached whole; evicted, and why; or (a failed load with no failed
+ * write) left as it was.
+ */
+export type SettleResult =
+  | { folder: string; cached: true; files: number; bytes: number }
+  | { folder: string; cached: false; reason: string }
+  | { folder: string; cached: null };
+/** Message the page sends a waiting service worker to activate it (workbox-window's format). */
+export interface SkipWaitingRequest { type: 'SKIP_WAITING' }
 /** Reply: what the service worker served from the model cache since it started. */
 export interface CacheStats {
   version: string;

@@ -12,7 +12,8 @@ import { AbortedError, DeviceLostError, WebGpuUnavailableError } from '../errors
 import { describeError, type ErrorView } from '../component/describe-error.js';
 import { modelDisplayName, normalizeModelUrl } from '../component/model-url.js';
 import { acquireEngine, invalidateEngine, type EngineLease } from '../component/registry.js';
-import { cachedModels, clearCachedModels, persistStorage, registerServiceWorker } from './pwa.js';
+import { applyUpdate, cachedModels, clearCachedModels, persistStorage, registerServiceWorker, settleModelCache } from './pwa.js';
+import type { SettleResult } from './cache-names.js';
 
 /** An entry of `public/models/index.json`. */
 interface ModelEntry {
@@ -63,6 +64,7 @@ const el = {
   speedup: $<HTMLElement>('stat-speedup'),
   ttft: $<HTMLElement>('stat-ttft'),
   cacheInfo: $<HTMLParagraphElement>('cache-info'),
+  update: $<HTMLDivElement>('update'),
   clearCache: $<HTMLButtonElement>('clear-cache'),
   adapterInfo: $<HTMLParagraphElement>('adapter-info'),
   simulateLoss: $<HTMLButtonElement>('simulate-loss'),
@@ -190,6 +192,7 @@ async function load(): Promise<void> {
     },
   });
   lease = mine;
+  let loaded = false;
   try {
     const e = await mine.ready;
     if (lease !== mine) return;
@@ -197,6 +200,7 @@ async function load(): Promise<void> {
     el.progress.value = 1;
     onLoaded(e, url);
     setStatus('Ready');
+    loaded = true;
     if (navigator.serviceWorker?.controller) void persistStorage();
   } catch (e) {
     if (lease !== mine) return;
@@ -207,7 +211,8 @@ async function load(): Promise<void> {
   } finally {
     el.load.disabled = false;
     sync();
-    void refreshCacheInfo();
+    // A loaded model is kept whole in the offline cache, or not at all (the service worker decides).
+    void refreshCacheInfo({ folder: url, loaded });
   }
 }
 
@@ -370,17 +375,47 @@ function showStats(s: GenerationResult, input: string | ChatMessage[], maxNew: n
 
 // -- offline cache -------------------------------------------------------------------------------
 
-async function refreshCacheInfo(): Promise<void> {
-  try {
+let settling: Promise<unknown> = Promise.resolve();
+
+/**
+ * Shows what is cached for offline use: only whole models count; a model that could not be cached
+ * (settled after its load: quota, a short download) is named with the reason, and folders holding
+ * only part of a model are named as not available offline.
+ */
+async function refreshCacheInfo(settle: { folder: string; loaded: boolean } | null = null): Promise<void> {
+  const mine = settling.then(async () => {
+    const settled: SettleResult | null = settle ? await settleModelCache(settle.folder, settle.loaded) : null;
     const list = await cachedModels();
-    el.cacheInfo.textContent = list.length
-      ? `Cached for offline use: ${list.map((m) => `${modelDisplayName(m.folder)} (${m.files} files, ${mb(m.bytes)})`).join('; ')}.`
-      : 'No model is cached yet.';
+    const whole = list.filter((m) => m.complete);
+    const partial = list.filter((m) => !m.complete);
+    const parts: string[] = [];
+    if (settled?.cached === false) parts.push(`Could not cache ${modelDisplayName(settled.folder)} for offline use: ${settled.reason}. It still works while online; free some storage and load it again to retry.`);
+    if (whole.length) parts.push(`Cached for offline use: ${whole.map((m) => `${modelDisplayName(m.folder)} (${m.files} files, ${mb(m.bytes)})`).join('; ')}.`);
+    if (partial.length) parts.push(`Not fully cached, so not available offline: ${partial.map((m) => `${modelDisplayName(m.folder)} (${m.reason})`).join('; ')}.`);
+    el.cacheInfo.textContent = parts.length ? parts.join(' ') : 'No model is cached yet.';
     el.clearCache.disabled = list.length === 0;
-  } catch {
+  }).catch(() => {
     el.cacheInfo.textContent = 'The Cache API is not available here.';
     el.clearCache.disabled = true;
-  }
+  });
+  settling = mine;
+  await mine;
+}
+
+/** Shows "An update is ready" with a button that reloads into the new version. */
+function showUpdate(): void {
+  if (el.update.childElementCount) return;
+  const text = document.createElement('p');
+  text.textContent = 'An update is ready. This page keeps working; reload to use the new version.';
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.className = 'primary';
+  button.textContent = 'Reload to update';
+  button.addEventListener('click', () => {
+    button.disabled = true;
+    void applyUpdate();
+  });
+  el.update.replaceChildren(text, button);
 }
 
 async function clearCache(): Promise<void> {
@@ -431,7 +466,7 @@ document.addEventListener('keydown', (e) => {
 async function init(): Promise<void> {
   const param = new URL(location.href).searchParams.get('model');
   let indexError: unknown = null;
-  const swReady = registerServiceWorker();
+  const swReady = registerServiceWorker({ onUpdateReady: showUpdate });
   try {
     const res = await fetch(new URL('index.json', modelsBase()));
     if (!res.ok) throw new Error(`models/index.json: HTTP ${res.status}`);

@@ -37,6 +37,7 @@ export function describeError(e: unknown, phase: 'load' | 'generate' = 'generate
         ? view('The model could not be downloaded', 'Check that the URL points at a model folder (the one holding config.json, tokenizer.json and the .safetensors files; on Hugging Face: https://huggingface.co/<owner>/<model>/resolve/main/), that the file exists, and that the server allows cross-origin requests (CORS). Offline, only models loaded once before (and not cleared) are available.', true)
         : view('You are offline and this model is not in the offline cache', 'Connect to the network and load the model once; it is then cached for offline use.', true);
     case 'model-format':
+      if ((e as MsnError).detail?.evicted) return view('A cached model file was damaged', 'The damaged copy was removed from the offline cache. Load the model again (or reload the page) to download it afresh.', true);
       return view('This folder does not hold a model the runtime can read', 'Use a Hugging Face folder of a Llama-family model with config.json, tokenizer.json and safetensors weights (F32, F16 or BF16).', true);
     case 'unsupported-model':
       return view('This model is not supported', 'Pick a Llama-family model (LlamaForCausalLM, or MistralForCausalLM without a sliding window).', true);

@@ -1,7 +1,7 @@
 /** Shared engine construction: load the model in the executor, the tokenizer on this thread. */
 import type { LoadProgress } from '../model/loader.js';
 import { createModelSource } from '../model/source.js';
-import { openCheckedSource } from '../model/integrity.js';
+import { evictUnparsable, openCheckedSource } from '../model/integrity.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import type { ExecutorApi, LoadOptions } from '../worker/api.js';
 import { Engine } from './engine.js';
@@ -24,7 +24,8 @@ export async function createEngineWith(executor: ExecutorApi, options: EngineOpt
     // Model first: its errors (missing folder, bad config) are the ones worth reporting.
     const info = await executor.load(model, load, onProgress ? wrapProgress(onProgress) : undefined);
     const { source } = await openCheckedSource(createModelSource(model));
-    const tokenizer = await Tokenizer.load(source);
+    // A cached tokenizer file that fails to parse is evicted, so a reload downloads it again.
+    const tokenizer = await Tokenizer.load(source).catch(async (e: unknown) => { throw await evictUnparsable(source, e); });
     return new Engine(executor, info, tokenizer, onDispose, costCache ?? new MemoryCostCache(), model);
   } catch (e) {
     await onDispose();

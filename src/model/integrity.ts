@@ -29,15 +29,34 @@ export async function readManifest(src: ModelSource, signal?: AbortSignal): Prom
   });
 }
 
-/** Deletes `url` from every Cache API cache of this origin (no-op where there is none). */
-export async function evictCached(url: string): Promise<void> {
+/**
+ * Deletes `url` from every Cache API cache of this origin (no-op where there is none).
+ * @returns whether a cached copy was deleted.
+ */
+export async function evictCached(url: string): Promise<boolean> {
   const cs = (globalThis as { caches?: CacheStorage }).caches;
-  if (!cs) return;
+  if (!cs) return false;
+  let deleted = false;
   try {
-    for (const name of await cs.keys()) await (await cs.open(name)).delete(url, { ignoreSearch: true });
+    for (const name of await cs.keys()) deleted = (await (await cs.open(name)).delete(url, { ignoreSearch: true })) || deleted;
   } catch {
     /* best effort */
   }
+  return deleted;
+}
+
+/**
+ * A cached file that fails to parse (a truncated safetensors, a cut JSON file: `e` is a
+ * ModelFormatError naming the file in `detail.file`) would fail the same way on every reload, so its
+ * cached copy is evicted, like a digest mismatch, and the next load downloads it again.
+ * @returns the error to throw: `e` itself, or when a cached copy was evicted, a ModelFormatError with
+ *   the same detail plus `evicted: true`, whose message says so.
+ */
+export async function evictUnparsable(src: ModelSource, e: unknown): Promise<unknown> {
+  if (!(e instanceof ModelFormatError) || typeof e.detail.file !== 'string' || e.detail.evicted) return e;
+  const url = src.urlOf?.(e.detail.file);
+  if (!url || !(await evictCached(url))) return e;
+  return new ModelFormatError(`${e.message.replace(/\.?$/, '.')} The cached copy of ${e.detail.file} was evicted; load the model again to download it afresh.`, { ...e.detail, evicted: true });
 }
 
 /** A source whose files listed in `manifest` are verified while they stream. */

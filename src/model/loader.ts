@@ -7,7 +7,7 @@ import { ModelFormatError, UnsupportedModelError } from '../errors.js';
 import { parseEosIds, parseLlamaConfig, type LlamaConfig } from './config.js';
 import { isLoadableDtype, readSafetensors, type TensorInfo } from './safetensors.js';
 import { readJson, type ModelSource } from './source.js';
-import { openCheckedSource, type ManifestEntry } from './integrity.js';
+import { evictUnparsable, openCheckedSource, type ManifestEntry } from './integrity.js';
 import type { TensorDtype } from './dtype.js';
 
 /** Progress record reported while weights stream in. */
@@ -33,8 +33,20 @@ export interface ModelDescription {
   source: ModelSource;
 }
 
-/** Reads configs and the weight file list. @throws ModelFormatError, UnsupportedModelError, NetworkError. */
+/**
+ * Reads configs and the weight file list. A JSON file that fails to parse is evicted from the
+ * Cache API (evictUnparsable), so a reload downloads it again.
+ * @throws ModelFormatError, UnsupportedModelError, NetworkError.
+ */
 export async function describeModel(folder: ModelSource, signal?: AbortSignal): Promise<ModelDescription> {
+  try {
+    return await describeFolder(folder, signal);
+  } catch (e) {
+    throw await evictUnparsable(folder, e);
+  }
+}
+
+async function describeFolder(folder: ModelSource, signal?: AbortSignal): Promise<ModelDescription> {
   const { source: src, manifest } = await openCheckedSource(folder, signal);
   const config = parseLlamaConfig(await readJson(src, 'config.json', signal));
   const eos = new Set(config.eosTokenIds);
@@ -65,7 +77,9 @@ export async function describeModel(folder: ModelSource, signal?: AbortSignal): 
 export type TensorSink = (name: string, dtype: TensorDtype, shape: number[], bytes: Uint8Array) => Promise<void> | void;
 
 /**
- * Streams every weight file, handing wanted tensors to `sink`. Returns the names seen.
+ * Streams every weight file, handing wanted tensors to `sink`. Returns the names seen. A file that
+ * fails to parse (truncated, malformed header) is evicted from the Cache API (evictUnparsable), so
+ * a reload downloads it again.
  * @throws ModelFormatError on malformed files; UnsupportedModelError for a wanted non-float tensor.
  */
 export async function streamWeights(
@@ -82,15 +96,19 @@ export async function streamWeights(
     const f = await desc.source.open(file, signal);
     onProgress?.({ loadedBytes: loaded, totalBytes: desc.totalBytes, file });
     const wanted = (info: TensorInfo) => want(info.name);
-    for await (const { info, bytes } of readSafetensors(f.stream, file, f.size, (n) => {
-      loaded += n;
-      onProgress?.({ loadedBytes: loaded, totalBytes: desc.totalBytes, file });
-    }, wanted)) {
-      signal?.throwIfAborted();
-      if (!isLoadableDtype(info.dtype)) throw new UnsupportedModelError(`dtype of tensor ${info.name}`, info.dtype, 'F32, F16, BF16');
-      if (seen.has(info.name)) throw new ModelFormatError(`Tensor ${info.name} appears twice (in ${file}).`, { tensor: info.name, file });
-      seen.add(info.name);
-      await sink(info.name, info.dtype, info.shape, bytes);
+    try {
+      for await (const { info, bytes } of readSafetensors(f.stream, file, f.size, (n) => {
+        loaded += n;
+        onProgress?.({ loadedBytes: loaded, totalBytes: desc.totalBytes, file });
+      }, wanted)) {
+        signal?.throwIfAborted();
+        if (!isLoadableDtype(info.dtype)) throw new UnsupportedModelError(`dtype of tensor ${info.name}`, info.dtype, 'F32, F16, BF16');
+        if (seen.has(info.name)) throw new ModelFormatError(`Tensor ${info.name} appears twice (in ${file}).`, { tensor: info.name, file });
+        seen.add(info.name);
+        await sink(info.name, info.dtype, info.shape, bytes);
+      }
+    } catch (e) {
+      throw await evictUnparsable(desc.source, e);
     }
   }
   return seen;

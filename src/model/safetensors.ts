@@ -15,7 +15,8 @@ import type { TensorDtype } from './dtype.js';
 const DTYPE_SIZES: Record<string, number> = {
   BOOL: 1, U8: 1, I8: 1, F8_E5M2: 1, F8_E4M3: 1, I16: 2, U16: 2, F16: 2, BF16: 2, I32: 4, U32: 4, F32: 4, I64: 8, U64: 8, F64: 8,
 };
-const MAX_HEADER_BYTES = 100 * 1024 * 1024;
+/** Largest safetensors header accepted (bytes): longer ones are hostile or corrupt. */
+export const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 
 /** One tensor entry; `begin`/`end` are byte offsets into the data section. */
 export interface TensorInfo {

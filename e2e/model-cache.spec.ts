@@ -1,0 +1,139 @@
+// A model is cached whole or not at all (issue 19, item 5, inputs b and c), on the production build
+// with its service worker: a Cache API quota error on the second of five files leaves no partial
+// entries and the page says why it could not cache; a truncated cached weights file of a model
+// without manifest.json is evicted when it fails to parse, so the next reload downloads it again.
+import { expect, test, type Page } from '@playwright/test';
+import { ensureBuild, startStaticServer, type StaticServer } from './static-server.ts';
+
+const MODEL = '/test/fixtures/models/tiny-gqa-f32/'; // five files, no manifest.json
+const OTHER = '/test/fixtures/models/tiny-mha-tied-f16/';
+const MODEL_CACHE = 'msn-webgpu-models-v1';
+
+let server: StaticServer;
+test.beforeAll(() => {
+  test.setTimeout(180_000);
+  ensureBuild();
+});
+test.beforeEach(async () => {
+  server = await startStaticServer();
+});
+test.afterEach(async () => {
+  await server?.stop();
+});
+
+async function generate(page: Page, maxNew: number): Promise<string> {
+  await page.getByLabel('Decoding').selectOption('ar');
+  await page.getByLabel('Max new tokens').fill(String(maxNew));
+  await page.getByRole('button', { name: 'Send' }).click();
+  await expect(page.getByRole('button', { name: 'Stop' })).toBeDisabled();
+  await expect(page.getByRole('status')).toHaveText('Ready');
+  await expect(page.locator('#stat-tokens')).toContainText(`${maxNew} in`);
+  return page.locator('#output .text').innerText();
+}
+
+async function switchModel(page: Page, model: string): Promise<void> {
+  await page.getByLabel('Model folder URL').fill(`${server.url}${model}`);
+  await page.getByRole('button', { name: 'Load', exact: true }).click();
+}
+
+/** What the page's cache summary lists after "Cached for offline use:" (whole models only). */
+async function cachedList(page: Page): Promise<string> {
+  const text = await page.locator('#cache-info').innerText();
+  return /Cached for offline use: (.*?)\.(?:\s|$)/.exec(text)?.[1] ?? '';
+}
+
+/** URLs of `folder` in the model cache. */
+async function cachedUrls(page: Page, folder: string): Promise<string[]> {
+  return page.evaluate(async ([name, f]) => (await caches.has(name)) ? (await (await caches.open(name)).keys()).map((r) => r.url).filter((u) => u.startsWith(f)) : [], [MODEL_CACHE, `${server.url}${folder}`]);
+}
+
+test('a quota error on the second of five files: nothing of the model stays cached, and the page says why', async ({ page, context }) => {
+  // First visit: another model, cached whole.
+  await page.goto(`${server.url}/?model=${OTHER}`);
+  await expect(page.getByRole('status')).toHaveText('Ready', { timeout: 120_000 });
+  await expect(page.locator('#cache-info')).toContainText('Cached for offline use: tiny-mha-tied-f16');
+  // The fault: the service worker's second Cache API write of the next model's files fails on quota.
+  const sw = context.serviceWorkers()[0] ?? (await context.waitForEvent('serviceworker'));
+  await sw.evaluate((folder) => {
+    const g = self as unknown as { msnFaults: string[] };
+    g.msnFaults = [];
+    let n = 0;
+    const put = Cache.prototype.put;
+    Cache.prototype.put = function (this: Cache, req: RequestInfo | URL, res: Response) {
+      const url = typeof req === 'string' ? req : req instanceof URL ? req.href : req.url;
+      if (url.includes(folder) && ++n === 2) {
+        g.msnFaults.push(url);
+        return Promise.reject(new DOMException('The quota has been exceeded (injected).', 'QuotaExceededError'));
+      }
+      return put.call(this, req, res);
+    };
+  }, MODEL);
+
+  await switchModel(page, MODEL);
+  await expect(page.getByRole('status')).toHaveText('Ready', { timeout: 120_000 });
+  const online = await generate(page, 4);
+  expect(online.length).toBeGreaterThan(0);
+  const info = page.locator('#cache-info');
+  await expect(info).toContainText('Could not cache tiny-gqa-f32 for offline use');
+  await expect(info).toContainText(/QuotaExceededError while storing (?:(?:config|generation_config|tokenizer|tokenizer_config)\.json|model\.safetensors): The quota has been exceeded \(injected\)\. It still works while online/);
+  expect(await cachedList(page)).toContain('tiny-mha-tied-f16');
+  expect(await cachedList(page)).not.toContain('tiny-gqa-f32');
+  const faults = await sw.evaluate(() => (self as unknown as { msnFaults: string[] }).msnFaults);
+  expect(faults, 'the fault fired once, in the service worker that served the load').toHaveLength(1);
+  expect(await cachedUrls(page, MODEL), 'no partial entries').toEqual([]);
+  expect((await cachedUrls(page, OTHER)).length, 'the other model is untouched').toBeGreaterThanOrEqual(5);
+
+  // Offline, the page never claimed the model was cached, and says it cannot be loaded.
+  server.down = true;
+  await page.reload();
+  await expect(page.getByRole('alert')).toContainText('could not be downloaded', { timeout: 60_000 });
+  await expect(page.getByRole('alert')).toContainText('tiny-gqa-f32');
+  await expect(page.getByRole('status')).toHaveText('Model not loaded');
+  await expect(info).toContainText('Cached for offline use: tiny-mha-tied-f16');
+  expect(await cachedList(page)).not.toContain('tiny-gqa-f32');
+  // The model that was cached whole still loads offline.
+  await switchModel(page, OTHER);
+  await expect(page.getByRole('status')).toHaveText('Ready', { timeout: 120_000 });
+
+  // Back online (the quota fault was one-off): loading the model again caches it whole.
+  server.down = false;
+  await switchModel(page, MODEL);
+  await expect(page.getByRole('status')).toHaveText('Ready', { timeout: 120_000 });
+  await expect.poll(() => cachedList(page)).toContain('tiny-gqa-f32');
+  expect(await cachedUrls(page, MODEL)).toHaveLength(6); // five files and the record
+  await expect(info).not.toContainText('Could not cache');
+});
+
+test('a truncated cached weights file (no manifest.json) is evicted when it fails to parse; the next reload downloads it again', async ({ page }) => {
+  const weights = `${server.url}${MODEL}model.safetensors`;
+  await page.goto(`${server.url}/?model=${MODEL}`);
+  await expect(page.getByRole('status')).toHaveText('Ready', { timeout: 120_000 });
+  const text = await generate(page, 6);
+  await expect(page.locator('#cache-info')).toContainText('Cached for offline use: tiny-gqa-f32');
+  // Truncate the cached copy (its headers unchanged), as a broken write or a short response would.
+  const sizes = await page.evaluate(async ([name, url]) => {
+    const cache = await caches.open(name);
+    const res = (await cache.match(url))!;
+    const bytes = await res.arrayBuffer();
+    await cache.put(url, new Response(bytes.slice(0, bytes.byteLength >> 1), { headers: res.headers }));
+    return [bytes.byteLength, ((await (await cache.match(url))!.arrayBuffer())).byteLength];
+  }, [MODEL_CACHE, weights]);
+  expect(sizes[1]).toBe(sizes[0] >> 1);
+  const gets = () => server.requests.filter((r) => r === `GET ${MODEL}model.safetensors`).length;
+  const before = gets();
+
+  await page.reload();
+  await expect(page.getByRole('alert')).toContainText('model.safetensors', { timeout: 60_000 });
+  await expect(page.getByRole('alert')).toContainText('truncated');
+  await expect(page.getByRole('status')).toHaveText('Model not loaded');
+  await expect(page.locator('#cache-info')).toContainText('Not fully cached, so not available offline: tiny-gqa-f32 (model.safetensors');
+  expect(await cachedList(page)).not.toContain('tiny-gqa-f32');
+  expect(await cachedUrls(page, MODEL), 'the bad copy was evicted').not.toContain(weights);
+  expect(gets(), 'the truncated copy came from the cache').toBe(before);
+
+  await page.reload();
+  await expect(page.getByRole('status')).toHaveText('Ready', { timeout: 120_000 });
+  expect(gets(), 'downloaded again').toBe(before + 1);
+  expect(await generate(page, 6)).toBe(text);
+  await expect(page.locator('#cache-info')).toContainText('Cached for offline use: tiny-gqa-f32');
+});
