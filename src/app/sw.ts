@@ -16,7 +16,8 @@
  * files fails (quota), every file of its folder is evicted and no more are stored until the page
  * settles the load (`msn-model-settle`, after it succeeded or failed); then a loaded model's folder
  * is audited (src/app/model-cache.ts) and either recorded as cached or evicted, and the page is
- * told which and why.
+ * told which and why. Offline, a file that a recorded (whole) model does not list answers 404, as it
+ * did online: the loader reads only 404 as "absent" and any other failure as an error.
  */
 import { PrecacheController, PrecacheRoute, cleanupOutdatedCaches } from 'workbox-precaching';
 import { registerRoute, setCatchHandler } from 'workbox-routing';
@@ -162,7 +163,17 @@ async function modelFile({ request, event }: RouteHandlerCallbackOptions): Promi
     note(folder, url.slice(folder.length));
     return cached;
   }
-  const res = await fetch(req);
+  let res: Response;
+  try {
+    res = await fetch(req);
+  } catch (e) {
+    // Offline: a file that a model cached whole does not list was absent from that model (an
+    // optional file such as manifest.json that answered 404 online), so it is absent now too.
+    const name = url.split('?')[0].slice(folder.length);
+    const record = await readRecord(cache, folder);
+    if (record && !(name in record.files)) return new Response(null, { status: 404, statusText: 'Not part of the cached model' });
+    throw e;
+  }
   // Only whole files are stored: no HEAD, no Range requests, no 206, no errors.
   if (whole && res.status === 200 && !res.headers.has('content-range')) {
     note(folder, url.slice(folder.length));
