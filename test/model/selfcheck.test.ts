@@ -50,6 +50,12 @@ describe('self-check', () => {
     await ex.dispose();
   });
 
+  it('passes with the GPU kernel configuration (16 matmul lanes, workgroup reductions)', async () => {
+    const { ex, info } = await load(fixturePath('tiny-llama3-bf16-sharded'), { matmulLanes: 16 });
+    expect(info.selfCheck!.maxAbsErr).toBeLessThan(info.selfCheck!.tolerance / 10);
+    await ex.dispose();
+  });
+
   for (const name of ['tiny-gqa-f32', 'tiny-mha-tied-f16', 'tiny-llama3-bf16-sharded'] as const) {
     it(`a corrupted weight on the GPU (${name}) fails the load with SelfCheckError naming the adapter`, async () => {
       const err = await load(fixturePath(name), { faults: { corruptWeight: true } }).then(() => null, (e) => e);

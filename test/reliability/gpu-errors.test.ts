@@ -8,7 +8,8 @@ import { createNodeGpu } from '../../src/gpu/node.js';
 import { createGpuContext } from '../../src/gpu/context.js';
 import { KernelCache } from '../../src/gpu/kernel.js';
 import { checkKernelNeeds, kernelNeeds, type KernelLimits } from '../../src/gpu/needs.js';
-import { GpuValidationError, LimitTooLowError } from '../../src/errors.js';
+import { GpuInternalError, GpuValidationError, LimitTooLowError, SelfCheckError } from '../../src/errors.js';
+import { describeError } from '../../src/component/describe-error.js';
 import { allocBuffer } from '../../src/model/weights.js';
 import { ATTENTION, attentionConstants } from '../../src/kernels/attention.js';
 import { EMBED } from '../../src/kernels/embed.js';
@@ -197,5 +198,18 @@ describe('GPU errors become typed errors', () => {
     await expect(bad.prepare(SWIGLU)).rejects.toBeInstanceOf(LimitTooLowError);
     expect(bad.size).toBe(0);
     ctx.device.destroy();
+  });
+
+  it('the UI explains the new errors and asks for a reload', () => {
+    for (const [e, title] of [
+      [new GpuValidationError('a forward', 'mesa llvmpipe', 'Destroyed buffer used in a submit.'), 'The GPU rejected a computation'],
+      [new GpuInternalError('a forward', 'mesa llvmpipe', 'lost'), 'The GPU rejected a computation'],
+      [new SelfCheckError('mesa llvmpipe', { layer: 0, maxAbsErr: 0.3, tolerance: 4e-4, row: 5, channel: 37 }), 'This GPU computes wrong values for this model'],
+    ] as const) {
+      const v = describeError(e, 'generate');
+      expect(v.title).toBe(title);
+      expect(v.needsReload).toBe(true);
+      expect(v.message).toContain('mesa llvmpipe');
+    }
   });
 });
