@@ -37,7 +37,7 @@ export class DeviceLostError extends MsnError {
 /** A GPU allocation failed, or the device ran out of memory during `what` (bytes unknown then). */
 export class OutOfMemoryError extends MsnError {
   constructor(what: string, bytes?: number) {
-    super('out-of-memory', `Out of GPU memory while ${bytes === undefined ? what : `allocating ${what} (${bytes} bytes)`}. Use a smaller model or a shorter contextLength.`, { what, bytes });
+    super('out-of-memory', `Out of GPU memory ${bytes === undefined ? `during ${what}` : `while allocating ${what} (${bytes} bytes)`}. Use a smaller model or a shorter contextLength.`, { what, bytes });
     this.name = 'OutOfMemoryError'; // explicit: class names do not survive minification
   }
 }

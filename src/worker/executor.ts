@@ -75,7 +75,7 @@ export class Executor implements ExecutorApi {
       }, onProgress);
       await m.finish(seen);
       await ctx.device.queue.onSubmittedWorkDone();
-      this.#throwUncaptured('loading the model');
+      this.#throwUncaptured('the model load');
       this.#model = m;
       this.#masks.clear();
       this.#maskNext = 2 * m.dims.maxRows * m.dims.maxRows; // [causal | per-step inline | registered ...]
@@ -334,12 +334,19 @@ export class Executor implements ExecutorApi {
     const passes = m.compactPasses(src, this.#kvLen);
     if (passes.length) {
       const dev = this.#ctx!.device;
-      m.arena.reset();
-      const enc = dev.createCommandEncoder();
-      encodePasses(enc, m.arena, passes);
-      m.arena.flush();
-      dev.queue.submit([enc.finish()]);
+      const scopes = openErrorScopes(dev);
+      let caught: Promise<CaughtGpuError | null>;
+      try {
+        m.arena.reset();
+        const enc = dev.createCommandEncoder();
+        encodePasses(enc, m.arena, passes);
+        m.arena.flush();
+        dev.queue.submit([enc.finish()]);
+      } finally {
+        caught = scopes.close();
+      }
       await this.#guardLost(dev.queue.onSubmittedWorkDone());
+      await this.#throwGpuError(caught, 'the KV compaction');
     }
     this.#kvLen += rows.length;
     this.#pending = 0;
