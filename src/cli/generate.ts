@@ -98,7 +98,7 @@ export async function main(argv: string[], write: (s: string) => void = (s) => p
     const err = e as Error;
     const line = err instanceof MsnError ? `${err.name}: ${err.message}` : `Error: ${err?.message ?? String(e)}`;
     process.stderr.write(`${line}\n`);
-    if (o?.json) {
+    if (o?.json ?? argv.includes('--json')) {
       const out: CliError = { error: { name: err?.name ?? 'Error', code: err instanceof MsnError ? err.code : null, message: err?.message ?? String(e), detail: err instanceof MsnError ? err.detail : {} } };
       write(`${JSON.stringify(out)}\n`);
     }
@@ -133,10 +133,22 @@ export function runInChildProcess(script: string, argv: string[]): Promise<numbe
       if (typeof m.out === 'string') process.stdout.write(m.out);
       if (typeof m.done === 'number') code = m.done;
     });
-    child.on('exit', (exitCode, signal) => {
-      if (code === null && signal) process.stderr.write(`Error: the generate process was killed by ${signal}.\n`);
-      resolveCode(code ?? exitCode ?? 1);
-    });
+    // 'exit' can come before the last IPC messages are read: finish once the channel is closed too.
+    let exited: [number | null, NodeJS.Signals | null] | null = null;
+    let disconnected = false;
+    const finish = () => {
+      if (!exited || !disconnected) return;
+      const [exitCode, signal] = exited;
+      if (code === null) {
+        // The child died without reporting (e.g. a native abort): still one line, and one JSON object with --json.
+        const message = `the generate process ended without a result (${signal ?? `exit code ${exitCode}`}).`;
+        process.stderr.write(`Error: ${message}\n`);
+        if (argv.includes('--json')) process.stdout.write(`${JSON.stringify({ error: { name: 'Error', code: null, message, detail: {} } } satisfies CliError)}\n`);
+      }
+      resolveCode(code ?? (exitCode || 1));
+    };
+    child.on('exit', (exitCode, signal) => { exited = [exitCode, signal]; finish(); });
+    child.on('disconnect', () => { disconnected = true; finish(); });
   });
 }
 

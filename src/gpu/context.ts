@@ -66,7 +66,7 @@ export interface GpuContext {
 /** Uncaptured GPU errors kept per device (the first ones name the cause; the rest follow from it). */
 export const MAX_UNCAPTURED = 16;
 
-/** The adapter as one readable phrase for messages, e.g. `mesa llvmpipe (LLVM 19.1.7, 256 bits)`. */
+/** The adapter as one readable phrase for messages, e.g. `mesa software (llvmpipe: Mesa 25.0.7 (LLVM 15.0.6))`. */
 export function adapterName(a: AdapterSummary): string {
   const name = [a.vendor, a.architecture].filter(Boolean).join(' ') || 'unknown adapter';
   const more = a.description || a.device;

@@ -191,7 +191,11 @@ export class LlamaGpu {
     this.#lmHead = this.cfg.tieWordEmbeddings ? this.#embed : mat('lm_head');
     this.#finalNorm = vec('norm');
     this.#layers = Array.from({ length: d.L }, (_, i) => ({ inNorm: vec(`in${i}`), postNorm: vec(`post${i}`), qkv: mat(`qkv${i}`), o: mat(`o${i}`), gu: mat(`gu${i}`), down: mat(`down${i}`) }));
-    await Promise.all(this.#pipelines().map(([def, constants]) => this.cache.prepare(def, constants)));
+    // allSettled: every asynchronous creation must settle before a failed load destroys the device
+    // (Dawn's Node binding aborts the process on a pipeline promise still pending at teardown).
+    const made = await Promise.allSettled(this.#pipelines().map(([def, constants]) => this.cache.prepare(def, constants)));
+    const failed = made.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
     await this.#allocate();
     await withErrorScopes(this.#device, 'creating the bind groups', adapterName(this.ctx.adapter), () => this.#bindAll());
   }

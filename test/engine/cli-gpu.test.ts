@@ -27,7 +27,12 @@ const base = ['--model', fixturePath('tiny-gqa-f32'), '--prompt', g.prompt_text,
 
 describe('npm run generate under GPU faults', () => {
   it('a kernel the device rejects: exit 1, one JSON error object on stdout, no result', async () => {
-    const r = await cli([...base, '--json'], { workgroupSize: { kernel: 'swiglu', size: 4096 }, skipLimitCheck: true });
+    // Three runs: the failed load must let every other pipeline creation settle before it destroys the
+    // device (Dawn aborts the process on a pending createComputePipelineAsync; that lost the output).
+    const runs = [];
+    for (let i = 0; i < 3; i++) runs.push(await cli([...base, '--json'], { workgroupSize: { kernel: 'swiglu', size: 4096 }, skipLimitCheck: true }));
+    for (const x of runs) expect([x.code, x.stderr.includes('Promise not resolved'), JSON.parse(x.stdout).error.name]).toEqual([1, false, 'GpuValidationError']);
+    const r = runs[0];
     expect(r.code).toBe(1);
     const out = JSON.parse(r.stdout); // the whole of stdout is one JSON object
     expect(r.stdout.trim().split('\n').length).toBe(1);
@@ -81,6 +86,12 @@ describe('npm run generate under GPU faults', () => {
     const out = JSON.parse(r.stdout);
     expect(out.selfCheck).toBeNull();
     expect(out.tokenIds).toEqual(g.greedy_ids.slice(0, 6));
+  });
+
+  it('a bad option with --json: exit 2 and one JSON error object', async () => {
+    const r = await cli([...base, '--json', '--max-new-tokens', '0']);
+    expect(r.code).toBe(2);
+    expect(JSON.parse(r.stdout).error).toMatchObject({ name: 'InvalidArgumentError', code: 'invalid-argument' });
   });
 
   it('--help goes to stdout through the child process', async () => {

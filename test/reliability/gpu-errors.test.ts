@@ -88,8 +88,12 @@ describe('kernel needs, read from the WGSL', () => {
 const executors: Executor[] = [];
 afterAll(async () => { for (const e of executors) await e.dispose(); });
 
-/** An executor on lavapipe whose GPU devices the test can reach (to cause errors outside any scope). */
-function executor(devices: GPUDevice[] = []): Executor {
+/**
+ * An executor on lavapipe whose GPU devices the test can reach (to cause errors outside any scope).
+ * `pipelines` counts asynchronous pipeline creations still pending, and how many were pending when
+ * a device was destroyed.
+ */
+function executor(devices: GPUDevice[] = [], pipelines = { pending: 0, pendingAtDestroy: -1 }): Executor {
   const ex = new Executor(async () => {
     const gpu = await createNodeGpu();
     return {
@@ -101,7 +105,22 @@ function executor(devices: GPUDevice[] = []): Executor {
         if (!a) return a;
         return new Proxy(a, {
           get(t, k) {
-            if (k === 'requestDevice') return async (d?: GPUDeviceDescriptor) => { const dev = await t.requestDevice(d); devices.push(dev); return dev; };
+            if (k === 'requestDevice') {
+              return async (d?: GPUDeviceDescriptor) => {
+                const dev = await t.requestDevice(d);
+                devices.push(dev);
+                const create = dev.createComputePipelineAsync.bind(dev);
+                dev.createComputePipelineAsync = (desc) => {
+                  pipelines.pending++;
+                  const p = create(desc);
+                  p.then(() => pipelines.pending--, () => pipelines.pending--);
+                  return p;
+                };
+                const destroy = dev.destroy.bind(dev);
+                dev.destroy = () => { pipelines.pendingAtDestroy = pipelines.pending; destroy(); };
+                return dev;
+              };
+            }
             const v = Reflect.get(t, k);
             return typeof v === 'function' ? v.bind(t) : v;
           },
@@ -124,8 +143,12 @@ describe('GPU errors become typed errors', () => {
   });
 
   it('a kernel the device rejects fails the load with GpuValidationError naming the kernel (limit check skipped)', async () => {
-    const ex = executor();
+    const pipelines = { pending: 0, pendingAtDestroy: -1 };
+    const ex = executor([], pipelines);
     const err = await load(ex, { faults: { workgroupSize: { kernel: 'swiglu', size: 4096 }, skipLimitCheck: true } }).then(() => null, (e) => e);
+    // Every other pipeline creation settled before the failed load destroyed the device (Dawn's
+    // Node binding aborts the process on a createComputePipelineAsync promise left pending).
+    expect(pipelines.pendingAtDestroy).toBe(0);
     expect(err).toBeInstanceOf(GpuValidationError);
     expect(err.code).toBe('gpu-validation');
     expect(err.detail.what).toBe('kernel swiglu:');
