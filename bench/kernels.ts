@@ -13,6 +13,7 @@
  */
 import { KernelCache, ParamArena, flatGrid, roundUp, type KernelDef, type Pass } from '../src/gpu/kernel.js';
 import type { AdapterSummary, GpuContext } from '../src/gpu/context.js';
+import { kernelLimits } from '../src/gpu/needs.js';
 import { kernelFor, matmulPass, type MatmulConfig, type WeightFormat } from '../src/kernels/matmul.js';
 import { attentionKernel, attentionPass, causalMask } from '../src/kernels/attention.js';
 import { DraftTree } from '../src/decode/tree.js';
@@ -182,9 +183,11 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<KernelBench
       maxBindingBytes: Math.min(134217728, maxBinding), maxBufferBytes: device.limits.maxBufferSize,
       maxWorkgroupStorageBytes: device.limits.maxComputeWorkgroupStorageSize, maxWorkgroupsPerDimension: maxPerDim,
       maxInvocationsPerWorkgroup: device.limits.maxComputeInvocationsPerWorkgroup, minUniformOffsetAlignment: device.limits.minUniformBufferOffsetAlignment,
+      kernel: kernelLimits(device.limits),
     },
     lost: new Promise(() => {}),
     buffers: { count: 0, bytes: 0 },
+    uncaptured: [],
   };
   const timer = new GpuTimer(device, plan.targetMs);
   const cache = new KernelCache(device);

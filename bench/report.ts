@@ -51,6 +51,7 @@ export function renderMarkdown(r: BenchResults): string {
     L.push(`### ${model.id} (${model.kind})`, '');
     L.push(`${d.info.config.numLayers} layers, C ${d.info.config.hiddenSize}, F ${d.info.config.intermediateSize}, H ${d.info.config.numHeads}/${d.info.config.numKvHeads}, D ${d.info.config.headDim}, V ${d.info.config.vocabSize}, weights ${d.info.weightFormats.join('+')}, context ${d.info.contextLength}. ` +
       `GPU memory: weights ${mb(mem.weightsBytes)}, KV cache ${mb(mem.kvBytes)}, scratch ${mb(mem.scratchBytes)}; live buffers ${mb(d.liveGpuBytes)}.` +
+      (d.info.selfCheck ? ` Load-time self-check: max |GPU − float64| ${d.info.selfCheck.maxAbsErr.toPrecision(3)} (tolerance ${d.info.selfCheck.tolerance.toPrecision(3)}) in ${d.info.selfCheck.ms.toFixed(1)} ms.` : '') +
       (d.mainThreadLongestTaskMs !== undefined ? ` Longest main-thread task during decoding: ${d.mainThreadLongestTaskMs} ms (goal < 50 ms; 0 = none reached the 50 ms long-task threshold).` : ''), '');
     for (const [suite, rows] of Object.entries(d.suites)) {
       L.push(`**${suite}**`, '', ...decodeTable(rows), '');

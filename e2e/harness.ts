@@ -17,10 +17,10 @@ interface RunOptions extends LoadOptions {
 const engines = new Map<string, Engine>();
 
 async function engineFor(o: RunOptions): Promise<Engine> {
-  const key = JSON.stringify([o.model, o.contextLength, o.maxBindingBytes, o.maxRows]);
+  const key = JSON.stringify([o.model, o.contextLength, o.maxBindingBytes, o.maxRows, o.selfCheck]);
   let e = engines.get(key);
   if (!e) {
-    e = await createEngine({ model: o.model, contextLength: o.contextLength, maxBindingBytes: o.maxBindingBytes, maxRows: o.maxRows });
+    e = await createEngine({ model: o.model, contextLength: o.contextLength, maxBindingBytes: o.maxBindingBytes, maxRows: o.maxRows, selfCheck: o.selfCheck });
     engines.set(key, e);
   }
   return e;
@@ -36,7 +36,7 @@ async function msnRun(o: RunOptions) {
     const res = r.value;
     return {
       ok: true as const,
-      result: { ...res, pieces, runtime: 'chromium', model: o.model, memory: engine.info.memory, adapter: { ...res.adapter } },
+      result: { ...res, pieces, runtime: 'chromium', model: o.model, memory: engine.info.memory, selfCheck: engine.info.selfCheck, adapter: { ...res.adapter } },
     };
   } catch (e) {
     const err = e as Error & { code?: string };

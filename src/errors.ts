@@ -34,10 +34,10 @@ export class DeviceLostError extends MsnError {
   }
 }
 
-/** A GPU allocation failed. */
+/** A GPU allocation failed, or the device ran out of memory during `what` (bytes unknown then). */
 export class OutOfMemoryError extends MsnError {
-  constructor(what: string, bytes: number) {
-    super('out-of-memory', `Out of GPU memory while allocating ${what} (${bytes} bytes). Use a smaller model or a shorter contextLength.`, { what, bytes });
+  constructor(what: string, bytes?: number) {
+    super('out-of-memory', `Out of GPU memory ${bytes === undefined ? `during ${what}` : `while allocating ${what} (${bytes} bytes)`}. Use a smaller model or a shorter contextLength.`, { what, bytes });
     this.name = 'OutOfMemoryError'; // explicit: class names do not survive minification
   }
 }
@@ -47,6 +47,38 @@ export class LimitTooLowError extends MsnError {
   constructor(limit: string, observed: number, required: number, hint = 'Use a smaller model or context length.') {
     super('limit-too-low', `GPU limit ${limit} is ${observed}, but ${required} is required. ${hint}`, { limit, observed, required });
     this.name = 'LimitTooLowError'; // explicit: class names do not survive minification
+  }
+}
+
+/**
+ * The GPU device rejected a command (a WebGPU validation error): an invalid pipeline, bind group,
+ * dispatch or submit. Nothing the command should have computed was computed, so no result is
+ * returned. `detail`: what was running, the adapter and the device's own message.
+ */
+export class GpuValidationError extends MsnError {
+  constructor(what: string, adapter: string, gpuMessage: string) {
+    super('gpu-validation', `The GPU${adapter ? ` (${adapter})` : ''} rejected ${what}: ${gpuMessage.trim()}. This is a bug in msn-webgpu or in this WebGPU implementation; please report it with this message.`, { what, adapter, gpuMessage });
+    this.name = 'GpuValidationError'; // explicit: class names do not survive minification
+  }
+}
+
+/** The WebGPU implementation failed internally (a GPUInternalError) while running `what`; no result is returned. */
+export class GpuInternalError extends MsnError {
+  constructor(what: string, adapter: string, gpuMessage: string) {
+    super('gpu-internal', `The GPU${adapter ? ` (${adapter})` : ''} failed internally during ${what}: ${gpuMessage.trim()}. Retry; if it persists, update the browser or GPU driver, or use a smaller model.`, { what, adapter, gpuMessage });
+    this.name = 'GpuInternalError'; // explicit: class names do not survive minification
+  }
+}
+
+/**
+ * The load-time self-check failed: one layer of the model computed on the GPU differs from the same
+ * layer computed in float64 on the CPU by more than the kernels' tolerance, so the GPU driver or a
+ * kernel computes wrong values and the model's output would be silently wrong on this adapter.
+ */
+export class SelfCheckError extends MsnError {
+  constructor(adapter: string, detail: { layer: number; maxAbsErr: number; tolerance: number; row: number; channel: number }) {
+    super('self-check', `Self-check failed on ${adapter}: layer ${detail.layer} computed on the GPU differs from float64 on the CPU by ${detail.maxAbsErr.toPrecision(3)} (tolerance ${detail.tolerance.toPrecision(3)}; token row ${detail.row}, channel ${detail.channel}). This GPU driver or a kernel computes wrong values, so generated text would be wrong. Try another browser or GPU driver, or load with selfCheck: false (CLI --no-self-check) to skip the check at your own risk.`, { adapter, ...detail });
+    this.name = 'SelfCheckError'; // explicit: class names do not survive minification
   }
 }
 
@@ -137,4 +169,5 @@ export const ERROR_CLASSES: Record<string, new (...args: never[]) => MsnError> =
   MsnError, WebGpuUnavailableError, DeviceLostError, OutOfMemoryError, LimitTooLowError, ModelFormatError,
   UnsupportedModelError, IntegrityError, ContextOverflowError, AbortedError, InvalidArgumentError, NetworkError, BusyError,
   NonFiniteLogitsError,
+  GpuValidationError, GpuInternalError, SelfCheckError,
 };

@@ -18,6 +18,8 @@ export interface CliOptions {
   contextLength: number | undefined;
   verbose: boolean;
   swiftshader: boolean;
+  /** false with --no-self-check: skip the load-time self-check. */
+  selfCheck: boolean;
   help: boolean;
 }
 
@@ -33,7 +35,8 @@ export const USAGE = `Usage: npm run generate -- [options]
   --runtime node|chromium    Dawn in Node (default) or headless Chromium through Playwright
   --context-length <N>       KV cache size in tokens (default min(max_position_embeddings, 4096))
   --swiftshader              Node: use Chromium's SwiftShader Vulkan driver instead of lavapipe
-  --json                     print exactly one JSON object instead of streaming text
+  --no-self-check            skip the load-time self-check (layer 0 on the GPU vs float64 on the CPU)
+  --json                     print exactly one JSON object (the result, or {"error": ...}) instead of streaming text
   --verbose                  print stack traces on errors
 `;
 
@@ -53,6 +56,7 @@ export function parseCli(argv: string[]): CliOptions {
       'context-length': { type: 'string' },
       verbose: { type: 'boolean', default: false },
       swiftshader: { type: 'boolean', default: false },
+      'no-self-check': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -84,6 +88,7 @@ export function parseCli(argv: string[]): CliOptions {
     contextLength: int('context-length', values['context-length']),
     verbose: values.verbose!,
     swiftshader: values.swiftshader!,
+    selfCheck: !values['no-self-check'],
     help: values.help!,
   };
 }

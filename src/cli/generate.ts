@@ -1,13 +1,21 @@
 /**
  * `npm run generate`: the project's main job run headless. Runs the engine in Node (Dawn on the
  * machine's adapter) or in headless Chromium, streams text or prints one JSON object.
+ *
+ * Dawn's native library writes its log (shader compiler warnings, and GPU errors nobody handled)
+ * with printf to the process's file descriptor 1, which no JavaScript stream can redirect, not
+ * even a worker thread's. So the CLI runs itself again as a child process whose stdout is this
+ * process's stderr, and the child sends what belongs on stdout (text, or the one JSON object)
+ * over the IPC channel: stdout holds only the CLI's own output.
  */
+import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { MsnError } from '../errors.js';
 import { createNodeEngine, packageRoot } from '../engine/node.js';
 import { parseCli, USAGE, type CliOptions } from './args.js';
 import type { GenerationResult } from '../engine/engine.js';
+import type { GpuFaults, SelfCheckReport } from '../worker/api.js';
 
 /** Output of `--json` (also what `--runtime chromium` returns): the generation result plus where it ran. */
 export type CliResult = Omit<GenerationResult, 'adapter'> & {
@@ -15,7 +23,20 @@ export type CliResult = Omit<GenerationResult, 'adapter'> & {
   model: string;
   adapter: { vendor: string; architecture: string; device: string; description: string };
   memory: { weightsBytes: number; kvBytes: number; scratchBytes: number };
+  /** The load-time self-check (null with --no-self-check). */
+  selfCheck: SelfCheckReport | null;
 };
+
+/** What `--json` prints instead of a result when the run fails. */
+export interface CliError {
+  error: { name: string; code: string | null; message: string; detail: Record<string, unknown> };
+}
+
+/** Test-only: `LoadOptions.faults` from the `MSN_TEST_FAULTS` environment variable (JSON). */
+function testFaults(): GpuFaults | undefined {
+  const f = process.env.MSN_TEST_FAULTS;
+  return f ? (JSON.parse(f) as GpuFaults) : undefined;
+}
 
 /** The default model folder named by public/models/index.json. */
 export function defaultModelPath(): string {
@@ -26,7 +47,7 @@ export function defaultModelPath(): string {
 }
 
 async function runNode(o: CliOptions, model: string, out: (s: string) => void): Promise<CliResult> {
-  const engine = await createNodeEngine({ model, contextLength: o.contextLength, preferSwiftShader: o.swiftshader });
+  const engine = await createNodeEngine({ model, contextLength: o.contextLength, preferSwiftShader: o.swiftshader, selfCheck: o.selfCheck, faults: testFaults() });
   try {
     const it = engine.generate(o.prompt, { maxNewTokens: o.maxNewTokens, decode: o.decode, tree: o.tree, seed: o.seed, chat: o.chat });
     let r = await it.next();
@@ -39,22 +60,26 @@ async function runNode(o: CliOptions, model: string, out: (s: string) => void): 
       ...res, runtime: 'node', model,
       adapter: { vendor: adapter.vendor, architecture: adapter.architecture, device: adapter.device, description: adapter.description },
       memory: { weightsBytes: engine.info.memory.weightsBytes, kvBytes: engine.info.memory.kvBytes, scratchBytes: engine.info.memory.scratchBytes },
+      selfCheck: engine.info.selfCheck,
     };
   } finally {
     await engine.dispose();
   }
 }
 
-export async function main(argv: string[]): Promise<number> {
+/**
+ * Runs the CLI on `argv`; returns the exit code (0 ok, 1 failure, 2 bad arguments).
+ * @param write receives everything meant for stdout (default: process.stdout).
+ */
+export async function main(argv: string[], write: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
   let o: CliOptions | undefined;
   try {
     o = parseCli(argv);
     if (o.help) {
-      process.stdout.write(USAGE);
+      write(USAGE);
       return 0;
     }
     const model = o.model ? (/^[a-z]+:\/\//i.test(o.model) ? o.model : resolve(o.model)) : defaultModelPath();
-    const write = (s: string) => process.stdout.write(s);
     let result: CliResult;
     if (o.runtime === 'chromium') {
       const { runInChromium } = await import('./chromium.js');
@@ -73,6 +98,10 @@ export async function main(argv: string[]): Promise<number> {
     const err = e as Error;
     const line = err instanceof MsnError ? `${err.name}: ${err.message}` : `Error: ${err?.message ?? String(e)}`;
     process.stderr.write(`${line}\n`);
+    if (o?.json ?? argv.includes('--json')) {
+      const out: CliError = { error: { name: err?.name ?? 'Error', code: err instanceof MsnError ? err.code : null, message: err?.message ?? String(e), detail: err instanceof MsnError ? err.detail : {} } };
+      write(`${JSON.stringify(out)}\n`);
+    }
     if (o?.verbose || !(err instanceof MsnError)) {
       if (o?.verbose) process.stderr.write(`${err?.stack ?? ''}\n`);
     }
@@ -81,9 +110,53 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** Child side: runs {@link main}, sending stdout's share over IPC; its own fd 1 is the parent's stderr. */
+async function runAsChild(argv: string[]): Promise<void> {
+  const send = (m: unknown) => new Promise<void>((res) => process.send!(m, () => res()));
+  let pending = Promise.resolve();
+  const code = await main(argv, (s) => { pending = pending.then(() => send({ out: s })); });
+  await pending;
+  await send({ done: code });
+  process.disconnect();
+  process.exitCode = code;
+}
+
+/**
+ * Parent side: runs this script as a child process (stdout → our stderr, IPC for the real output)
+ * and writes what it sends to stdout. Resolves to the child's exit code.
+ */
+export function runInChildProcess(script: string, argv: string[]): Promise<number> {
+  return new Promise((resolveCode) => {
+    const child = fork(script, argv, { stdio: ['inherit', 2, 'inherit', 'ipc'], env: { ...process.env, MSN_CLI_CHILD: '1' } });
+    let code: number | null = null;
+    child.on('message', (m: { out?: string; done?: number }) => {
+      if (typeof m.out === 'string') process.stdout.write(m.out);
+      if (typeof m.done === 'number') code = m.done;
+    });
+    // 'exit' can come before the last IPC messages are read: finish once the channel is closed too.
+    let exited: [number | null, NodeJS.Signals | null] | null = null;
+    let disconnected = false;
+    const finish = () => {
+      if (!exited || !disconnected) return;
+      const [exitCode, signal] = exited;
+      if (code === null) {
+        // The child died without reporting (e.g. a native abort): still one line, and one JSON object with --json.
+        const message = `the generate process ended without a result (${signal ?? `exit code ${exitCode}`}).`;
+        process.stderr.write(`Error: ${message}\n`);
+        if (argv.includes('--json')) process.stdout.write(`${JSON.stringify({ error: { name: 'Error', code: null, message, detail: {} } } satisfies CliError)}\n`);
+      }
+      resolveCode(code ?? (exitCode || 1));
+    };
+    child.on('exit', (exitCode, signal) => { exited = [exitCode, signal]; finish(); });
+    child.on('disconnect', () => { disconnected = true; finish(); });
+  });
+}
+
 const invoked = process.argv[1] && /(?:cli|generate)\.(?:mjs|ts|js)$/.test(process.argv[1]);
 if (invoked) {
-  main(process.argv.slice(2)).then((code) => {
-    process.exitCode = code;
+  const argv = process.argv.slice(2);
+  const run = process.env.MSN_CLI_CHILD === '1' && process.send ? runAsChild(argv).then(() => undefined) : runInChildProcess(process.argv[1], argv);
+  run.then((code) => {
+    if (typeof code === 'number') process.exitCode = code;
   });
 }

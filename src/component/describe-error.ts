@@ -49,6 +49,11 @@ export function describeError(e: unknown, phase: 'load' | 'generate' = 'generate
       return view('Not enough GPU memory for this model', 'Use a smaller model or a shorter context length, or close other GPU-heavy tabs.', true);
     case 'limit-too-low':
       return view('This GPU is too limited for this model', 'Use a smaller model or a shorter context length.', true);
+    case 'gpu-validation':
+    case 'gpu-internal':
+      return view('The GPU rejected a computation', 'Nothing it computed was used. Reload the model; if it happens again, update the browser or GPU driver, and please report the message.', true);
+    case 'self-check':
+      return view('This GPU computes wrong values for this model', 'A check after loading found that this GPU or its driver gives results that differ from the reference, so the generated text would be wrong. Try another browser, update the GPU driver, or use another device.', true);
     case 'context-overflow':
       return view('The prompt is too long', 'Shorten the prompt or lower “Max new tokens”.', false);
     case 'aborted':

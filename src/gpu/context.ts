@@ -4,8 +4,14 @@
  * We request only the default limits (so every adapter that runs the suite behaves alike); the
  * optional features `shader-f16`, `subgroups` and `timestamp-query` are requested when present and
  * not disabled, and recorded in `GpuContext.features`. No kernel requires any of them.
+ *
+ * GPU errors that no error scope catches are collected in `GpuContext.uncaptured` (the default
+ * action, a console message, is prevented: Dawn in Node prints it on stdout), so the executor can
+ * fail the call that caused them (see `src/gpu/scope.ts`).
  */
 import { DeviceLostError, WebGpuUnavailableError } from '../errors.js';
+import { kernelLimits, type KernelLimits } from './needs.js';
+import { errorFilter, type CaughtGpuError } from './scope.js';
 
 /** Adapter identity as reported by `GPUAdapter.info`. */
 export interface AdapterSummary {
@@ -43,11 +49,28 @@ export interface GpuContext {
     maxWorkgroupsPerDimension: number;
     maxInvocationsPerWorkgroup: number;
     minUniformOffsetAlignment: number;
+    /** What a kernel may need (checked when its pipeline is made, `src/gpu/needs.ts`). */
+    kernel: KernelLimits;
   };
   /** Resolves when the device is lost (never rejects). */
   lost: Promise<DeviceLostError>;
   /** Live GPU buffers created through this device (count and bytes), for leak checks and reports. */
   buffers: { count: number; bytes: number };
+  /**
+   * GPU errors no error scope caught, oldest first (at most {@link MAX_UNCAPTURED}); the executor
+   * empties it and fails the call that was running.
+   */
+  uncaptured: CaughtGpuError[];
+}
+
+/** Uncaptured GPU errors kept per device (the first ones name the cause; the rest follow from it). */
+export const MAX_UNCAPTURED = 16;
+
+/** The adapter as one readable phrase for messages, e.g. `mesa software (llvmpipe: Mesa 25.0.7 (LLVM 15.0.6))`. */
+export function adapterName(a: AdapterSummary): string {
+  const name = [a.vendor, a.architecture].filter(Boolean).join(' ') || 'unknown adapter';
+  const more = a.description || a.device;
+  return more ? `${name} (${more})` : name;
 }
 
 /** Wraps `device.createBuffer` so live buffers (created, not yet destroyed) are counted. */
@@ -100,6 +123,12 @@ export async function createGpuContext(gpu: GPU | undefined, options: GpuOptions
   const maxBindingBytes = options.maxBindingBytes ? Math.min(options.maxBindingBytes, realBinding) : realBinding;
   const lost = device.lost.then((i) => new DeviceLostError(i.reason, i.message));
   const buffers = trackBuffers(device);
+  const uncaptured: CaughtGpuError[] = [];
+  device.addEventListener('uncapturederror', (ev) => {
+    const e = (ev as GPUUncapturedErrorEvent).error;
+    ev.preventDefault();
+    if (uncaptured.length < MAX_UNCAPTURED) uncaptured.push({ filter: errorFilter(e), message: e.message });
+  });
   return {
     gpu,
     device,
@@ -122,8 +151,10 @@ export async function createGpuContext(gpu: GPU | undefined, options: GpuOptions
       maxWorkgroupsPerDimension: device.limits.maxComputeWorkgroupsPerDimension,
       maxInvocationsPerWorkgroup: device.limits.maxComputeInvocationsPerWorkgroup,
       minUniformOffsetAlignment: device.limits.minUniformBufferOffsetAlignment,
+      kernel: kernelLimits(device.limits),
     },
     lost,
     buffers,
+    uncaptured,
   };
 }

@@ -6,7 +6,16 @@
  * WGSL `@binding`s; group 1 binding 0 = its `Params` uniform struct, bound with a dynamic offset
  * into one per-forward arena buffer (256-byte slots). A forward is a flat list of {@link Pass}
  * records encoded into one compute pass of one command encoder.
+ *
+ * Before a pipeline is made, the kernel's needs (workgroup size, invocations, workgroup memory,
+ * buffers per stage) are read from its WGSL and checked against the device limits
+ * (`src/gpu/needs.ts`), so an adapter that cannot run a kernel fails at load with a
+ * LimitTooLowError naming the limit. {@link KernelCache.prepare} compiles with
+ * `createComputePipelineAsync`, whose rejection becomes a GpuValidationError naming the kernel.
  */
+import { GpuInternalError, GpuValidationError } from '../errors.js';
+import { checkKernelNeeds, kernelNeeds, type KernelLimits, type KernelNeeds } from './needs.js';
+import { withErrorScopes } from './scope.js';
 
 /** How a kernel binds each storage buffer of group 0. */
 export type BindingKind = 'read' | 'rw';
@@ -39,6 +48,31 @@ export class CompiledKernel {
   ) {}
 }
 
+/**
+ * Test-only faults (`LoadOptions.faults`): each makes the real device react as a faulty kernel or
+ * driver would, so tests can see that the runtime turns the reaction into a typed error.
+ */
+export interface KernelFaults {
+  /** Compile kernel `kernel` (a {@link KernelDef.name}) with `@workgroup_size(size)` instead of its own. */
+  workgroupSize?: { kernel: string; size: number };
+  /** Do not check kernel needs against the device limits, so the device itself rejects such a kernel. */
+  skipLimitCheck?: boolean;
+  /**
+   * Add an unreachable statement to this kernel's entry point (results unchanged): the WGSL compiler
+   * logs a warning, which Dawn prints on the process's stdout.
+   */
+  shaderWarning?: string;
+}
+
+/** Options of {@link KernelCache}. */
+export interface KernelCacheOptions {
+  /** Device limits the kernels' needs are checked against (default: none checked). */
+  limits?: KernelLimits;
+  /** The adapter, as named in error messages. */
+  adapter?: string;
+  faults?: KernelFaults;
+}
+
 /** Size of one uniform slot in the params arena, bytes (≥ minUniformBufferOffsetAlignment). */
 export const PARAM_SLOT_BYTES = 256;
 
@@ -46,9 +80,10 @@ export const PARAM_SLOT_BYTES = 256;
 export class KernelCache {
   readonly paramsLayout: GPUBindGroupLayout;
   readonly #cache = new Map<string, CompiledKernel>();
+  readonly #pending = new Map<string, Promise<CompiledKernel>>();
   readonly #layouts = new Map<string, GPUBindGroupLayout>();
 
-  constructor(readonly device: GPUDevice) {
+  constructor(readonly device: GPUDevice, readonly options: KernelCacheOptions = {}) {
     this.paramsLayout = device.createBindGroupLayout({
       label: 'params',
       entries: [{ binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true, minBindingSize: PARAM_SLOT_BYTES } }],
@@ -60,11 +95,76 @@ export class KernelCache {
     return this.#cache.size;
   }
 
-  /** Returns the pipeline of `def` specialised with `constants` (compiled once). */
+  /** The WGSL of `def` as compiled (test faults applied). */
+  #code(def: KernelDef): string {
+    const f = this.options.faults;
+    let code = def.code;
+    if (f?.workgroupSize?.kernel === def.name) code = code.replace(/@workgroup_size\s*\(([^()]|\([^()]*\))*\)/, `@workgroup_size(${f.workgroupSize.size})`);
+    if (f?.shaderWarning === def.name) code = code.replace(/(@compute[^{]*\{)/, '$1 if (false) { return; _ = 0u; }');
+    return code;
+  }
+
+  /** What `def` specialised with `constants` needs from the device (read from its WGSL). */
+  needs(def: KernelDef, constants: Record<string, number> = {}): KernelNeeds {
+    return kernelNeeds(def.name, this.#code(def), constants);
+  }
+
+  /**
+   * Returns the pipeline of `def` specialised with `constants`, compiled once: made synchronously
+   * here unless {@link prepare} made it. A device error in a synchronous creation is reported to
+   * the caller's error scope (the executor's, around the forward that first uses it).
+   * @throws LimitTooLowError when the kernel needs more than the device limits allow.
+   */
   get(def: KernelDef, constants: Record<string, number> = {}): CompiledKernel {
-    const key = `${def.name}:${Object.entries(constants).map(([k, v]) => `${k}=${v}`).join(',')}`;
+    const key = kernelKey(def, constants);
     let k = this.#cache.get(key);
     if (k) return k;
+    const { layout, module } = this.#begin(def, constants, key);
+    const pipeline = this.device.createComputePipeline({ label: key, layout, compute: { module, entryPoint: 'main', constants } });
+    k = new CompiledKernel(def, pipeline, this.#layouts.get(def.bindings.join(','))!, key);
+    this.#cache.set(key, k);
+    return k;
+  }
+
+  /**
+   * Compiles the pipeline of `def` specialised with `constants` with `createComputePipelineAsync`
+   * (once; later {@link get} calls return it).
+   * @throws LimitTooLowError when the kernel needs more than the device limits allow;
+   *   GpuValidationError (or GpuInternalError) naming the kernel when the device rejects it.
+   */
+  async prepare(def: KernelDef, constants: Record<string, number> = {}): Promise<CompiledKernel> {
+    const key = kernelKey(def, constants);
+    const done = this.#cache.get(key);
+    if (done) return done;
+    let p = this.#pending.get(key);
+    if (!p) {
+      p = this.#prepare(def, constants, key);
+      this.#pending.set(key, p);
+      p.finally(() => this.#pending.delete(key)).catch(() => {});
+    }
+    return p;
+  }
+
+  async #prepare(def: KernelDef, constants: Record<string, number>, key: string): Promise<CompiledKernel> {
+    const adapter = this.options.adapter ?? 'this adapter';
+    const what = `kernel ${key}`;
+    const { layout, module } = await withErrorScopes(this.device, what, adapter, () => this.#begin(def, constants, key));
+    let pipeline: GPUComputePipeline;
+    try {
+      pipeline = await this.device.createComputePipelineAsync({ label: key, layout, compute: { module, entryPoint: 'main', constants } });
+    } catch (e) {
+      const reason = (e as { reason?: string }).reason;
+      const msg = (e as Error).message ?? String(e);
+      throw reason === 'internal' ? new GpuInternalError(what, adapter, msg) : new GpuValidationError(what, adapter, msg);
+    }
+    const k = new CompiledKernel(def, pipeline, this.#layouts.get(def.bindings.join(','))!, key);
+    this.#cache.set(key, k);
+    return k;
+  }
+
+  /** Checks the kernel's needs, then makes (or reuses) its layouts and shader module. */
+  #begin(def: KernelDef, constants: Record<string, number>, key: string): { layout: GPUPipelineLayout; module: GPUShaderModule } {
+    if (this.options.limits && !this.options.faults?.skipLimitCheck) checkKernelNeeds(key, this.needs(def, constants), this.options.limits);
     const layoutKey = def.bindings.join(',');
     let layout0 = this.#layouts.get(layoutKey);
     if (!layout0) {
@@ -78,15 +178,8 @@ export class KernelCache {
       });
       this.#layouts.set(layoutKey, layout0);
     }
-    const module = this.device.createShaderModule({ label: def.name, code: def.code });
-    const pipeline = this.device.createComputePipeline({
-      label: key,
-      layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout0, this.paramsLayout] }),
-      compute: { module, entryPoint: 'main', constants },
-    });
-    k = new CompiledKernel(def, pipeline, layout0, key);
-    this.#cache.set(key, k);
-    return k;
+    const module = this.device.createShaderModule({ label: def.name, code: this.#code(def) });
+    return { layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout0, this.paramsLayout] }), module };
   }
 
   /** Bind group for `kernel`'s group 0 (buffers in binding order). */
@@ -100,6 +193,11 @@ export class KernelCache {
       entries: buffers.map((b, i) => ({ binding: i, resource: b instanceof GPUBuffer ? { buffer: b } : b })),
     });
   }
+}
+
+/** Cache key of `def` specialised with `constants`, e.g. `matmul:LANES=1,COLS=64`. */
+export function kernelKey(def: KernelDef, constants: Record<string, number>): string {
+  return `${def.name}:${Object.entries(constants).map(([k, v]) => `${k}=${v}`).join(',')}`;
 }
 
 /** Per-forward uniform storage: one 256-byte slot per pass, uploaded with one writeBuffer. */

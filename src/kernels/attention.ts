@@ -49,8 +49,13 @@ export function attentionPass(cache: KernelCache, bindGroup: GPUBindGroup, s: At
 }
 
 export function attentionKernel(cache: KernelCache, wg = 64) {
+  return cache.get(ATTENTION, attentionConstants(wg));
+}
+
+/** Override constants of the attention pipeline with softmax block `wg` (16, 32 or 64). */
+export function attentionConstants(wg = 64): Record<string, number> {
   if (![16, 32, 64].includes(wg)) throw new Error(`attention: block size must be 16, 32 or 64, got ${wg}`);
-  return cache.get(ATTENTION, { MAX_T: ATTENTION_MAX_T, WG: wg });
+  return { MAX_T: ATTENTION_MAX_T, WG: wg };
 }
 
 /** Causal additive mask [T, T]: 0 on and below the diagonal, {@link MASKED} above. */

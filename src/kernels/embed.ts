@@ -19,7 +19,12 @@ export interface EmbedShape {
 }
 
 export function embedKernel(cache: KernelCache, fmt: WeightFormat) {
-  return cache.get(EMBED, { WFMT: WFMT[fmt] });
+  return cache.get(EMBED, embedConstants(fmt));
+}
+
+/** Override constants of the embedding pipeline for weights in `fmt`. */
+export function embedConstants(fmt: WeightFormat): Record<string, number> {
+  return { WFMT: WFMT[fmt] };
 }
 
 /** `bindGroup` binds (E chunk, ids, X). */

@@ -73,12 +73,17 @@ export function matmulPass(cache: KernelCache, cfg: MatmulConfig, bindGroup: GPU
 
 /** The compiled pipeline used for T rows (also used to create bind groups). */
 export function kernelFor(cache: KernelCache, cfg: MatmulConfig, fmt: WeightFormat, T: number) {
+  return cache.get(MATMUL, matmulConstants(cfg, fmt, T));
+}
+
+/** Override constants of the matmul pipeline for T rows (1, ≤ 4 and > 4 rows use three pipelines). */
+export function matmulConstants(cfg: MatmulConfig, fmt: WeightFormat, T: number): Record<string, number> {
   const gemv = T === 1;
-  return cache.get(MATMUL, {
+  return {
     LANES: cfg.lanes,
     COLS: gemv ? cfg.gemvCols : cfg.tiledCols,
     ROWS: rowsFor(T),
     CPT: gemv ? 1 : (cfg.tiledCpt ?? 1),
     WFMT: WFMT[fmt],
-  });
+  };
 }

@@ -64,12 +64,34 @@ export function f32ToBf16(v: number): number {
 /** Decodes raw little-endian tensor bytes into f32 values. */
 export function decodeToF32(bytes: Uint8Array, dtype: TensorDtype): Float32Array {
   const n = bytes.byteLength / DTYPE_BYTES[dtype];
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out = new Float32Array(n);
+  if (LITTLE_ENDIAN && dtype !== 'F32') {
+    // Fast path (the self-check decodes a whole layer): 16-bit words read natively.
+    const h = bytes.byteOffset % 2 === 0 ? new Uint16Array(bytes.buffer, bytes.byteOffset, n) : new Uint16Array(bytes.slice().buffer);
+    if (dtype === 'BF16') {
+      const o = new Uint32Array(out.buffer);
+      for (let i = 0; i < n; i++) o[i] = h[i] << 16;
+    } else {
+      const table = f16Table();
+      for (let i = 0; i < n; i++) out[i] = table[h[i]];
+    }
+    return out;
+  }
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (dtype === 'F32') for (let i = 0; i < n; i++) out[i] = dv.getFloat32(4 * i, true);
   else if (dtype === 'F16') for (let i = 0; i < n; i++) out[i] = f16ToF32(dv.getUint16(2 * i, true));
   else for (let i = 0; i < n; i++) out[i] = bf16ToF32(dv.getUint16(2 * i, true));
   return out;
+}
+
+/** Typed arrays use the platform's byte order; safetensors is little-endian. */
+const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+
+let f16Values: Float32Array | null = null;
+/** The value of every IEEE half bit pattern (256 KiB, made once). */
+function f16Table(): Float32Array {
+  f16Values ??= Float32Array.from({ length: 65536 }, (_, h) => f16ToF32(h));
+  return f16Values;
 }
 
 /**

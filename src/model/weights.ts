@@ -6,6 +6,7 @@
  */
 import { LimitTooLowError, OutOfMemoryError } from '../errors.js';
 import { roundUp } from '../gpu/kernel.js';
+import { openErrorScopes, toMsnError } from '../gpu/scope.js';
 import type { WeightFormat } from '../kernels/matmul.js';
 import { DTYPE_BYTES, decodeToF32, padRows, type TensorDtype } from './dtype.js';
 
@@ -18,14 +19,19 @@ export interface WeightChunk {
   rows: number;
 }
 
-/** Allocates a GPU buffer, turning allocation failures into OutOfMemoryError. */
+/**
+ * Allocates a GPU buffer inside error scopes.
+ * @throws OutOfMemoryError naming the buffer and its size when the allocation fails;
+ *   GpuValidationError when the device rejects the descriptor (e.g. larger than maxBufferSize).
+ */
 export async function allocBuffer(device: GPUDevice, desc: GPUBufferDescriptor): Promise<GPUBuffer> {
-  device.pushErrorScope('out-of-memory');
+  const scopes = openErrorScopes(device);
   const buf = device.createBuffer(desc);
-  const err = await device.popErrorScope();
+  const err = await scopes.close();
   if (err) {
     buf.destroy();
-    throw new OutOfMemoryError(desc.label ?? 'buffer', desc.size);
+    const label = desc.label ?? 'buffer';
+    throw err.filter === 'out-of-memory' ? new OutOfMemoryError(label, desc.size) : toMsnError(err, `allocating ${label} (${desc.size} bytes)`, '');
   }
   return buf;
 }

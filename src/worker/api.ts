@@ -3,6 +3,7 @@
  * is structured-clone friendly. Shapes use the glossary of ARCHITECTURE.md.
  */
 import type { AdapterSummary } from '../gpu/context.js';
+import type { KernelFaults } from '../gpu/kernel.js';
 import type { LlamaConfig } from '../model/config.js';
 import type { LoadProgress } from '../model/loader.js';
 
@@ -28,6 +29,38 @@ export interface LoadOptions {
   memoryBudgetBytes?: number;
   /** Matmul reduction lanes (power of two); default 1 on CPU adapters, 16 on GPUs. */
   matmulLanes?: number;
+  /**
+   * Run the load-time self-check (default true): after warmup, layer 0 of the model runs on a few
+   * tokens on the GPU and in float64 on the CPU from the same weights; a disagreement beyond the
+   * kernels' tolerance fails the load with SelfCheckError naming the adapter. Costs about 1/L of a
+   * forward on the GPU plus the CPU layer (see `ModelInfo.selfCheck.ms`).
+   */
+  selfCheck?: boolean;
+  /** Test-only fault injection: kernels the device rejects or warns about, corrupted weights, a destroyed buffer. */
+  faults?: GpuFaults;
+}
+
+/** Test-only faults of {@link LoadOptions.faults}: each makes the real device misbehave in one way. */
+export interface GpuFaults extends KernelFaults {
+  /** Before the self-check: overwrite one word of layer 0's q/k/v weights on the GPU. */
+  corruptWeight?: boolean;
+  /** At the end of load: destroy a scratch buffer, so the device rejects every later forward. */
+  destroyScratch?: boolean;
+}
+
+/** Outcome of the load-time self-check (it throws SelfCheckError instead of returning `ok: false`). */
+export interface SelfCheckReport {
+  ok: true;
+  /** The layer compared (0). */
+  layer: number;
+  /** Token rows compared (forwards of 5, 2 and 1 rows: the 8-row, 4-row and GEMV matmul pipelines). */
+  tokens: number;
+  /** Largest |GPU − float64| over the layer's output [tokens, C]. */
+  maxAbsErr: number;
+  /** The bound it was held to: `SELF_CHECK_RTOL` × the largest |float64| value. */
+  tolerance: number;
+  /** Wall time of the check (GPU forwards, readback, CPU layer), ms. */
+  ms: number;
 }
 
 /** Extra KV rows beyond the context for the verification tree (the paper's 69-node tree). */
@@ -48,6 +81,8 @@ export interface ModelInfo {
   memory: { weightsBytes: number; kvBytes: number; scratchBytes: number; weightBuffers: number; kvBuffers: number };
   /** Weight formats found, e.g. ['f16']. */
   weightFormats: string[];
+  /** The load-time self-check's result; null when it was skipped (`selfCheck: false`). */
+  selfCheck: SelfCheckReport | null;
 }
 
 /** One forward of T tokens at the current end of the KV cache. */
@@ -98,11 +133,19 @@ export interface ForwardResult {
 
 /** The worker-side executor, as seen through Comlink. */
 export interface ExecutorApi {
-  /** Loads a model folder (URL or local path). @throws ModelFormatError, UnsupportedModelError, NetworkError, WebGpuUnavailableError, OutOfMemoryError, LimitTooLowError. */
+  /**
+   * Loads a model folder (URL or local path) and runs the self-check.
+   * @throws ModelFormatError, UnsupportedModelError, NetworkError, WebGpuUnavailableError, OutOfMemoryError,
+   *   LimitTooLowError, GpuValidationError, GpuInternalError, SelfCheckError.
+   */
   load(model: string, options: LoadOptions, onProgress?: (p: LoadProgress) => void): Promise<ModelInfo>;
   /** Uploads a T×T additive mask once; returns its id for {@link ForwardRequest.mask}. */
   registerMask(mask: Float32Array, T: number): Promise<number>;
-  /** Runs one forward (one submit, one readback). @throws ContextOverflowError, DeviceLostError. */
+  /**
+   * Runs one forward (one submit, one readback).
+   * @throws ContextOverflowError, DeviceLostError; GpuValidationError, GpuInternalError or
+   *   OutOfMemoryError when the device reports an error for it (no result is returned then).
+   */
   forward(req: ForwardRequest): Promise<ForwardResult>;
   /** Keeps the listed pending rows (see {@link ForwardRequest.keep}); returns the committed length. */
   kvKeep(rows: number[]): Promise<number>;

@@ -2,16 +2,24 @@
  * The worker-side executor: loads a model onto the GPU and runs forwards. One command encoder and
  * one submit per forward; the only readback is the top-k ids and values of the requested rows.
  * The same code runs in a browser Web Worker (navigator.gpu) and a Node worker thread (Dawn).
+ *
+ * GPU errors fail the call, never yield a result: each forward's GPU calls run inside error scopes
+ * (validation, out-of-memory, internal) and errors no scope caught are collected by the device's
+ * `uncapturederror` handler; either becomes GpuValidationError, OutOfMemoryError or GpuInternalError
+ * (`src/gpu/scope.ts`). Kernel needs are checked against the device limits when the pipelines are
+ * made at load, and the load ends with the self-check (`selfcheck.ts`).
  */
 import { BusyError, ContextOverflowError, DeviceLostError, InvalidArgumentError, LimitTooLowError, MsnError } from '../errors.js';
-import { createGpuContext, type GpuContext } from '../gpu/context.js';
+import { adapterName, createGpuContext, type GpuContext } from '../gpu/context.js';
 import { encodePasses } from '../gpu/kernel.js';
+import { openErrorScopes, toMsnError, type CaughtGpuError } from '../gpu/scope.js';
 import { MASKED } from '../kernels/attention.js';
 import { MAX_TOPK } from '../kernels/topk.js';
 import { describeModel, streamWeights, type LoadProgress } from '../model/loader.js';
 import { createModelSource } from '../model/source.js';
 import { TREE_ROOM, type ExecutorApi, type ForwardRequest, type ForwardResult, type LoadOptions, type ModelInfo } from './api.js';
 import { LlamaGpu } from './llama.js';
+import { runSelfCheck, SelfCheckCapture, SELF_CHECK_LAYER } from './selfcheck.js';
 
 function checkMaskDiagonal(mask: ArrayLike<number>, T: number): void {
   for (let i = 0; i < T; i++) {
@@ -50,7 +58,8 @@ export class Executor implements ExecutorApi {
       const cfg = desc.config;
       const contextLength = options.contextLength ?? Math.min(cfg.maxPositionEmbeddings, 4096);
       if (!Number.isInteger(contextLength) || contextLength < 2) throw new InvalidArgumentError(`contextLength must be an integer ≥ 2, got ${contextLength}.`);
-      const m = new LlamaGpu(ctx, cfg, contextLength, TREE_ROOM, options.matmulLanes, options.maxRows);
+      const faults = options.faults ?? {};
+      const m = new LlamaGpu(ctx, cfg, contextLength, TREE_ROOM, options.matmulLanes, options.maxRows, faults);
       this.#model = m;
       if (options.memoryBudgetBytes !== undefined) {
         const plan = m.plannedBytes();
@@ -59,9 +68,14 @@ export class Executor implements ExecutorApi {
           throw new LimitTooLowError('GPU memory budget (bytes)', options.memoryBudgetBytes, need, `Weights ${desc.totalBytes ?? '?'} + KV cache ${plan.kv} + scratch ${plan.scratch} bytes: use a smaller model or contextLength.`);
         }
       }
-      const seen = await streamWeights(desc, (n) => m.target(n) !== null, (name, dtype, shape, bytes) => m.addTensor(name, dtype, shape, bytes), onProgress);
+      const capture = options.selfCheck === false ? null : new SelfCheckCapture(cfg);
+      const seen = await streamWeights(desc, (n) => m.target(n) !== null, async (name, dtype, shape, bytes) => {
+        await m.addTensor(name, dtype, shape, bytes);
+        capture?.offer(name, dtype, shape, bytes);
+      }, onProgress);
       await m.finish(seen);
       await ctx.device.queue.onSubmittedWorkDone();
+      this.#throwUncaptured('the model load');
       this.#model = m;
       this.#masks.clear();
       this.#maskNext = 2 * m.dims.maxRows * m.dims.maxRows; // [causal | per-step inline | registered ...]
@@ -77,8 +91,15 @@ export class Executor implements ExecutorApi {
         features: ctx.features,
         memory: { weightsBytes: m.weightsBytes, kvBytes: m.kvBytes, scratchBytes: m.scratchBytes, weightBuffers: m.weightBuffers, kvBuffers: m.kvBuffers },
         weightFormats: m.weightFormats,
+        selfCheck: null,
       };
       if (options.warmup !== false) await this.#warmup();
+      if (faults.corruptWeight) m.corruptWeight(SELF_CHECK_LAYER);
+      if (capture) {
+        this.#info.selfCheck = await runSelfCheck(capture, m.dims.Cp, m.dims.maxRows, (tokens, positions, P) => this.#runLayers(tokens, positions, P, SELF_CHECK_LAYER + 1), adapterName(ctx.adapter));
+        await this.reset();
+      }
+      if (faults.destroyScratch) m.b.act.destroy();
       return this.#info;
     } catch (e) {
       await this.dispose();
@@ -169,6 +190,8 @@ export class Executor implements ExecutorApi {
     const dev = this.#ctx!.device;
     this.#busy = true;
     const t0 = performance.now();
+    const scopes = openErrorScopes(dev);
+    let gpuError: Promise<CaughtGpuError | null> | null = null;
     try {
       dev.queue.writeBuffer(m.b.ids, 0, Uint32Array.from(req.tokens));
       dev.queue.writeBuffer(m.b.pos, 0, Uint32Array.from(req.positions));
@@ -191,6 +214,7 @@ export class Executor implements ExecutorApi {
       }
       m.arena.flush();
       dev.queue.submit([enc.finish()]);
+      gpuError = scopes.close();
       let logitsOut: Float32Array | undefined;
       if (logitsRb) {
         await this.#guardLost(logitsRb.mapAsync(GPUMapMode.READ));
@@ -215,11 +239,70 @@ export class Executor implements ExecutorApi {
       } else {
         await this.#guardLost(dev.queue.onSubmittedWorkDone());
       }
+      await this.#throwGpuError(gpuError, 'a forward');
       this.#kvLen = req.commit ? P + T : P;
       this.#pending = req.commit ? 0 : T;
       return { ids, values, rows, k, kvLength: this.#kvLen, gpuMs: performance.now() - t0, logits: logitsOut };
     } finally {
+      if (!gpuError) void scopes.close();
       this.#busy = false;
+    }
+  }
+
+  /**
+   * Throws the typed error of the first GPU error caught for `what` (by `caught`, the forward's
+   * error scopes, or by the device's uncaptured-error handler); the device stays usable.
+   */
+  async #throwGpuError(caught: Promise<CaughtGpuError | null> | null, what: string): Promise<void> {
+    const err = caught ? await caught : null;
+    if (err) {
+      this.#ctx?.uncaptured.splice(0);
+      throw toMsnError(err, what, adapterName(this.#ctx!.adapter));
+    }
+    this.#throwUncaptured(what);
+  }
+
+  /** Throws (and clears) the first GPU error no error scope caught since the last call. */
+  #throwUncaptured(what: string): void {
+    const ctx = this.#ctx;
+    if (!ctx || ctx.uncaptured.length === 0) return;
+    const err = ctx.uncaptured[0];
+    ctx.uncaptured.splice(0);
+    throw toMsnError(err, what, adapterName(ctx.adapter));
+  }
+
+  /**
+   * Runs the first `layers` layers on T tokens appended at KV row P (causal) and returns the
+   * residual stream after them, [T, Cp] f32. Used by the self-check; the KV rows stay uncommitted.
+   */
+  async #runLayers(tokens: number[], positions: number[], P: number, layers: number): Promise<Float32Array> {
+    const m = this.#check();
+    const dev = this.#ctx!.device;
+    const T = tokens.length;
+    const bytes = T * m.dims.Cp * 4;
+    const rb = dev.createBuffer({ label: 'self-check-readback', size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    try {
+      const scopes = openErrorScopes(dev);
+      let caught: Promise<CaughtGpuError | null>;
+      try {
+        dev.queue.writeBuffer(m.b.ids, 0, Uint32Array.from(tokens));
+        dev.queue.writeBuffer(m.b.pos, 0, Uint32Array.from(positions));
+        m.arena.reset();
+        const enc = dev.createCommandEncoder({ label: 'self-check' });
+        encodePasses(enc, m.arena, m.forwardPasses(T, P, { base: 0, stride: m.dims.maxRows }, 'none', 1, layers));
+        enc.copyBufferToBuffer(m.b.x, 0, rb, 0, bytes);
+        m.arena.flush();
+        dev.queue.submit([enc.finish()]);
+      } finally {
+        caught = scopes.close();
+      }
+      await this.#guardLost(rb.mapAsync(GPUMapMode.READ));
+      const out = new Float32Array(rb.getMappedRange().slice(0));
+      rb.unmap();
+      await this.#throwGpuError(caught, 'the self-check');
+      return out;
+    } finally {
+      rb.destroy();
     }
   }
 
@@ -256,12 +339,19 @@ export class Executor implements ExecutorApi {
     const passes = m.compactPasses(src, this.#kvLen);
     if (passes.length) {
       const dev = this.#ctx!.device;
-      m.arena.reset();
-      const enc = dev.createCommandEncoder();
-      encodePasses(enc, m.arena, passes);
-      m.arena.flush();
-      dev.queue.submit([enc.finish()]);
+      const scopes = openErrorScopes(dev);
+      let caught: Promise<CaughtGpuError | null>;
+      try {
+        m.arena.reset();
+        const enc = dev.createCommandEncoder();
+        encodePasses(enc, m.arena, passes);
+        m.arena.flush();
+        dev.queue.submit([enc.finish()]);
+      } finally {
+        caught = scopes.close();
+      }
       await this.#guardLost(dev.queue.onSubmittedWorkDone());
+      await this.#throwGpuError(caught, 'the KV compaction');
     }
     this.#kvLen += rows.length;
     this.#pending = 0;

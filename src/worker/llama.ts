@@ -10,12 +10,13 @@
  *   rope table [Smax, D/2] (cos, sin) · mask library.
  */
 import { LimitTooLowError, ModelFormatError, UnsupportedModelError } from '../errors.js';
-import type { GpuContext } from '../gpu/context.js';
-import { KernelCache, ParamArena, roundUp, type Pass } from '../gpu/kernel.js';
-import { attentionKernel, attentionPass, causalMask, ATTENTION_MAX_T } from '../kernels/attention.js';
-import { embedKernel, embedPass } from '../kernels/embed.js';
+import { adapterName, type GpuContext } from '../gpu/context.js';
+import { KernelCache, ParamArena, roundUp, type KernelDef, type KernelFaults, type Pass } from '../gpu/kernel.js';
+import { withErrorScopes } from '../gpu/scope.js';
+import { ATTENTION, attentionConstants, attentionKernel, attentionPass, causalMask, ATTENTION_MAX_T } from '../kernels/attention.js';
+import { EMBED, embedConstants, embedKernel, embedPass } from '../kernels/embed.js';
 import { KV_COMPACT, kvCompactPass, MAX_COMPACT_ROWS } from '../kernels/kv_compact.js';
-import { kernelFor, matmulPass, type MatmulConfig } from '../kernels/matmul.js';
+import { kernelFor, MATMUL, matmulConstants, matmulPass, type MatmulConfig } from '../kernels/matmul.js';
 import { RMSNORM, rmsnormPass } from '../kernels/rmsnorm.js';
 import { ROPE_KV_APPEND, ropeKvAppendPass } from '../kernels/rope_kv_append.js';
 import { SWIGLU, swigluPass } from '../kernels/swiglu.js';
@@ -77,10 +78,11 @@ export class LlamaGpu {
   kvBytes = 0;
   scratchBytes = 0;
 
-  constructor(readonly ctx: GpuContext, readonly cfg: LlamaConfig, contextLength: number, treeRoom: number, lanes?: number, maxRows = 128) {
+  /** @param faults test-only kernel faults (`LoadOptions.faults`). */
+  constructor(readonly ctx: GpuContext, readonly cfg: LlamaConfig, contextLength: number, treeRoom: number, lanes?: number, maxRows = 128, faults?: KernelFaults) {
     this.#device = ctx.device;
     this.#maxPerDim = ctx.limits.maxWorkgroupsPerDimension;
-    this.cache = new KernelCache(ctx.device);
+    this.cache = new KernelCache(ctx.device, { limits: ctx.limits.kernel, adapter: adapterName(ctx.adapter), faults });
     const fallback = ctx.adapter.isFallbackAdapter;
     // CPU adapters: one lane (each thread owns whole dot products: no workgroup memory, no barrier)
     // and a 8×4 register tile; GPUs: 16 lanes split K for memory-bound GEMV bandwidth.
@@ -173,7 +175,12 @@ export class LlamaGpu {
     m.write(this.#device.queue, t.row0, t.N, bytes);
   }
 
-  /** After all tensors: checks completeness, allocates KV and scratch, builds bind groups. */
+  /**
+   * After all tensors: checks completeness, compiles every pipeline a forward can use, allocates KV
+   * and scratch, builds bind groups.
+   * @throws ModelFormatError (missing tensor), LimitTooLowError (a kernel needs more than the device
+   *   allows), GpuValidationError (the device rejected a pipeline or bind group), OutOfMemoryError.
+   */
   async finish(seen: Set<string>): Promise<void> {
     const missing = this.requiredTensors().filter((n) => !seen.has(n));
     if (missing.length) throw new ModelFormatError(`Missing tensor ${missing[0]}${missing.length > 1 ? ` (and ${missing.length - 1} more)` : ''}.`, { tensor: missing[0], missing });
@@ -184,8 +191,24 @@ export class LlamaGpu {
     this.#lmHead = this.cfg.tieWordEmbeddings ? this.#embed : mat('lm_head');
     this.#finalNorm = vec('norm');
     this.#layers = Array.from({ length: d.L }, (_, i) => ({ inNorm: vec(`in${i}`), postNorm: vec(`post${i}`), qkv: mat(`qkv${i}`), o: mat(`o${i}`), gu: mat(`gu${i}`), down: mat(`down${i}`) }));
+    // allSettled: every asynchronous creation must settle before a failed load destroys the device
+    // (Dawn's Node binding aborts the process on a pipeline promise still pending at teardown).
+    const made = await Promise.allSettled(this.#pipelines().map(([def, constants]) => this.cache.prepare(def, constants)));
+    const failed = made.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
     await this.#allocate();
-    this.#bindAll();
+    await withErrorScopes(this.#device, 'creating the bind groups', adapterName(this.ctx.adapter), () => this.#bindAll());
+  }
+
+  /** Every pipeline a forward of this model can use: the embedding and matmuls per weight format (matmul for 1, ≤ 4 and > 4 rows), and the rest. */
+  #pipelines(): Array<[KernelDef, Record<string, number>]> {
+    const fmts = new Set([...this.#matrices.values()].map((m) => m.fmt));
+    const list: Array<[KernelDef, Record<string, number>]> = [[EMBED, embedConstants(this.#embed.fmt)], [ATTENTION, attentionConstants(this.attnBlock)]];
+    const mr = this.dims.maxRows;
+    const rowCases = [1, ...(mr >= 2 ? [4] : []), ...(mr >= 5 ? [8] : [])]; // pipelines for 1, 2..4 and ≥ 5 rows
+    for (const fmt of fmts) for (const T of rowCases) list.push([MATMUL, matmulConstants(this.matmul, fmt, T)]);
+    for (const def of [RMSNORM, ROPE_KV_APPEND, SWIGLU, TOPK, KV_COMPACT]) list.push([def, {}]);
+    return list;
   }
 
   async #allocate(): Promise<void> {
@@ -281,8 +304,10 @@ export class LlamaGpu {
    * Passes of one forward of T rows appended at KV row P.
    * @param mask base and row stride of the mask block in the mask library.
    * @param logits which rows get logits + top-k (`none` skips the head).
+   * @param layers run only the first `layers` layers (the self-check; default all). The residual
+   *   stream after them is in `b.x` [T, Cp].
    */
-  forwardPasses(T: number, P: number, mask: { base: number; stride: number }, logits: 'none' | 'last' | 'all', topK: number): Pass[] {
+  forwardPasses(T: number, P: number, mask: { base: number; stride: number }, logits: 'none' | 'last' | 'all', topK: number, layers = this.dims.L): Pass[] {
     const d = this.dims;
     const c = this.cache;
     const mpd = this.#maxPerDim;
@@ -292,7 +317,7 @@ export class LlamaGpu {
       m.chunks.forEach((ch, j) => passes.push(matmulPass(c, this.matmul, bg(`${key}:${j}`), { T: rows, nRows: ch.rows, Kp, fmt: m.fmt, yStride, yCol0: ch.row0, accumulate, xRow0 }, key)));
     };
     this.#embed.chunks.forEach((ch, j) => passes.push(embedPass(c, mpd, bg(`embed:${j}`), { T, C: d.C, Kp: d.Cp, fmt: this.#embed.fmt, v0: ch.row0, vRows: ch.rows })));
-    for (let i = 0; i < d.L; i++) {
+    for (let i = 0; i < layers; i++) {
       const { kBase, vBase } = this.#slabOf(i);
       const sj = this.#slabs.findIndex((s) => i >= s.layer0 && i < s.layer0 + s.layers);
       passes.push(rmsnormPass(c, mpd, bg(`in${i}`), { T, C: d.C, stride: d.Cp, eps: this.cfg.rmsNormEps }));
@@ -312,6 +337,16 @@ export class LlamaGpu {
       passes.push(topkPass(c, mpd, bg('topk'), { T: rows, V: d.V, stride: d.Vp, k: topK }));
     }
     return passes;
+  }
+
+  /**
+   * Test-only fault: overwrites the first word of layer `layer`'s fused q/k/v weights on the GPU
+   * with 1.0 (f32) or two 1.0 halves (f16, bf16), as a corrupted upload or a bad memory cell would.
+   */
+  corruptWeight(layer: number): void {
+    const m = this.#layers[layer].qkv;
+    const word = { f32: 0x3f800000, f16: 0x3c003c00, bf16: 0x3f803f80 }[m.fmt];
+    this.#device.queue.writeBuffer(m.chunks[0].buffer, 0, Uint32Array.of(word));
   }
 
   /** Buffers holding weight matrices (> number of matrices when some were split). */

@@ -46,6 +46,7 @@ async function engine(lossy: boolean): Promise<Engine> {
     features: { shaderF16: false, subgroups: false, timestampQuery: false },
     memory: { weightsBytes: 1, kvBytes: 2, scratchBytes: 3, weightBuffers: 1, kvBuffers: 2 },
     weightFormats: ['f32'],
+    selfCheck: null,
   };
   const tokenizer = await Tokenizer.load(createModelSource(FIXTURE));
   return new Engine(fakeExecutor(config.vocabSize, lossy), info, tokenizer);

@@ -1,0 +1,180 @@
+/**
+ * Naive float64 CPU implementations of the kernels' maths and of one Llama decoder layer, on
+ * logical (unpadded) row-major arrays. The load-time self-check compares a GPU layer with
+ * {@link llamaLayer64}; the kernel tests use the same functions as references (re-exported by
+ * `src/reference/ops.ts`), so each operation is written once. Written for clarity, not speed:
+ * one layer on a few tokens costs T·(params of a layer) multiply-adds.
+ *
+ * The layer follows HF transformers' `LlamaDecoderLayer` (modeling_llama.py): pre-RMSNorm,
+ * rotate-half RoPE, (grouped-query) softmax attention with scale 1/√D, residual add, RMSNorm,
+ * SwiGLU MLP, residual add.
+ * Glossary: T rows, P cached rows, H/Hkv heads, D head dim, C hidden, F FFN width.
+ */
+
+type Arr = ArrayLike<number>;
+
+/**
+ * Y[T, N] = X[T, K] · W[N, K]ᵀ (+ Y0 when given). Weight rows are the outer loop, so a large W
+ * streams from memory once for all T rows; each dot product keeps four partial sums (k mod 4).
+ */
+export function matmul64(X: Arr, W: Arr, T: number, N: number, K: number, Y0?: Arr): Float64Array {
+  const Y = new Float64Array(T * N);
+  const x = Float64Array.from(X);
+  for (let n = 0; n < N; n++) {
+    const w0 = n * K;
+    for (let t = 0; t < T; t++) {
+      const x0 = t * K;
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      let k = 0;
+      for (; k + 3 < K; k += 4) {
+        s0 += x[x0 + k] * W[w0 + k];
+        s1 += x[x0 + k + 1] * W[w0 + k + 1];
+        s2 += x[x0 + k + 2] * W[w0 + k + 2];
+        s3 += x[x0 + k + 3] * W[w0 + k + 3];
+      }
+      for (; k < K; k++) s0 += x[x0 + k] * W[w0 + k];
+      Y[t * N + n] = (s0 + s1) + (s2 + s3) + (Y0 ? Y0[t * N + n] : 0);
+    }
+  }
+  return Y;
+}
+
+/** RMSNorm over rows of C: Y = X / √(mean(X²) + eps) · g. */
+export function rmsnorm64(X: Arr, g: Arr, T: number, C: number, eps: number): Float64Array {
+  const Y = new Float64Array(T * C);
+  for (let t = 0; t < T; t++) {
+    let ss = 0;
+    for (let c = 0; c < C; c++) ss += X[t * C + c] ** 2;
+    const r = 1 / Math.sqrt(ss / C + eps);
+    for (let c = 0; c < C; c++) Y[t * C + c] = X[t * C + c] * r * g[c];
+  }
+  return Y;
+}
+
+/** RoPE (rotate_half layout) on `heads` heads of D per row; invFreq[D/2]. The angle is formed in f32 as HF does. */
+export function rope64(X: Arr, pos: Arr, T: number, heads: number, D: number, invFreq: Arr): Float64Array {
+  const Y = Float64Array.from(X);
+  const hd = D / 2;
+  for (let t = 0; t < T; t++) {
+    for (let h = 0; h < heads; h++) {
+      for (let i = 0; i < hd; i++) {
+        const th = Math.fround(pos[t] * Math.fround(invFreq[i]));
+        const o = t * heads * D + h * D + i;
+        const a = X[o];
+        const b = X[o + hd];
+        Y[o] = a * Math.cos(th) - b * Math.sin(th);
+        Y[o + hd] = b * Math.cos(th) + a * Math.sin(th);
+      }
+    }
+  }
+  return Y;
+}
+
+/**
+ * Masked attention. q[T, H·D]; K, V = [S, Hkv·D] rows (cache rows 0..P-1 then the T new rows);
+ * mask[T, T] additive for the new rows (≤ −1e30 = masked). Returns O[T, H·D].
+ */
+export function attention64(q: Arr, K: Arr, V: Arr, mask: Arr, T: number, P: number, H: number, Hkv: number, D: number, scale = 1 / Math.sqrt(D)): Float64Array {
+  const O = new Float64Array(T * H * D);
+  const G = H / Hkv;
+  for (let t = 0; t < T; t++) {
+    for (let h = 0; h < H; h++) {
+      const kh = Math.floor(h / G);
+      const keys: number[] = [];
+      const bias: number[] = [];
+      for (let j = 0; j < P; j++) { keys.push(j); bias.push(0); }
+      for (let j = 0; j < T; j++) if (mask[t * T + j] > -1e30) { keys.push(P + j); bias.push(mask[t * T + j]); }
+      const s = keys.map((r, i) => {
+        let d = 0;
+        for (let e = 0; e < D; e++) d += q[t * H * D + h * D + e] * K[r * Hkv * D + kh * D + e];
+        return d * scale + bias[i];
+      });
+      const m = Math.max(...s);
+      const p = s.map((x) => Math.exp(x - m));
+      const l = p.reduce((a, b) => a + b, 0);
+      for (let e = 0; e < D; e++) {
+        let acc = 0;
+        keys.forEach((r, i) => { acc += p[i] * V[r * Hkv * D + kh * D + e]; });
+        O[t * H * D + h * D + e] = acc / l;
+      }
+    }
+  }
+  return O;
+}
+
+/** A[T, F] = silu(G) · U from GU[T, 2F] (gate columns first, then up). */
+export function swiglu64(GU: Arr, T: number, F: number): Float64Array {
+  const A = new Float64Array(T * F);
+  for (let t = 0; t < T; t++) {
+    for (let f = 0; f < F; f++) {
+      const g = GU[t * 2 * F + f];
+      A[t * F + f] = (g / (1 + Math.exp(-g))) * GU[t * 2 * F + F + f];
+    }
+  }
+  return A;
+}
+
+/** Weights of one decoder layer, nn.Linear layout [N, K], unpadded. */
+export interface LayerWeights64 {
+  /** input_layernorm [C]. */
+  inNorm: Arr;
+  /** post_attention_layernorm [C]. */
+  postNorm: Arr;
+  /** q_proj [H·D, C], k_proj and v_proj [Hkv·D, C]. */
+  q: Arr; k: Arr; v: Arr;
+  /** o_proj [C, H·D]. */
+  o: Arr;
+  /** gate_proj and up_proj [F, C]. */
+  gate: Arr; up: Arr;
+  /** down_proj [C, F]. */
+  down: Arr;
+}
+
+/** Sizes of a layer (glossary letters) plus its RMSNorm epsilon and RoPE inverse frequencies [D/2]. */
+export interface LayerShape64 {
+  C: number; H: number; Hkv: number; D: number; F: number;
+  eps: number;
+  invFreq: Arr;
+}
+
+/** This layer's K and V rows so far, [rows, Hkv·D] each; {@link llamaLayer64} appends to them. */
+export interface KvCache64 {
+  k: number[];
+  v: number[];
+  rows: number;
+}
+
+/** Concatenates the columns of A[T, Na] and B[T, Nb] into [T, Na + Nb]. */
+function concatCols(A: Float64Array, B: Float64Array, T: number, Na: number, Nb: number): Float64Array {
+  const Y = new Float64Array(T * (Na + Nb));
+  for (let t = 0; t < T; t++) {
+    Y.set(A.subarray(t * Na, (t + 1) * Na), t * (Na + Nb));
+    Y.set(B.subarray(t * Nb, (t + 1) * Nb), t * (Na + Nb) + Na);
+  }
+  return Y;
+}
+
+/**
+ * One Llama decoder layer in float64 on T new rows at absolute `positions`, attending causally to
+ * the `cache` rows (appended to) and to each other.
+ * @param x [T, C] residual stream entering the layer.
+ * @returns [T, C] residual stream leaving it.
+ */
+export function llamaLayer64(x: Arr, positions: Arr, s: LayerShape64, w: LayerWeights64, cache: KvCache64): Float64Array {
+  const T = positions.length;
+  const { C, H, Hkv, D, F } = s;
+  const h = rmsnorm64(x, w.inNorm, T, C, s.eps);
+  const q = rope64(matmul64(h, w.q, T, H * D, C), positions, T, H, D, s.invFreq);
+  const k = rope64(matmul64(h, w.k, T, Hkv * D, C), positions, T, Hkv, D, s.invFreq);
+  const v = matmul64(h, w.v, T, Hkv * D, C);
+  const P = cache.rows;
+  for (let i = 0; i < k.length; i++) { cache.k.push(k[i]); cache.v.push(v[i]); }
+  cache.rows += T;
+  const causal = new Float64Array(T * T);
+  for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) causal[i * T + j] = -Infinity;
+  const attn = attention64(q, cache.k, cache.v, causal, T, P, H, Hkv, D);
+  const x1 = matmul64(attn, w.o, T, C, H * D, x);
+  const h2 = rmsnorm64(x1, w.postNorm, T, C, s.eps);
+  const gu = concatCols(matmul64(h2, w.gate, T, F, C), matmul64(h2, w.up, T, F, C), T, F, F);
+  return matmul64(swiglu64(gu, T, F), w.down, T, C, F, x1);
+}

@@ -1,0 +1,173 @@
+/**
+ * The load-time self-check: a GPU driver or kernel bug that computes wrong values yields fluent
+ * but wrong text, and nothing else tells the user. After load, layer 0 of the real model runs on
+ * a few tokens on the GPU and in float64 on the CPU (`src/model/float64.ts`) from the same
+ * weights, and the two residual streams leaving the layer must agree within
+ * {@link SELF_CHECK_RTOL} × their scale, else SelfCheckError names the adapter.
+ *
+ * The CPU side uses the weights as they arrived from the checkpoint (copied while loading: only
+ * layer 0 and the checked tokens' embedding rows), not a read-back of the GPU buffers, so a weight
+ * corrupted on its way to or in GPU memory is caught too. The tokens run as three forwards of 5,
+ * 2 and 1 rows (positions 0..7, each attending to the KV rows of the previous ones), so the 8-row
+ * and 4-row tiled matmul pipelines, the GEMV pipeline and attention over cached rows are all
+ * compared. Cost: about 1/L of an 8-token forward on the GPU plus 8 × (parameters of one layer)
+ * float64 multiply-adds on the CPU.
+ */
+import { SelfCheckError } from '../errors.js';
+import type { LlamaConfig } from '../model/config.js';
+import { DTYPE_BYTES, decodeToF32, type TensorDtype } from '../model/dtype.js';
+import { llamaLayer64, type KvCache64, type LayerWeights64 } from '../model/float64.js';
+import { ropeInvFreq } from '../model/rope.js';
+import type { SelfCheckReport } from './api.js';
+
+/** The layer compared. */
+export const SELF_CHECK_LAYER = 0;
+
+/** Rows of the check's forwards: > 4 rows (8-row tiles), 2..4 rows (4-row tiles), 1 row (GEMV). */
+export const SELF_CHECK_CHUNKS = [5, 2, 1] as const;
+
+/**
+ * Allowed |GPU − float64| relative to the largest |float64| output value: the end-to-end golden
+ * tests' bound (a whole f32 forward within 1e-4 of each logits row's scale of PyTorch's). One layer
+ * against float64 measures ≤ 6e-7 of its scale on every fixture and both shipped models (lavapipe,
+ * 1 or 16 matmul lanes; SwiftShader), so 1e-4 leaves a margin of about 170× for other adapters'
+ * summation orders, while a corrupted weight is off by about 0.1 of the scale (the tests' fault).
+ */
+export const SELF_CHECK_RTOL = 1e-4;
+
+/** Token ids the check runs: `n` distinct ids spread over the vocabulary, avoiding id 0 (often padding) when V > n. */
+export function selfCheckTokens(V: number, n: number): number[] {
+  if (V - 1 < n) return Array.from({ length: Math.min(n, V) }, (_, j) => j);
+  const stride = Math.floor((V - 1) / n);
+  return Array.from({ length: n }, (_, j) => 1 + j * stride);
+}
+
+/** Rows of each forward: {@link SELF_CHECK_CHUNKS}, each split into pieces of at most `maxRows`, over `n` tokens. */
+export function selfCheckChunks(maxRows: number, n: number): number[] {
+  const out: number[] = [];
+  let left = n;
+  for (const T of SELF_CHECK_CHUNKS) {
+    for (let r = Math.min(T, left); r > 0; r -= Math.min(r, maxRows)) {
+      out.push(Math.min(r, maxRows));
+      left -= Math.min(r, maxRows);
+    }
+  }
+  return out;
+}
+
+const LAYER_TENSORS: Record<keyof LayerWeights64, string> = {
+  inNorm: 'input_layernorm', postNorm: 'post_attention_layernorm',
+  q: 'self_attn.q_proj', k: 'self_attn.k_proj', v: 'self_attn.v_proj', o: 'self_attn.o_proj',
+  gate: 'mlp.gate_proj', up: 'mlp.up_proj', down: 'mlp.down_proj',
+};
+
+/**
+ * Keeps, while the checkpoint streams, the CPU copies the check needs: every tensor of layer
+ * {@link SELF_CHECK_LAYER} (raw bytes in the file dtype) and the embedding rows of the checked tokens.
+ */
+export class SelfCheckCapture {
+  /** Token ids checked, [n]. */
+  readonly tokens: number[];
+  readonly #tensors = new Map<string, { dtype: TensorDtype; bytes: Uint8Array }>();
+  #embed: Float32Array | null = null;
+
+  constructor(readonly cfg: LlamaConfig) {
+    this.tokens = selfCheckTokens(cfg.vocabSize, SELF_CHECK_CHUNKS.reduce((a, b) => a + b, 0));
+  }
+
+  /** Offered every checkpoint tensor while loading (shapes already validated by the loader); copies what it needs. */
+  offer(name: string, dtype: TensorDtype, shape: number[], bytes: Uint8Array): void {
+    if (name === 'model.embed_tokens.weight') {
+      const C = shape[1];
+      const rowBytes = C * DTYPE_BYTES[dtype];
+      this.#embed = new Float32Array(this.tokens.length * C);
+      this.tokens.forEach((id, i) => this.#embed!.set(decodeToF32(bytes.subarray(id * rowBytes, (id + 1) * rowBytes), dtype), i * C));
+      return;
+    }
+    const prefix = `model.layers.${SELF_CHECK_LAYER}.`;
+    if (name.startsWith(prefix) && Object.values(LAYER_TENSORS).includes(name.slice(prefix.length).replace(/\.weight$/, ''))) {
+      this.#tensors.set(name, { dtype, bytes: bytes.slice() });
+    }
+  }
+
+  /** The checked layer's weights as f32 arrays (decoded from the file dtype: exact). */
+  weights(): LayerWeights64 {
+    const out = {} as Record<keyof LayerWeights64, Float32Array>;
+    for (const [key, t] of Object.entries(LAYER_TENSORS) as Array<[keyof LayerWeights64, string]>) {
+      const name = `model.layers.${SELF_CHECK_LAYER}.${t}.weight`;
+      const got = this.#tensors.get(name);
+      if (!got) throw new Error(`self-check: tensor ${name} was not captured`);
+      out[key] = decodeToF32(got.bytes, got.dtype);
+    }
+    return out;
+  }
+
+  /** Embedding rows of {@link tokens}, [n, C]. */
+  embeddings(): Float32Array {
+    if (!this.#embed) throw new Error('self-check: model.embed_tokens.weight was not captured');
+    return this.#embed;
+  }
+
+  /** Drops the copies. */
+  clear(): void {
+    this.#tensors.clear();
+    this.#embed = null;
+  }
+}
+
+/**
+ * Runs the check.
+ * @param Cp row stride of the GPU's residual stream, floats.
+ * @param maxRows largest T of one GPU forward.
+ * @param runGpu runs layers 0..{@link SELF_CHECK_LAYER} on the GPU for `tokens` at `positions`,
+ *   appended at KV row `P`, and returns the residual stream after them, [T, Cp] f32 (Cp = row stride).
+ * @param adapter the adapter as named in the error.
+ * @throws SelfCheckError when the GPU and float64 outputs differ by more than the tolerance.
+ */
+export async function runSelfCheck(
+  capture: SelfCheckCapture,
+  Cp: number,
+  maxRows: number,
+  runGpu: (tokens: number[], positions: number[], P: number) => Promise<Float32Array>,
+  adapter: string,
+): Promise<SelfCheckReport> {
+  const t0 = performance.now();
+  const cfg = capture.cfg;
+  const C = cfg.hiddenSize;
+  const shape = { C, H: cfg.numHeads, Hkv: cfg.numKvHeads, D: cfg.headDim, F: cfg.intermediateSize, eps: cfg.rmsNormEps, invFreq: ropeInvFreq(cfg) };
+  const w = capture.weights();
+  const emb = capture.embeddings();
+  const cache: KvCache64 = { k: [], v: [], rows: 0 };
+  const gpuRows: Float32Array[] = [];
+  const refRows: Float64Array[] = [];
+  let P = 0;
+  for (const T of selfCheckChunks(maxRows, capture.tokens.length)) {
+    const tokens = capture.tokens.slice(P, P + T);
+    const positions = tokens.map((_, i) => P + i);
+    gpuRows.push(await runGpu(tokens, positions, P));
+    refRows.push(llamaLayer64(emb.subarray(P * C, (P + T) * C), positions, shape, w, cache));
+    P += T;
+  }
+  let scale = 0;
+  for (const r of refRows) for (const v of r) scale = Math.max(scale, Math.abs(v));
+  let maxAbsErr = 0;
+  let worst = { row: 0, channel: 0 };
+  let row0 = 0;
+  refRows.forEach((ref, j) => {
+    const T = ref.length / C;
+    for (let t = 0; t < T; t++) {
+      for (let c = 0; c < C; c++) {
+        const err = Math.abs(gpuRows[j][t * Cp + c] - ref[t * C + c]);
+        if (!(err <= maxAbsErr)) {
+          maxAbsErr = Number.isNaN(err) ? Infinity : err;
+          worst = { row: row0 + t, channel: c };
+        }
+      }
+    }
+    row0 += T;
+  });
+  const tolerance = SELF_CHECK_RTOL * scale;
+  capture.clear();
+  if (!(maxAbsErr <= tolerance)) throw new SelfCheckError(adapter, { layer: SELF_CHECK_LAYER, maxAbsErr, tolerance, ...worst });
+  return { ok: true, layer: SELF_CHECK_LAYER, tokens: P, maxAbsErr, tolerance, ms: performance.now() - t0 };
+}

@@ -1,0 +1,103 @@
+// The CLI under GPU faults (issue 16, item 7): a kernel the device rejects, a kernel over the
+// device limits or a rejected forward exit 1 with a typed error and no result; Dawn's native
+// messages go to stderr, so with --json stdout is exactly one JSON object. Also the self-check's
+// report and --no-self-check (item 5).
+import { describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { fixturePath, golden } from '../helpers/fixtures.js';
+import type { GpuFaults } from '../../src/worker/api.js';
+
+const run = promisify(execFile);
+
+/** Runs the built CLI with test faults; resolves {code, stdout, stderr} whatever the exit code. */
+async function cli(args: string[], faults?: GpuFaults): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env = { ...process.env, ...(faults ? { MSN_TEST_FAULTS: JSON.stringify(faults) } : {}) };
+  try {
+    const { stdout, stderr } = await run(process.execPath, ['dist-node/cli.mjs', ...args], { env, maxBuffer: 1 << 24, timeout: 240_000 });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const x = e as { code: number; stdout: string; stderr: string };
+    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
+  }
+}
+
+const g = golden('tiny-gqa-f32');
+const base = ['--model', fixturePath('tiny-gqa-f32'), '--prompt', g.prompt_text, '--max-new-tokens', '6', '--decode', 'ar'];
+
+describe('npm run generate under GPU faults', () => {
+  it('a kernel the device rejects: exit 1, one JSON error object on stdout, no result', async () => {
+    // Three runs: the failed load must let every other pipeline creation settle before it destroys the
+    // device (Dawn aborts the process on a pending createComputePipelineAsync; that lost the output).
+    const runs = [];
+    for (let i = 0; i < 3; i++) runs.push(await cli([...base, '--json'], { workgroupSize: { kernel: 'swiglu', size: 4096 }, skipLimitCheck: true }));
+    for (const x of runs) expect([x.code, x.stderr.includes('Promise not resolved'), JSON.parse(x.stdout).error.name]).toEqual([1, false, 'GpuValidationError']);
+    const r = runs[0];
+    expect(r.code).toBe(1);
+    const out = JSON.parse(r.stdout); // the whole of stdout is one JSON object
+    expect(r.stdout.trim().split('\n').length).toBe(1);
+    expect(out.error.name).toBe('GpuValidationError');
+    expect(out.error.code).toBe('gpu-validation');
+    expect(out.error.detail.what).toBe('kernel swiglu:');
+    expect(out).not.toHaveProperty('tokenIds');
+    expect(r.stderr).toMatch(/GpuValidationError: The GPU \(mesa .*llvmpipe.*\) rejected kernel swiglu:.*workgroup_size\(4096, 1, 1\)/);
+  });
+
+  it('a kernel over the device limits: exit 1, LimitTooLowError naming the limit', async () => {
+    const r = await cli([...base, '--json'], { workgroupSize: { kernel: 'topk', size: 1024 } });
+    expect(r.code).toBe(1);
+    const out = JSON.parse(r.stdout);
+    expect(out.error.name).toBe('LimitTooLowError');
+    expect(out.error.detail).toEqual({ limit: 'maxComputeWorkgroupSizeX', observed: 256, required: 1024 });
+    expect(r.stderr).toMatch(/LimitTooLowError: GPU limit maxComputeWorkgroupSizeX is 256, but 1024 is required\. Kernel topk:/);
+  });
+
+  it('a forward the device rejects: exit 1 with GpuValidationError, never tokenIds', async () => {
+    const r = await cli([...base, '--json'], { destroyScratch: true });
+    expect(r.code).toBe(1);
+    const out = JSON.parse(r.stdout);
+    expect(out.error.name).toBe('GpuValidationError');
+    expect(out.error.detail.what).toBe('a forward');
+    expect(out).not.toHaveProperty('tokenIds');
+  });
+
+  it('Dawn\'s native log goes to stderr: stdout is exactly the JSON result, with the self-check report', async () => {
+    const r = await cli([...base, '--json'], { shaderWarning: 'swiglu' });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/warning: code is unreachable/); // printed by the native library
+    const out = JSON.parse(r.stdout);
+    expect(r.stdout.endsWith('}\n')).toBe(true);
+    expect(out.tokenIds).toEqual(g.greedy_ids.slice(0, 6));
+    expect(out.selfCheck).toMatchObject({ ok: true, layer: 0, tokens: 8 });
+    expect(out.selfCheck.maxAbsErr).toBeLessThanOrEqual(out.selfCheck.tolerance);
+    expect(out.selfCheck.ms).toBeGreaterThan(0);
+  });
+
+  it('streamed text too: stdout is exactly the generated text', async () => {
+    const r = await cli([...base, '--max-new-tokens', '16'], { shaderWarning: 'rmsnorm' });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`${g.greedy_text}\n`);
+    expect(r.stderr).toMatch(/warning: code is unreachable/);
+  });
+
+  it('--no-self-check skips the self-check', async () => {
+    const r = await cli([...base, '--json', '--no-self-check']);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.selfCheck).toBeNull();
+    expect(out.tokenIds).toEqual(g.greedy_ids.slice(0, 6));
+  });
+
+  it('a bad option with --json: exit 2 and one JSON error object', async () => {
+    const r = await cli([...base, '--json', '--max-new-tokens', '0']);
+    expect(r.code).toBe(2);
+    expect(JSON.parse(r.stdout).error).toMatchObject({ name: 'InvalidArgumentError', code: 'invalid-argument' });
+  });
+
+  it('--help goes to stdout through the child process', async () => {
+    const r = await cli(['--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Usage: npm run generate/);
+    expect(r.stdout).toContain('--no-self-check');
+  });
+});
