@@ -17,7 +17,7 @@
 import { Environment, Interpreter, parse, tokenize } from '@huggingface/jinja';
 import { ChatTemplateError } from '../errors.js';
 import {
-  compareCodePoints, describe, isMapping, isNumeric, isSequence, jsonDumps, pyContains, pyEquals, pyFloatRepr,
+  compareCodePoints, describe, isMapping, isNumeric, isSequence, jsonDumps, pyContains, pyEquals,
   pySplit, pyStr, pyStrip, pyTruthy, strftime, unsupported, type JinjaValue,
 } from './python.js';
 
@@ -510,7 +510,7 @@ export class ChatTemplate {
       program = parse(tokenize(source, { lstrip_blocks: true, trim_blocks: true })) as unknown as Node;
       markOutputs(program, this.#outputs);
     } catch (e) {
-      error = new ChatTemplateError(`The model's chat_template could not be parsed (${(e as Error).message}); it may use a Jinja statement this runtime does not implement (e.g. {% generation %}, {% do %}, {% with %}, {% include %}). Send a raw completion prompt (chat off) instead.`, { construct: 'syntax', reason: (e as Error).message });
+      error = new ChatTemplateError(`The model's chat_template could not be parsed (${(e as Error).message}); it may use a Jinja statement this runtime does not implement (e.g. {% do %}, {% with %}, {% include %}). Send a raw completion prompt (chat off) instead.`, { construct: 'syntax', reason: (e as Error).message });
     }
     this.#program = program;
     this.parseError = error;
