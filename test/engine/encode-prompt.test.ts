@@ -7,6 +7,7 @@ import { Tokenizer } from '../../src/tokenizer/tokenizer.js';
 import { createModelSource } from '../../src/model/source.js';
 import { ChatTemplateError } from '../../src/errors.js';
 import { fixturePath, golden } from '../helpers/fixtures.js';
+import { describeError } from '../../src/component/describe-error.js';
 import type { ExecutorApi, ModelInfo } from '../../src/worker/api.js';
 
 const gpuCalls: string[] = [];
@@ -52,5 +53,7 @@ describe('Engine.encodePrompt', () => {
     await expect(e.complete([{ role: 'system', content: 'x' }], { decode: 'ar' })).rejects.toMatchObject({ name: 'ChatTemplateError', detail: { construct: 'raise_exception' } });
     await expect(e.complete('x', { chat: true, decode: 'ar' })).rejects.toBeInstanceOf(ChatTemplateError);
     expect(gpuCalls).toEqual([]);
+    const view = describeError(await e.complete([{ role: 'system', content: 'x' }]).catch((err: unknown) => err));
+    expect(view).toMatchObject({ code: 'chat-template', needsReload: false, message: "The model's chat_template refused this conversation: System role not supported" });
   });
 });
