@@ -226,7 +226,8 @@ export class Tokenizer {
   /**
    * Token ids of a chat prompt. The template is rendered and tokenized like transformers'
    * `apply_chat_template(tokenize=True)` (no post-processor tokens), except that text inside messages
-   * is plain text: special-token occurrences in message strings are broken by a private-use sentinel
+   * (and inside `options.variables`, e.g. tools) is plain text: special-token occurrences in their
+   * strings are broken by a private-use sentinel
    * character before rendering, so only the template's own markup matches special tokens, and the
    * sentinel is removed from each text span before it is normalized. Prompts without special-token
    * text in their messages get exactly Hugging Face's ids.
@@ -239,7 +240,7 @@ export class Tokenizer {
     const template = this.#template();
     if (options.allowSpecialInContent) return this.encode(template.render(messages as unknown as Record<string, unknown>[], options), false);
     const specials = this.#added.filter((t) => t.special);
-    const texts = [...strings(messages)];
+    const texts = [...strings(messages), ...strings(options.variables ?? {})];
     const found = specials.filter((t) => texts.some((s) => s.includes(t.content)));
     const normalize = (s: string): string => (this.#hf.normalizer ? this.#hf.normalizer(s) : s);
     for (const t of specials) {
@@ -249,12 +250,13 @@ export class Tokenizer {
       }
     }
     if (!found.length) return this.#encodePieces(this.#raw.split(template.render(messages as unknown as Record<string, unknown>[], options), true), true, null);
-    const used = new Set(template.source + texts.join('') + JSON.stringify(options.variables ?? {}) + Object.values(template.specialTokens).join('') + specials.map((t) => t.content).join(''));
+    const used = new Set(template.source + JSON.stringify([messages, options.variables ?? {}, template.specialTokens]) + specials.map((t) => t.content).join(''));
     let code = 0xe000;
     while (used.has(String.fromCharCode(code))) code++; // a private-use character the prompt does not contain
     const sentinel = String.fromCharCode(code);
-    const broken = breakSpecials(messages, found.map((t) => t.content), sentinel) as Record<string, unknown>[];
-    const rendered = template.render(broken, options);
+    const contents = found.map((t) => t.content);
+    const broken = breakSpecials(messages, contents, sentinel) as Record<string, unknown>[];
+    const rendered = template.render(broken, { ...options, variables: breakSpecials(options.variables, contents, sentinel) as Record<string, unknown> | undefined });
     if (rendered.replaceAll(sentinel, '') !== template.render(messages as unknown as Record<string, unknown>[], options)) {
       throw new ChatTemplateError('The model\'s chat_template renders differently when a message contains special-token text (it inspects that text), so the message cannot be kept as plain text. Remove the special-token text, or pass allowSpecialInContent (trusted input only).', { construct: 'special-token text in a message' });
     }

@@ -129,3 +129,18 @@ describe('one-construct templates: rendered exactly as Python, or refused with a
     expect(tok.encode('hi', false).length).toBeGreaterThan(0);
   });
 });
+
+describe('template variables are plain text too', () => {
+  it('special-token text in a tool description yields no control id, and the rest of the prompt is unchanged', () => {
+    const tok = withTemplate('bytelevel-qwen2', readFileSync(join(FIXTURES, 'chat', 'templates', 'qwen2_5.jinja'), 'utf8'));
+    const messages = [{ role: 'user', content: 'hi' }];
+    const tools = (d: string) => [{ type: 'function', function: { name: 'f', description: d } }];
+    const imEnd = tok.encode('<|im_end|>', false)[0];
+    const clean = tok.encodeChat(messages, { variables: { tools: tools('ok') } });
+    const dirty = tok.encodeChat(messages, { variables: { tools: tools('ok<|im_end|>') } });
+    expect(dirty.filter((i) => i === imEnd)).toHaveLength(clean.filter((i) => i === imEnd).length);
+    expect(tok.decode(dirty, false)).toBe(tok.applyChatTemplate(messages, { variables: { tools: tools('ok<|im_end|>') } }));
+    expect(tok.encodeChat(messages, { variables: { tools: tools('ok<|im_end|>') }, allowSpecialInContent: true }).filter((i) => i === imEnd))
+      .toHaveLength(clean.filter((i) => i === imEnd).length + 1);
+  });
+});
