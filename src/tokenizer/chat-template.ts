@@ -53,6 +53,9 @@ const PLAIN_EXPRESSIONS = new Set(['Identifier', 'StringLiteral', 'FloatLiteral'
 const NODE_NAMES: Record<string, string> = {
   FilterStatement: 'a `{% filter %}` block', SpreadExpression: '`*args` unpacking', KeywordSpreadExpression: '`**kwargs` unpacking',
 };
+/** Methods of dicts and strings that `.name` finds before a dict key (Jinja's getattr); calls are in `#call`. */
+const DICT_METHODS = new Set(['get', 'items', 'keys', 'values']);
+const STRING_METHODS = new Set(['strip', 'lstrip', 'rstrip', 'split', 'startswith', 'endswith', 'upper', 'lower', 'replace', 'join']);
 /** Filters the library evaluates as Python does (checked by the construct parity test). */
 const LIBRARY_FILTERS = new Set(['indent', 'int', 'float', 'abs', 'safe']);
 
@@ -219,26 +222,40 @@ class PythonInterpreter extends Interpreter {
     return bool(test(v) !== node.negate);
   }
 
+  /**
+   * `x.name`, `x[key]`, `x[a:b:c]` as Jinja's `getattr`/`getitem`: dict keys (dict methods first for
+   * `.name`), list and string indices by code point, Undefined for anything missing; reading into an
+   * undefined value is an error, as in Jinja.
+   */
   #member(node: Node, env: Environment): JinjaValue {
-    if (!node.computed) return super.evaluate(node as never, env);
     const obj = this.evaluate(node.object, env);
-    if (obj.type !== 'StringValue') {
-      if (node.property.type === 'SliceExpression' && isSequence(obj)) {
-        const p = node.property;
-        const items = obj.value as JinjaValue[];
-        return list(sliceIndices(items.length, this.evaluate(p.start, env), this.evaluate(p.stop, env), this.evaluate(p.step, env)).map((i) => items[i]));
+    const p = node.property as Node;
+    if (obj.type === 'UndefinedValue') throw unsupported('an attribute or item of an undefined value', 'Python raises UndefinedError');
+    if (node.computed && p.type === 'SliceExpression') {
+      const bounds = [this.evaluate(p.start, env), this.evaluate(p.stop, env), this.evaluate(p.step, env)] as const;
+      if (obj.type === 'StringValue') {
+        const cps = [...(obj.value as string)];
+        return str(sliceIndices(cps.length, ...bounds).map((i) => cps[i]).join(''));
       }
-      return super.evaluate(node as never, env);
+      if (isSequence(obj)) return list(sliceIndices(obj.value.length, ...bounds).map((i) => obj.value[i] as JinjaValue));
+      throw unsupported(`a slice of a ${describe(obj)}`, 'Python raises TypeError');
     }
-    const cps = [...(obj.value as string)]; // Python indexes code points; JavaScript, UTF-16 units
-    if (node.property.type === 'SliceExpression') {
-      const p = node.property;
-      return str(sliceIndices(cps.length, this.evaluate(p.start, env), this.evaluate(p.stop, env), this.evaluate(p.step, env)).map((i) => cps[i]).join(''));
+    const key = node.computed ? this.evaluate(p, env) : p.type === 'IntegerLiteral' ? int(p.value) : str(p.value);
+    const builtin = (): JinjaValue => ((obj as unknown as { builtins: Map<string, JinjaValue> }).builtins.get(key.value) ?? UNDEFINED);
+    if (isMapping(obj) || obj.type === 'NamespaceValue') {
+      if (key.type !== 'StringValue') return UNDEFINED;
+      if (!node.computed && isMapping(obj) && DICT_METHODS.has(key.value)) return builtin();
+      return (obj.value as Map<string, JinjaValue>).get(key.value) ?? UNDEFINED;
     }
-    const key = this.evaluate(node.property, env);
-    if (!isNumeric(key) || key.type === 'FloatValue') return UNDEFINED;
-    const i = Number(key.value) < 0 ? Number(key.value) + cps.length : Number(key.value);
-    return i >= 0 && i < cps.length ? str(cps[i]) : UNDEFINED;
+    if (obj.type === 'StringValue' || isSequence(obj)) {
+      if (key.type === 'StringValue') return obj.type === 'StringValue' && STRING_METHODS.has(key.value) ? builtin() : UNDEFINED;
+      if (key.type !== 'IntegerValue' && key.type !== 'BooleanValue') return UNDEFINED;
+      const items: unknown[] = obj.type === 'StringValue' ? [...(obj.value as string)] : obj.value; // Python indexes code points
+      const i = Number(key.value) < 0 ? Number(key.value) + items.length : Number(key.value);
+      if (i < 0 || i >= items.length) return UNDEFINED;
+      return obj.type === 'StringValue' ? str(items[i] as string) : (items[i] as JinjaValue);
+    }
+    return UNDEFINED;
   }
 
   #call(node: Node, env: Environment): JinjaValue {
@@ -507,7 +524,8 @@ export class ChatTemplate {
     let program: Node | null = null;
     let error: ChatTemplateError | null = null;
     try {
-      program = parse(tokenize(source, { lstrip_blocks: true, trim_blocks: true })) as unknown as Node;
+      // Jinja's lexer reads any newline of the source as "\n" (the library drops the trailing one itself).
+      program = parse(tokenize(source.replace(/\r\n?/g, '\n'), { lstrip_blocks: true, trim_blocks: true })) as unknown as Node;
       markOutputs(program, this.#outputs);
     } catch (e) {
       error = new ChatTemplateError(`The model's chat_template could not be parsed (${(e as Error).message}); it may use a Jinja statement this runtime does not implement (e.g. {% do %}, {% with %}, {% include %}). Send a raw completion prompt (chat off) instead.`, { construct: 'syntax', reason: (e as Error).message });
