@@ -125,9 +125,6 @@ export function pyContains(item: JinjaValue, container: JinjaValue): boolean {
 /** Characters for which CPython's `str.isspace()` is true (bidi WS/B/S or category Zs). */
 const PY_SPACE = new Set([...'\t\n\v\f\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000']);
 
-/** `str.isspace()` of one character. */
-export const pyIsSpace = (ch: string): boolean => PY_SPACE.has(ch);
-
 /**
  * `str.strip(chars)`, `str.lstrip(chars)`, `str.rstrip(chars)` (and Jinja's `trim`): removes code points
  * in `chars` (Python whitespace when `chars` is null) from the given side(s).

@@ -101,7 +101,10 @@ export class Tokenizer {
     this.#raw = new AddedTokenSplitter(this.#added.filter((t) => !t.normalized).map((token) => ({ token, match: token.content })));
     this.#normalized = new AddedTokenSplitter(this.#added.filter((t) => t.normalized).map((token) => ({ token, match: normalize(token.content) })));
     this.vocabSize = Math.max(this.#hf.model?.vocab.length ?? 0, ...this.#added.map((t) => t.id + 1));
-    const template = typeof config.chat_template === 'string' && config.chat_template.length > 0 ? config.chat_template : null;
+    // A list of named templates (transformers' multi-template form) contributes its "default" one.
+    const raw = config.chat_template;
+    const named = Array.isArray(raw) ? (raw as Json[]).find((t) => t?.name === 'default')?.template : raw;
+    const template = typeof named === 'string' && named.length > 0 ? named : null;
     this.chatTemplate = template === null ? null : new ChatTemplate(template, specialTokenGlobals(config));
   }
 

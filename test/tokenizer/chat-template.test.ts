@@ -119,6 +119,13 @@ describe('one-construct templates: rendered exactly as Python, or refused with a
     expect(t('{{ strftime_now("%d %b %Y") }}')).toBe('26 Jul 2024');
   });
 
+  it('a list of named templates (transformers\' multi-template form) uses the "default" one', () => {
+    const [json, config] = layoutFiles('bytelevel-qwen2');
+    const tok = Tokenizer.fromJson(json, { ...config, chat_template: [{ name: 'tool_use', template: 'T' }, { name: 'default', template: 'D{{ messages[0].content }}' }] });
+    expect(tok.applyChatTemplate([{ role: 'user', content: 'x' }])).toBe('Dx');
+    expect(Tokenizer.fromJson(json, { ...config, chat_template: [{ name: 'tool_use', template: 'T' }] }).hasChatTemplate).toBe(false);
+  });
+
   it('a template that does not parse is refused on use, naming chat_template; raw text still encodes', () => {
     const tok = withTemplate('bytelevel-qwen2', '{% with c = messages[0].content %}{{ c }}{% endwith %}');
     expect(tok.hasChatTemplate).toBe(true);
