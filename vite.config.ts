@@ -3,7 +3,6 @@ import { VitePWA } from 'vite-plugin-pwa';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const onnxStub = fileURLToPath(new URL('./src/tokenizer/onnx-stub.ts', import.meta.url));
 const root = fileURLToPath(new URL('.', import.meta.url));
 
 /** Imports `*.wgsl` files as strings (one kernel per file under shaders/). */
@@ -22,13 +21,6 @@ export function wgslText(): Plugin {
  * boundary (src/worker/transfer.ts), and `err.name` is shown to users.
  */
 const keepNames = { output: { keepNames: true } };
-
-/** Aliases shared by the app, the library build, the dev server and Vitest. */
-export const alias = {
-  // @xenova/transformers' tokenizer module imports its ONNX backends; tokenizers never use them.
-  'onnxruntime-web': onnxStub,
-  'onnxruntime-node': onnxStub,
-};
 
 /** Where the library build goes, and its entry (the `<msn-chat>` web component + engine API). */
 export const LIB_OUT_DIR = 'dist/lib';
@@ -63,7 +55,6 @@ function libraryBuild(): Plugin {
         logLevel: 'warn',
         publicDir: false,
         plugins: [wgslText()],
-        resolve: { alias },
         worker: { format: 'es', plugins: () => [wgslText()], rollupOptions: keepNames },
         // Library mode keeps process.env.* as is; the tokenizer's dependencies read NODE_ENV.
         define: { 'process.env.NODE_ENV': JSON.stringify('production') },
@@ -121,7 +112,6 @@ export default defineConfig({
       devOptions: { enabled: false },
     }),
   ],
-  resolve: { alias },
   worker: { format: 'es', plugins: () => [wgslText()], rollupOptions: keepNames },
   server: { host: '127.0.0.1' },
   preview: { host: '127.0.0.1', port: 4173, strictPort: true },

@@ -1,9 +1,8 @@
 import { defineConfig } from 'vitest/config';
-import { alias, wgslText } from './vite.config.ts';
+import { wgslText } from './vite.config.ts';
 
 export default defineConfig({
   plugins: [wgslText()],
-  resolve: { alias },
   test: {
     include: ['test/**/*.test.ts'],
     testTimeout: 120_000,

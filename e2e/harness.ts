@@ -12,6 +12,7 @@ interface RunOptions extends LoadOptions {
   tree?: 'fixed' | 'adaptive';
   seed?: number;
   chat?: boolean;
+  allowSpecialInContent?: boolean;
 }
 
 const engines = new Map<string, Engine>();
@@ -30,7 +31,7 @@ async function msnRun(o: RunOptions) {
   try {
     const engine = await engineFor(o);
     const pieces: string[] = [];
-    const it = engine.generate(o.prompt, { maxNewTokens: o.maxNewTokens ?? 64, decode: o.decode ?? 'tr-jacobi', tree: o.tree, seed: o.seed, chat: o.chat });
+    const it = engine.generate(o.prompt, { maxNewTokens: o.maxNewTokens ?? 64, decode: o.decode ?? 'tr-jacobi', tree: o.tree, seed: o.seed, chat: o.chat, allowSpecialInContent: o.allowSpecialInContent });
     let r = await it.next();
     while (!r.done) { pieces.push(r.value); r = await it.next(); }
     const res = r.value;

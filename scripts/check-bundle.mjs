@@ -1,4 +1,4 @@
-// Checks the production build: no ONNX runtime (the tokenizer's unused backend) in any chunk of the
+// Checks the production build: no ONNX runtime (nothing in the runtime needs one) in any chunk of the
 // app (dist/assets) or the library (dist/lib), chunk sizes, the library's shape (one ES module whose
 // worker chunk is resolved from the script URL) and the PWA files. Run after `vite build`.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';

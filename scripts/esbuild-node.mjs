@@ -1,5 +1,5 @@
 // Shared esbuild settings for the Node bundles (CLI, worker thread, benchmark): .wgsl loads as text,
-// @xenova/transformers' ONNX backends are aliased to a stub, webgpu/playwright/vite stay external
+// webgpu/playwright/vite stay external
 // (webgpu resolves from the nearest node_modules: the repo's, or .gpu/node_modules on the GPU machine).
 import { build } from 'esbuild';
 import { fileURLToPath } from 'node:url';
@@ -9,7 +9,6 @@ export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** Bundles `entryPoints` ({name: path}) into `outdir` as ESM `.mjs` files for Node 20. */
 export function bundleNode(entryPoints, outdir, { sourcemap = true } = {}) {
-  const stub = join(root, 'src/tokenizer/onnx-stub.ts');
   return build({
     entryPoints,
     outdir,
@@ -20,7 +19,6 @@ export function bundleNode(entryPoints, outdir, { sourcemap = true } = {}) {
     target: 'node20',
     sourcemap,
     loader: { '.wgsl': 'text' },
-    alias: { 'onnxruntime-node': stub, 'onnxruntime-web': stub },
     external: ['webgpu', 'playwright', 'playwright-core', 'vite', 'sharp'],
     // CommonJS dependencies bundled into ESM need a require().
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },

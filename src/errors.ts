@@ -164,10 +164,24 @@ export class NonFiniteLogitsError extends MsnError {
   }
 }
 
+/**
+ * The model's chat template cannot be applied: it uses a construct this runtime cannot render exactly
+ * as transformers' `apply_chat_template` does, it failed to parse, or it refused the conversation
+ * itself (`raise_exception`, e.g. "System role not supported"). Thrown before any GPU work.
+ * `detail.construct` names the construct (`raise_exception` for the template's own refusal).
+ */
+export class ChatTemplateError extends MsnError {
+  constructor(message: string, detail: Record<string, unknown> & { construct: string }) {
+    super('chat-template', message, detail);
+    this.name = 'ChatTemplateError'; // explicit: class names do not survive minification
+  }
+}
+
 /** All error classes by name, used to rebuild them after crossing the worker boundary. */
 export const ERROR_CLASSES: Record<string, new (...args: never[]) => MsnError> = {
   MsnError, WebGpuUnavailableError, DeviceLostError, OutOfMemoryError, LimitTooLowError, ModelFormatError,
   UnsupportedModelError, IntegrityError, ContextOverflowError, AbortedError, InvalidArgumentError, NetworkError, BusyError,
   NonFiniteLogitsError,
   GpuValidationError, GpuInternalError, SelfCheckError,
+  ChatTemplateError,
 };

@@ -6,7 +6,7 @@ Train the byte-level BPE tokenizer on the train split and tokenise the corpus fo
 Tokenizer: byte-level BPE (GPT-2 pre-tokenisation regex, no prefix space, no normaliser), VOCAB_SIZE
 tokens, special tokens <|endoftext|> (id 0, also used as BOS/EOS/document separator) and <|pad|> (id 1).
 No BOS is ever added (no post-processor). tokenizer.json is rewritten with merges as "a b" strings,
-the form @xenova/transformers 2.17.2 needs (Python tokenizers reads it with identical ids).
+the older form, which every reader takes (the runtime reads pairs too; Python tokenizers gives identical ids).
 
 Corpus binaries: uint16 token ids, each document (file) followed by <|endoftext|>.
 """

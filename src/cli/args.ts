@@ -15,6 +15,7 @@ export interface CliOptions {
   json: boolean;
   runtime: 'node' | 'chromium';
   chat: boolean;
+  allowSpecialInContent: boolean;
   contextLength: number | undefined;
   verbose: boolean;
   swiftshader: boolean;
@@ -28,6 +29,8 @@ export const USAGE = `Usage: npm run generate -- [options]
                              or a huggingface.co link (default: the embedded default model)
   --prompt <text>            raw completion prompt (required)
   --chat                     treat --prompt as a user message and apply the model's chat template
+  --allow-special-in-content with --chat: special-token text in --prompt becomes control tokens
+                             (Hugging Face's behaviour; trusted input only). Default: plain text
   --max-new-tokens <N>       new tokens at most (default 64)
   --decode ar|jacobi|retrieval|tr-jacobi   decoding strategy (default tr-jacobi); all give the same tokens
   --tree fixed|adaptive      tr-jacobi draft tree: the paper's 69 nodes, or the sub-tree that is fastest here (default adaptive)
@@ -53,6 +56,7 @@ export function parseCli(argv: string[]): CliOptions {
       json: { type: 'boolean', default: false },
       runtime: { type: 'string', default: 'node' },
       chat: { type: 'boolean', default: false },
+      'allow-special-in-content': { type: 'boolean', default: false },
       'context-length': { type: 'string' },
       verbose: { type: 'boolean', default: false },
       swiftshader: { type: 'boolean', default: false },
@@ -85,6 +89,7 @@ export function parseCli(argv: string[]): CliOptions {
     json: values.json!,
     runtime: values.runtime as 'node' | 'chromium',
     chat: values.chat!,
+    allowSpecialInContent: values['allow-special-in-content']!,
     contextLength: int('context-length', values['context-length']),
     verbose: values.verbose!,
     swiftshader: values.swiftshader!,

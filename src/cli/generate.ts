@@ -49,7 +49,7 @@ export function defaultModelPath(): string {
 async function runNode(o: CliOptions, model: string, out: (s: string) => void): Promise<CliResult> {
   const engine = await createNodeEngine({ model, contextLength: o.contextLength, preferSwiftShader: o.swiftshader, selfCheck: o.selfCheck, faults: testFaults() });
   try {
-    const it = engine.generate(o.prompt, { maxNewTokens: o.maxNewTokens, decode: o.decode, tree: o.tree, seed: o.seed, chat: o.chat });
+    const it = engine.generate(o.prompt, { maxNewTokens: o.maxNewTokens, decode: o.decode, tree: o.tree, seed: o.seed, chat: o.chat, allowSpecialInContent: o.allowSpecialInContent });
     let r = await it.next();
     while (!r.done) {
       if (!o.json) out(r.value);

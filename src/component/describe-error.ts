@@ -58,6 +58,8 @@ export function describeError(e: unknown, phase: 'load' | 'generate' = 'generate
       return view('The prompt is too long', 'Shorten the prompt or lower “Max new tokens”.', false);
     case 'aborted':
       return view('Stopped', 'Generation was stopped; you can send another prompt.', false);
+    case 'chat-template':
+      return view('The model\'s chat template cannot be used for this conversation', 'Change the conversation (for example, without a system message, or without special-token text), or turn chat off to send a raw completion prompt.', false);
     case 'invalid-argument':
       return view('Invalid input', 'Correct the value and try again.', phase === 'load');
     case 'busy':

@@ -24,6 +24,12 @@ export interface GenerateOptions {
   seed?: number;
   /** Treat the prompt as a user message and apply the model's chat template. */
   chat?: boolean;
+  /**
+   * Chat only: let special-token text inside messages (e.g. `<|im_end|>`, `<|endoftext|>`) become
+   * control tokens, as Hugging Face's `apply_chat_template(tokenize=True)` does (default false: message
+   * text is plain text, and only the template's markup yields control tokens). Trusted input only.
+   */
+  allowSpecialInContent?: boolean;
   /** Aborts the generation (between decode steps); the engine stays usable. */
   signal?: AbortSignal;
   /**
@@ -74,11 +80,16 @@ export class Engine {
     this.lost = executor.whenLost().then((l) => new DeviceLostError(l.reason, l.message));
   }
 
-  /** Prompt token ids as the engine will feed them. */
-  encodePrompt(prompt: string | ChatMessage[], chat = false): number[] {
+  /**
+   * Prompt token ids as the engine will feed them. Chat (messages, or `chat`): the chat template with
+   * message text read as plain text unless `allowSpecialInContent` (see {@link Tokenizer.encodeChat}).
+   * Raw text: Hugging Face's encoding, special-token text included, plus the post-processor's tokens.
+   * @throws ModelFormatError (no chat template), ChatTemplateError, InvalidArgumentError.
+   */
+  encodePrompt(prompt: string | ChatMessage[], chat = false, allowSpecialInContent = false): number[] {
     if (Array.isArray(prompt) || chat) {
       const messages = Array.isArray(prompt) ? prompt : [{ role: 'user', content: prompt }];
-      return this.tokenizer.encode(this.tokenizer.applyChatTemplate(messages), false);
+      return this.tokenizer.encodeChat(messages, { allowSpecialInContent });
     }
     const ids = this.tokenizer.encode(prompt, true);
     if (ids.length === 0 && this.info.config.bosTokenId !== null) return [this.info.config.bosTokenId];
@@ -88,7 +99,8 @@ export class Engine {
   /**
    * Streams the generated text in pieces (concatenating to `result.text`); the generator's return
    * value is the {@link GenerationResult}. Calls are queued FIFO.
-   * @throws ContextOverflowError, AbortedError, DeviceLostError, InvalidArgumentError.
+   * @throws ContextOverflowError, AbortedError, DeviceLostError, InvalidArgumentError, ChatTemplateError
+   *   (all but the last two before any GPU work).
    */
   async *generate(prompt: string | ChatMessage[], options: GenerateOptions = {}): AsyncGenerator<string, GenerationResult> {
     if (this.#disposed) throw new InvalidArgumentError('This engine was disposed; create a new one.');
@@ -118,7 +130,7 @@ export class Engine {
     }
     try {
       if (options.signal?.aborted) throw new AbortedError();
-      const promptIds = this.encodePrompt(prompt, options.chat);
+      const promptIds = this.encodePrompt(prompt, options.chat, options.allowSpecialInContent);
       // Context overflow is refused before any GPU work (the adaptive probe included).
       if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) throw new InvalidArgumentError(`maxNewTokens must be a positive integer, got ${maxNewTokens}.`);
       if (promptIds.length + maxNewTokens > this.info.contextLength) throw new ContextOverflowError(promptIds.length, maxNewTokens, this.info.contextLength);

@@ -1,13 +1,24 @@
 /**
- * Tokenizer of a model folder: `tokenizer.json` + `tokenizer_config.json` read through our model
- * source (URL or local path, never a remote hub) and handed to @xenova/transformers' AutoTokenizer
- * class mapping. The chat template comes from `chat_template.jinja` or `tokenizer_config.json`.
- * `merges` given as `["a", "b"]` pairs (tokenizers ≥ 0.20) are converted to `"a b"` strings, the
- * only form @xenova/transformers 2.17 reads.
+ * Tokenizer of a model folder: `tokenizer.json` + `tokenizer_config.json` (+ `chat_template.jinja`),
+ * read through our model source (URL or local path, never a remote hub).
+ *
+ * The normalizers, pre-tokenizers, models (BPE, Unigram, WordPiece) and decoders come from
+ * @huggingface/tokenizers (Tokenizers.js); the orchestration around them (added-token splitting,
+ * post-processing, id ↔ token mapping) and the components where Tokenizers.js differs from the Rust
+ * `tokenizers` crate follow the crate (src/tokenizer/rust-parity.ts), so ids and decoded text equal
+ * Python `tokenizers`: test/tokenizer/layouts.test.ts checks the tokenizer.json layouts of the model
+ * families (byte-level BPE, Metaspace in both layouts, SentencePiece-style normalizers with byte
+ * fallback, added and special tokens) on a multilingual sample.
+ *
+ * Chat prompts ({@link Tokenizer.encodeChat}) read message text as plain text: special-token text in a
+ * message (e.g. `<|im_end|>`) becomes ordinary tokens, and only the template's own markup yields
+ * control tokens. Raw text ({@link Tokenizer.encode}) keeps Hugging Face's behaviour.
  */
-import { AutoTokenizer, PreTrainedTokenizer } from '@xenova/transformers/src/tokenizers.js';
-import { ModelFormatError } from '../errors.js';
+import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
+import { ChatTemplateError, InvalidArgumentError, ModelFormatError } from '../errors.js';
 import { readJson, readText, type ModelSource } from '../model/source.js';
+import { ChatTemplate, specialTokenGlobals, type RenderOptions } from './chat-template.js';
+import { AddedTokenSplitter, applyRustParity, byteOfToken, postProcess, type AddedToken, type Piece } from './rust-parity.js';
 
 /** One chat message. */
 export interface ChatMessage {
@@ -15,69 +26,244 @@ export interface ChatMessage {
   content: string;
 }
 
-interface XenovaTokenizer {
-  encode(text: string, pair?: string | null, opts?: { add_special_tokens?: boolean }): number[];
-  decode(ids: number[], opts?: { skip_special_tokens?: boolean; clean_up_tokenization_spaces?: boolean }): string;
-  apply_chat_template(messages: ChatMessage[], opts: { tokenize: false; add_generation_prompt: boolean }): string;
-  chat_template: string | null;
-  all_special_ids: number[];
-  model: { vocab?: unknown; tokens_to_ids?: Map<string, number> };
+/** Options of {@link Tokenizer.encodeChat}. */
+export interface EncodeChatOptions extends RenderOptions {
+  /**
+   * Let special-token text inside messages become control tokens, as Hugging Face's
+   * `apply_chat_template(tokenize=True)` does (default false). Only for trusted message text: a
+   * message could otherwise end its own turn, forge another role's turn or plant an EOS.
+   */
+  allowSpecialInContent?: boolean;
 }
 
-/** Converts `[["a","b"], ...]` merges to `["a b", ...]` in place. */
-export function normaliseMerges(tokenizerJson: Record<string, unknown>): void {
-  const model = tokenizerJson.model as { merges?: unknown[] } | undefined;
-  if (model && Array.isArray(model.merges)) {
-    model.merges = model.merges.map((m) => (Array.isArray(m) ? m.join(' ') : m));
+type Json = Record<string, unknown>;
+
+/** Every string inside `value` (messages: role, content and any other field). */
+function* strings(value: unknown): Generator<string> {
+  if (typeof value === 'string') yield value;
+  else if (Array.isArray(value)) for (const v of value) yield* strings(v);
+  else if (value && typeof value === 'object') for (const v of Object.values(value)) yield* strings(v);
+}
+
+/**
+ * `value` with `sentinel` inserted after the first UTF-16 unit of every occurrence of a text in
+ * `specials`, in every string it holds, so that no occurrence can match a control token.
+ */
+function breakSpecials(value: unknown, specials: string[], sentinel: string): unknown {
+  if (typeof value === 'string') {
+    const starts = new Set<number>();
+    for (const sp of specials) for (let i = value.indexOf(sp); i >= 0; i = value.indexOf(sp, i + 1)) starts.add(i);
+    if (!starts.size) return value;
+    let out = '';
+    for (let i = 0; i < value.length; i++) out += starts.has(i) ? value[i] + sentinel : value[i];
+    return out;
   }
+  if (Array.isArray(value)) return value.map((v) => breakSpecials(v, specials, sentinel));
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, breakSpecials(v, specials, sentinel)]));
+  return value;
 }
 
 export class Tokenizer {
-  private constructor(readonly inner: XenovaTokenizer, readonly specialIds: Set<number>) {}
+  readonly #hf: HfTokenizer;
+  readonly #json: Json;
+  readonly #added: AddedToken[];
+  readonly #addedById = new Map<number, { token: AddedToken; text: string }>();
+  readonly #raw: AddedTokenSplitter;
+  readonly #normalized: AddedTokenSplitter;
+  readonly #byteFallback: boolean;
+  readonly #unkId: number | undefined;
+  /** The chat template (null when the model has none). */
+  readonly chatTemplate: ChatTemplate | null;
+  /** Number of ids that have a token (the model's vocabulary may be padded beyond it). */
+  readonly vocabSize: number;
+
+  private constructor(json: Json, config: Json) {
+    this.#json = json;
+    try {
+      this.#hf = new HfTokenizer(json, { ...config, clean_up_tokenization_spaces: false });
+      applyRustParity(this.#hf, json);
+    } catch (e) {
+      if (e instanceof ModelFormatError) throw e;
+      throw new ModelFormatError(`tokenizer.json could not be loaded: ${(e as Error).message}`, { file: 'tokenizer.json' });
+    }
+    const model = json.model as Json;
+    this.#byteFallback = model.byte_fallback === true;
+    this.#unkId = typeof model.unk_token === 'string' ? this.#hf.token_to_id(model.unk_token) : undefined;
+    this.#added = ((json.added_tokens ?? []) as Json[]).map((t) => ({
+      id: Number(t.id), content: String(t.content), special: t.special === true, lstrip: t.lstrip === true,
+      rstrip: t.rstrip === true, normalized: t.normalized === undefined ? t.special !== true : t.normalized === true, singleWord: t.single_word === true,
+    }));
+    const normalize = (s: string): string => (this.#hf.normalizer ? this.#hf.normalizer(s) : s);
+    for (const t of this.#added) {
+      // Rust's id_to_token gives a normalized added token's normalized content.
+      this.#addedById.set(t.id, { token: t, text: t.normalized ? normalize(t.content) : t.content });
+    }
+    this.#raw = new AddedTokenSplitter(this.#added.filter((t) => !t.normalized).map((token) => ({ token, match: token.content })));
+    this.#normalized = new AddedTokenSplitter(this.#added.filter((t) => t.normalized).map((token) => ({ token, match: normalize(token.content) })));
+    this.vocabSize = Math.max(this.#hf.model?.vocab.length ?? 0, ...this.#added.map((t) => t.id + 1));
+    // A list of named templates (transformers' multi-template form) contributes its "default" one.
+    const raw = config.chat_template;
+    const named = Array.isArray(raw) ? (raw as Json[]).find((t) => t?.name === 'default')?.template : raw;
+    const template = typeof named === 'string' && named.length > 0 ? named : null;
+    this.chatTemplate = template === null ? null : new ChatTemplate(template, specialTokenGlobals(config));
+  }
 
   /**
-   * Loads the tokenizer of a model folder.
+   * A tokenizer from the parsed files.
+   * @param tokenizerJson tokenizer.json; @param config tokenizer_config.json (its `chat_template` is the template).
+   * @throws ModelFormatError when tokenizer.json is malformed or uses a layout that cannot be reproduced.
+   */
+  static fromJson(tokenizerJson: unknown, config: Json = {}): Tokenizer {
+    const json = tokenizerJson as Json;
+    if (!json || typeof json !== 'object' || !json.model || typeof json.model !== 'object') throw new ModelFormatError('tokenizer.json has no "model" section.', { file: 'tokenizer.json' });
+    return new Tokenizer(json, config);
+  }
+
+  /**
+   * Loads the tokenizer of a model folder; the chat template comes from `chat_template.jinja` or
+   * tokenizer_config.json `chat_template`.
    * @throws ModelFormatError when tokenizer.json is missing or malformed; NetworkError when unreadable.
    */
   static async load(src: ModelSource): Promise<Tokenizer> {
     if (!(await src.exists('tokenizer.json'))) throw new ModelFormatError(`No tokenizer.json in ${src.location}: the runtime needs a Hugging Face fast-tokenizer file.`, { file: 'tokenizer.json' });
-    const json = (await readJson(src, 'tokenizer.json')) as Record<string, unknown>;
-    if (!json || typeof json !== 'object' || !json.model || typeof json.model !== 'object') throw new ModelFormatError('tokenizer.json has no "model" section.', { file: 'tokenizer.json' });
-    normaliseMerges(json);
-    const config = (await src.exists('tokenizer_config.json')) ? ((await readJson(src, 'tokenizer_config.json')) as Record<string, unknown>) : {};
+    const json = await readJson(src, 'tokenizer.json');
+    const config = (await src.exists('tokenizer_config.json')) ? ((await readJson(src, 'tokenizer_config.json')) as Json) : {};
     if (await src.exists('chat_template.jinja')) config.chat_template = await readText(src, 'chat_template.jinja');
-    // Keep decoded text exact (HF's default cleanup rewrites " ," and friends).
-    config.clean_up_tokenization_spaces ??= false;
-    const name = typeof config.tokenizer_class === 'string' ? config.tokenizer_class.replace(/Fast$/, '') : 'PreTrainedTokenizer';
-    const cls = (AutoTokenizer.TOKENIZER_CLASS_MAPPING as Record<string, typeof PreTrainedTokenizer>)[name] ?? PreTrainedTokenizer;
-    let inner: XenovaTokenizer;
-    try {
-      inner = new cls(json, config) as unknown as XenovaTokenizer;
-    } catch (e) {
-      throw new ModelFormatError(`tokenizer.json could not be loaded: ${(e as Error).message}`, { file: 'tokenizer.json' });
+    return Tokenizer.fromJson(json, config);
+  }
+
+  /**
+   * Ids of text pieces between added tokens, as Rust's `extract_and_normalize` + pre-tokenizer + model:
+   * `pieces` come from the raw split; `sentinel` characters are removed from text before normalizing.
+   */
+  #encodePieces(pieces: Piece[], matchSpecial: boolean, sentinel: string | null): number[] {
+    const ids: number[] = [];
+    for (const piece of pieces) {
+      if (piece.token) { ids.push(piece.token.id); continue; }
+      const text = sentinel ? piece.text.replaceAll(sentinel, '') : piece.text;
+      if (!text) continue;
+      const normalized = this.#hf.normalizer ? this.#hf.normalizer(text) : text;
+      for (const sub of this.#normalized.split(normalized, matchSpecial)) {
+        if (sub.token) { ids.push(sub.token.id); continue; }
+        // Metaspace's prepend_scheme "first" applies to the text at offset 0 of the input only.
+        const first = piece.start === 0 && sub.start === 0 ? 0 : 1;
+        const words = this.#hf.pre_tokenizer ? this.#hf.pre_tokenizer(sub.text, { section_index: first }) : [sub.text];
+        for (const t of this.#hf.model!(words)) {
+          const id = this.#hf.token_to_id(t) ?? this.#unkId;
+          if (id === undefined) throw new ModelFormatError(`tokenizer.json has no id for token ${JSON.stringify(t)} and no unk_token.`, { file: 'tokenizer.json' });
+          ids.push(id);
+        }
+      }
     }
-    return new Tokenizer(inner, new Set(inner.all_special_ids ?? []));
+    return ids;
   }
 
-  /** Token ids of `text`, with the tokenizer's own special tokens (e.g. BOS) when `addSpecialTokens`. */
+  /**
+   * Token ids of raw text, as Python `tokenizers` encodes it: special-token text (e.g.
+   * `<|endoftext|>`) becomes its control id, and `addSpecialTokens` adds what the post-processor adds
+   * (e.g. Llama 3's BOS).
+   */
   encode(text: string, addSpecialTokens = true): number[] {
-    return this.inner.encode(text, null, { add_special_tokens: addSpecialTokens });
+    const ids = this.#encodePieces(this.#raw.split(text, true), true, null);
+    return addSpecialTokens ? postProcess((this.#json.post_processor as Json) ?? null, ids) : ids;
   }
 
-  /** Text of `ids` (special tokens skipped by default). */
-  decode(ids: number[], skipSpecialTokens = true): string {
-    if (ids.length === 0) return '';
-    return this.inner.decode(ids, { skip_special_tokens: skipSpecialTokens, clean_up_tokenization_spaces: false });
+  /**
+   * Token ids of text read as plain text: special-token text splits into ordinary tokens (Python
+   * `tokenizers` with `encode_special_tokens = True`); non-special added tokens still match.
+   */
+  encodePlain(text: string): number[] {
+    return this.#encodePieces(this.#raw.split(text, false), false, null);
+  }
+
+  /**
+   * Text of `ids`, as Python `tokenizers` decodes it (no clean-up of spaces). Ids without a token (a
+   * model vocabulary padded beyond the tokenizer) decode to nothing.
+   */
+  decode(ids: readonly number[], skipSpecialTokens = true): string {
+    const tokens: string[] = [];
+    for (const id of ids) {
+      const added = this.#addedById.get(id);
+      if (added) {
+        if (!(skipSpecialTokens && added.token.special)) tokens.push(added.text);
+        continue;
+      }
+      const t = this.#hf.id_to_token(id);
+      if (t !== undefined) tokens.push(t);
+    }
+    if (tokens.length === 0) return '';
+    return this.#hf.decoder ? this.#hf.decoder(tokens) : tokens.join(' ');
+  }
+
+  /** Whether `id` is a byte-fallback token (`<0xAB>`). */
+  isByteToken(id: number): boolean {
+    if (!this.#byteFallback || this.#addedById.has(id)) return false;
+    const t = this.#hf.id_to_token(id);
+    return t !== undefined && byteOfToken(t) !== null;
+  }
+
+  /** Whether `decode` (special tokens skipped) drops `id` altogether. */
+  isSilent(id: number): boolean {
+    const added = this.#addedById.get(id);
+    return added ? added.token.special : this.#hf.id_to_token(id) === undefined;
   }
 
   get hasChatTemplate(): boolean {
-    return typeof this.inner.chat_template === 'string' && this.inner.chat_template.length > 0;
+    return this.chatTemplate !== null;
   }
 
-  /** Renders messages with the model's chat template (generation prompt appended). */
-  applyChatTemplate(messages: ChatMessage[]): string {
-    if (!this.hasChatTemplate) throw new ModelFormatError('This model has no chat template (tokenizer_config.json chat_template or chat_template.jinja); use a plain completion prompt.');
-    return this.inner.apply_chat_template(messages, { tokenize: false, add_generation_prompt: true });
+  #template(): ChatTemplate {
+    if (!this.chatTemplate) throw new ModelFormatError('This model has no chat template (tokenizer_config.json chat_template or chat_template.jinja); use a plain completion prompt.');
+    return this.chatTemplate;
+  }
+
+  /**
+   * Renders messages with the model's chat template, as transformers' `apply_chat_template(tokenize=False)`
+   * (generation prompt appended unless `options.addGenerationPrompt` is false).
+   * @throws ModelFormatError without a template; ChatTemplateError (see {@link ChatTemplate.render}).
+   */
+  applyChatTemplate(messages: readonly ChatMessage[], options: RenderOptions = {}): string {
+    return this.#template().render(messages as unknown as Record<string, unknown>[], options);
+  }
+
+  /**
+   * Token ids of a chat prompt. The template is rendered and tokenized like transformers'
+   * `apply_chat_template(tokenize=True)` (no post-processor tokens), except that text inside messages
+   * (and inside `options.variables`, e.g. tools) is plain text: special-token occurrences in their
+   * strings are broken by a private-use sentinel
+   * character before rendering, so only the template's own markup matches special tokens, and the
+   * sentinel is removed from each text span before it is normalized. Prompts without special-token
+   * text in their messages get exactly Hugging Face's ids.
+   * @throws ModelFormatError without a template; ChatTemplateError when the template cannot be
+   *   rendered, or when its output depends on special-token text inside a message; InvalidArgumentError
+   *   when message text could still produce a special token (a one-character special token, or one
+   *   matched after normalization) and `allowSpecialInContent` is not set.
+   */
+  encodeChat(messages: readonly ChatMessage[], options: EncodeChatOptions = {}): number[] {
+    const template = this.#template();
+    if (options.allowSpecialInContent) return this.encode(template.render(messages as unknown as Record<string, unknown>[], options), false);
+    const specials = this.#added.filter((t) => t.special);
+    const texts = [...strings(messages), ...strings(options.variables ?? {})];
+    const found = specials.filter((t) => texts.some((s) => s.includes(t.content)));
+    const normalize = (s: string): string => (this.#hf.normalizer ? this.#hf.normalizer(s) : s);
+    for (const t of specials) {
+      const risky = t.content.length === 1 ? found.includes(t) : t.normalized && texts.some((s) => normalize(s).includes(normalize(t.content)));
+      if (risky) {
+        throw new InvalidArgumentError(`A message contains text that this tokenizer would read as the special token ${JSON.stringify(t.content)} (${t.content.length === 1 ? 'a one-character token' : 'it is matched after normalization'}), and it cannot be kept apart. Remove it, or pass allowSpecialInContent (trusted input only).`, { token: t.content });
+      }
+    }
+    if (!found.length) return this.#encodePieces(this.#raw.split(template.render(messages as unknown as Record<string, unknown>[], options), true), true, null);
+    const used = new Set(template.source + JSON.stringify([messages, options.variables ?? {}, template.specialTokens]) + specials.map((t) => t.content).join(''));
+    let code = 0xe000;
+    while (used.has(String.fromCharCode(code))) code++; // a private-use character the prompt does not contain
+    const sentinel = String.fromCharCode(code);
+    const contents = found.map((t) => t.content);
+    const broken = breakSpecials(messages, contents, sentinel) as Record<string, unknown>[];
+    const rendered = template.render(broken, { ...options, variables: breakSpecials(options.variables, contents, sentinel) as Record<string, unknown> | undefined });
+    if (rendered.replaceAll(sentinel, '') !== template.render(messages as unknown as Record<string, unknown>[], options)) {
+      throw new ChatTemplateError('The model\'s chat_template renders differently when a message contains special-token text (it inspects that text), so the message cannot be kept as plain text. Remove the special-token text, or pass allowSpecialInContent (trusted input only).', { construct: 'special-token text in a message' });
+    }
+    return this.#encodePieces(this.#raw.split(rendered, true), true, sentinel);
   }
 
   /** Incremental decoder whose pieces concatenate exactly to `decode(all ids)`. */
@@ -87,9 +273,10 @@ export class Tokenizer {
 }
 
 /**
- * Streams text as ids arrive. A piece is emitted only once the decoded text has grown past it and
- * does not end in U+FFFD (an incomplete UTF-8 sequence of byte-level BPE), so multi-byte characters
- * are never split; `flush()` emits whatever is left.
+ * Streams text as ids arrive. Text is emitted only up to the last id that cannot change it: a trailing
+ * run of byte-fallback tokens (and skipped special tokens inside it) is held back until it ends, since
+ * an invalid run decodes to one U+FFFD per byte; and text ending in U+FFFD (an incomplete UTF-8
+ * sequence of byte-level BPE) waits for the rest. `flush()` emits whatever is left.
  */
 export class StreamDecoder {
   readonly ids: number[] = [];
@@ -99,8 +286,9 @@ export class StreamDecoder {
   /** Adds ids; returns the new text that is safe to show (may be ''). */
   push(...ids: number[]): string {
     this.ids.push(...ids);
-    const text = this.tok.decode(this.ids);
-    let stable = text;
+    let cut = this.ids.length;
+    while (cut > 0 && (this.tok.isByteToken(this.ids[cut - 1]) || this.tok.isSilent(this.ids[cut - 1]))) cut--;
+    let stable = this.tok.decode(this.ids.slice(0, cut));
     while (stable.endsWith('\uFFFD')) stable = stable.slice(0, -1);
     if (!stable.startsWith(this.#emitted) || stable.length <= this.#emitted.length) return '';
     const piece = stable.slice(this.#emitted.length);
@@ -108,7 +296,7 @@ export class StreamDecoder {
     return piece;
   }
 
-  /** Emits the rest (including a trailing U+FFFD if the ids really end mid-character). */
+  /** Emits the rest (including U+FFFD if the ids really end mid-character). */
   flush(): string {
     const text = this.tok.decode(this.ids);
     if (!text.startsWith(this.#emitted)) return '';

@@ -1,4 +1,4 @@
-"""Tokenizer: Python `tokenizers` vs the runtime's JS tokenizer (@xenova/transformers), same ids."""
+"""Tokenizer: Python `tokenizers` vs the runtime's JS tokenizer (src/tokenizer, on @huggingface/tokenizers), same ids."""
 import json
 import shutil
 import subprocess
@@ -60,8 +60,8 @@ def test_hf_autotokenizer_matches(shipped_dir):
 
 def test_js_parity(shipped_dir):
     node = shutil.which("node")
-    xenova = ROOT / "node_modules/@xenova/transformers"
-    if node is None or not xenova.is_dir():
+    library = ROOT / "node_modules/@huggingface/tokenizers"
+    if node is None or not library.is_dir():
         pytest.fail("JS parity needs node and node_modules (run `npm ci` first)")
     prompts = [json.loads(l)["prompt"] for l in open(TEST_PROMPTS)][:40]
     texts = SAMPLES + prompts + [(ROOT / "train/sft_format.py").read_text()]
