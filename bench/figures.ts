@@ -27,13 +27,21 @@ export interface SavedRun {
   r: BenchResults;
 }
 
+/**
+ * The saved benchmark runs in `dir` (`<date>-<adapter>.json` written by bench/run.ts), by file
+ * name in date order. Other dated results there (e.g. the self-check cost, bench/selfcheck.ts) are
+ * not benchmark runs and are left out: a run has `schema` and `adapterSlug`.
+ */
+export function benchRuns(dir = join(root, RESULTS)): Array<{ file: string; r: BenchResults }> {
+  return readdirSync(dir).filter((f) => /^\d{4}-\d\d-\d\d-.+\.json$/.test(f)).sort()
+    .map((file) => ({ file, r: JSON.parse(readFileSync(join(dir, file), 'utf8')) as BenchResults }))
+    .filter(({ r }) => typeof r.schema === 'number' && typeof r.adapterSlug === 'string');
+}
+
 /** The latest `<date>-<adapter>.json` of each adapter in bench/results/, by adapter slug. */
 export function latestRuns(dir = join(root, RESULTS)): Map<string, SavedRun> {
   const latest = new Map<string, SavedRun>();
-  for (const file of readdirSync(dir).filter((f) => /^\d{4}-\d\d-\d\d-.+\.json$/.test(f)).sort()) {
-    const r = JSON.parse(readFileSync(join(dir, file), 'utf8')) as BenchResults;
-    latest.set(r.adapterSlug, { file: `${RESULTS}/${file}`, r });
-  }
+  for (const { file, r } of benchRuns(dir)) latest.set(r.adapterSlug, { file: `${RESULTS}/${file}`, r });
   return latest;
 }
 

@@ -4,18 +4,14 @@
  *   npx tsx bench/summary.ts [--render]
  * (test/bench/readme-figures.test.ts checks that the README contains exactly these blocks.)
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { latestRuns, performanceSummaries } from './figures.js';
+import { benchRuns, latestRuns, performanceSummaries } from './figures.js';
 import { renderMarkdown } from './report.js';
-import type { BenchResults } from './run.js';
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), 'results');
 if (process.argv.includes('--render')) {
-  for (const file of readdirSync(dir).filter((f) => /^\d{4}-\d\d-\d\d-.+\.json$/.test(f))) {
-    const r = JSON.parse(readFileSync(join(dir, file), 'utf8')) as BenchResults;
-    writeFileSync(join(dir, file.replace(/\.json$/, '.md')), renderMarkdown(r));
-  }
+  for (const { file, r } of benchRuns(dir)) writeFileSync(join(dir, file.replace(/\.json$/, '.md')), renderMarkdown(r));
 }
 for (const block of performanceSummaries(latestRuns(dir))) console.log(block);

@@ -6,7 +6,8 @@
  * with printf to the process's file descriptor 1, which no JavaScript stream can redirect, not
  * even a worker thread's. So the CLI runs itself again as a child process whose stdout is this
  * process's stderr, and the child sends what belongs on stdout (text, or the one JSON object)
- * over the IPC channel: stdout holds only the CLI's own output.
+ * over the IPC channel: stdout holds only the CLI's own output. A failed run writes nothing on
+ * stdout (no JSON, no partial result) and one line on stderr: `<ErrorName>: <message>`.
  */
 import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -26,11 +27,6 @@ export type CliResult = Omit<GenerationResult, 'adapter'> & {
   /** The load-time self-check (null with --no-self-check). */
   selfCheck: SelfCheckReport | null;
 };
-
-/** What `--json` prints instead of a result when the run fails. */
-export interface CliError {
-  error: { name: string; code: string | null; message: string; detail: Record<string, unknown> };
-}
 
 /** Test-only: `LoadOptions.faults` from the `MSN_TEST_FAULTS` environment variable (JSON). */
 function testFaults(): GpuFaults | undefined {
@@ -98,10 +94,6 @@ export async function main(argv: string[], write: (s: string) => void = (s) => p
     const err = e as Error;
     const line = err instanceof MsnError ? `${err.name}: ${err.message}` : `Error: ${err?.message ?? String(e)}`;
     process.stderr.write(`${line}\n`);
-    if (o?.json ?? argv.includes('--json')) {
-      const out: CliError = { error: { name: err?.name ?? 'Error', code: err instanceof MsnError ? err.code : null, message: err?.message ?? String(e), detail: err instanceof MsnError ? err.detail : {} } };
-      write(`${JSON.stringify(out)}\n`);
-    }
     if (o?.verbose || !(err instanceof MsnError)) {
       if (o?.verbose) process.stderr.write(`${err?.stack ?? ''}\n`);
     }
@@ -140,10 +132,8 @@ export function runInChildProcess(script: string, argv: string[]): Promise<numbe
       if (!exited || !disconnected) return;
       const [exitCode, signal] = exited;
       if (code === null) {
-        // The child died without reporting (e.g. a native abort): still one line, and one JSON object with --json.
-        const message = `the generate process ended without a result (${signal ?? `exit code ${exitCode}`}).`;
-        process.stderr.write(`Error: ${message}\n`);
-        if (argv.includes('--json')) process.stdout.write(`${JSON.stringify({ error: { name: 'Error', code: null, message, detail: {} } } satisfies CliError)}\n`);
+        // The child died without reporting (e.g. a native abort): still one line on stderr, nothing on stdout.
+        process.stderr.write(`Error: the generate process ended without a result (${signal ?? `exit code ${exitCode}`}).\n`);
       }
       resolveCode(code ?? (exitCode || 1));
     };

@@ -1,6 +1,6 @@
 // The CLI under GPU faults (issue 16, item 7): a kernel the device rejects, a kernel over the
 // device limits or a rejected forward exit 1 with a typed error and no result; Dawn's native
-// messages go to stderr, so with --json stdout is exactly one JSON object. Also the self-check's
+// messages go to stderr, so with --json stdout is exactly one JSON object on success and empty on failure. Also the self-check's
 // report and --no-self-check (item 5).
 import { describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
@@ -22,43 +22,35 @@ async function cli(args: string[], faults?: GpuFaults): Promise<{ code: number; 
   }
 }
 
+/** stderr lines that report an error (Dawn's own warnings about its limits are left out). */
+const errorLines = (stderr: string) => stderr.split('\n').filter((l) => /^[A-Za-z]*Error: /.test(l));
+
 const g = golden('tiny-gqa-f32');
 const base = ['--model', fixturePath('tiny-gqa-f32'), '--prompt', g.prompt_text, '--max-new-tokens', '6', '--decode', 'ar'];
 
 describe('npm run generate under GPU faults', () => {
-  it('a kernel the device rejects: exit 1, one JSON error object on stdout, no result', async () => {
+  it('a kernel the device rejects: exit 1, one typed error line on stderr, nothing on stdout', async () => {
     // Three runs: the failed load must let every other pipeline creation settle before it destroys the
     // device (Dawn aborts the process on a pending createComputePipelineAsync; that lost the output).
     const runs = [];
     for (let i = 0; i < 3; i++) runs.push(await cli([...base, '--json'], { workgroupSize: { kernel: 'swiglu', size: 4096 }, skipLimitCheck: true }));
-    for (const x of runs) expect([x.code, x.stderr.includes('Promise not resolved'), JSON.parse(x.stdout).error.name]).toEqual([1, false, 'GpuValidationError']);
+    for (const x of runs) expect([x.code, x.stderr.includes('Promise not resolved'), x.stdout, errorLines(x.stderr).length]).toEqual([1, false, '', 1]);
     const r = runs[0];
-    expect(r.code).toBe(1);
-    const out = JSON.parse(r.stdout); // the whole of stdout is one JSON object
-    expect(r.stdout.trim().split('\n').length).toBe(1);
-    expect(out.error.name).toBe('GpuValidationError');
-    expect(out.error.code).toBe('gpu-validation');
-    expect(out.error.detail.what).toBe('kernel swiglu:');
-    expect(out).not.toHaveProperty('tokenIds');
-    expect(r.stderr).toMatch(/GpuValidationError: The GPU \(mesa .*llvmpipe.*\) rejected kernel swiglu:.*workgroup_size\(4096, 1, 1\)/);
+    expect(errorLines(r.stderr)[0]).toMatch(/^GpuValidationError: The GPU \(mesa .*llvmpipe.*\) rejected kernel swiglu:.*workgroup_size\(4096, 1, 1\)/);
   });
 
   it('a kernel over the device limits: exit 1, LimitTooLowError naming the limit', async () => {
     const r = await cli([...base, '--json'], { workgroupSize: { kernel: 'topk', size: 1024 } });
     expect(r.code).toBe(1);
-    const out = JSON.parse(r.stdout);
-    expect(out.error.name).toBe('LimitTooLowError');
-    expect(out.error.detail).toEqual({ limit: 'maxComputeWorkgroupSizeX', observed: 256, required: 1024 });
-    expect(r.stderr).toMatch(/LimitTooLowError: GPU limit maxComputeWorkgroupSizeX is 256, but 1024 is required\. Kernel topk:/);
+    expect(r.stdout).toBe('');
+    expect(errorLines(r.stderr)).toEqual([expect.stringMatching(/^LimitTooLowError: GPU limit maxComputeWorkgroupSizeX is 256, but 1024 is required\. Kernel topk:/)]);
   });
 
   it('a forward the device rejects: exit 1 with GpuValidationError, never tokenIds', async () => {
     const r = await cli([...base, '--json'], { destroyScratch: true });
     expect(r.code).toBe(1);
-    const out = JSON.parse(r.stdout);
-    expect(out.error.name).toBe('GpuValidationError');
-    expect(out.error.detail.what).toBe('a forward');
-    expect(out).not.toHaveProperty('tokenIds');
+    expect(r.stdout).toBe('');
+    expect(errorLines(r.stderr)).toEqual([expect.stringMatching(/^GpuValidationError: .*a forward/)]);
   });
 
   it('Dawn\'s native log goes to stderr: stdout is exactly the JSON result, with the self-check report', async () => {
@@ -88,10 +80,11 @@ describe('npm run generate under GPU faults', () => {
     expect(out.tokenIds).toEqual(g.greedy_ids.slice(0, 6));
   });
 
-  it('a bad option with --json: exit 2 and one JSON error object', async () => {
+  it('a bad option with --json: exit 2, one error line and the --help pointer on stderr, nothing on stdout', async () => {
     const r = await cli([...base, '--json', '--max-new-tokens', '0']);
     expect(r.code).toBe(2);
-    expect(JSON.parse(r.stdout).error).toMatchObject({ name: 'InvalidArgumentError', code: 'invalid-argument' });
+    expect(r.stdout).toBe('');
+    expect(errorLines(r.stderr)).toEqual([expect.stringMatching(/^InvalidArgumentError: --max-new-tokens must be a positive integer/)]);
   });
 
   it('--help goes to stdout through the child process', async () => {
