@@ -42,6 +42,17 @@ export class CompiledKernel {
 /** Size of one uniform slot in the params arena, bytes (≥ minUniformBufferOffsetAlignment). */
 export const PARAM_SLOT_BYTES = 256;
 
+let aroundCompile = <T>(_label: string, compile: () => T): T => compile();
+
+/**
+ * Sets what runs each pipeline compilation, a synchronous call that can block the thread for 1-2 s
+ * (SwiftShader in Node). A worker announces it to the main thread's liveness watch
+ * (`syncPhase` of src/worker/heartbeat.ts).
+ */
+export function setCompileWrapper(wrap: <T>(label: string, compile: () => T) => T): void {
+  aroundCompile = wrap;
+}
+
 /** Compiles and caches kernels; owns the shared group-1 layout. */
 export class KernelCache {
   readonly paramsLayout: GPUBindGroupLayout;
@@ -78,12 +89,11 @@ export class KernelCache {
       });
       this.#layouts.set(layoutKey, layout0);
     }
-    const module = this.device.createShaderModule({ label: def.name, code: def.code });
-    const pipeline = this.device.createComputePipeline({
+    const pipeline = aroundCompile(`compiling ${key}`, () => this.device.createComputePipeline({
       label: key,
-      layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout0, this.paramsLayout] }),
-      compute: { module, entryPoint: 'main', constants },
-    });
+      layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout0!, this.paramsLayout] }),
+      compute: { module: this.device.createShaderModule({ label: def.name, code: def.code }), entryPoint: 'main', constants },
+    }));
     k = new CompiledKernel(def, pipeline, layout0, key);
     this.#cache.set(key, k);
     return k;
