@@ -134,3 +134,33 @@ test('harness: default decoding (adaptive tree) works with IndexedDB absent or t
     expect(warnings).toEqual([expect.stringContaining('IndexedDB cannot be opened')]);
   }
 });
+
+test('<msn-chat>: the worker dies mid-generation; the element shows the error with "Reload model", which recovers', async ({ page }) => {
+  await recordWorkers(page);
+  await openHarness(page);
+  await page.evaluate(async (model) => {
+    const lib = '/lib/msn-webgpu.js'; // the library, served from source by the dev server
+    await import(/* @vite-ignore */ lib);
+    const el = document.createElement('msn-chat');
+    el.setAttribute('model', model);
+    el.setAttribute('decode', 'ar');
+    el.setAttribute('max-new-tokens', '200');
+    document.body.append(el);
+  }, FIXTURE);
+  const chat = page.locator('msn-chat');
+  await expect(chat.getByRole('status')).toHaveText('Ready', { timeout: 120_000 });
+  await page.evaluate(() => {
+    const el = document.querySelector('msn-chat') as HTMLElement & { generate(p: string): Promise<unknown> };
+    (window as unknown as { __gen: Promise<string> }).__gen = el.generate('def add(a, b):').then(() => 'resolved', (e: Error) => e.name);
+  });
+  await expect(chat.getByRole('log')).not.toBeEmpty();
+  await page.evaluate(() => { for (const w of window.__workers) w.terminate(); });
+  await expect(chat.getByRole('alert')).toContainText('its worker was lost', { timeout: 10_000 });
+  expect(await page.evaluate(() => (window as unknown as { __gen: Promise<string> }).__gen)).toBe('WorkerLostError');
+  await chat.getByRole('button', { name: 'Reload model' }).click();
+  await expect(chat.getByRole('status')).toHaveText('Ready', { timeout: 120_000 });
+  await expect(chat.getByRole('alert')).toBeHidden();
+  const r = await page.evaluate(() => (document.querySelector('msn-chat') as HTMLElement & { generate(p: string, o: { maxNewTokens: number }): Promise<{ newTokens: number }> })
+    .generate('def add(a, b):', { maxNewTokens: 4 }).then((x) => x.newTokens));
+  expect(r).toBe(4);
+});

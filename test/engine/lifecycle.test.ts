@@ -60,7 +60,7 @@ describe('a worker thread that dies', () => {
     expect(lostError).toBeInstanceOf(WorkerLostError);
     expect(lostError).toBeInstanceOf(DeviceLostError); // code that handles a lost device handles this too
     expect(lostError!.code).toBe('worker-lost');
-    expect(lostError!.message).toMatch(/^The model's worker stopped: the worker thread exited with code 1\. .*create a new engine/);
+    expect(lostError!.message).toMatch(/^The model's worker stopped: the worker thread exited with code 1\. Its pending calls were cancelled\. Create a new engine to continue;/);
     // The queue is free and later calls fail at once with the same error.
     const later = await settleWithin(e.complete('x', { maxNewTokens: 2 }), 100);
     expect(later !== 'pending' && !later.ok && later.error).toBe(lostError);
