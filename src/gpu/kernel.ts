@@ -42,15 +42,21 @@ export class CompiledKernel {
 /** Size of one uniform slot in the params arena, bytes (≥ minUniformBufferOffsetAlignment). */
 export const PARAM_SLOT_BYTES = 256;
 
-let aroundCompile = <T>(_label: string, compile: () => T): T => compile();
+/** Told before and after each pipeline compilation (see {@link setCompileHooks}). */
+export interface CompileHooks {
+  start(label: string): void;
+  end(): void;
+}
+
+let compileHooks: CompileHooks | null = null;
 
 /**
- * Sets what runs each pipeline compilation, a synchronous call that can block the thread for 1-2 s
- * (SwiftShader in Node). A worker announces it to the main thread's liveness watch
- * (`syncPhase` of src/worker/heartbeat.ts).
+ * Sets what is told before and after each pipeline compilation, a synchronous call that can block
+ * the thread for 1-2 s (SwiftShader in Node). A worker announces it to the main thread's liveness
+ * watch (src/worker/heartbeat.ts).
  */
-export function setCompileWrapper(wrap: <T>(label: string, compile: () => T) => T): void {
-  aroundCompile = wrap;
+export function setCompileHooks(hooks: CompileHooks | null): void {
+  compileHooks = hooks;
 }
 
 /** Compiles and caches kernels; owns the shared group-1 layout. */
@@ -89,11 +95,14 @@ export class KernelCache {
       });
       this.#layouts.set(layoutKey, layout0);
     }
-    const pipeline = aroundCompile(`compiling ${key}`, () => this.device.createComputePipeline({
+    compileHooks?.start(`compiling ${key}`);
+    const module = this.device.createShaderModule({ label: def.name, code: def.code });
+    const pipeline = this.device.createComputePipeline({
       label: key,
-      layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout0!, this.paramsLayout] }),
-      compute: { module: this.device.createShaderModule({ label: def.name, code: def.code }), entryPoint: 'main', constants },
-    }));
+      layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout0, this.paramsLayout] }),
+      compute: { module, entryPoint: 'main', constants },
+    });
+    compileHooks?.end();
     k = new CompiledKernel(def, pipeline, layout0, key);
     this.#cache.set(key, k);
     return k;

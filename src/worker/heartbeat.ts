@@ -43,15 +43,15 @@ export function answerHeartbeat(endpoint: HeartbeatEndpoint): void {
 }
 
 /**
- * Runs `fn`, a synchronous step that may block this thread for seconds, between `busy` and `idle`
- * announcements. Outside a worker (inline executor) it just runs `fn`.
+ * Announces a synchronous step that may block this thread for seconds (`busy`), then its end
+ * (`idle`). Outside a worker (inline executor) nothing is sent. Shaped as `CompileHooks` of
+ * src/gpu/kernel.ts.
  */
-export function syncPhase<T>(label: string, fn: () => T): T {
-  if (!post) return fn();
-  post({ msnHeartbeat: 'busy', label });
-  try {
-    return fn();
-  } finally {
-    post({ msnHeartbeat: 'idle' });
-  }
-}
+export const announceSyncStep = {
+  start(label: string): void {
+    post?.({ msnHeartbeat: 'busy', label });
+  },
+  end(): void {
+    post?.({ msnHeartbeat: 'idle' });
+  },
+};

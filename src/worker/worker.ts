@@ -2,10 +2,10 @@
 import * as Comlink from 'comlink';
 import { Executor } from './executor.js';
 import { installErrorTransfer } from './transfer.js';
-import { setCompileWrapper } from '../gpu/kernel.js';
-import { answerHeartbeat, syncPhase, type HeartbeatEndpoint } from './heartbeat.js';
+import { setCompileHooks } from '../gpu/kernel.js';
+import { announceSyncStep, answerHeartbeat, type HeartbeatEndpoint } from './heartbeat.js';
 
 installErrorTransfer();
 Comlink.expose(new Executor(async () => (self as unknown as { navigator: Navigator }).navigator.gpu));
-setCompileWrapper(syncPhase);
+setCompileHooks(announceSyncStep);
 answerHeartbeat(self as unknown as HeartbeatEndpoint);

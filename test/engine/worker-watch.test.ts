@@ -3,7 +3,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { guardExecutor, WorkerWatch } from '../../src/engine/worker-watch.js';
 import { WorkerLostError } from '../../src/errors.js';
-import type { HeartbeatMessage } from '../../src/worker/heartbeat.js';
+import { announceSyncStep, answerHeartbeat, type HeartbeatMessage } from '../../src/worker/heartbeat.js';
+import { KernelCache, setCompileHooks } from '../../src/gpu/kernel.js';
 import type { ExecutorApi } from '../../src/worker/api.js';
 
 beforeEach(() => { vi.useFakeTimers(); });
@@ -134,5 +135,38 @@ describe('guardExecutor', () => {
     await expect(ex.dispose()).resolves.toBeUndefined();
     expect(calls).toHaveLength(2);
     watch.stop();
+  });
+});
+
+describe('heartbeat (worker side)', () => {
+  it('announces ready, answers pings with their number, and brackets each pipeline compilation with busy/idle', () => {
+    const posted: unknown[] = [];
+    const listeners: Array<(ev: { data: unknown }) => void> = [];
+    answerHeartbeat({ postMessage: (m) => posted.push(m), addEventListener: (_, l) => listeners.push(l) });
+    expect(posted).toEqual([{ msnHeartbeat: 'ready' }]);
+    for (const l of listeners) l({ data: { msnHeartbeat: 'ping', seq: 7 } });
+    for (const l of listeners) l({ data: { id: 'comlink-call', type: 'APPLY' } }); // not ours
+    expect(posted.slice(1)).toEqual([{ msnHeartbeat: 'pong', seq: 7 }]);
+
+    vi.stubGlobal('GPUShaderStage', { COMPUTE: 4 });
+    const compiled: string[] = [];
+    const device = {
+      createBindGroupLayout: () => ({}),
+      createPipelineLayout: () => ({}),
+      createShaderModule: () => ({}),
+      createComputePipeline: (d: { label: string }) => { compiled.push(d.label); posted.push('compiled'); return {}; },
+    } as unknown as GPUDevice;
+    setCompileHooks(announceSyncStep);
+    try {
+      const cache = new KernelCache(device);
+      const def = { name: 'k', code: '', bindings: ['read' as const], params: 'u' };
+      cache.get(def, { ROWS: 8 });
+      cache.get(def, { ROWS: 8 }); // cached: no compilation, no announcement
+      expect(compiled).toEqual(['k:ROWS=8']);
+      expect(posted.slice(2)).toEqual([{ msnHeartbeat: 'busy', label: 'compiling k:ROWS=8' }, 'compiled', { msnHeartbeat: 'idle' }]);
+    } finally {
+      setCompileHooks(null);
+      vi.unstubAllGlobals();
+    }
   });
 });
