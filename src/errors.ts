@@ -28,9 +28,29 @@ export class WebGpuUnavailableError extends MsnError {
 
 /** The GPU device was lost (driver reset, tab backgrounded, out of memory, `destroy()`). */
 export class DeviceLostError extends MsnError {
-  constructor(reason: string, message: string) {
-    super('device-lost', `The GPU device was lost (${reason}): ${message || 'no message'}. Create a new engine to continue; if it happens again, try a smaller model or context length.`, { reason });
+  /**
+   * @param reason `GPUDeviceLostInfo.reason` (`destroyed`, `unknown`, …).
+   * @param message The device's own message (kept raw in `detail.deviceMessage`).
+   * @param own Subclasses only: their code and full message instead of the device-lost ones.
+   */
+  constructor(reason: string, message: string, own?: { code: string; message: string }) {
+    super(own?.code ?? 'device-lost', own?.message ?? `The GPU device was lost (${reason}): ${message || 'no message'}. Create a new engine to continue; if it happens again, try a smaller model or context length.`, { reason, deviceMessage: message });
     this.name = 'DeviceLostError'; // explicit: class names do not survive minification
+  }
+}
+
+/**
+ * The worker that runs the executor is gone: it exited, crashed, was terminated or killed for
+ * memory, failed to load its script, or stopped answering the liveness heartbeat
+ * (`src/engine/worker-watch.ts`). Its GPU device went with it, so this is a {@link DeviceLostError}
+ * (reason `worker-lost`, code `worker-lost`): code that creates a new engine after a device loss
+ * handles this too.
+ */
+export class WorkerLostError extends DeviceLostError {
+  /** @param cause What happened to the worker, e.g. `the worker thread exited with code 1`. */
+  constructor(cause: string) {
+    super('worker-lost', cause, { code: 'worker-lost', message: `The model's worker stopped: ${cause}. Its pending calls were cancelled. Create a new engine to continue; if it happens again, try a smaller model or context length.` });
+    this.name = 'WorkerLostError'; // explicit: class names do not survive minification
   }
 }
 
@@ -179,7 +199,7 @@ export class ChatTemplateError extends MsnError {
 
 /** All error classes by name, used to rebuild them after crossing the worker boundary. */
 export const ERROR_CLASSES: Record<string, new (...args: never[]) => MsnError> = {
-  MsnError, WebGpuUnavailableError, DeviceLostError, OutOfMemoryError, LimitTooLowError, ModelFormatError,
+  MsnError, WebGpuUnavailableError, DeviceLostError, WorkerLostError, OutOfMemoryError, LimitTooLowError, ModelFormatError,
   UnsupportedModelError, IntegrityError, ContextOverflowError, AbortedError, InvalidArgumentError, NetworkError, BusyError,
   NonFiniteLogitsError,
   GpuValidationError, GpuInternalError, SelfCheckError,

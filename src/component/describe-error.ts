@@ -8,7 +8,7 @@ import { MsnError } from '../errors.js';
 export interface ErrorView {
   /** Error class name, e.g. `NetworkError`. */
   name: string;
-  /** Stable code (`MsnError.code`), e.g. `network`, `device-lost`, `aborted`; `unknown` otherwise. */
+  /** Stable code (`MsnError.code`), e.g. `network`, `device-lost`, `worker-lost`, `aborted`; `unknown` otherwise. */
   code: string;
   /** One-line headline. */
   title: string;
@@ -16,7 +16,7 @@ export interface ErrorView {
   message: string;
   /** What to do next. */
   action: string;
-  /** Whether the model must be loaded again before generating (device lost, failed load). */
+  /** Whether the model must be loaded again before generating (device or worker lost, failed load). */
   needsReload: boolean;
 }
 
@@ -45,6 +45,8 @@ export function describeError(e: unknown, phase: 'load' | 'generate' = 'generate
       return view('A model file was corrupted', 'The bad copy was removed from the cache. Load the model again to download it afresh.', true);
     case 'device-lost':
       return view('The GPU stopped working (device lost)', 'Press “Reload model” to start again. If it happens again, close other GPU-heavy tabs, or use a smaller model or a shorter context.', true);
+    case 'worker-lost':
+      return view('The model stopped working (its worker was lost)', 'Press “Reload model” to start again. If it happens again, close other heavy tabs, or use a smaller model or a shorter context.', true);
     case 'out-of-memory':
       return view('Not enough GPU memory for this model', 'Use a smaller model or a shorter context length, or close other GPU-heavy tabs.', true);
     case 'limit-too-low':

@@ -9,6 +9,7 @@ import { createEngineWith, type EngineOptions } from './create.js';
 import type { Engine } from './engine.js';
 import { resolveModelLocation } from '../model/location.js';
 import { IndexedDbCostCache } from './cost-cache.js';
+import { guardExecutor, WorkerWatch } from './worker-watch.js';
 
 /**
  * Creates an engine whose model runs in a Web Worker. `options.model` takes every location form of
@@ -20,7 +21,29 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   installErrorTransfer();
   options = { ...options, model: resolveModelLocation(options.model, { base: location.href }) };
   const worker = new Worker(new URL('../worker/worker.ts', import.meta.url), { type: 'module', name: 'msn-executor' });
-  const executor = Comlink.wrap<ExecutorApi>(worker) as unknown as ExecutorApi;
+  const watch = watchWebWorker(worker);
+  const executor = guardExecutor(Comlink.wrap<ExecutorApi>(worker) as unknown as ExecutorApi, watch);
   const model = new URL(options.model, location.href).href;
-  return createEngineWith(executor, { costCache: new IndexedDbCostCache(), ...options, model }, () => worker.terminate(), (f) => Comlink.proxy(f as object) as typeof f);
+  return createEngineWith(executor, { costCache: new IndexedDbCostCache(), ...options, model }, () => {
+    watch.stop();
+    worker.terminate();
+  }, (f) => Comlink.proxy(f as object) as typeof f);
+}
+
+/**
+ * A {@link WorkerWatch} over a Web Worker. A Web Worker has no exit event: its `error` event covers
+ * a script that fails to load (missing file, syntax error, failed import) and uncaught errors,
+ * `messageerror` an unreadable reply, and the heartbeat a worker that was terminated, crashed or
+ * hangs. A lost worker is terminated.
+ */
+function watchWebWorker(worker: Worker): WorkerWatch {
+  const watch = new WorkerWatch((m) => worker.postMessage(m), () => worker.terminate());
+  worker.addEventListener('message', (ev) => watch.receive(ev.data));
+  worker.addEventListener('error', (ev) => {
+    ev.preventDefault();
+    const message = (ev as ErrorEvent).message;
+    watch.fail(message ? `it threw an uncaught error: ${message}` : 'its script failed to load (missing file, syntax error or failed import)');
+  });
+  worker.addEventListener('messageerror', () => watch.fail('a message from it could not be read'));
+  return watch;
 }

@@ -7,7 +7,7 @@ import { decode, DECODE_MODES, type DecodeMode, type DecodeStats, type TreePolic
 import { createRng } from '../decode/rng.js';
 import { AdaptiveTreePolicy } from '../decode/adaptive.js';
 import { probeForwardCost } from '../decode/probe.js';
-import { costKey, MemoryCostCache, type CostCache } from './cost-cache.js';
+import { costKey, isCostTable, MemoryCostCache, type CostCache } from './cost-cache.js';
 import type { ChatMessage, Tokenizer } from '../tokenizer/tokenizer.js';
 import type { AdapterSummary } from '../gpu/context.js';
 import type { ExecutorApi, ModelInfo } from '../worker/api.js';
@@ -57,6 +57,9 @@ export interface GenerationResult extends DecodeStats {
   adapter: AdapterSummary;
 }
 
+/** Longest wait on the adaptive tree's cost cache, in ms; past it the engine measures instead. */
+export const COST_CACHE_WAIT_MS = 250;
+
 export class Engine {
   #queue: Promise<unknown> = Promise.resolve();
   #masks = new Map<string, number>();
@@ -64,8 +67,14 @@ export class Engine {
   #disposed = false;
   /** Result of the last finished generation. */
   lastResult: GenerationResult | null = null;
-  /** Resolves if the GPU device is lost, even while idle (create a new engine then). */
+  /**
+   * Resolves (never rejects) if the GPU device is lost or the worker that holds it is lost
+   * ({@link WorkerLostError}, a DeviceLostError), even while idle. Every later call then fails at
+   * once with that error: create a new engine.
+   */
   readonly lost: Promise<DeviceLostError>;
+  #lostError: DeviceLostError | null = null;
+  #cacheWarned = false;
 
   constructor(
     readonly executor: ExecutorApi,
@@ -77,7 +86,9 @@ export class Engine {
     /** Model location (part of the cost-cache key). */
     readonly modelId = '',
   ) {
-    this.lost = executor.whenLost().then((l) => new DeviceLostError(l.reason, l.message));
+    // A worker that dies rejects every pending call, whenLost() included, with a WorkerLostError.
+    this.lost = executor.whenLost().then((l) => new DeviceLostError(l.reason, l.message), (e: unknown) => e instanceof DeviceLostError ? e : new Promise<never>(() => {}));
+    void this.lost.then((e) => { this.#lostError = e; });
   }
 
   /**
@@ -104,6 +115,7 @@ export class Engine {
    */
   async *generate(prompt: string | ChatMessage[], options: GenerateOptions = {}): AsyncGenerator<string, GenerationResult> {
     if (this.#disposed) throw new InvalidArgumentError('This engine was disposed; create a new one.');
+    if (this.#lostError) throw this.#lostError;
     const mode = options.decode ?? 'tr-jacobi';
     if (!(DECODE_MODES as readonly string[]).includes(mode)) throw new InvalidArgumentError(`Unknown decode mode "${mode}"; use one of ${DECODE_MODES.join(', ')}.`);
     const treeKind = options.tree ?? 'adaptive';
@@ -128,7 +140,29 @@ export class Engine {
       release();
       throw new AbortedError('Generation was aborted before it started (removed from the queue).');
     }
+    // While this generator is parked at a `yield`, no executor call of ours is in flight. If the
+    // signal aborts then, the turn is released at once, since the caller may never call next()
+    // again; a later next() only throws.
+    let parked = false;
+    let abandoned = false;
+    const onAbortParked = () => {
+      if (!parked) return;
+      abandoned = true;
+      release();
+    };
+    signal?.addEventListener('abort', onAbortParked, { once: true });
+    /** Before each yield: an aborted request stops here instead of handing out more text. */
+    const beforeYield = () => {
+      if (signal?.aborted) throw new AbortedError();
+      parked = true;
+    };
+    /** After each yield: a request whose turn was released on abort must not touch the executor. */
+    const afterYield = () => {
+      parked = false;
+      if (abandoned) throw new AbortedError();
+    };
     try {
+      if (this.#lostError) throw this.#lostError;
       if (options.signal?.aborted) throw new AbortedError();
       const promptIds = this.encodePrompt(prompt, options.chat, options.allowSpecialInContent);
       // Context overflow is refused before any GPU work (the adaptive probe included).
@@ -163,11 +197,19 @@ export class Engine {
           tokenIds.push(id);
           if (eos.has(id)) continue;
           const piece = stream.push(id);
-          if (piece) yield piece;
+          if (piece) {
+            beforeYield();
+            yield piece;
+            afterYield();
+          }
         }
       }
       const rest = stream.flush();
-      if (rest) yield rest;
+      if (rest) {
+        beforeYield();
+        yield rest;
+        afterYield();
+      }
       const result: GenerationResult = {
         ...stats,
         text: stream.text,
@@ -185,6 +227,7 @@ export class Engine {
       if ((e as Error)?.name === 'AbortError') throw new AbortedError();
       throw e;
     } finally {
+      signal?.removeEventListener('abort', onAbortParked);
       release();
     }
   }
@@ -196,14 +239,36 @@ export class Engine {
   async #adaptivePolicy(onPhase?: GenerateOptions['onPhase']): Promise<TreePolicy> {
     if (this.#policy) return this.#policy;
     const key = costKey(this.info, this.modelId);
-    let table = await this.costCache.get(key);
+    const cached = await this.#cacheCall(() => this.costCache.get(key), null);
+    let table = isCostTable(cached) ? cached : null;
     if (!table) {
       onPhase?.('probe');
-      table = await probeForwardCost(this.executor, this.info.maxRows, this.info.config.vocabSize);
-      await this.costCache.set(key, table);
+      const measured = await probeForwardCost(this.executor, this.info.maxRows, this.info.config.vocabSize);
+      await this.#cacheCall(() => this.costCache.set(key, measured), undefined);
+      table = measured;
     }
     this.#policy = new AdaptiveTreePolicy(table);
     return this.#policy;
+  }
+
+  /**
+   * One call to the cost cache, which is only an optimisation: its result, or `fallback` when it
+   * fails (one console warning per engine) or has not answered within {@link COST_CACHE_WAIT_MS}.
+   */
+  async #cacheCall<T>(op: () => Promise<T>, fallback: T): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<T>((r) => { timer = setTimeout(() => r(fallback), COST_CACHE_WAIT_MS); });
+    const call = Promise.resolve().then(op);
+    call.catch(() => {}); // a failure after the deadline is nobody's business
+    try {
+      return await Promise.race([call, late]);
+    } catch (e) {
+      if (!this.#cacheWarned) console.warn(`msn-webgpu: the adaptive tree's cost cache failed (${(e as Error)?.message ?? String(e)}); the forward costs are measured again next time.`);
+      this.#cacheWarned = true;
+      return fallback;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Forward cost table used by the adaptive tree (null before the first adaptive generation). */

@@ -17,6 +17,7 @@ import { createEngineWith, type EngineOptions } from './create.js';
 import { resolveNodeModelLocation } from '../model/location-node.js';
 import type { Engine } from './engine.js';
 import { FileCostCache } from './cost-cache-node.js';
+import { guardExecutor, WorkerWatch } from './worker-watch.js';
 
 export interface NodeEngineOptions extends EngineOptions {
   /** Run the executor on this thread instead of a worker thread. */
@@ -68,6 +69,32 @@ async function createNodeEngineOnce(options: NodeEngineOptions): Promise<Engine>
     return createEngineWith(ex, { costCache: new FileCostCache(), ...options, model }, () => {});
   }
   const worker = new Worker(nodeWorkerPath(), { env: { ...process.env, MSN_PREFER_SWIFTSHADER: options.preferSwiftShader ? '1' : '' } });
-  const executor = Comlink.wrap<ExecutorApi>(nodeEndpoint(worker)) as unknown as ExecutorApi;
-  return createEngineWith(executor, { costCache: new FileCostCache(), ...options, model }, async () => { await worker.terminate(); }, (f) => Comlink.proxy(f as object) as typeof f);
+  const executor = guardExecutor(Comlink.wrap<ExecutorApi>(nodeEndpoint(worker)) as unknown as ExecutorApi, watchNodeWorker(worker));
+  return createEngineWith(executor, { costCache: new FileCostCache(), ...options, model }, async () => {
+    closing.add(worker);
+    await worker.terminate();
+  }, (f) => Comlink.proxy(f as object) as typeof f);
+}
+
+/** Workers being terminated by their engine's dispose (their exit is expected). */
+const closing = new WeakSet<Worker>();
+
+/**
+ * A {@link WorkerWatch} over a worker thread: its `exit` (code), `error` (an uncaught exception,
+ * e.g. a failed import or ERR_WORKER_OUT_OF_MEMORY; the thread then exits) and `messageerror`
+ * events, plus the heartbeat for a hung thread (10 s of silence outside announced compilations). A
+ * lost worker is terminated.
+ */
+function watchNodeWorker(worker: Worker): WorkerWatch {
+  // A dead thread is reported by `exit` at once; the heartbeat only has to catch a hung one, so it
+  // can wait longer than a browser's (CPU contention delays answers by several hundred ms).
+  const watch = new WorkerWatch((m) => worker.postMessage(m), () => { void worker.terminate(); }, { timeoutMs: 10_000 });
+  worker.on('message', (data: unknown) => watch.receive(data));
+  worker.on('error', (e: Error) => watch.fail(`it threw an uncaught error: ${e.message}`));
+  worker.on('messageerror', (e: Error) => watch.fail(`a message from it could not be read (${e.message})`));
+  worker.on('exit', (code: number) => {
+    if (closing.has(worker)) watch.stop();
+    else watch.fail(`the worker thread exited with code ${code}`);
+  });
+  return watch;
 }

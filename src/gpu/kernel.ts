@@ -76,6 +76,46 @@ export interface KernelCacheOptions {
 /** Size of one uniform slot in the params arena, bytes (≥ minUniformBufferOffsetAlignment). */
 export const PARAM_SLOT_BYTES = 256;
 
+/** Told before and after each pipeline compilation (see {@link setCompileHooks}). */
+export interface CompileHooks {
+  start(label: string): void;
+  end(): void;
+}
+
+let compileHooks: CompileHooks | null = null;
+
+/**
+ * Sets what is told before and after each pipeline compilation, a synchronous call that can block
+ * the thread for 1-2 s (SwiftShader in Node). A worker announces it to the main thread's liveness
+ * watch (src/worker/heartbeat.ts).
+ */
+export function setCompileHooks(hooks: CompileHooks | null): void {
+  compileHooks = hooks;
+}
+
+/** Compilations running now (synchronous, or async ones at load that may run in parallel). */
+let compiling = 0;
+
+/** Runs `f` (which compiles `label`) inside the compile hooks' start/end; nested or parallel calls announce once. */
+async function announced<T>(label: string, f: () => T | Promise<T>): Promise<T> {
+  if (compiling++ === 0) compileHooks?.start(label);
+  try {
+    return await f();
+  } finally {
+    if (--compiling === 0) compileHooks?.end();
+  }
+}
+
+/** Synchronous form of {@link announced}. */
+function announcedSync<T>(label: string, f: () => T): T {
+  if (compiling++ === 0) compileHooks?.start(label);
+  try {
+    return f();
+  } finally {
+    if (--compiling === 0) compileHooks?.end();
+  }
+}
+
 /** Compiles and caches kernels; owns the shared group-1 layout. */
 export class KernelCache {
   readonly paramsLayout: GPUBindGroupLayout;
@@ -119,8 +159,10 @@ export class KernelCache {
     const key = kernelKey(def, constants);
     let k = this.#cache.get(key);
     if (k) return k;
-    const { layout, module } = this.#begin(def, constants, key);
-    const pipeline = this.device.createComputePipeline({ label: key, layout, compute: { module, entryPoint: 'main', constants } });
+    const pipeline = announcedSync(`compiling ${key}`, () => {
+      const { layout, module } = this.#begin(def, constants, key);
+      return this.device.createComputePipeline({ label: key, layout, compute: { module, entryPoint: 'main', constants } });
+    });
     k = new CompiledKernel(def, pipeline, this.#layouts.get(def.bindings.join(','))!, key);
     this.#cache.set(key, k);
     return k;
@@ -151,7 +193,7 @@ export class KernelCache {
     const { layout, module } = await withErrorScopes(this.device, what, adapter, () => this.#begin(def, constants, key));
     let pipeline: GPUComputePipeline;
     try {
-      pipeline = await this.device.createComputePipelineAsync({ label: key, layout, compute: { module, entryPoint: 'main', constants } });
+      pipeline = await announced(`compiling ${key}`, () => this.device.createComputePipelineAsync({ label: key, layout, compute: { module, entryPoint: 'main', constants } }));
     } catch (e) {
       const reason = (e as { reason?: string }).reason;
       const msg = (e as Error).message ?? String(e);

@@ -384,7 +384,8 @@ export class Executor implements ExecutorApi {
     const ctx = this.#ctx;
     if (!ctx) return new Promise(() => {});
     const e = await ctx.lost;
-    return { reason: String(e.detail.reason ?? 'unknown'), message: e.message };
+    // The device's own message: the main thread builds its DeviceLostError (and prefix) from it.
+    return { reason: String(e.detail.reason ?? 'unknown'), message: String(e.detail.deviceMessage ?? e.message) };
   }
 
   async simulateDeviceLoss(): Promise<void> {
