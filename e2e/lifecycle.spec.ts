@@ -113,6 +113,25 @@ test('app: the worker dies mid-generation; the error offers "Reload model", whic
   await expect(page.locator('#stat-tokens')).toHaveText('4 in 4 steps');
 });
 
+test('app: the worker dies while idle; the page says so at once and "Reload model" recovers', async ({ page }) => {
+  await recordWorkers(page);
+  await page.goto(`/?model=${FIXTURE}`);
+  await expect(page.getByRole('status')).toHaveText('Ready', { timeout: 120_000 });
+  await page.evaluate(() => { for (const w of window.__workers) w.terminate(); });
+  const alert = page.getByRole('alert');
+  await expect(alert).toContainText('its worker was lost', { timeout: 10_000 });
+  await expect(page.getByRole('status')).toHaveText('Model not loaded');
+  await expect(page.getByRole('button', { name: 'Send' })).toBeDisabled();
+  await page.getByRole('button', { name: 'Reload model' }).click();
+  await expect(page.getByRole('status')).toHaveText('Ready', { timeout: 120_000 });
+  await expect(alert).toBeHidden();
+  await page.getByLabel('Decoding').selectOption('ar');
+  await page.getByLabel('Max new tokens').fill('4');
+  await page.getByRole('button', { name: 'Send' }).click();
+  await expect(page.getByRole('status')).toHaveText('Ready');
+  await expect(page.locator('#stat-tokens')).toHaveText('4 in 4 steps');
+});
+
 test('harness: default decoding (adaptive tree) works with IndexedDB absent or throwing', async ({ page }) => {
   await page.addInitScript(() => {
     const mode = new URL(location.href).searchParams.get('idb');

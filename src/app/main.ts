@@ -184,9 +184,11 @@ async function load(): Promise<void> {
       else el.progress.value = frac;
       el.progressText.textContent = `${mb(p.loadedBytes)}${p.totalBytes ? ` of ${mb(p.totalBytes)} (${Math.round((frac ?? 0) * 100)} %)` : ''} · ${p.file}`;
     },
-    onInvalidate: () => {
+    onInvalidate: (reason) => {
       if (lease !== mine) return;
       engine = null;
+      // Lost while idle: say so now, with "Reload model" (a running request reports it itself).
+      if (!abort) showError(describeError(reason, 'generate'));
       setStatus('Model not loaded');
       sync();
     },

@@ -12,7 +12,10 @@ import type { LoadProgress } from '../model/loader.js';
 export interface AcquireOptions {
   /** Load progress, replayed to late subscribers (the last record, then the rest as it comes). */
   onProgress?: (p: LoadProgress) => void;
-  /** Called when the shared engine is dropped after a device loss (see {@link invalidateEngine}). */
+  /**
+   * Called when the shared engine is dropped after a device or worker loss (see
+   * {@link invalidateEngine}), also when it is lost while idle (`engine.lost`).
+   */
   onInvalidate?: (reason: unknown) => void;
   /** KV-cache context length (default: the engine's). */
   contextLength?: number;
@@ -64,6 +67,10 @@ export function acquireEngine(model: string, options: AcquireOptions = {}): Engi
       },
     }).then((engine) => {
       e.engine = engine;
+      // A device or worker lost while idle is reported at once, not at the next request.
+      void engine.lost.then((err) => {
+        if (entries.get(model) === e) invalidateEngine(model, err);
+      });
       return engine;
     }, (err) => {
       // A failed load is not cached: the next acquire tries again.
