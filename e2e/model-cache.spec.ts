@@ -4,6 +4,7 @@
 // without manifest.json is evicted when it fails to parse, so the next reload downloads it again.
 import { expect, test, type Page } from '@playwright/test';
 import { ensureBuild, startStaticServer, type StaticServer } from './static-server.ts';
+import { generate, loadModelUrl } from './app-steps.ts';
 
 const MODEL = '/test/fixtures/models/tiny-gqa-f32/'; // five files, no manifest.json
 const OTHER = '/test/fixtures/models/tiny-mha-tied-f16/';
@@ -21,19 +22,8 @@ test.afterEach(async () => {
   await server?.stop();
 });
 
-async function generate(page: Page, maxNew: number): Promise<string> {
-  await page.getByLabel('Decoding').selectOption('ar');
-  await page.getByLabel('Max new tokens').fill(String(maxNew));
-  await page.getByRole('button', { name: 'Send' }).click();
-  await expect(page.getByRole('button', { name: 'Stop' })).toBeDisabled();
-  await expect(page.getByRole('status')).toHaveText('Ready');
-  await expect(page.locator('#stat-tokens')).toContainText(`${maxNew} in`);
-  return page.locator('#output .text').innerText();
-}
-
 async function switchModel(page: Page, model: string): Promise<void> {
-  await page.getByLabel('Model folder URL').fill(`${server.url}${model}`);
-  await page.getByRole('button', { name: 'Load', exact: true }).click();
+  await loadModelUrl(page, `${server.url}${model}`);
 }
 
 /** What the page's cache summary lists after "Cached for offline use:" (whole models only). */

@@ -4,6 +4,7 @@
 import { expect, test, type Page } from '@playwright/test';
 import { statSync } from 'node:fs';
 import { ensureBuild, startStaticServer, type StaticServer } from './static-server.ts';
+import { generate } from './app-steps.ts';
 
 const MODEL = '/test/fixtures/models/tiny-gqa-f32/';
 const MODEL_CACHE = 'msn-webgpu-models-v1';
@@ -17,16 +18,6 @@ test.beforeAll(async () => {
 test.afterAll(async () => {
   await server?.stop();
 });
-
-async function generate(page: Page, maxNew: number): Promise<string> {
-  await page.getByLabel('Decoding').selectOption('ar');
-  await page.getByLabel('Max new tokens').fill(String(maxNew));
-  await page.getByRole('button', { name: 'Send' }).click();
-  await expect(page.getByRole('button', { name: 'Stop' })).toBeDisabled();
-  await expect(page.getByRole('status')).toHaveText('Ready');
-  await expect(page.locator('#stat-tokens')).toContainText(`${maxNew} in`);
-  return page.locator('#output .text').innerText();
-}
 
 async function cachedUrls(page: Page): Promise<string[]> {
   return page.evaluate(async (name) => (await caches.has(name)) ? (await (await caches.open(name)).keys()).map((r) => r.url) : [], MODEL_CACHE);

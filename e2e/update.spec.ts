@@ -8,6 +8,7 @@ import { expect, test, type Page } from '@playwright/test';
 import { appendFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildVariant, ensureBuild, startStaticServer, type StaticServer } from './static-server.ts';
+import { generate, loadModelUrl } from './app-steps.ts';
 
 const A = '/test/fixtures/models/tiny-gqa-f32/';
 const B = '/test/fixtures/models/tiny-mha-tied-f16/';
@@ -29,20 +30,9 @@ test.afterAll(async () => {
 
 /** Loads `model` through the Custom URL field and waits until it is ready. */
 async function switchModel(page: Page, model: string): Promise<void> {
-  await page.getByLabel('Model folder URL').fill(`${server.url}${model}`);
-  await page.getByRole('button', { name: 'Load', exact: true }).click();
+  await loadModelUrl(page, `${server.url}${model}`);
   await expect(page.getByRole('status')).toHaveText('Ready', { timeout: 120_000 });
   await expect(page.locator('#model-info')).toContainText(model.split('/').at(-2)!);
-}
-
-async function generate(page: Page, maxNew: number): Promise<string> {
-  await page.getByLabel('Decoding').selectOption('ar');
-  await page.getByLabel('Max new tokens').fill(String(maxNew));
-  await page.getByRole('button', { name: 'Send' }).click();
-  await expect(page.getByRole('button', { name: 'Stop' })).toBeDisabled();
-  await expect(page.getByRole('status')).toHaveText('Ready');
-  await expect(page.locator('#stat-tokens')).toContainText(`${maxNew} in`);
-  return page.locator('#output .text').innerText();
 }
 
 /** Runs the browser's update check (what the app does hourly and when the tab becomes visible). */
