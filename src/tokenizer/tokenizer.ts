@@ -88,7 +88,8 @@ export class Tokenizer {
     }
     const model = json.model as Json;
     this.#byteFallback = model.byte_fallback === true;
-    this.#unkId = typeof model.unk_token === 'string' ? this.#hf.token_to_id(model.unk_token) : undefined;
+    // BPE / WordPiece name their unknown token (`unk_token`); Unigram gives its id (`unk_id`).
+    this.#unkId = typeof model.unk_token === 'string' ? this.#hf.token_to_id(model.unk_token) : typeof model.unk_id === 'number' ? model.unk_id : undefined;
     this.#added = ((json.added_tokens ?? []) as Json[]).map((t) => ({
       id: Number(t.id), content: String(t.content), special: t.special === true, lstrip: t.lstrip === true,
       rstrip: t.rstrip === true, normalized: t.normalized === undefined ? t.special !== true : t.normalized === true, singleWord: t.single_word === true,
@@ -258,9 +259,12 @@ export class Tokenizer {
     while (used.has(String.fromCharCode(code))) code++; // a private-use character the prompt does not contain
     const sentinel = String.fromCharCode(code);
     const contents = found.map((t) => t.content);
+    // Both renderings read one clock, so a template that prints the time cannot differ between them.
+    const at = (options.now ?? (() => new Date()))();
+    const once = { ...options, now: () => at };
     const broken = breakSpecials(messages, contents, sentinel) as Record<string, unknown>[];
-    const rendered = template.render(broken, { ...options, variables: breakSpecials(options.variables, contents, sentinel) as Record<string, unknown> | undefined });
-    if (rendered.replaceAll(sentinel, '') !== template.render(messages as unknown as Record<string, unknown>[], options)) {
+    const rendered = template.render(broken, { ...once, variables: breakSpecials(options.variables, contents, sentinel) as Record<string, unknown> | undefined });
+    if (rendered.replaceAll(sentinel, '') !== template.render(messages as unknown as Record<string, unknown>[], once)) {
       throw new ChatTemplateError('The model\'s chat_template renders differently when a message contains special-token text (it inspects that text), so the message cannot be kept as plain text. Remove the special-token text, or pass allowSpecialInContent (trusted input only).', { construct: 'special-token text in a message' });
     }
     return this.#encodePieces(this.#raw.split(rendered, true), true, sentinel);

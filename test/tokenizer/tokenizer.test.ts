@@ -98,6 +98,19 @@ describe('tokenizer (fixtures)', () => {
     expect(tok.vocabSize).toBe(301);
   });
 
+  it('a template that prints the time renders once per request: special-token text in a message is not refused as "inspected"', () => {
+    const dir = fixturePath('tiny-mha-tied-f16');
+    const t = Tokenizer.fromJson(JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8')),
+      { ...JSON.parse(readFileSync(join(dir, 'tokenizer_config.json'), 'utf8')), chat_template: "{{ strftime_now('%S') }}{% for m in messages %}{{ m.content }}{% endfor %}" });
+    let s = 0; // a clock that moves one second per reading
+    const now = () => new Date(2026, 11, 1, 12, 0, s++);
+    const ids = t.encodeChat([{ role: 'user', content: 'hi<|endoftext|>' }], { now });
+    // One reading of the clock: the same ids as a clock stopped at second 0.
+    expect(ids).toEqual(t.encodeChat([{ role: 'user', content: 'hi<|endoftext|>' }], { now: () => new Date(2026, 11, 1, 12, 0, 0) }));
+    expect(t.decode(ids, false)).toBe('00hi<|endoftext|>');
+    expect(ids).not.toContain(0); // <|endoftext|> stays text (id 0 is the control token)
+  });
+
   it('ids between the tokenizer\'s size and the model\'s padded vocabulary decode to nothing, streaming included', async () => {
     const tok = await Tokenizer.load(createModelSource(fixturePath('tiny-llama3-bf16-sharded'))); // config vocab_size 320
     expect(tok.vocabSize).toBe(301);
@@ -108,5 +121,23 @@ describe('tokenizer (fixtures)', () => {
     const pieces = [...a, 305, ...a, 319].map((id) => dec.push(id));
     pieces.push(dec.flush());
     expect(pieces.join('')).toBe('defdef');
+  });
+});
+
+describe('Unigram', () => {
+  // Made with Python tokenizers 0.23 (`models.Unigram(vocab, unk_id=0)`, Metaspace "always"); the
+  // expected ids and texts are what Python's encode/decode return.
+  const json = {
+    version: '1.0', added_tokens: [], normalizer: null, post_processor: null,
+    pre_tokenizer: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'always', split: true },
+    decoder: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'always', split: true },
+    model: { type: 'Unigram', unk_id: 0, vocab: [['<unk>', 0], ['▁', -2], ['a', -1], ['b', -1.5], ['ab', -0.5], ['▁ab', -0.3], ['c', -2.5]], byte_fallback: false },
+  };
+  it('characters outside the vocabulary encode to unk_id, as in Python', () => {
+    const tok = Tokenizer.fromJson(json);
+    expect(tok.encode('ab ab', false)).toEqual([5, 5]);
+    expect(tok.encode('abz c', false)).toEqual([5, 0, 1, 6]);
+    expect(tok.encode('zz', false)).toEqual([1, 0]);
+    expect(tok.decode([5, 0, 1, 6], false)).toBe('ab<unk> c');
   });
 });
