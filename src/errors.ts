@@ -153,8 +153,10 @@ export class InvalidArgumentError extends MsnError {
 /** A file or URL could not be read. */
 export class NetworkError extends MsnError {
   constructor(url: string, status: number | string) {
+    // CORS only exists in a page (a document or its workers); Node's fetch has no such rule.
+    const inPage = typeof (globalThis as { location?: unknown }).location === 'object';
     super('network', /^[a-z]+:\/\//i.test(url)
-      ? `Could not read ${url} (${status}). Check the model URL, and that its server allows this page to fetch it (CORS).`
+      ? `Could not read ${url} (${status}). Check the model URL${inPage ? ', and that its server allows this page to fetch it (CORS)' : ' and the network connection'}.`
       : `Could not read ${url} (${status}). Check the model folder path.`, { url, status });
     this.name = 'NetworkError'; // explicit: class names do not survive minification
   }

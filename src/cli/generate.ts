@@ -92,7 +92,9 @@ export async function main(argv: string[], write: (s: string) => void = (s) => p
     return 0;
   } catch (e) {
     const err = e as Error;
-    const line = err instanceof MsnError ? `${err.name}: ${err.message}` : `Error: ${err?.message ?? String(e)}`;
+    // One line: messages that carry a native library's multi-line text are joined.
+    const oneLine = (m: string) => m.trim().replace(/\s*\n\s*/g, ' ');
+    const line = err instanceof MsnError ? `${err.name}: ${oneLine(err.message)}` : `Error: ${oneLine(err?.message ?? String(e))}`;
     process.stderr.write(`${line}\n`);
     if (o?.verbose || !(err instanceof MsnError)) {
       if (o?.verbose) process.stderr.write(`${err?.stack ?? ''}\n`);
@@ -120,6 +122,12 @@ async function runAsChild(argv: string[]): Promise<void> {
 export function runInChildProcess(script: string, argv: string[]): Promise<number> {
   return new Promise((resolveCode) => {
     const child = fork(script, argv, { stdio: ['inherit', 2, 'inherit', 'ipc'], env: { ...process.env, MSN_CLI_CHILD: '1' } });
+    // The reader went away (`… | head`): stop quietly, as command-line tools do, instead of an EPIPE stack trace.
+    process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') throw e;
+      child.kill();
+      process.exit(0);
+    });
     let code: number | null = null;
     child.on('message', (m: { out?: string; done?: number }) => {
       if (typeof m.out === 'string') process.stdout.write(m.out);

@@ -3,7 +3,7 @@
 // messages go to stderr, so with --json stdout is exactly one JSON object on success and empty on failure. Also the self-check's
 // report and --no-self-check (item 5).
 import { describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { fixturePath, golden } from '../helpers/fixtures.js';
 import type { GpuFaults } from '../../src/worker/api.js';
@@ -36,6 +36,8 @@ describe('npm run generate under GPU faults', () => {
     for (let i = 0; i < 3; i++) runs.push(await cli([...base, '--json'], { workgroupSize: { kernel: 'swiglu', size: 4096 }, skipLimitCheck: true }));
     for (const x of runs) expect([x.code, x.stderr.includes('Promise not resolved'), x.stdout, errorLines(x.stderr).length]).toEqual([1, false, '', 1]);
     const r = runs[0];
+    // One readable line: Dawn's multi-line message is joined (its limit warnings are not ours).
+    expect(r.stderr.trim().split('\n').filter((l) => !l.startsWith('Warning: max'))).toHaveLength(1);
     expect(errorLines(r.stderr)[0]).toMatch(/^GpuValidationError: The GPU \(mesa .*llvmpipe.*\) rejected kernel swiglu:.*workgroup_size\(4096, 1, 1\)/);
   });
 
@@ -85,6 +87,17 @@ describe('npm run generate under GPU faults', () => {
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
     expect(errorLines(r.stderr)).toEqual([expect.stringMatching(/^InvalidArgumentError: --max-new-tokens must be a positive integer/)]);
+  });
+
+  it('a reader that goes away (`| head`): the CLI stops quietly, no EPIPE stack trace', async () => {
+    const args = ['--model', fixturePath('tiny-gqa-f32'), '--prompt', g.prompt_text, '--max-new-tokens', '40', '--decode', 'ar'];
+    const child = spawn(process.execPath, ['dist-node/cli.mjs', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => { stderr += String(d); });
+    child.stdout.once('data', () => child.stdout.destroy()); // like `head -c 1`
+    const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+    expect(stderr).not.toMatch(/EPIPE|Unhandled|at .*\.m?js:\d+/);
+    expect(code).toBe(0);
   });
 
   it('--help goes to stdout through the child process', async () => {

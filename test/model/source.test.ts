@@ -22,6 +22,8 @@ function expectNetworkError(e: Error, url: string, status: number | string) {
   expect(e).toBeInstanceOf(NetworkError);
   expect(e.message).toContain(`Could not read ${url} (${status}`);
   expect((e as NetworkError).detail).toMatchObject({ url, status });
+  // In Node there is no page and no CORS: the advice must not mention it.
+  expect(e.message).not.toContain('CORS');
 }
 
 describe('HTTP model folder: absent versus failed files', () => {
