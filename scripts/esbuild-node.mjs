@@ -19,7 +19,7 @@ export function bundleNode(entryPoints, outdir, { sourcemap = true } = {}) {
     target: 'node20',
     sourcemap,
     loader: { '.wgsl': 'text' },
-    external: ['webgpu', 'playwright', 'playwright-core', 'vite', 'sharp'],
+    external: ['webgpu', 'playwright', 'playwright-core', 'vite'],
     // CommonJS dependencies bundled into ESM need a require().
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
     logLevel: 'warning',
