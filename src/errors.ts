@@ -172,16 +172,14 @@ export class BusyError extends MsnError {
 
 /**
  * A row of logits has no finite value (every logit NaN or ±infinity), so no token can be chosen.
- * Thrown by the decode scheduler at the row greedy AR decoding would use, and by the adaptive
- * tree's cost probe. `detail`: phase ('decode' | 'probe'), step (1-based decode step; 0 for the
- * probe), row (row of that forward), position (the row's KV position), id (what the backend
+ * Thrown by the decode scheduler at the row greedy AR decoding would use. `detail`: step (1-based
+ * decode step), row (row of that forward), position (the row's KV position), id (what the backend
  * returned as the row's argmax: −1 when no finite logit, or an id outside the vocabulary).
  */
 export class NonFiniteLogitsError extends MsnError {
-  constructor(where: { phase: 'decode' | 'probe'; step: number; row: number; position: number; id: number }) {
-    const at = where.phase === 'probe' ? `in the adaptive tree's cost probe, row ${where.row} (position ${where.position})` : `at decode step ${where.step}, row ${where.row} (position ${where.position})`;
+  constructor(where: { step: number; row: number; position: number; id: number }) {
     const got = where.id === -1 ? '' : ` (the backend returned token id ${where.id}, outside the vocabulary)`;
-    super('non-finite-logits', `The model's logits are not finite ${at}: every logit is NaN or ±infinity${got}, so there is no next token. The weights or the activations hold NaN or infinity: check the model files (a NaN weight, a bad dtype conversion) with a reference implementation.`, { ...where });
+    super('non-finite-logits', `The model's logits are not finite at decode step ${where.step}, row ${where.row} (position ${where.position}): every logit is NaN or ±infinity${got}, so there is no next token. The weights or the activations hold NaN or infinity: check the model files (a NaN weight, a bad dtype conversion) with a reference implementation.`, { ...where });
     this.name = 'NonFiniteLogitsError'; // explicit: class names do not survive minification
   }
 }

@@ -4,10 +4,10 @@
  * compiled its pipelines at load, so no warm-up is needed). Sizes stop once a forward costs more
  * than 6 single-row forwards — such a tree can never pay (at most 6 tokens per step) — and the rest
  * are extrapolated linearly. Leaves only a pending block, which the next forward discards.
- * @throws NonFiniteLogitsError (phase 'probe') when a probed row has no finite logit (its argmax
- * id is −1 or outside [0, vocabSize)): the model is broken, and decoding would fail the same way.
+ * Only times are used: the probe's made-up tokens (ids 0..T−1) may give rows that no real prompt
+ * gives, e.g. non-finite logits from a NaN in an embedding row the prompt never uses, so their
+ * values are never checked here; decoding checks the rows that decide tokens.
  */
-import { NonFiniteLogitsError } from '../errors.js';
 import type { StepBackend } from './backend.js';
 import { PROBE_SIZES, type CostTable } from './adaptive.js';
 
@@ -21,12 +21,8 @@ export async function probeForwardCost(backend: StepBackend, maxRows: number, vo
     const times: number[] = [];
     for (let r = 0; r < reps; r++) {
       const t0 = now();
-      const res = await backend.forward({ tokens, positions, mask: 'causal', topK, commit: false });
+      await backend.forward({ tokens, positions, mask: 'causal', topK, commit: false });
       times.push(now() - t0);
-      for (let j = 0; j < res.rows; j++) {
-        const id = res.ids[j * res.k];
-        if (!(id >= 0 && id < vocabSize)) throw new NonFiniteLogitsError({ phase: 'probe', step: 0, row: j, position: positions[j], id });
-      }
     }
     times.sort((a, b) => a - b);
     ms.push(times[Math.floor(times.length / 2)]);

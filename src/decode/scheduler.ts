@@ -175,7 +175,7 @@ export async function* decode(backend: StepBackend, promptIds: readonly number[]
     const tStep = now();
     if (!tree) {
       const r = await backend.forward({ tokens: [root], positions: [P], mask: 'causal', topK: 1, commit: true, keep });
-      if (tokenOr(r.ids[0]) < 0) throw new NonFiniteLogitsError({ phase: 'decode', step: stats.steps + 1, row: 0, position: P, id: r.ids[0] });
+      if (tokenOr(r.ids[0]) < 0) throw new NonFiniteLogitsError({ step: stats.steps + 1, row: 0, position: P, id: r.ids[0] });
       keep = undefined;
       newTokens = [r.ids[0]];
       P += 1;
@@ -212,7 +212,7 @@ export async function* decode(backend: StepBackend, promptIds: readonly number[]
         // The bonus row (where AR would decode next) has no finite logit: emit the accepted drafts
         // first, as AR would have, then stop (unless they end generation before that row counts).
         const row = v.slots[v.slots.length - 1];
-        nonFinite = new NonFiniteLogitsError({ phase: 'decode', step: stats.steps + 1, row, position: P + tree.depth[row], id: r.ids[row * k] });
+        nonFinite = new NonFiniteLogitsError({ step: stats.steps + 1, row, position: P + tree.depth[row], id: r.ids[row * k] });
         newTokens = newTokens.slice(0, -1);
         if (newTokens.length === 0) throw nonFinite;
       }

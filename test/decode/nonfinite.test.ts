@@ -91,7 +91,6 @@ describe('scheduler: rows with no finite logit', () => {
         expect(error).toBeInstanceOf(NonFiniteLogitsError);
         const e = error as NonFiniteLogitsError;
         expect(e.code).toBe('non-finite-logits');
-        expect(e.detail.phase).toBe('decode');
         expect(e.detail.position).toBe(bad);
         expect(e.detail.step).toBeGreaterThanOrEqual(1);
         if (mode === 'ar') expect(e.detail).toMatchObject({ step: m + 1, row: 0 });
@@ -134,11 +133,11 @@ describe('scheduler: rows with no finite logit', () => {
     });
   }
 
-  it('the adaptive probe reports a forward whose rows have no finite logit', async () => {
+  it('the adaptive probe only measures: rows with no finite logit do not fail it (decoding reports the rows that matter)', async () => {
     const model = new SpoiledModel({ vocab: 20, seed: 1, predictability: 0.5 }, () => 'empty');
-    const e = await probeForwardCost(model, 128, 20, 3, () => 0).catch((x: unknown) => x);
-    expect(e).toBeInstanceOf(NonFiniteLogitsError);
-    expect((e as MsnError).detail).toMatchObject({ phase: 'probe', step: 0, row: 0, position: 0 });
-    expect((e as Error).message).toMatch(/cost probe/);
+    let t = 0;
+    const table = await probeForwardCost(model, 128, 20, 3, () => (t += 1));
+    expect(table.sizes.length).toBeGreaterThan(0);
+    expect(table.ms.every((m) => m > 0)).toBe(true);
   });
 });

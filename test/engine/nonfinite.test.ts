@@ -50,12 +50,19 @@ let beyondModel: string; // tiny-llama3-bf16-sharded, lm_head row 310 (≥ the t
 const gqa = golden('tiny-gqa-f32');
 const nanToken = gqa.greedy_ids[0]; // the token the unmodified model picks first
 const executors: Executor[] = [];
+// An id that the golden prompt and output never use, that the adaptive probe's made-up tokens
+// (0..T−1) do use, and that the self-check's sampled embedding rows (1, 38, 75, …) do not.
+const UNUSED_ID = 3;
+let nanEmbedModel: string; // tiny-gqa-f32, model.embed_tokens.weight[UNUSED_ID, 0] = NaN
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'msn-nonfinite-'));
   nanModel = join(dir, 'nan-norm');
   cpSync(fixturePath('tiny-gqa-f32'), nanModel, { recursive: true });
   editTensor(join(nanModel, 'model.safetensors'), 'model.norm.weight', (v) => v.setFloat32(0, NaN, true));
+  nanEmbedModel = join(dir, 'nan-embed');
+  cpSync(fixturePath('tiny-gqa-f32'), nanEmbedModel, { recursive: true });
+  editTensor(join(nanEmbedModel, 'model.safetensors'), 'model.embed_tokens.weight', (v, shape) => v.setFloat32(UNUSED_ID * shape[1] * 4, NaN, true));
   nanTokenModel = join(dir, 'nan-token');
   cpSync(fixturePath('tiny-gqa-f32'), nanTokenModel, { recursive: true });
   editTensor(join(nanTokenModel, 'model.safetensors'), 'lm_head.weight', (v, [, K]) => v.setFloat32(nanToken * K * 4, NaN, true));
@@ -96,7 +103,7 @@ describe('non-finite logits', () => {
   const MODES: Array<[string, string[], RegExp]> = [
     ['ar', ['--decode', 'ar'], /at decode step 1, row 0/],
     ['tr-jacobi fixed', ['--decode', 'tr-jacobi', '--tree', 'fixed'], /at decode step 1, row 0/],
-    ['tr-jacobi adaptive', ['--decode', 'tr-jacobi', '--tree', 'adaptive'], /in the adaptive tree's cost probe, row 0/],
+    ['tr-jacobi adaptive', ['--decode', 'tr-jacobi', '--tree', 'adaptive'], /at decode step 1, row 0/],
     ['jacobi', ['--decode', 'jacobi'], /at decode step 1, row 0/],
     ['retrieval', ['--decode', 'retrieval'], /at decode step 1, row 0/],
   ];
@@ -109,9 +116,18 @@ describe('non-finite logits', () => {
       expect(lines.length).toBe(1);
       expect(lines[0]).toMatch(/^NonFiniteLogitsError: The model's logits are not finite /);
       expect(lines[0]).toMatch(where);
-      if (name !== 'tr-jacobi adaptive') expect(lines[0]).toMatch(new RegExp(`\\(position ${gqa.prompt_ids.length - 1}\\)`));
+      expect(lines[0]).toMatch(new RegExp(`\\(position ${gqa.prompt_ids.length - 1}\\)`));
     });
   }
+
+  it('a NaN in an embedding row the prompt never uses: every mode, the adaptive tree included, gives the golden tokens', async () => {
+    expect([...gqa.prompt_ids, ...gqa.greedy_ids]).not.toContain(UNUSED_ID);
+    for (const args of [['--decode', 'ar'], ['--decode', 'tr-jacobi', '--tree', 'adaptive'], ['--decode', 'tr-jacobi', '--tree', 'fixed']]) {
+      const r = await cli(['--model', nanEmbedModel, '--prompt', gqa.prompt_text, '--max-new-tokens', String(gqa.greedy_ids.length), '--json', ...args]);
+      expect([r.code, r.stderr.split('\n').filter((l) => /Error/.test(l))], args.join(' ')).toEqual([0, []]);
+      expect(JSON.parse(r.stdout).tokenIds, args.join(' ')).toEqual(gqa.greedy_ids);
+    }
+  });
 
   it('CLI --runtime chromium (SwiftShader compiles the kernel) reports the all-NaN model the same way', async () => {
     const r = await cli(['--model', nanModel, '--prompt', gqa.prompt_text, '--max-new-tokens', '8', '--json', '--decode', 'tr-jacobi', '--tree', 'fixed', '--runtime', 'chromium']);
@@ -148,7 +164,7 @@ describe('non-finite logits', () => {
   });
 
   it('the app and <msn-chat> name the error and say what to do', () => {
-    const v = describeError(new NonFiniteLogitsError({ phase: 'decode', step: 3, row: 2, position: 9, id: -1 }));
+    const v = describeError(new NonFiniteLogitsError({ step: 3, row: 2, position: 9, id: -1 }));
     expect(v).toMatchObject({ name: 'NonFiniteLogitsError', code: 'non-finite-logits', needsReload: false });
     expect(v.title).toMatch(/NaN or infinity/);
     expect(v.message).toMatch(/at decode step 3, row 2 \(position 9\)/);
