@@ -510,6 +510,28 @@ function range(...a: number[]): number[] {
 }
 
 /** A model's chat template, parsed once. */
+/** An integer-like property name, which JavaScript objects list first, in numeric order. */
+const INDEX_KEY = /^(?:0|[1-9]\d{0,8})$/;
+
+/**
+ * Refuses plain objects in the template's inputs whose key order JavaScript has already changed: an
+ * object lists integer-like keys ("2", "10") first, in numeric order, whatever order they were
+ * written in, while a Python dict keeps insertion order, which `tojson`, `items()` and loops show.
+ * @throws ChatTemplateError naming the object's path.
+ */
+function checkKeyOrder(value: unknown, path: string): void {
+  if (Array.isArray(value)) {
+    value.forEach((v, i) => checkKeyOrder(v, `${path}[${i}]`));
+    return;
+  }
+  if (value === null || typeof value !== 'object' || value instanceof Date) return;
+  const keys = Object.keys(value);
+  if (keys.length > 1 && keys.some((k) => INDEX_KEY.test(k))) {
+    throw new ChatTemplateError(`The chat_template input ${path} is an object with integer-like keys (${keys.filter((k) => INDEX_KEY.test(k)).slice(0, 3).map((k) => JSON.stringify(k)).join(', ')}): JavaScript lists such keys first in numeric order, so the template could see a different key order than Python's apply_chat_template. Rename the keys (e.g. "k2"), or pass the data as an array.`, { construct: 'object with integer-like keys', path });
+  }
+  for (const [k, v] of Object.entries(value)) checkKeyOrder(v, `${path}.${k}`);
+}
+
 export class ChatTemplate {
   readonly #program: Node | null;
   readonly #outputs = new WeakSet<object>();
@@ -544,6 +566,8 @@ export class ChatTemplate {
    */
   render(messages: readonly Record<string, unknown>[], options: RenderOptions = {}): string {
     if (this.parseError || !this.#program) throw this.parseError!;
+    checkKeyOrder(messages, 'messages');
+    checkKeyOrder(options.variables, 'variables');
     const now = options.now ?? (() => new Date());
     const env = new Environment();
     const globals: Record<string, unknown> = {

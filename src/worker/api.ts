@@ -57,8 +57,14 @@ export interface SelfCheckReport {
   tokens: number;
   /** Largest |GPU − float64| over the layer's output [tokens, C]. */
   maxAbsErr: number;
-  /** The bound it was held to: `SELF_CHECK_RTOL` × the largest |float64| value. */
+  /** The bound it was held to: `SELF_CHECK_RTOL` × the largest finite |float64| value. */
   tolerance: number;
+  /**
+   * Output elements that are not finite in float64 too (the model's own NaN or infinity, e.g. a NaN
+   * weight): they must be non-finite on the GPU as well, and are not held to the tolerance. Such a
+   * model then fails in decoding with NonFiniteLogitsError, not here: this check judges the GPU.
+   */
+  nonFinite: number;
   /** Wall time of the check (GPU forwards, readback, CPU layer), ms. */
   ms: number;
 }

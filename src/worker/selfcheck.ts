@@ -122,7 +122,10 @@ export class SelfCheckCapture {
  * @param runGpu runs layers 0..{@link SELF_CHECK_LAYER} on the GPU for `tokens` at `positions`,
  *   appended at KV row `P`, and returns the residual stream after them, [T, Cp] f32 (Cp = row stride).
  * @param adapter the adapter as named in the error.
- * @throws SelfCheckError when the GPU and float64 outputs differ by more than the tolerance.
+ * @throws SelfCheckError when the GPU and float64 outputs differ by more than the tolerance, or
+ *   one is finite where the other is not. Elements that are non-finite in both (the model's own
+ *   NaN or infinity) are counted in `nonFinite`, not failed: this check judges the GPU, and decoding
+ *   reports such a model with NonFiniteLogitsError where it matters.
  */
 export async function runSelfCheck(
   capture: SelfCheckCapture,
@@ -149,15 +152,22 @@ export async function runSelfCheck(
     P += T;
   }
   let scale = 0;
-  for (const r of refRows) for (const v of r) scale = Math.max(scale, Math.abs(v));
+  for (const r of refRows) for (const v of r) if (Number.isFinite(v)) scale = Math.max(scale, Math.abs(v));
   let maxAbsErr = 0;
+  let nonFinite = 0;
   let worst = { row: 0, channel: 0 };
   let row0 = 0;
   refRows.forEach((ref, j) => {
     const T = ref.length / C;
     for (let t = 0; t < T; t++) {
       for (let c = 0; c < C; c++) {
-        const err = Math.abs(gpuRows[j][t * Cp + c] - ref[t * C + c]);
+        const gpu = gpuRows[j][t * Cp + c];
+        // The model's own NaN/inf (in float64 too): the GPU must agree that it is not finite.
+        if (!Number.isFinite(ref[t * C + c]) && !Number.isFinite(gpu)) {
+          nonFinite++;
+          continue;
+        }
+        const err = Math.abs(gpu - ref[t * C + c]);
         if (!(err <= maxAbsErr)) {
           maxAbsErr = Number.isNaN(err) ? Infinity : err;
           worst = { row: row0 + t, channel: c };
@@ -169,5 +179,5 @@ export async function runSelfCheck(
   const tolerance = SELF_CHECK_RTOL * scale;
   capture.clear();
   if (!(maxAbsErr <= tolerance)) throw new SelfCheckError(adapter, { layer: SELF_CHECK_LAYER, maxAbsErr, tolerance, ...worst });
-  return { ok: true, layer: SELF_CHECK_LAYER, tokens: P, maxAbsErr, tolerance, ms: performance.now() - t0 };
+  return { ok: true, layer: SELF_CHECK_LAYER, tokens: P, maxAbsErr, tolerance, nonFinite, ms: performance.now() - t0 };
 }

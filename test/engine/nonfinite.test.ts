@@ -53,6 +53,7 @@ const executors: Executor[] = [];
 // An id that the golden prompt and output never use, that the adaptive probe's made-up tokens
 // (0..T−1) do use, and that the self-check's sampled embedding rows (1, 38, 75, …) do not.
 const UNUSED_ID = 3;
+let nanLayerModel: string; // tiny-gqa-f32, model.layers.0.mlp.down_proj.weight[0, 0] = NaN (the self-check's layer)
 let nanEmbedModel: string; // tiny-gqa-f32, model.embed_tokens.weight[UNUSED_ID, 0] = NaN
 
 beforeAll(() => {
@@ -60,6 +61,9 @@ beforeAll(() => {
   nanModel = join(dir, 'nan-norm');
   cpSync(fixturePath('tiny-gqa-f32'), nanModel, { recursive: true });
   editTensor(join(nanModel, 'model.safetensors'), 'model.norm.weight', (v) => v.setFloat32(0, NaN, true));
+  nanLayerModel = join(dir, 'nan-layer0');
+  cpSync(fixturePath('tiny-gqa-f32'), nanLayerModel, { recursive: true });
+  editTensor(join(nanLayerModel, 'model.safetensors'), 'model.layers.0.mlp.down_proj.weight', (v) => v.setFloat32(0, NaN, true));
   nanEmbedModel = join(dir, 'nan-embed');
   cpSync(fixturePath('tiny-gqa-f32'), nanEmbedModel, { recursive: true });
   editTensor(join(nanEmbedModel, 'model.safetensors'), 'model.embed_tokens.weight', (v, shape) => v.setFloat32(UNUSED_ID * shape[1] * 4, NaN, true));
@@ -119,6 +123,22 @@ describe('non-finite logits', () => {
       expect(lines[0]).toMatch(new RegExp(`\\(position ${gqa.prompt_ids.length - 1}\\)`));
     });
   }
+
+  it('a NaN weight in the self-check\'s layer is the model\'s fault, not the GPU\'s: the load passes, decoding reports it as without the check', async () => {
+    const ex = new Executor(() => createNodeGpu());
+    executors.push(ex);
+    const info = await ex.load(nanLayerModel, { contextLength: 64, warmup: false, disableFeatures: disabledFeatures() });
+    expect(info.selfCheck).toMatchObject({ ok: true });
+    expect(info.selfCheck!.nonFinite).toBeGreaterThan(0);
+    await ex.dispose();
+    const lines = async (extra: string[]) => {
+      const r = await cli(['--model', nanLayerModel, '--prompt', gqa.prompt_text, '--max-new-tokens', '4', '--json', '--decode', 'ar', ...extra]);
+      return [r.code, r.stdout, r.stderr.split('\n').filter((l) => /Error/.test(l))];
+    };
+    const withCheck = await lines([]);
+    expect(withCheck).toEqual([1, '', [expect.stringMatching(/^NonFiniteLogitsError: The model's logits are not finite at decode step 1, row 0/)]]);
+    expect(await lines(['--no-self-check'])).toEqual(withCheck);
+  });
 
   it('a NaN in an embedding row the prompt never uses: every mode, the adaptive tree included, gives the golden tokens', async () => {
     expect([...gqa.prompt_ids, ...gqa.greedy_ids]).not.toContain(UNUSED_ID);

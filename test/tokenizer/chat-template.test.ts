@@ -151,3 +151,17 @@ describe('template variables are plain text too', () => {
       .toHaveLength(clean.filter((i) => i === imEnd).length + 1);
   });
 });
+
+describe('inputs whose key order JavaScript has changed', () => {
+  it('an object with integer-like keys is refused (Python would keep insertion order); other objects render', () => {
+    const t = new ChatTemplate('{{ tools | tojson }}{% for m in messages %}{{ m.content }}{% endfor %}');
+    const msgs = [{ role: 'user', content: 'hi' }];
+    // Python: json.dumps({"b": 1, "10": 2}) == '{"b": 1, "10": 2}'; a JS object lists "10" first.
+    const e = (() => { try { t.render(msgs, { variables: { tools: [{ b: 1, 10: 2 }] } }); } catch (x) { return x; } })();
+    expect(e).toBeInstanceOf(ChatTemplateError);
+    expect((e as ChatTemplateError).detail).toMatchObject({ construct: 'object with integer-like keys', path: 'variables.tools[0]' });
+    expect(() => t.render([{ role: 'user', content: 'hi', 7: 'x' } as unknown as Record<string, unknown>])).toThrow(/messages\[0\]/);
+    expect(t.render(msgs, { variables: { tools: [{ b: 1, a: { k10: 2 } }] } })).toBe('[{"b": 1, "a": {"k10": 2}}]hi');
+    expect(t.render(msgs, { variables: { tools: [{ 10: 'only one key' }] } })).toBe('[{"10": "only one key"}]hi');
+  });
+});
