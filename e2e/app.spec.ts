@@ -170,6 +170,7 @@ test('generate and stream, ar vs tr-jacobi statistics, stop then a second prompt
 test('chat-template model: chat mode; device loss shows an error and "Reload model" recovers', async ({ page }, info) => {
   await page.goto(`/?model=${FIXTURE}`);
   await expect(page.getByRole('status')).toHaveText('Ready', { timeout: 120_000 });
+  await expect(page.getByRole('checkbox', { name: 'Use the chat template' })).toBeDisabled(); // no template
   // Switch model through the form.
   await page.getByLabel('Model folder URL').fill(CHAT_FIXTURE);
   await page.getByLabel('Model folder URL').press('Enter');
@@ -181,6 +182,18 @@ test('chat-template model: chat mode; device loss shows an error and "Reload mod
   await expect(page.getByRole('log')).toContainText('Model:');
   await expect(page.getByRole('button', { name: 'New chat' })).toBeEnabled();
   await shot(page, info, 'app-chat');
+
+  // The chat template can be switched off: the prompt is then raw completion text (no turns).
+  const useChat = page.getByRole('checkbox', { name: 'Use the chat template' });
+  await expect(useChat).toBeChecked();
+  await useChat.uncheck();
+  await expect(page.locator('#mode-hint')).toContainText('the chat template is off');
+  await send(page, { decode: 'ar', maxNew: 4, prompt: 'Hello there' });
+  await finished(page);
+  await expect(page.getByRole('log')).not.toContainText('You:');
+  await expect(page.locator('#output .prompt-echo')).toHaveText('Hello there');
+  await expect(page.getByRole('button', { name: 'New chat' })).toBeHidden();
+  await useChat.check();
 
   // Device loss (fault injection from the Diagnostics panel).
   await page.getByText('Diagnostics').click();

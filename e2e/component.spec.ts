@@ -287,3 +287,24 @@ test('<msn-chat> attributes changed during a generation (model included) apply a
   expect(r.later.tokenIds, 'the new model gives other tokens than the old one').not.toEqual(r.ref.tokenIds.slice(0, 5));
   expect(r.shared).toEqual([`${server.url}${MODEL}`, `${server.url}${M2}`].sort());
 });
+
+test('<msn-chat chat="off"> sends raw completion prompts to a model that has a chat template', async ({ page }) => {
+  await page.goto(`${server.url}/example-e2e.html`);
+  const r = await page.evaluate(async (model) => {
+    const make = (chat: string | null) => {
+      const el = document.createElement('msn-chat') as Chat;
+      el.setAttribute('model', model);
+      if (chat !== null) el.setAttribute('chat', chat);
+      document.body.append(el);
+      return el;
+    };
+    const raw = make('off');
+    const templated = make(null);
+    const a = await raw.generate('Hello', { maxNewTokens: 2, decode: 'ar' }) as unknown as { promptTokens: number };
+    const b = await templated.generate('Hello', { maxNewTokens: 2, decode: 'ar' }) as unknown as { promptTokens: number };
+    return { raw: a.promptTokens, templated: b.promptTokens };
+  }, '/test/fixtures/models/tiny-mha-tied-f16/');
+  // The template adds its markup around the user message; chat="off" sends the text alone.
+  expect(r.raw).toBeLessThan(r.templated);
+  expect(r.raw).toBeGreaterThan(0);
+});

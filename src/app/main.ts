@@ -50,6 +50,7 @@ const el = {
   errorMessage: $<HTMLParagraphElement>('error-message'),
   errorAction: $<HTMLParagraphElement>('error-action'),
   errorReload: $<HTMLButtonElement>('error-reload'),
+  useChat: $<HTMLInputElement>('use-chat'),
   modeHint: $<HTMLParagraphElement>('mode-hint'),
   prompt: $<HTMLTextAreaElement>('prompt'),
   decode: $<HTMLSelectElement>('decode'),
@@ -110,6 +111,7 @@ function sync(): void {
   el.simulateLoss.disabled = !engine || busy;
   el.newChat.hidden = !chatMode;
   el.newChat.disabled = busy || turns.length === 0;
+  el.useChat.disabled = busy || !engine?.tokenizer.hasChatTemplate;
 }
 
 // -- model picking and loading ----------------------------------------------------------------
@@ -218,17 +220,26 @@ async function load(): Promise<void> {
   }
 }
 
+/** Chat (the model's chat template, turns kept until "New chat") or raw completion. */
+function setChatMode(on: boolean, e: Engine | null = engine): void {
+  chatMode = on;
+  turns = [];
+  el.modeHint.textContent = chatMode
+    ? 'Chat: this model has a chat template, so your prompt is sent as a user message and the conversation continues until “New chat”.'
+    : !e?.tokenizer.hasChatTemplate
+      ? 'Completion: this model continues your text. Code models expect a Python function signature and docstring; the model writes the body.'
+      : 'Completion: the chat template is off, so the model continues your text as it is.';
+}
+
 function onLoaded(e: Engine, url: string): void {
   const c = e.info.config;
   const params = (e.info.memory.weightsBytes / 1e6).toFixed(1);
   el.modelInfo.textContent = `${modelDisplayName(url)}: ${c.architecture}, ${c.numLayers} layers, hidden ${c.hiddenSize}, vocabulary ${c.vocabSize}, ${params} MB of weights (${e.info.weightFormats.join(', ')}), context ${e.info.contextLength} tokens.`;
   const a = e.info.adapter;
   el.adapterInfo.textContent = `Adapter: ${[a.vendor, a.architecture, a.description].filter(Boolean).join(' ')}${a.isFallbackAdapter ? ' (software fallback)' : ''}. GPU memory: ${mb(e.info.memory.weightsBytes + e.info.memory.kvBytes + e.info.memory.scratchBytes)}.`;
-  chatMode = e.tokenizer.hasChatTemplate;
+  el.useChat.checked = e.tokenizer.hasChatTemplate;
+  setChatMode(el.useChat.checked, e);
   const entry = models.find((m) => new URL(m.path.endsWith('/') ? m.path : `${m.path}/`, modelsBase()).href === url);
-  el.modeHint.textContent = chatMode
-    ? 'Chat: this model has a chat template, so your prompt is sent as a user message and the conversation continues until “New chat”.'
-    : 'Completion: this model continues your text. Code models expect a Python function signature and docstring; the model writes the body.';
   if (defaultPrompts.has(el.prompt.value)) {
     el.prompt.value = entry?.prompt ?? (chatMode ? DEFAULT_CHAT_PROMPT : DEFAULT_COMPLETION_PROMPT);
     defaultPrompts.add(el.prompt.value);
@@ -435,6 +446,12 @@ el.form.addEventListener('submit', (e) => {
 el.pick.addEventListener('change', onPick);
 el.send.addEventListener('click', () => void send());
 el.stop.addEventListener('click', () => abort?.abort());
+el.useChat.addEventListener('change', () => {
+  setChatMode(el.useChat.checked);
+  el.output.replaceChildren();
+  clearStats();
+  sync();
+});
 el.newChat.addEventListener('click', () => {
   turns = [];
   el.output.replaceChildren();

@@ -61,7 +61,7 @@ export function describeError(e: unknown, phase: 'load' | 'generate' = 'generate
     case 'aborted':
       return view('Stopped', 'Generation was stopped; you can send another prompt.', false);
     case 'chat-template':
-      return view('The model\'s chat template cannot be used for this conversation', 'Change the conversation (for example, without a system message, or without special-token text), or turn chat off to send a raw completion prompt.', false);
+      return view('The model\'s chat template cannot be used for this conversation', 'Change the conversation (for example, without a system message, or without special-token text), or turn the chat template off and send a raw completion prompt: the app\'s “Use the chat template” switch, <msn-chat chat="off">, or chat: false in the API (no --chat in the CLI).', false);
     case 'invalid-argument':
       return view('Invalid input', 'Correct the value and try again.', phase === 'load');
     case 'busy':

@@ -6,7 +6,8 @@
  *
  * Attributes: `model` (model folder URL, `hf:owner/name` or a huggingface.co page), `decode`
  * (`ar` | `jacobi` | `retrieval` | `tr-jacobi`, default `tr-jacobi`), `max-new-tokens` (default 128),
- * `prompt` (initial text of the prompt box).
+ * `prompt` (initial text of the prompt box), `chat` (`off`: send raw completion prompts even when
+ * the model has a chat template; default: the template is applied when the model has one).
  * Events (see events.ts): `progress`, `ready`, `token`, `done`, `error`. Method: `generate(prompt)`.
  * Elements with the same model URL share one worker and engine; their requests run FIFO.
  *
@@ -33,7 +34,7 @@ import { MSN_CHAT_CSS } from './styles.js';
 export interface MsnGenerateOptions {
   maxNewTokens?: number;
   decode?: DecodeMode;
-  /** Apply the chat template (default: when the model has one). */
+  /** Apply the chat template (default: when the model has one, unless the `chat` attribute is `off`). */
   chat?: boolean;
   /** Aborts this request (a queued one leaves the queue at once). */
   signal?: AbortSignal;
@@ -223,6 +224,7 @@ export class MsnChatElement extends HTMLElement {
     const requestId = this.#nextId++;
     const maxNewTokens = options.maxNewTokens ?? this.maxNewTokens;
     const decode = options.decode ?? this.decode;
+    const chatAttr = this.getAttribute('chat') !== 'off';
     const ctl = new AbortController();
     const external = options.signal;
     const onExternal = () => ctl.abort();
@@ -234,7 +236,7 @@ export class MsnChatElement extends HTMLElement {
     try {
       binding = await this.#bind(ctl.signal);
       const engine = await this.#waitReady(ctl.signal);
-      const chat = options.chat ?? engine.tokenizer.hasChatTemplate;
+      const chat = options.chat ?? (chatAttr && engine.tokenizer.hasChatTemplate);
       const it = engine.generate(prompt, { maxNewTokens, decode, chat, signal: ctl.signal });
       let output = '';
       let index = 0;
