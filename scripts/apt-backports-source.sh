@@ -7,8 +7,11 @@
 #   scripts/apt-backports-source.sh [APT_DIR]     # APT_DIR: default /etc/apt
 #
 # Reads APT_DIR/sources.list and APT_DIR/sources.list.d/*.list (one-line format) and *.sources (deb822),
-# as apt does (other file names are ignored), and takes the first enabled `deb` entry whose suites
-# include `bookworm` and whose components include `main`.
+# as apt does (other file names are ignored). Of the enabled `deb` entries whose suites include
+# `bookworm` and whose components include `main`, only a Debian archive counts (a third-party
+# repository such as packages.microsoft.com also has a `bookworm main`): one signed by Debian's
+# archive keyring (`Signed-By` names debian-archive-keyring), else one whose URI path ends in
+# `/debian` (deb.debian.org, a mirror, or a proxy path to one). The first of the best kind is taken.
 # Output and exit status:
 #   0, the stanza on stdout   (write it to /etc/apt/sources.list.d/bookworm-backports.sources);
 #   0, nothing on stdout      a bookworm-backports `deb` entry is already configured (a note on stderr);
@@ -36,11 +39,20 @@ function has(list, word,   n, a, i) {
   for (i = 1; i <= n; i++) if (a[i] == word) return 1
   return 0
 }
-function consider(types, uris, suites, comps, signed, trusted, arch, enabled) {
+# 2: signed by the Debian archive keyring; 1: a URI path ending in /debian; 0: not a Debian archive.
+function debian(uris, signed,   n, a, i) {
+  if (signed ~ /debian-archive-keyring/) return 2
+  n = split(uris, a, /[ \t\n]+/)
+  for (i = 1; i <= n; i++) if (a[i] ~ /\/debian\/?$/) return 1
+  return 0
+}
+function consider(types, uris, suites, comps, signed, trusted, arch, enabled,   score) {
   if (tolower(enabled) == "no" || !has(types, "deb")) return
-  if (has(suites, suite "-backports")) backports = 1
-  if (found || !has(suites, suite) || !has(comps, "main")) return
-  found = 1; U = uris; K = signed; TR = trusted; AR = arch
+  if (has(suites, suite "-backports") && debian(uris, signed) > 0) backports = 1
+  if (!has(suites, suite) || !has(comps, "main")) return
+  score = debian(uris, signed)
+  if (score <= best) return
+  best = score; found = 1; U = uris; K = signed; TR = trusted; AR = arch
 }
 function flush() {
   if (open) consider(S["types"], S["uris"], S["suites"], S["components"], S["signed-by"], S["trusted"], S["architectures"], S["enabled"])
@@ -80,7 +92,7 @@ deb822 {
 END {
   flush()
   if (backports) { print "apt-backports-source: a " suite "-backports entry is already configured" > "/dev/stderr"; exit 0 }
-  if (!found) { print "apt-backports-source: no enabled deb entry for " suite " main in the apt sources; add one, or the " suite "-backports entry by hand" > "/dev/stderr"; exit 1 }
+  if (!found) { print "apt-backports-source: no enabled Debian archive entry (deb.debian.org or a mirror: Signed-By debian-archive-keyring, or a URI ending in /debian) for " suite " main in the apt sources; add one, or the " suite "-backports entry by hand" > "/dev/stderr"; exit 1 }
   print "Types: deb"
   print "URIs: " U
   print "Suites: " suite "-backports"

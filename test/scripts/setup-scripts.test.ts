@@ -94,6 +94,24 @@ Signed-By:
 `);
   });
 
+  it('a third-party repository with a `bookworm main` entry is never taken for the Debian archive', () => {
+    const ms = 'deb [arch=amd64 signed-by=/usr/share/keyrings/microsoft.gpg] https://packages.microsoft.com/repos/azure-cli/ bookworm main\n';
+    // Listed before Debian's own entry (sources.list is read first), and in both formats.
+    for (const files of [
+      { 'sources.list': ms, 'sources.list.d/debian.sources': DEBIAN_DEB822 },
+      { 'sources.list.d/azure-cli.list': ms, 'sources.list.d/debian.sources': DEBIAN_DEB822 },
+      { 'sources.list.d/a-docker.sources': 'Types: deb\nURIs: https://download.docker.com/linux/debian\nSuites: bookworm\nComponents: stable main\nSigned-By: /etc/apt/keyrings/docker.asc\n', 'sources.list.d/debian.sources': DEBIAN_DEB822 },
+    ]) {
+      const r = backports(files);
+      expect(r.status).toBe(0);
+      expect(r.stdout).toContain('URIs: http://mirror.example.org/debian\n');
+      expect(r.stdout).toContain('Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n');
+    }
+    // Only a third-party repository: nothing to derive from.
+    const r = backports({ 'sources.list': ms });
+    expect([r.status, r.stdout]).toEqual([1, '']);
+  });
+
   it('writes nothing when bookworm-backports is configured already', () => {
     const r = backports({ 'sources.list.d/debian.sources': DEBIAN_DEB822, 'sources.list': 'deb http://mirror.example.org/debian bookworm-backports main\n' });
     expect(r).toMatchObject({ status: 0, stdout: '' });
@@ -104,7 +122,7 @@ Signed-By:
     const r = backports({ 'sources.list.d/debian.sources.disabled': DEBIAN_DEB822, 'sources.list.d/x.list': 'deb http://mirror.example.org/debian bookworm-security main\n' });
     expect(r.status).toBe(1);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toContain('no enabled deb entry for bookworm main');
+    expect(r.stderr).toContain('no enabled Debian archive entry');
     expect(backports({}).status).toBe(1);
   });
 });
