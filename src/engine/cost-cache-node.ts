@@ -25,7 +25,9 @@ export class FileCostCache implements CostCache {
     if (this.#warned) return;
     this.#warned = true;
     const err = e as NodeJS.ErrnoException;
-    console.warn(`msn-webgpu: cannot use the cost cache folder ${this.dir} (${err.code ? `${err.code}: ` : ''}${err.message}); the adaptive tree's forward costs are kept in memory only. Set MSN_CACHE_DIR to a writable folder to keep them.`);
+    // Node's message already starts with the code ("ENOTDIR: not a directory, …").
+    const what = err.code && !err.message?.startsWith(err.code) ? `${err.code}: ${err.message}` : err.message;
+    console.warn(`msn-webgpu: cannot use the cost cache folder ${this.dir} (${what}); the adaptive tree's forward costs are kept in memory only. Set MSN_CACHE_DIR to a writable folder to keep them.`);
   }
 
   async get(key: string): Promise<CostTable | null> {

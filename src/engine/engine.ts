@@ -244,7 +244,8 @@ export class Engine {
     if (!table) {
       onPhase?.('probe');
       const measured = await probeForwardCost(this.executor, this.info.maxRows, this.info.config.vocabSize);
-      await this.#cacheCall(() => this.costCache.set(key, measured), undefined);
+      // Written in the background: the generation never waits on the cache's write.
+      void this.#cacheCall(() => this.costCache.set(key, measured), undefined);
       table = measured;
     }
     this.#policy = new AdaptiveTreePolicy(table);

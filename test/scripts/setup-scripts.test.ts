@@ -97,7 +97,7 @@ Signed-By:
   it('a third-party repository with a `bookworm main` entry is never taken for the Debian archive', () => {
     const ms = 'deb [arch=amd64 signed-by=/usr/share/keyrings/microsoft.gpg] https://packages.microsoft.com/repos/azure-cli/ bookworm main\n';
     // Listed before Debian's own entry (sources.list is read first), and in both formats.
-    for (const files of [
+    for (const files of <Array<Record<string, string>>>[
       { 'sources.list': ms, 'sources.list.d/debian.sources': DEBIAN_DEB822 },
       { 'sources.list.d/azure-cli.list': ms, 'sources.list.d/debian.sources': DEBIAN_DEB822 },
       { 'sources.list.d/a-docker.sources': 'Types: deb\nURIs: https://download.docker.com/linux/debian\nSuites: bookworm\nComponents: stable main\nSigned-By: /etc/apt/keyrings/docker.asc\n', 'sources.list.d/debian.sources': DEBIAN_DEB822 },
