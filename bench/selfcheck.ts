@@ -8,7 +8,7 @@
  * a layer of Llama-3.2-1B's shape (C 2048, F 8192, H 32, Hkv 8, D 64; random bf16 weights):
  * decoding the layer's weights and 8 tokens through `llamaLayer64`.
  *
- *   node bench/build.mjs && node dist-node/bench/selfcheck.mjs [--runs 5] [--out bench/results/<name>]
+ *   node scripts/build-node.mjs && node bench/build.mjs && node dist-node/bench/selfcheck.mjs [--runs 5] [--swiftshader] [--out bench/results/<name>]
  * writes <name>.json and <name>.md (default: print the markdown only).
  */
 import { execFileSync } from 'node:child_process';
@@ -49,6 +49,9 @@ function paramCount(info: ModelInfo): number {
   return c.numLayers * layer + c.vocabSize * c.hiddenSize * (c.tieWordEmbeddings ? 1 : 2) + c.hiddenSize;
 }
 
+/** Run on Chromium's SwiftShader Vulkan driver instead of the default (lavapipe here). */
+let swiftshader = false;
+
 async function measureModel(root: string, model: string, runs: number): Promise<ModelRow> {
   const withCheck: number[] = [];
   const without: number[] = [];
@@ -56,7 +59,7 @@ async function measureModel(root: string, model: string, runs: number): Promise<
   let info: ModelInfo | null = null;
   for (let r = 0; r < runs; r++) {
     for (const selfCheck of r % 2 ? [false, true] : [true, false]) {
-      const ex = new Executor(() => createNodeGpu());
+      const ex = new Executor(() => createNodeGpu({ preferSwiftShader: swiftshader }));
       const t0 = performance.now();
       const got = await ex.load(join(root, model), { contextLength: 256, selfCheck });
       (selfCheck ? withCheck : without).push(performance.now() - t0);
@@ -69,7 +72,7 @@ async function measureModel(root: string, model: string, runs: number): Promise<
   }
   const cold: number[] = [];
   for (let r = 0; r < runs; r++) {
-    const out = execFileSync(process.execPath, [join(root, 'dist-node', 'cli.mjs'), '--model', join(root, model), '--prompt', 'x', '--max-new-tokens', '1', '--decode', 'ar', '--context-length', '256', '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const out = execFileSync(process.execPath, [join(root, 'dist-node', 'cli.mjs'), '--model', join(root, model), '--prompt', 'x', '--max-new-tokens', '1', '--decode', 'ar', '--context-length', '256', '--json', ...(swiftshader ? ['--swiftshader'] : [])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
     cold.push((JSON.parse(out) as { selfCheck: { ms: number } }).selfCheck.ms);
   }
   const s = info!.selfCheck!;
@@ -111,10 +114,11 @@ function measureCpu1B(runs: number): { decodeMs: number; layerMs: number } {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, out: { type: 'string' } } });
+  const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, out: { type: 'string' }, swiftshader: { type: 'boolean', default: false } } });
   const runs = Number(values.runs);
+  swiftshader = values.swiftshader!;
   const root = packageRoot();
-  prepareNodeGpuEnv();
+  prepareNodeGpuEnv(swiftshader);
   const loadAvgAtStart = loadavg().map((x) => round(x, 2));
   const rows: ModelRow[] = [];
   let adapter = '';
@@ -123,7 +127,7 @@ async function main(): Promise<void> {
     process.stderr.write(`${m}: ${JSON.stringify(rows.at(-1))}\n`);
   }
   {
-    const ex = new Executor(() => createNodeGpu());
+    const ex = new Executor(() => createNodeGpu({ preferSwiftShader: swiftshader }));
     const info = await ex.load(join(root, MODELS[0]), { selfCheck: false, warmup: false });
     adapter = `${info.adapter.vendor} ${info.adapter.architecture} (${info.adapter.description})`;
     await ex.dispose();
