@@ -99,7 +99,8 @@ export async function cacheStats(): Promise<CacheStats | null> {
 /**
  * After the model in `folder` (URL ending in `/`) loaded (`loaded`) or failed to: asks the service
  * worker to finish writing its files, then keep a loaded model as a whole cached model or evict all
- * of it; after a failed load, it evicts the folder only if one of its writes failed (see sw.ts).
+ * of it; after a failed load, it evicts the folder's files unless they are a model recorded whole
+ * before and still whole (see sw.ts).
  * @returns the outcome (with the reason when it was evicted), or null without a controlling
  *   service worker or when it did not answer within `timeoutMs`.
  */
