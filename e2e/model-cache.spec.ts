@@ -3,13 +3,16 @@
 // entries and the page says why it could not cache; a load that fails part-way (a file answering
 // 503) leaves none either; a truncated cached file of a model without manifest.json (the weights, or
 // a JSON file: its typed error must survive Chromium's stream reading) is evicted when it fails to
-// parse, so the next reload downloads it again.
+// parse, so the next reload downloads it again. <msn-chat> loads on a page the service worker
+// controls (the library's example page) are cached whole or not at all as well.
 import { expect, test, type Page } from '@playwright/test';
+import { readFileSync } from 'node:fs';
 import { ensureBuild, startStaticServer, type StaticServer } from './static-server.ts';
 import { generate, loadModelUrl } from './app-steps.ts';
 
 const MODEL = '/test/fixtures/models/tiny-gqa-f32/'; // five files, no manifest.json
 const OTHER = '/test/fixtures/models/tiny-mha-tied-f16/';
+const THIRD = '/test/fixtures/models/tiny-gqa-f16-untied/';
 const MODEL_CACHE = 'msn-webgpu-models-v1';
 
 let server: StaticServer;
@@ -18,7 +21,8 @@ test.beforeAll(() => {
   ensureBuild();
 });
 test.beforeEach(async () => {
-  server = await startStaticServer();
+  // The library's example page as shipped, its elements pointed at MODEL.
+  server = await startStaticServer({ '/example-e2e.html': readFileSync('public/example.html', 'utf8').replaceAll('model="./models/msn-code-tiny/"', `model="${MODEL}"`) });
 });
 test.afterEach(async () => {
   await server?.stop();
@@ -150,3 +154,29 @@ for (const file of ['model.safetensors', 'config.json', 'tokenizer.json']) {
     await expect(page.locator('#cache-info')).toContainText('Cached for offline use: tiny-gqa-f32');
   });
 }
+
+test('<msn-chat> on a page the service worker controls: a loaded model is cached whole, a failed load leaves nothing', async ({ page, context }) => {
+  // The app's first visit installs the service worker (and caches another model).
+  await page.goto(`${server.url}/?model=${OTHER}`);
+  await expect(page.getByRole('status')).toHaveText('Ready', { timeout: 120_000 });
+  server.faults.set(`${THIRD}tokenizer.json`, 503);
+  const example = await context.newPage();
+  await example.goto(`${server.url}/example-e2e.html`);
+  expect(await example.evaluate(() => !!navigator.serviceWorker.controller)).toBe(true);
+  const chats = example.locator('msn-chat');
+  await expect(chats.getByRole('status')).toHaveText(['Ready', 'Ready'], { timeout: 120_000 });
+  // The two elements share one load, which the service worker records as a whole model.
+  await expect.poll(() => cachedUrls(example, MODEL), { timeout: 30_000 }).toContain(`${server.url}${MODEL}.msn-cached.json`);
+  expect(await cachedUrls(example, MODEL)).toHaveLength(6);
+  // An element's load that fails part-way (its tokenizer.json answers 503) leaves nothing cached.
+  await chats.first().evaluate((el, m) => el.setAttribute('model', m), THIRD);
+  await expect(chats.first().getByRole('alert')).toContainText(`${server.url}${THIRD}tokenizer.json (503`, { timeout: 120_000 });
+  expect(server.requests).toContain(`GET ${THIRD}model.safetensors`);
+  await expect.poll(() => cachedUrls(example, THIRD), { timeout: 30_000 }).toEqual([]);
+  // The app lists both whole models, and nothing partial.
+  await page.reload();
+  await expect(page.getByRole('status')).toHaveText('Ready', { timeout: 120_000 });
+  await expect.poll(() => cachedList(page)).toContain('tiny-gqa-f32');
+  expect(await cachedList(page)).toContain('tiny-mha-tied-f16');
+  await expect(page.locator('#cache-info')).not.toContainText('Not fully cached');
+});
