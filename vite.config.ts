@@ -87,9 +87,12 @@ export default defineConfig({
       manifestFilename: 'manifest.webmanifest',
       injectManifest: {
         rollupFormat: 'iife',
-        // The app shell and the model list; models are cached at run time as they are fetched.
+        // The app shell, the library (lib/: its module and worker chunk, which libraryBuild has
+        // written by now) with its example page, and the model list; models are cached at run time
+        // as they are fetched. Precached files that a new version drops stay available to the
+        // pages opened before the update (src/app/sw.ts), the library's pages included.
         globPatterns: ['**/*.{js,css,html,svg,png,webmanifest}', ...(existsSync(new URL('./public/models/index.json', import.meta.url)) ? ['models/index.json'] : [])],
-        globIgnores: ['lib/**', 'models/*/**/*', 'example.html'],
+        globIgnores: ['models/*/**/*'],
         maximumFileSizeToCacheInBytes: 8 * 1024 * 1024,
       },
       manifest: {

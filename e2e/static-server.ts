@@ -6,11 +6,12 @@
  * from the HTTP cache: whatever still loads came from the service worker's Cache API.
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, createReadStream, existsSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { cpSync, createReadStream, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize, resolve, sep } from 'node:path';
+import { gzipSync } from 'node:zlib';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const DIST = join(ROOT, 'dist');
@@ -64,13 +65,27 @@ export interface StaticServer {
   serve(dist: string): void;
   /** While true, every request's connection is dropped unanswered (the network is down). */
   down: boolean;
+  /** Paths (e.g. `/test/fixtures/models/x/tokenizer.json`) answered with an HTTP status instead of the file. */
+  faults: Map<string, number>;
   /** Stops listening and drops open connections (the server is really gone). */
   stop(): Promise<void>;
 }
 
+/** Options of {@link startStaticServer}. */
+export interface StaticServerOptions {
+  /**
+   * Compress `.json` files with gzip for requests that accept it, as many hosts do: the response
+   * says `Content-Encoding: gzip` and `Content-Length` is the compressed size; the encoding is not
+   * exposed to other origins (no `Access-Control-Expose-Headers`), so a page on another origin sees
+   * the compressed length and the decoded body.
+   */
+  gzip?: boolean;
+}
+
 /** Serves `dist` (default: dist/) and the fixture models; `pages` adds in-memory files (path → body). */
-export async function startStaticServer(pages: Record<string, string> = {}, dist = DIST): Promise<StaticServer> {
+export async function startStaticServer(pages: Record<string, string> = {}, dist = DIST, options: StaticServerOptions = {}): Promise<StaticServer> {
   const requests: string[] = [];
+  const faults = new Map<string, number>();
   let root = dist;
   const state = { down: false };
   const server = http.createServer((req, res) => {
@@ -81,6 +96,11 @@ export async function startStaticServer(pages: Record<string, string> = {}, dist
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     requests.push(`${req.method} ${path}`);
     const headers = { 'cache-control': 'no-store', 'access-control-allow-origin': '*' };
+    const fault = faults.get(path);
+    if (fault !== undefined) {
+      res.writeHead(fault, { ...headers, 'content-type': 'text/plain' }).end(`status ${fault}`);
+      return;
+    }
     if (pages[path] !== undefined) {
       res.writeHead(200, { ...headers, 'content-type': TYPES[extname(path)] ?? 'text/html; charset=utf-8' });
       res.end(req.method === 'HEAD' ? undefined : pages[path]);
@@ -97,7 +117,14 @@ export async function startStaticServer(pages: Record<string, string> = {}, dist
       res.writeHead(404, { ...headers, 'content-type': 'text/plain' }).end('not found');
       return;
     }
-    res.writeHead(200, { ...headers, 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'content-length': statSync(file).size });
+    const type = TYPES[extname(file)] ?? 'application/octet-stream';
+    if (options.gzip && extname(file) === '.json' && /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {
+      const body = gzipSync(readFileSync(file));
+      res.writeHead(200, { ...headers, 'content-type': type, 'content-encoding': 'gzip', 'content-length': body.length });
+      res.end(req.method === 'HEAD' ? undefined : body);
+      return;
+    }
+    res.writeHead(200, { ...headers, 'content-type': type, 'content-length': statSync(file).size });
     if (req.method === 'HEAD') res.end();
     else createReadStream(file).pipe(res);
   });
@@ -106,6 +133,7 @@ export async function startStaticServer(pages: Record<string, string> = {}, dist
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
+    faults,
     serve: (d) => {
       root = d;
     },

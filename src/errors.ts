@@ -40,6 +40,13 @@ export class DeviceLostError extends MsnError {
 }
 
 /**
+ * How a {@link WorkerLostError}'s cause starts when the worker's script did not load (a missing
+ * file, e.g. a chunk that a new deployment removed; a failed import; a syntax error): the page's
+ * files, not the model or the device, are at fault.
+ */
+export const WORKER_SCRIPT_FAILED = 'its script failed to load';
+
+/**
  * The worker that runs the executor is gone: it exited, crashed, was terminated or killed for
  * memory, failed to load its script, or stopped answering the liveness heartbeat
  * (`src/engine/worker-watch.ts`). Its GPU device went with it, so this is a {@link DeviceLostError}
@@ -47,9 +54,18 @@ export class DeviceLostError extends MsnError {
  * handles this too.
  */
 export class WorkerLostError extends DeviceLostError {
-  /** @param cause What happened to the worker, e.g. `the worker thread exited with code 1`. */
+  /**
+   * @param cause What happened to the worker, e.g. `the worker thread exited with code 1`. A cause
+   *   that starts with {@link WORKER_SCRIPT_FAILED} is a script that did not load: the message then
+   *   says to reload the page, and `detail.scriptFailed` is true.
+   */
   constructor(cause: string) {
-    super('worker-lost', cause, { code: 'worker-lost', message: `The model's worker stopped: ${cause}. Its pending calls were cancelled. Create a new engine to continue; if it happens again, try a smaller model or context length.` });
+    const scriptFailed = cause.startsWith(WORKER_SCRIPT_FAILED);
+    const advice = scriptFailed
+      ? "The page's files changed (a new version of the site was deployed) or could not be downloaded: reload the page."
+      : 'Create a new engine to continue; if it happens again, try a smaller model or context length.';
+    super('worker-lost', cause, { code: 'worker-lost', message: `The model's worker stopped: ${cause}. Its pending calls were cancelled. ${advice}` });
+    this.detail.scriptFailed = scriptFailed;
     this.name = 'WorkerLostError'; // explicit: class names do not survive minification
   }
 }

@@ -35,12 +35,14 @@ export interface CacheStatsRequest { type: 'msn-cache-stats' }
 /**
  * Message the page sends after loading a model (`loaded`) or failing to: the service worker
  * finishes its pending writes of that folder, then keeps a loaded model whole (and records it) or
- * evicts all of it; after a failed load it evicts the folder only if one of its writes failed.
+ * evicts all of it; after a failed load it evicts the folder's files, unless they are a model
+ * recorded whole before that is still whole.
  */
 export interface SettleRequest { type: 'msn-model-settle'; folder: string; loaded: boolean }
 /**
- * Reply to {@link SettleRequest}: cached whole; evicted, and why; or (a failed load with no failed
- * write) left as it was.
+ * Reply to {@link SettleRequest}: cached whole (recorded now, or after a failed load, recorded
+ * before and kept); evicted because a write failed or the model was not whole, and why; or (a failed
+ * load) its files evicted, nothing cached.
  */
 export type SettleResult =
   | { folder: string; cached: true; files: number; bytes: number }

@@ -7,11 +7,17 @@
  * The audit checks every file the load read, plus the files the folder's own metadata requires:
  * `config.json`, the weights (`model.safetensors`, or every shard of
  * `model.safetensors.index.json`), and every file of `manifest.json` with its listed size. Each
- * cached body must have the length its response announced (Content-Length, when not encoded), and a
- * `.safetensors` body must be exactly 8 + N + the data bytes its header describes (format:
- * https://github.com/huggingface/safetensors#format).
+ * cached body must have the length its response announced where that is the body's length
+ * (src/model/body-length.ts: a same-origin response without Content-Encoding; from another origin a
+ * compressed file's Content-Length counts the encoded bytes, and CORS hides the encoding), a
+ * `.json` body must parse, and a `.safetensors` body must be exactly 8 + N + the data bytes its
+ * header describes (format: https://github.com/huggingface/safetensors#format).
+ *
+ * A folder's entries are its files and those of its sub-folders (shards), except a sub-folder that
+ * has a record of its own: that is another model.
  */
 import { ModelFormatError } from '../errors.js';
+import { announcedBodyLength } from '../model/body-length.js';
 import { MAX_HEADER_BYTES, parseHeader } from '../model/safetensors.js';
 
 /** File name of a folder's record, next to the model's files (no model file has this name). */
@@ -75,14 +81,18 @@ export async function safetensorsSize(blob: Blob, name: string): Promise<number>
 
 class NotWhole extends Error {}
 
-async function cachedJson(cache: Cache, folder: string, name: string): Promise<unknown> {
-  const res = await cache.match(folder + name);
-  if (!res) return undefined;
+/** `blob` parsed as JSON; @throws NotWhole when it is not valid JSON (a cut file). */
+async function parseJson(blob: Blob, name: string): Promise<unknown> {
   try {
-    return JSON.parse(await res.text());
+    return JSON.parse(await blob.text());
   } catch {
     throw new NotWhole(`${name} in the cache is not valid JSON`);
   }
+}
+
+async function cachedJson(cache: Cache, folder: string, name: string): Promise<unknown> {
+  const res = await cache.match(folder + name);
+  return res ? parseJson(await res.blob(), name) : undefined;
 }
 
 /**
@@ -118,10 +128,11 @@ export async function auditFolder(cache: Cache, folder: string, names: Iterable<
     for (const [name, listed] of [...want].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
       const res = await cache.match(folder + name);
       if (!res) throw new NotWhole(`${name} is not in the cache`);
+      const len = announcedBodyLength(res);
       const blob = await res.blob();
-      const len = res.headers.get('content-length');
-      if (len !== null && !res.headers.get('content-encoding') && Number(len) !== blob.size) throw new NotWhole(`${name} has ${blob.size} bytes in the cache, but its response announced ${len}`);
+      if (len !== null && len !== blob.size) throw new NotWhole(`${name} has ${blob.size} bytes in the cache, but its response announced ${len}`);
       if (listed !== null && listed !== blob.size) throw new NotWhole(`${name} has ${blob.size} bytes in the cache, but manifest.json lists ${listed}`);
+      if (name.endsWith('.json')) await parseJson(blob, name);
       if (name.endsWith('.safetensors')) {
         let need: number;
         try {
@@ -177,11 +188,41 @@ export async function verifyRecord(cache: Cache, folder: string): Promise<Audit 
   return { ok: true, files: record.files, bytes };
 }
 
-/** Deletes every entry of `folder` (its files and its record) from `cache`; returns how many. */
-export async function evictFolder(cache: Cache, folder: string): Promise<number> {
+/**
+ * The cache keys of `folder`'s entries: its files, its record, and the files of its sub-folders
+ * (shards), except those of a sub-folder with a record of its own (another model).
+ */
+async function folderKeys(cache: Cache, folder: string): Promise<Request[]> {
   const keys = (await cache.keys()).filter((r) => r.url.startsWith(folder));
+  const others = keys.map((r) => r.url).filter((u) => u.endsWith(`/${RECORD_FILE}`) && u !== recordUrl(folder)).map(folderOf);
+  return keys.filter((r) => !others.some((f) => r.url.startsWith(f)));
+}
+
+/**
+ * Deletes every entry of `folder` (its files, its record, its sub-folders' files except another
+ * recorded model's) from `cache`; returns how many.
+ */
+export async function evictFolder(cache: Cache, folder: string): Promise<number> {
+  const keys = await folderKeys(cache, folder);
   await Promise.all(keys.map((r) => cache.delete(r)));
   return keys.length;
+}
+
+/**
+ * After a failed load of the model in `folder` (a model is cached whole or not at all): when the
+ * folder holds a recorded model that is still whole ({@link verifyRecord}: the failure did not
+ * touch its files, e.g. the GPU ran out of memory), it stays, and only the entries its record does
+ * not list go (files the failed load fetched); otherwise every entry of the folder goes, the
+ * record too (a recorded file that was evicted or cut means the model is no longer whole).
+ * @returns how many entries were deleted, and the kept model's files and bytes (null if none).
+ */
+export async function evictFailedLoad(cache: Cache, folder: string): Promise<{ evicted: number; kept: Audit & { ok: true } | null }> {
+  const check = await verifyRecord(cache, folder);
+  if (!check?.ok) return { evicted: await evictFolder(cache, folder), kept: null };
+  const listed = new Set([new URL(recordUrl(folder)).href, ...Object.keys(check.files).map((n) => new URL(folder + n).href)]);
+  const extra = (await folderKeys(cache, folder)).filter((r) => !listed.has(r.url));
+  await Promise.all(extra.map((r) => cache.delete(r)));
+  return { evicted: extra.length, kept: check };
 }
 
 /**

@@ -4,8 +4,10 @@
  * the cached models) and the "clear cached models" action.
  */
 import { Workbox } from 'workbox-window';
-import { CACHE_PREFIX, MODEL_CACHE, type CacheStats, type SettleRequest, type SettleResult } from './cache-names.js';
+import { CACHE_PREFIX, MODEL_CACHE, type CacheStats } from './cache-names.js';
 import { listFolders, type CachedFolder } from './model-cache.js';
+
+export { settleModelCache } from './settle.js';
 
 /** How often an open tab asks the server for a new version (ms); also when it becomes visible. */
 const UPDATE_CHECK_MS = 60 * 60 * 1000;
@@ -94,22 +96,6 @@ export async function cacheStats(): Promise<CacheStats | null> {
   const reply = new Promise<CacheStats>((r) => { ch.port1.onmessage = (e) => r(e.data as CacheStats); });
   c.postMessage({ type: 'msn-cache-stats' }, [ch.port2]);
   return Promise.race([reply, sleep(2000)]);
-}
-
-/**
- * After the model in `folder` (URL ending in `/`) loaded (`loaded`) or failed to: asks the service
- * worker to finish writing its files, then keep a loaded model as a whole cached model or evict all
- * of it; after a failed load, it evicts the folder only if one of its writes failed (see sw.ts).
- * @returns the outcome (with the reason when it was evicted), or null without a controlling
- *   service worker or when it did not answer within `timeoutMs`.
- */
-export async function settleModelCache(folder: string, loaded = true, timeoutMs = 120_000): Promise<SettleResult | null> {
-  const c = navigator.serviceWorker?.controller;
-  if (!c) return null;
-  const ch = new MessageChannel();
-  const reply = new Promise<SettleResult>((r) => { ch.port1.onmessage = (e) => r(e.data as SettleResult); });
-  c.postMessage({ type: 'msn-model-settle', folder, loaded } satisfies SettleRequest, [ch.port2]);
-  return Promise.race([reply, sleep(timeoutMs)]);
 }
 
 /**

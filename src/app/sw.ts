@@ -16,7 +16,8 @@
  * files fails (quota), every file of its folder is evicted and no more are stored until the page
  * settles the load (`msn-model-settle`, after it succeeded or failed); then a loaded model's folder
  * is audited (src/app/model-cache.ts) and either recorded as cached or evicted, and the page is
- * told which and why. Offline, a file that a recorded (whole) model does not list answers 404, as it
+ * told which and why; a failed load's files are evicted, unless they belong to a model recorded
+ * whole before and still whole. Offline, a file that a recorded (whole) model does not list answers 404, as it
  * did online: the loader reads only 404 as "absent" and any other failure as an error.
  */
 import { PrecacheController, PrecacheRoute, cleanupOutdatedCaches } from 'workbox-precaching';
@@ -25,7 +26,7 @@ import type { RouteHandlerCallbackOptions } from 'workbox-core/types.js';
 import { cacheNames, clientsClaim, setCacheNameDetails } from 'workbox-core';
 import { createPartialResponse } from 'workbox-range-requests';
 import { CACHE_PREFIX, CACHE_VERSION, MODEL_CACHE, PREVIOUS_CACHE, isModelFile, type CacheStats, type SettleResult } from './cache-names.js';
-import { auditFolder, evictFolder, folderOf, readRecord, writeRecord } from './model-cache.js';
+import { auditFolder, evictFailedLoad, evictFolder, folderOf, readRecord, writeRecord } from './model-cache.js';
 
 type WithManifest = { __WB_MANIFEST: Array<{ url: string; revision: string | null }> };
 const sw = self as unknown as ServiceWorkerGlobalScope;
@@ -185,8 +186,9 @@ async function modelFile({ request, event }: RouteHandlerCallbackOptions): Promi
 /**
  * After the page loaded the model in `folder` (or failed to: `loaded` false): waits for that
  * folder's cache writes; if one failed, evicts every file of the model and says why. Otherwise a
- * loaded model is recorded as cached if it is whole (auditFolder), or evicted with the reason; the
- * files of a failed load stay as they are (not recorded, so not listed as cached).
+ * loaded model is recorded as cached if it is whole (auditFolder), or evicted with the reason. A
+ * failed load leaves nothing partial (evictFailedLoad): the folder's entries are evicted, unless it
+ * holds a recorded model that is still whole, which stays (minus the files the failed load added).
  */
 async function settle(folder: string, loaded: boolean): Promise<SettleResult> {
   for (let w = writing.get(folder); w && w.size > 0; w = writing.get(folder)) await Promise.allSettled([...w]);
@@ -199,7 +201,10 @@ async function settle(folder: string, loaded: boolean): Promise<SettleResult> {
     await evictFolder(cache, folder);
     return { folder, cached: false, reason };
   }
-  if (!loaded) return { folder, cached: null };
+  if (!loaded) {
+    const { kept } = await evictFailedLoad(cache, folder);
+    return kept ? { folder, cached: true, files: Object.keys(kept.files).length, bytes: kept.bytes } : { folder, cached: null };
+  }
   const audit = await auditFolder(cache, folder, [...names, ...Object.keys((await readRecord(cache, folder))?.files ?? {})]);
   if (!audit.ok) {
     await evictFolder(cache, folder);

@@ -46,6 +46,7 @@ export function describeError(e: unknown, phase: 'load' | 'generate' = 'generate
     case 'device-lost':
       return view('The GPU stopped working (device lost)', 'Press “Reload model” to start again. If it happens again, close other GPU-heavy tabs, or use a smaller model or a shorter context.', true);
     case 'worker-lost':
+      if ((e as MsnError).detail?.scriptFailed) return view('The page\'s files changed or could not be loaded', 'Reload the page. A new version of this site may have been deployed since the page was opened, or the network failed while it loaded the model\'s worker.', true);
       return view('The model stopped working (its worker was lost)', 'Press “Reload model” to start again. If it happens again, close other heavy tabs, or use a smaller model or a shorter context.', true);
     case 'out-of-memory':
       return view('Not enough GPU memory for this model', 'Use a smaller model or a shorter context length, or close other GPU-heavy tabs.', true);

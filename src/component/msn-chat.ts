@@ -29,6 +29,7 @@ import type { MsnChatEventMap, MsnDoneDetail, MsnErrorDetail, MsnProgressDetail,
 import { modelDisplayName, normalizeModelUrl } from './model-url.js';
 import { acquireEngine, invalidateEngine, type EngineLease } from './registry.js';
 import { MSN_CHAT_CSS } from './styles.js';
+import { settleModelCache } from '../app/settle.js';
 
 /** Options of {@link MsnChatElement.generate}; unset ones come from the attributes at the call. */
 export interface MsnGenerateOptions {
@@ -73,6 +74,20 @@ function styleSheet(): CSSStyleSheet | null {
 /** The requests bound to one model binding (one `#connect`), so that a model switch waits for them. */
 interface Binding {
   count: number;
+}
+
+/** Loads whose outcome was already sent to the service worker (elements sharing a load send it once). */
+const settledLoads = new WeakSet<Promise<Engine>>();
+
+/**
+ * When the load behind `lease` ends, tells the page's service worker whether it succeeded (the
+ * app's worker then caches the model whole or evicts its files: see src/app/settle.ts); once per
+ * load, whatever the number of elements sharing it. Best effort: nothing waits for the answer.
+ */
+function settleCacheOnce(lease: EngineLease): void {
+  if (settledLoads.has(lease.ready)) return;
+  settledLoads.add(lease.ready);
+  lease.ready.then(() => true, () => false).then((loaded) => settleModelCache(lease.model, loaded)).catch(() => {});
 }
 
 function mb(bytes: number): string {
@@ -378,6 +393,7 @@ export class MsnChatElement extends HTMLElement {
     this.#lease = lease;
     this.#ready = lease.ready;
     this.#ready.catch(() => {}); // handled below; avoid unhandled rejections for unobserved `ready`
+    settleCacheOnce(lease);
     lease.ready.then((engine) => {
       if (this.#lease !== lease) return;
       this.#engine = engine;

@@ -10,6 +10,7 @@ import type { Engine } from './engine.js';
 import { resolveModelLocation } from '../model/location.js';
 import { IndexedDbCostCache } from './cost-cache.js';
 import { guardExecutor, WorkerWatch } from './worker-watch.js';
+import { WORKER_SCRIPT_FAILED } from '../errors.js';
 
 /**
  * Creates an engine whose model runs in a Web Worker. `options.model` takes every location form of
@@ -32,17 +33,24 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
 
 /**
  * A {@link WorkerWatch} over a Web Worker. A Web Worker has no exit event: its `error` event covers
- * a script that fails to load (missing file, syntax error, failed import) and uncaught errors,
+ * a script that fails to load (missing file, syntax error, failed import: the event comes before
+ * the worker's first message, which it sends once its script has run) and uncaught errors,
  * `messageerror` an unreadable reply, and the heartbeat a worker that was terminated, crashed or
- * hangs. A lost worker is terminated.
+ * hangs. A lost worker is terminated. A script that did not load is a {@link WORKER_SCRIPT_FAILED}
+ * cause, whose error says to reload the page (the page's files changed or could not be downloaded).
  */
 function watchWebWorker(worker: Worker): WorkerWatch {
   const watch = new WorkerWatch((m) => worker.postMessage(m), () => worker.terminate());
-  worker.addEventListener('message', (ev) => watch.receive(ev.data));
+  let started = false;
+  worker.addEventListener('message', (ev) => {
+    started = true;
+    watch.receive(ev.data);
+  });
   worker.addEventListener('error', (ev) => {
     ev.preventDefault();
     const message = (ev as ErrorEvent).message;
-    watch.fail(message ? `it threw an uncaught error: ${message}` : 'its script failed to load (missing file, syntax error or failed import)');
+    if (started) watch.fail(`it threw an uncaught error${message ? `: ${message}` : ''}`);
+    else watch.fail(`${WORKER_SCRIPT_FAILED} ${message ? `(${message})` : '(missing file, syntax error or failed import)'}`);
   });
   worker.addEventListener('messageerror', () => watch.fail('a message from it could not be read'));
   return watch;

@@ -7,10 +7,11 @@
  * fallback page) or the file system does (ENOENT, ENOTDIR). Every other failure — a 5xx, 401/403,
  * a refused connection, EACCES — is a NetworkError naming the file, so an optional file that could
  * not be read is never silently skipped. A transfer that breaks is a NetworkError too, and a body
- * that ends short of (or past) its announced length (content-length, or the file size) is a
- * ModelFormatError naming the file.
+ * that ends short of (or past) its announced length (the file size, or a content-length that is the
+ * body's length: see `body-length.ts`) is a ModelFormatError naming the file.
  */
 import { ModelFormatError, NetworkError } from '../errors.js';
+import { announcedBodyLength, announcedLength } from './body-length.js';
 
 /** An opened file: its size in bytes when known, and its bytes as a stream. */
 export interface OpenedFile {
@@ -29,7 +30,10 @@ export interface ModelSource {
    * @throws NetworkError when it is missing or unreadable.
    */
   open(name: string, signal?: AbortSignal): Promise<OpenedFile>;
-  /** Size of a file in bytes, or null if unknown; @throws NetworkError when missing. */
+  /**
+   * Size of a file in bytes, or null if unknown, for progress and memory figures (`open` gives the
+   * size a body is checked against); @throws NetworkError when missing.
+   */
   size(name: string): Promise<number | null>;
   /**
    * Whether a file exists: false only when it is absent (HTTP 404 or 410, a static host's HTML
@@ -111,13 +115,6 @@ function checkedBody(body: ReadableStream<Uint8Array>, name: string, where: stri
   }, { highWaterMark: 0 });
 }
 
-/** The body length announced by `res` (null when unknown or when it counts encoded bytes). */
-function bodyLength(res: Response): number | null {
-  const len = res.headers.get('content-length');
-  if (!len || res.headers.get('content-encoding') || !/^\d+$/.test(len.trim())) return null;
-  return Number(len);
-}
-
 class FetchSource implements ModelSource {
   readonly #base: string;
   constructor(readonly location: string) {
@@ -152,13 +149,17 @@ class FetchSource implements ModelSource {
       await res.body?.cancel().catch(() => {});
       throw new NetworkError(this.url(name), res.ok ? 'an HTML page instead of the file (SPA fallback?)' : res.status);
     }
-    const size = bodyLength(res);
+    const size = announcedBodyLength(res);
     return { size, stream: checkedBody(res.body, name, this.url(name), size) };
   }
+  /**
+   * The announced size (HEAD), for progress and memory figures: from another origin it may count
+   * compressed bytes (see body-length.ts), which `open` never checks a body against.
+   */
   async size(name: string): Promise<number | null> {
     const res = await this.#head(name);
     if (!res.ok || isHtmlFallback(name, res)) throw new NetworkError(this.url(name), res.ok ? 'an HTML page instead of the file (SPA fallback?)' : res.status);
-    return bodyLength(res);
+    return announcedLength(res);
   }
   /** True when the file is there; false only for 404 / 410 (or a static host's HTML fallback page). @throws NetworkError otherwise. */
   async exists(name: string): Promise<boolean> {
@@ -223,10 +224,23 @@ class FsSource implements ModelSource {
   }
 }
 
-/** Reads a whole (small) file as text. */
+/**
+ * Reads a whole (small) file as UTF-8 text (a leading BOM dropped, invalid bytes as U+FFFD, as
+ * `Response.text()` does).
+ *
+ * It reads the stream itself: `new Response(stream).text()` would hand a stream error to the
+ * browser's body reader, and Chromium then rejects with a plain `TypeError: Failed to fetch`, so
+ * the file's typed error (a NetworkError, or a ModelFormatError for a truncated cached copy, which
+ * callers evict) would be lost.
+ * @throws what the file's stream throws (NetworkError, ModelFormatError, IntegrityError, AbortError).
+ */
 export async function readText(src: ModelSource, name: string, signal?: AbortSignal): Promise<string> {
   const f = await src.open(name, signal);
-  return new Response(f.stream).text();
+  const reader = f.stream.getReader();
+  const decoder = new TextDecoder('utf-8');
+  let text = '';
+  for (let r = await reader.read(); !r.done; r = await reader.read()) text += decoder.decode(r.value, { stream: true });
+  return text + decoder.decode();
 }
 
 /** Reads and parses a JSON file; a parse failure names the file. */

@@ -4,7 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { auditFolder, evictFolder, listFolders, recordUrl, safetensorsSize, verifyRecord, writeRecord } from '../../src/app/model-cache.js';
+import { gzipSync } from 'node:zlib';
+import { auditFolder, evictFailedLoad, evictFolder, listFolders, recordUrl, safetensorsSize, verifyRecord, writeRecord } from '../../src/app/model-cache.js';
 import { ModelFormatError } from '../../src/errors.js';
 import { FakeCache } from '../helpers/fake-cache.js';
 import { fixturePath } from '../helpers/fixtures.js';
@@ -74,6 +75,34 @@ describe('auditFolder', () => {
     expect(audit.ok === false && audit.reason).toMatch(/^model\.safetensors: truncated inside the header \(20 bytes, the header ends at \d+\)$/);
   });
 
+  it('a compressed cross-origin model (Content-Length counts the gzip bytes, Content-Encoding hidden by CORS) is whole: its decoded bodies decide', async () => {
+    // What the service worker stores from another origin that gzips its files: type "cors", the
+    // compressed Content-Length, no visible Content-Encoding, and the decoded body.
+    const name = 'tiny-gqa-f32';
+    const cache = new FakeCache();
+    const folder = `${BASE}${name}/`;
+    for (const f of files(name)) {
+      const body = readFileSync(join(fixturePath(name), f));
+      cache.set(folder + f, body, { 'content-length': String(gzipSync(body).length) }, 'cors');
+    }
+    const audit = await auditFolder(asCache(cache), folder, files(name));
+    expect(audit).toEqual({ ok: true, files: Object.fromEntries(files(name).sort().map((f) => [f, size(name, f)])), bytes: files(name).reduce((n, f) => n + size(name, f), 0) });
+    // The rule still holds where Content-Length is the body's length (same origin, not encoded).
+    const body = readFileSync(join(fixturePath(name), 'config.json'));
+    cache.set(`${folder}config.json`, body, { 'content-length': String(gzipSync(body).length) }, 'basic');
+    expect(await auditFolder(asCache(cache), folder, files(name))).toEqual({ ok: false, reason: `config.json has ${body.length} bytes in the cache, but its response announced ${gzipSync(body).length}` });
+  });
+
+  it('a cut JSON file whose length no header tells (gzip, or another origin) is not whole: it must parse', async () => {
+    const full = readFileSync(join(fixturePath('tiny-gqa-f32'), 'tokenizer.json'));
+    for (const [headers, type] of [[{ 'content-encoding': 'gzip', 'content-length': '90' }, 'basic'], [{ 'content-length': '90' }, 'cors'], [{}, undefined]] as const) {
+      const cache = new FakeCache();
+      const folder = cacheFixture(cache, 'tiny-gqa-f32');
+      cache.entries.set(`${folder}tokenizer.json`, { body: full.subarray(0, 100), init: { status: 200, headers }, type });
+      expect(await auditFolder(asCache(cache), folder, files('tiny-gqa-f32'))).toEqual({ ok: false, reason: 'tokenizer.json in the cache is not valid JSON' });
+    }
+  });
+
   it('manifest.json sizes are checked', async () => {
     const cache = new FakeCache();
     const folder = cacheFixture(cache, 'tiny-gqa-f32');
@@ -115,6 +144,57 @@ describe('records, listing, eviction', () => {
     expect(await cache.match(recordUrl(a))).toBeUndefined();
     expect((await cache.keys()).map((r) => r.url).every((u) => u.startsWith(b))).toBe(true);
     expect((await cache.keys()).length).toBe(5);
+  });
+});
+
+describe('after a failed load', () => {
+  it('nothing of an unrecorded folder stays: every entry of it is evicted (whole or not at all)', async () => {
+    const cache = new FakeCache();
+    const a = cacheFixture(cache, 'tiny-gqa-f32', ['tokenizer.json']);
+    const b = cacheFixture(cache, 'tiny-mha-tied-f16');
+    expect(await evictFailedLoad(asCache(cache), a)).toEqual({ evicted: 4, kept: null });
+    expect((await cache.keys()).map((r) => r.url).filter((u) => u.startsWith(a))).toEqual([]);
+    expect((await cache.keys()).map((r) => r.url).filter((u) => u.startsWith(b))).toHaveLength(5);
+  });
+
+  it('a recorded model that is still whole stays (the failure did not touch it); only the files its record does not list go', async () => {
+    const cache = new FakeCache();
+    const a = cacheFixture(cache, 'tiny-gqa-f32');
+    const audit = await auditFolder(asCache(cache), a, files('tiny-gqa-f32'));
+    if (!audit.ok) throw new Error(audit.reason);
+    await writeRecord(asCache(cache), a, audit.files);
+    cache.set(`${a}chat_template.jinja`, '{{ messages }}'); // fetched by the failed load, not part of the recorded model
+    expect(await evictFailedLoad(asCache(cache), a)).toEqual({ evicted: 1, kept: { ok: true, files: audit.files, bytes: audit.bytes } });
+    expect((await cache.keys()).map((r) => r.url).sort()).toEqual([...files('tiny-gqa-f32').map((f) => a + f), recordUrl(a)].sort());
+  });
+
+  it('a recorded model the failure touched (a file evicted or cut) goes whole, record included', async () => {
+    for (const damage of ['evicted', 'cut'] as const) {
+      const cache = new FakeCache();
+      const a = cacheFixture(cache, 'tiny-gqa-f32');
+      const audit = await auditFolder(asCache(cache), a, files('tiny-gqa-f32'));
+      if (!audit.ok) throw new Error(audit.reason);
+      await writeRecord(asCache(cache), a, audit.files);
+      if (damage === 'evicted') await cache.delete(`${a}config.json`);
+      else cache.set(`${a}config.json`, '{"a":');
+      expect(await evictFailedLoad(asCache(cache), a)).toEqual({ evicted: damage === 'evicted' ? 5 : 6, kept: null });
+      expect(await cache.keys()).toEqual([]);
+    }
+  });
+
+  it('a model recorded in a sub-folder is its own model: evicting the parent folder keeps it', async () => {
+    const cache = new FakeCache();
+    const parent = cacheFixture(cache, 'tiny-gqa-f32');
+    const child = `${parent}sub/`;
+    for (const f of files('tiny-mha-tied-f16')) cache.set(child + f, readFileSync(join(fixturePath('tiny-mha-tied-f16'), f)));
+    const audit = await auditFolder(asCache(cache), child, files('tiny-mha-tied-f16'));
+    if (!audit.ok) throw new Error(audit.reason);
+    await writeRecord(asCache(cache), child, audit.files);
+    cache.set(`${parent}shards/model-00001-of-00002.safetensors`, new Uint8Array(8)); // an unrecorded sub-folder: the parent's own files
+    expect(await evictFailedLoad(asCache(cache), parent)).toEqual({ evicted: 6, kept: null });
+    expect(await evictFolder(asCache(cache), parent)).toBe(0);
+    expect(await verifyRecord(asCache(cache), child)).toEqual({ ok: true, files: audit.files, bytes: audit.bytes });
+    expect((await cache.keys()).length).toBe(6);
   });
 });
 

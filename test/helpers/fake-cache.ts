@@ -4,25 +4,33 @@
  * delete). Bodies are stored as bytes, so a match returns a fresh Response every time.
  */
 export class FakeCache {
-  readonly entries = new Map<string, { body: Uint8Array; init: ResponseInit }>();
+  /** `type`: the stored response's type (`basic`, `cors`…); Node's own Responses are `default`. */
+  readonly entries = new Map<string, { body: Uint8Array; init: ResponseInit; type?: ResponseType }>();
 
   static key(req: RequestInfo | URL): string {
     return new URL(typeof req === 'string' ? req : req instanceof URL ? req.href : req.url).href;
   }
 
   async put(req: RequestInfo | URL, res: Response): Promise<void> {
-    this.entries.set(FakeCache.key(req), { body: new Uint8Array(await res.arrayBuffer()), init: { status: res.status, headers: [...res.headers] } });
+    this.entries.set(FakeCache.key(req), { body: new Uint8Array(await res.arrayBuffer()), init: { status: res.status, headers: [...res.headers] }, type: res.type });
   }
 
-  /** Stores `body` under `url` as a server would have sent it (Content-Length = its size unless given). */
-  set(url: string, body: Uint8Array | string, headers: Record<string, string> = {}): void {
+  /**
+   * Stores `body` under `url` as a server would have sent it (Content-Length = its size unless
+   * given), as a response of `type` (`cors`: fetched from another origin, whose headers a page or
+   * service worker sees only in part).
+   */
+  set(url: string, body: Uint8Array | string, headers: Record<string, string> = {}, type?: ResponseType): void {
     const bytes = typeof body === 'string' ? new TextEncoder().encode(body) : body;
-    this.entries.set(FakeCache.key(url), { body: bytes, init: { status: 200, headers: { 'content-length': String(bytes.byteLength), ...headers } } });
+    this.entries.set(FakeCache.key(url), { body: bytes, init: { status: 200, headers: { 'content-length': String(bytes.byteLength), ...headers } }, type });
   }
 
   async match(req: RequestInfo | URL, options?: CacheQueryOptions): Promise<Response | undefined> {
     const e = this.entries.get(this.#find(req, options) ?? '');
-    return e ? new Response(e.body.slice(), e.init) : undefined;
+    if (!e) return undefined;
+    const res = new Response(e.body.slice(), e.init);
+    if (e.type) Object.defineProperty(res, 'type', { value: e.type });
+    return res;
   }
 
   async delete(req: RequestInfo | URL, options?: CacheQueryOptions): Promise<boolean> {

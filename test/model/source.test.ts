@@ -1,7 +1,8 @@
 // Absent versus failed model files: only 404/410 (ENOENT/ENOTDIR on disk) mean "absent"; any other
 // failure is a NetworkError naming the file, and a body shorter than announced is one too.
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { cpSync, mkdtempSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeModel, streamWeights } from '../../src/model/loader.js';
@@ -137,6 +138,47 @@ describe('HTTP model folder: absent versus failed files', () => {
       const w = await failure(describeModel(createModelSource('https://example.invalid/m/')));
       expect(w).toBeInstanceOf(ModelFormatError);
       expect((w as ModelFormatError).detail.file).toBe('config.json');
+    } finally {
+      vi.unstubAllGlobals();
+    }
+  });
+
+  it('a compressed cross-origin model loads: content-length is checked only where it is the body length', async () => {
+    // What a page sees from another origin that gzips its files: type "cors", the compressed
+    // content-length (a CORS-safelisted header), no content-encoding (not exposed), the decoded body.
+    const dir = fixturePath('tiny-gqa-f32');
+    const folder = 'https://models.example.invalid/m/';
+    const serve = (type: ResponseType, edit: (name: string, body: Buffer) => Buffer = (_n, b) => b) => vi.fn(async (u: string, init?: RequestInit) => {
+      const name = u.slice(folder.length);
+      if (!readdirSync(dir).includes(name)) return new Response(null, { status: 404 });
+      const body = edit(name, readFileSync(join(dir, name)));
+      const res = new Response(init?.method === 'HEAD' ? null : new Uint8Array(body), { headers: { 'content-length': String(gzipSync(readFileSync(join(dir, name))).length) } });
+      Object.defineProperty(res, 'type', { value: type });
+      return res;
+    });
+    try {
+      vi.stubGlobal('fetch', serve('cors'));
+      const desc = await describeModel(createModelSource(folder));
+      expect(desc.eosTokenIds).toEqual([0]);
+      expect(desc.totalBytes, 'the announced length is still the progress total').toBe(gzipSync(readFileSync(join(dir, 'model.safetensors'))).length);
+      const seen = await streamWeights(desc, () => true, () => {});
+      expect(seen.size).toBeGreaterThan(0);
+      expect((await Tokenizer.load(createModelSource(folder))).encode('x = 1').length).toBeGreaterThan(0);
+      // Without the length check, a cut file is still caught: the safetensors header, the JSON parser.
+      vi.stubGlobal('fetch', serve('cors', (n, b) => (n === 'model.safetensors' || n === 'config.json' ? b.subarray(0, b.length - 40) : b)));
+      const cut = await failure(describeModel(createModelSource(folder)));
+      expect(cut).toBeInstanceOf(ModelFormatError);
+      expect(cut.message).toMatch(/^config\.json in https:\/\/models\.example\.invalid\/m\/ is not valid JSON/);
+      expect((cut as ModelFormatError).detail.file).toBe('config.json');
+      vi.stubGlobal('fetch', serve('cors', (n, b) => (n === 'model.safetensors' ? b.subarray(0, b.length - 40) : b)));
+      const w = await failure(streamWeights(await describeModel(createModelSource(folder)), () => true, () => {}));
+      expect(w).toBeInstanceOf(ModelFormatError);
+      expect((w as ModelFormatError).detail.file).toBe('model.safetensors');
+      // Same origin (type "basic"), the length is the body's: a mismatch is still a truncated copy.
+      vi.stubGlobal('fetch', serve('basic'));
+      const e = await failure(readJson(createModelSource(folder), 'config.json'));
+      expect(e).toBeInstanceOf(ModelFormatError);
+      expect(e.message).toMatch(/^config\.json \(https:\/\/models\.example\.invalid\/m\/config\.json\) is longer than its announced \d+ bytes\.$/);
     } finally {
       vi.unstubAllGlobals();
     }
