@@ -12,7 +12,7 @@ import { WebGpuUnavailableError } from '../errors.js';
 import type { LoadProgress } from '../model/loader.js';
 import { Executor } from '../worker/executor.js';
 import { installErrorTransfer } from '../worker/transfer.js';
-import { ipcEndpoint } from '../worker/ipc.js';
+import { ipcEndpoint, isSideMessage } from '../worker/ipc.js';
 import type { ExecutorApi } from '../worker/api.js';
 import { createEngineWith, type EngineOptions } from './create.js';
 import { resolveNodeModelLocation } from '../model/location-node.js';
@@ -104,8 +104,7 @@ async function createNodeEngineOnce(options: NodeEngineOptions): Promise<Engine>
 const CLOSE_GRACE_MS = 1000;
 
 /** Names a process's end for WorkerLostError: the exit code, or the signal and what usually sends it. */
-function describeEnd(code: number | null, signal: NodeJS.Signals | null, announcedCode: number | null): string {
-  if (announcedCode !== null) return `the executor process exited with code ${announcedCode}`;
+function describeEnd(code: number | null, signal: NodeJS.Signals | null): string {
   if (signal === null) return `the executor process exited with code ${code}`;
   const why: Partial<Record<NodeJS.Signals, string>> = {
     SIGABRT: ' (a native abort: Dawn or the GPU driver gave up, or JavaScript ran out of heap memory)',
@@ -119,8 +118,8 @@ function describeEnd(code: number | null, signal: NodeJS.Signals | null, announc
  * A {@link WorkerWatch} over the executor's child process, plus `close` (for the engine's dispose:
  * ends the process, expected, and resolves once it is gone). Its signals:
  * - `exit` (code or signal), together with the closing of the IPC channel (`disconnect`), after
- *   which every message the process sent has been read: its announced exit code and uncaught
- *   error (`msnExit`, `msnFatal`, see `src/worker/node-worker.ts`) name the cause;
+ *   which every message the process sent has been read, including the uncaught error it reported
+ *   before exiting (`msnFatal`, see `src/worker/node-worker.ts`);
  * - a channel that closes while the process lives on: lost after {@link CLOSE_GRACE_MS};
  * - `error` (it could not be started);
  * - the heartbeat: 2 s of silence outside an announced pipeline compilation.
@@ -129,7 +128,6 @@ function describeEnd(code: number | null, signal: NodeJS.Signals | null, announc
 function watchExecutorProcess(child: ChildProcess, onProgress: (p: LoadProgress) => void): { watch: WorkerWatch; close: () => Promise<void> } {
   let closing = false;
   let fatal: string | null = null;
-  let announcedCode: number | null = null;
   let ended: [number | null, NodeJS.Signals | null] | null = null;
   let disconnected = false;
   let grace: ReturnType<typeof setTimeout> | null = null;
@@ -137,7 +135,7 @@ function watchExecutorProcess(child: ChildProcess, onProgress: (p: LoadProgress)
   // A closed channel is reported by 'exit' and 'disconnect': the heartbeat's failed sends say nothing more.
   const watch = new WorkerWatch((m) => { child.send(m, () => {}); }, kill);
   const cause = () => {
-    const end = ended ? describeEnd(ended[0], ended[1], announcedCode) : 'the executor process closed its IPC channel';
+    const end = ended ? describeEnd(ended[0], ended[1]) : 'the executor process closed its IPC channel';
     return fatal === null ? end : `${end} after an uncaught error: ${fatal}`;
   };
   const settle = () => {
@@ -151,11 +149,9 @@ function watchExecutorProcess(child: ChildProcess, onProgress: (p: LoadProgress)
   };
   child.on('message', (m: unknown) => {
     watch.receive(m);
-    if (typeof m !== 'object' || m === null) return;
-    const s = m as { msnProgress?: LoadProgress; msnFatal?: string; msnExit?: number };
-    if (s.msnProgress) onProgress(s.msnProgress);
-    if (typeof s.msnFatal === 'string') fatal = s.msnFatal;
-    if (typeof s.msnExit === 'number') announcedCode = s.msnExit;
+    if (!isSideMessage(m)) return;
+    if ('msnProgress' in m) onProgress(m.msnProgress);
+    else fatal = m.msnFatal;
   });
   child.on('exit', (code, signal) => {
     ended = [code, signal];

@@ -58,14 +58,13 @@ export function ipcEndpoint(channel: IpcChannel, onSendError: (e: Error) => void
 /**
  * A message the executor's process sends on its own (child → host):
  * - `msnProgress`: load progress (what `LoadOptions`' `onProgress` gets), sent during every load;
- * - `msnFatal`: the message of an uncaught error, just before the process exits because of it;
- * - `msnExit`: the exit code the process is about to end with (see `src/worker/node-worker.ts`).
+ * - `msnFatal`: the message of an uncaught error, just before the process exits because of it.
  */
-export type SideMessage = { msnProgress: LoadProgress } | { msnFatal: string } | { msnExit: number };
+export type SideMessage = { msnProgress: LoadProgress } | { msnFatal: string };
 
 /** Whether `data` is a {@link SideMessage}. */
 export function isSideMessage(data: unknown): data is SideMessage {
   if (typeof data !== 'object' || data === null) return false;
   const m = data as Record<string, unknown>;
-  return (typeof m.msnProgress === 'object' && m.msnProgress !== null) || typeof m.msnFatal === 'string' || typeof m.msnExit === 'number';
+  return (typeof m.msnProgress === 'object' && m.msnProgress !== null) || typeof m.msnFatal === 'string';
 }

@@ -21,17 +21,14 @@ import { installErrorTransfer } from './transfer.js';
 /** Sends now, without waiting (a closed channel means that the host is gone: nothing to tell). */
 const sendSide = (m: SideMessage) => process.send?.(m, () => {});
 
-// How this process ends. After process.exit() or an uncaught error, Node's teardown can make Dawn
-// abort (SIGABRT, with a native message line) when a readback is still pending, which would hide
-// the exit code and add a line to the host's stderr. The executor has nothing to flush: it tells
-// the host its exit code (and the uncaught error) and ends at once.
+// An uncaught error ends this process, as it would by default, after telling the host what it was
+// (Node would print its stack on the host's stderr; the host names it in WorkerLostError instead).
 process.on('uncaughtException', (e: unknown) => {
-  sendSide({ msnFatal: e instanceof Error ? e.message : String(e) });
-  process.exit(1);
-});
-process.on('exit', (code) => {
-  sendSide({ msnExit: code });
-  process.kill(process.pid, 'SIGKILL');
+  const exit = () => process.exit(1);
+  // The callback runs once the message is written, or with an error when the channel is closed.
+  if (process.send) process.send({ msnFatal: e instanceof Error ? e.message : String(e) } satisfies SideMessage, exit);
+  else exit();
+  setTimeout(exit, 1000);
 });
 // The host is gone (it exited or was killed): nothing is left to answer.
 process.on('disconnect', () => process.exit(0));
