@@ -47,7 +47,7 @@ export class DeviceLostError extends MsnError {
  * handles this too.
  */
 export class WorkerLostError extends DeviceLostError {
-  /** @param cause What happened to the worker, e.g. `the worker thread exited with code 1`. */
+  /** @param cause What happened to the worker, e.g. `the executor process exited with code 1`. */
   constructor(cause: string) {
     super('worker-lost', cause, { code: 'worker-lost', message: `The model's worker stopped: ${cause}. Its pending calls were cancelled. Create a new engine to continue; if it happens again, try a smaller model or context length.` });
     this.name = 'WorkerLostError'; // explicit: class names do not survive minification
