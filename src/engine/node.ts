@@ -23,8 +23,7 @@ import { guardExecutor, WorkerWatch } from './worker-watch.js';
 export interface NodeEngineOptions extends EngineOptions {
   /**
    * Run the executor in this process instead of a child process. Then nothing isolates a native
-   * failure: Dawn aborts the whole process, for example, when a GPU readback is still pending as
-   * the process ends.
+   * failure: an abort or a crash in Dawn or the GPU driver ends this process too.
    */
   inline?: boolean;
   /**
@@ -121,7 +120,7 @@ function describeEnd(code: number | null, signal: NodeJS.Signals | null): string
  *   which every message the process sent has been read, including the uncaught error it reported
  *   before exiting (`msnFatal`, see `src/worker/node-worker.ts`);
  * - a channel that closes while the process lives on: lost after {@link CLOSE_GRACE_MS};
- * - `error` (it could not be started);
+ * - `error` (it could not be started or signalled);
  * - the heartbeat: 2 s of silence outside an announced pipeline compilation.
  * A lost process is killed (SIGKILL). Load progress messages go to `onProgress`.
  */
@@ -162,7 +161,8 @@ function watchExecutorProcess(child: ChildProcess, onProgress: (p: LoadProgress)
     settle();
   });
   child.on('error', (e: Error) => {
-    if (!closing) watch.fail(`the executor process could not be started (${e.message})`);
+    // It could not be started (or, rarer, signalled): nothing can be expected from it any more.
+    if (!closing) watch.fail(`the executor process failed: ${e.message}`);
   });
   const close = async () => {
     closing = true;
