@@ -1,5 +1,5 @@
 // Bundles the benchmark entries (bench/run.ts; bench/selfcheck.ts, the self-check's cost) and the
-// engine's worker-thread entry, the same way as the CLI (scripts/esbuild-node.mjs).
+// engine's executor-process entry, the same way as the CLI (scripts/esbuild-node.mjs).
 //   node bench/build.mjs [outdir]     default dist-node/bench (git-ignored); bench/device.sh uses .gpu
 import { join, resolve } from 'node:path';
 import { bundleNode, root } from '../scripts/esbuild-node.mjs';

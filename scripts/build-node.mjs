@@ -1,4 +1,4 @@
-// Bundles the Node entry points (CLI, worker thread) into dist-node/ (see scripts/esbuild-node.mjs).
+// Bundles the Node entry points (CLI, executor process) into dist-node/ (see scripts/esbuild-node.mjs).
 //   node scripts/build-node.mjs [outdir]
 import { join } from 'node:path';
 import { bundleNode, root } from './esbuild-node.mjs';

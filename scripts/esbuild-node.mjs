@@ -1,4 +1,4 @@
-// Shared esbuild settings for the Node bundles (CLI, worker thread, benchmark): .wgsl loads as text,
+// Shared esbuild settings for the Node bundles (CLI, executor process, benchmark): .wgsl loads as text,
 // webgpu/playwright/vite stay external
 // (webgpu resolves from the nearest node_modules: the repo's, or .gpu/node_modules on the GPU machine).
 import { build } from 'esbuild';

@@ -55,7 +55,7 @@ export const WORKER_SCRIPT_FAILED = 'its script failed to load';
  */
 export class WorkerLostError extends DeviceLostError {
   /**
-   * @param cause What happened to the worker, e.g. `the worker thread exited with code 1`. A cause
+   * @param cause What happened to the worker, e.g. `the executor process exited with code 1`. A cause
    *   that starts with {@link WORKER_SCRIPT_FAILED} is a script that did not load: the message then
    *   says to reload the page, and `detail.scriptFailed` is true.
    */

@@ -1,4 +1,4 @@
-// Builds the Node bundles (worker thread entry, CLI) once before the suite.
+// Builds the Node bundles (executor process entry, CLI) once before the suite.
 import { execFileSync } from 'node:child_process';
 
 export default function setup(): void {

@@ -3,13 +3,12 @@
  * machine's adapter) or in headless Chromium, streams text or prints one JSON object.
  *
  * Dawn's native library writes its log (shader compiler warnings, and GPU errors nobody handled)
- * with printf to the process's file descriptor 1, which no JavaScript stream can redirect, not
- * even a worker thread's. So the CLI runs itself again as a child process whose stdout is this
- * process's stderr, and the child sends what belongs on stdout (text, or the one JSON object)
- * over the IPC channel: stdout holds only the CLI's own output. A failed run writes nothing on
- * stdout (no JSON, no partial result) and one line on stderr: `<ErrorName>: <message>`.
+ * with printf to its process's file descriptor 1, which no JavaScript stream can redirect. It runs
+ * only in the engine's executor process (`createNodeEngine`), whose stdout is this process's
+ * stderr, so stdout holds only the CLI's own output. A failed run writes nothing on stdout (no
+ * JSON, no partial result) and one line on stderr: `<ErrorName>: <message>`; an executor process
+ * that dies (a crash, a native abort) is one `WorkerLostError` line, and this process exits 1.
  */
-import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { MsnError } from '../errors.js';
@@ -104,57 +103,13 @@ export async function main(argv: string[], write: (s: string) => void = (s) => p
   }
 }
 
-/** Child side: runs {@link main}, sending stdout's share over IPC; its own fd 1 is the parent's stderr. */
-async function runAsChild(argv: string[]): Promise<void> {
-  const send = (m: unknown) => new Promise<void>((res) => process.send!(m, () => res()));
-  let pending = Promise.resolve();
-  const code = await main(argv, (s) => { pending = pending.then(() => send({ out: s })); });
-  await pending;
-  await send({ done: code });
-  process.disconnect();
-  process.exitCode = code;
-}
-
-/**
- * Parent side: runs this script as a child process (stdout → our stderr, IPC for the real output)
- * and writes what it sends to stdout. Resolves to the child's exit code.
- */
-export function runInChildProcess(script: string, argv: string[]): Promise<number> {
-  return new Promise((resolveCode) => {
-    const child = fork(script, argv, { stdio: ['inherit', 2, 'inherit', 'ipc'], env: { ...process.env, MSN_CLI_CHILD: '1' } });
-    // The reader went away (`… | head`): stop quietly, as command-line tools do, instead of an EPIPE stack trace.
-    process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code !== 'EPIPE') throw e;
-      child.kill();
-      process.exit(0);
-    });
-    let code: number | null = null;
-    child.on('message', (m: { out?: string; done?: number }) => {
-      if (typeof m.out === 'string') process.stdout.write(m.out);
-      if (typeof m.done === 'number') code = m.done;
-    });
-    // 'exit' can come before the last IPC messages are read: finish once the channel is closed too.
-    let exited: [number | null, NodeJS.Signals | null] | null = null;
-    let disconnected = false;
-    const finish = () => {
-      if (!exited || !disconnected) return;
-      const [exitCode, signal] = exited;
-      if (code === null) {
-        // The child died without reporting (e.g. a native abort): still one line on stderr, nothing on stdout.
-        process.stderr.write(`Error: the generate process ended without a result (${signal ?? `exit code ${exitCode}`}).\n`);
-      }
-      resolveCode(code ?? (exitCode || 1));
-    };
-    child.on('exit', (exitCode, signal) => { exited = [exitCode, signal]; finish(); });
-    child.on('disconnect', () => { disconnected = true; finish(); });
-  });
-}
-
 const invoked = process.argv[1] && /(?:cli|generate)\.(?:mjs|ts|js)$/.test(process.argv[1]);
 if (invoked) {
-  const argv = process.argv.slice(2);
-  const run = process.env.MSN_CLI_CHILD === '1' && process.send ? runAsChild(argv).then(() => undefined) : runInChildProcess(process.argv[1], argv);
-  run.then((code) => {
-    if (typeof code === 'number') process.exitCode = code;
+  // The reader went away (`… | head`): stop quietly, as command-line tools do, instead of an EPIPE
+  // stack trace. The executor process ends itself when its channel closes.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    process.exit(0);
   });
+  void main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
 }

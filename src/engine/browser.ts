@@ -28,7 +28,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   return createEngineWith(executor, { costCache: new IndexedDbCostCache(), ...options, model }, () => {
     watch.stop();
     worker.terminate();
-  }, (f) => Comlink.proxy(f as object) as typeof f);
+  }, (f) => Comlink.proxy(f));
 }
 
 /**

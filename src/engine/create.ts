@@ -17,12 +17,18 @@ export interface EngineOptions extends LoadOptions {
   costCache?: CostCache;
 }
 
-/** Loads `options.model` into `executor` and wraps both in an {@link Engine}. */
-export async function createEngineWith(executor: ExecutorApi, options: EngineOptions, onDispose: () => void | Promise<void>, wrapProgress: <T>(f: T) => T = (f) => f): Promise<Engine> {
+/**
+ * Loads `options.model` into `executor` and wraps both in an {@link Engine}.
+ * @param onDispose Frees what the platform glue holds (the worker); also called when the load fails.
+ * @param progressArg What to pass to `executor.load` for `options.onProgress`: the callback itself
+ *   (in-process), a `Comlink.proxy` of it (Web Worker), or undefined when the glue delivers progress
+ *   by other means (Node's executor process sends it as side messages).
+ */
+export async function createEngineWith(executor: ExecutorApi, options: EngineOptions, onDispose: () => void | Promise<void>, progressArg: (f: (p: LoadProgress) => void) => ((p: LoadProgress) => void) | undefined = (f) => f): Promise<Engine> {
   const { model, onProgress, costCache, ...load } = options;
   try {
     // Model first: its errors (missing folder, bad config) are the ones worth reporting.
-    const info = await executor.load(model, load, onProgress ? wrapProgress(onProgress) : undefined);
+    const info = await executor.load(model, load, onProgress ? progressArg(onProgress) : undefined);
     const { source } = await openCheckedSource(createModelSource(model));
     // A cached tokenizer file that fails to parse is evicted, so a reload downloads it again.
     const tokenizer = await Tokenizer.load(source).catch(async (e: unknown) => { throw await evictUnparsable(source, e); });

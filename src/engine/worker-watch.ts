@@ -4,8 +4,9 @@
  * exits or crashes, is terminated or killed for memory, fails to load its script, or hangs. Without
  * a watch, every pending call and every queued request would wait forever.
  *
- * The platform glue (`browser.ts`, `node.ts`) reports the events it has (`error`, `messageerror`,
- * Node's `exit`) through {@link WorkerWatch.fail}. A Web Worker has no exit event, so the watch
+ * The platform glue (`browser.ts`, `node.ts`) reports the events it has (a Web Worker's `error`
+ * and `messageerror`; the `exit`, closed channel and `error` of Node's executor process) through
+ * {@link WorkerWatch.fail}. A Web Worker has no exit event, so the watch
  * also pings the worker and calls it lost after {@link WorkerWatchOptions.timeoutMs} of silence.
  * {@link guardExecutor} then rejects every pending and later executor call with a
  * {@link WorkerLostError}.
@@ -101,7 +102,7 @@ export class WorkerWatch {
 
   /**
    * Declares the worker lost (idempotent): stops the watch, calls `onLost`, resolves {@link lost}.
-   * @param cause What happened, e.g. `the worker thread exited with code 1`.
+   * @param cause What happened, e.g. `the executor process exited with code 1`.
    */
   fail(cause: string): WorkerLostError {
     if (this.#error) return this.#error;

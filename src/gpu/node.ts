@@ -19,8 +19,8 @@ export function chooseIcd(preferSwiftShader = false): string {
 }
 
 /**
- * Points the Vulkan loader at the chosen driver for this process (call on the main thread before
- * starting worker threads: a worker's `process.env` is a copy the native loader never sees).
+ * Points the Vulkan loader at the chosen driver for this process (call on the main thread: a
+ * worker thread's `process.env` is a copy the native loader never sees).
  */
 export function prepareNodeGpuEnv(preferSwiftShader = false): string {
   const icd = chooseIcd(preferSwiftShader);

@@ -1,7 +1,7 @@
 /**
  * The worker-side executor: loads a model onto the GPU and runs forwards. One command encoder and
  * one submit per forward; the only readback is the top-k ids and values of the requested rows.
- * The same code runs in a browser Web Worker (navigator.gpu) and a Node worker thread (Dawn).
+ * The same code runs in a browser Web Worker (navigator.gpu) and a Node child process (Dawn, `node-worker.ts`).
  *
  * GPU errors fail the call, never yield a result: each forward's GPU calls run inside error scopes
  * (validation, out-of-memory, internal) and errors no scope caught are collected by the device's

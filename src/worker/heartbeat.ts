@@ -25,7 +25,7 @@ export function isHeartbeat(data: unknown): data is HeartbeatMessage {
   return typeof data === 'object' && data !== null && typeof (data as HeartbeatMessage).msnHeartbeat === 'string';
 }
 
-/** The worker's end of its channel: `self` in a Web Worker, Comlink's adapter of `parentPort` in Node. */
+/** The worker's end of its channel: `self` in a Web Worker, the IPC channel (`process`) of Node's executor process. */
 export interface HeartbeatEndpoint {
   postMessage(message: unknown): void;
   addEventListener(type: 'message', listener: (ev: { data: unknown }) => void): void;

@@ -100,7 +100,7 @@ describe('npm run generate under GPU faults', () => {
     expect(code).toBe(0);
   });
 
-  it('--help goes to stdout through the child process', async () => {
+  it('--help goes to stdout', async () => {
     const r = await cli(['--help']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^Usage: npm run generate/);

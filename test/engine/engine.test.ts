@@ -1,4 +1,4 @@
-// The engine end to end in Node: worker thread + Comlink, streaming, stats, errors across the boundary.
+// The engine end to end in Node: executor process + Comlink over IPC, streaming, stats, errors across the boundary.
 import { afterAll, describe, expect, it } from 'vitest';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,7 +18,7 @@ async function engine(name: string, inline = false, onProgress?: (p: LoadProgres
   return e;
 }
 
-describe('engine (Node worker thread)', () => {
+describe('engine (Node executor process)', () => {
   it('streams the golden greedy tokens with consistent stats', async () => {
     const g = golden('tiny-gqa-f16-untied');
     const progress: LoadProgress[] = [];

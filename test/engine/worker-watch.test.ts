@@ -95,9 +95,9 @@ describe('WorkerWatch', () => {
     const settled = watch.guard(() => Promise.resolve('done'));
     expect(await settled).toBe('done');
     const inFlight = watch.guard(() => new Promise(() => {})).catch((e: unknown) => e);
-    const e = watch.fail('the worker thread exited with code 1');
+    const e = watch.fail('the executor process exited with code 1');
     expect(await inFlight).toBe(e);
-    expect(e.message).toMatch(/^The model's worker stopped: the worker thread exited with code 1\./);
+    expect(e.message).toMatch(/^The model's worker stopped: the executor process exited with code 1\./);
     expect(e.code).toBe('worker-lost');
     expect(e.detail.reason).toBe('worker-lost');
     const n = pings.length;
