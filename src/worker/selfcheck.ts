@@ -19,6 +19,7 @@ import { DTYPE_BYTES, decodeToF32, type TensorDtype } from '../model/dtype.js';
 import { llamaLayer64, type KvCache64, type LayerWeights64 } from '../model/float64.js';
 import { ropeInvFreq } from '../model/rope.js';
 import type { SelfCheckReport } from './api.js';
+import { announceSyncStep } from './heartbeat.js';
 
 /** The layer compared. */
 export const SELF_CHECK_LAYER = 0;
@@ -138,7 +139,17 @@ export async function runSelfCheck(
   const cfg = capture.cfg;
   const C = cfg.hiddenSize;
   const shape = { C, H: cfg.numHeads, Hkv: cfg.numKvHeads, D: cfg.headDim, F: cfg.intermediateSize, eps: cfg.rmsNormEps, invFreq: ropeInvFreq(cfg) };
-  const w = capture.weights();
+  // The CPU side blocks this thread (about a second for a 1B model's layer on a slow CPU): announce
+  // it, so that the main thread's liveness watch does not take the worker for hung.
+  const cpu = <T>(label: string, f: () => T): T => {
+    announceSyncStep.start(`self-check: ${label}`);
+    try {
+      return f();
+    } finally {
+      announceSyncStep.end();
+    }
+  };
+  const w = cpu('decoding layer 0', () => capture.weights());
   const emb = capture.embeddings();
   const cache: KvCache64 = { k: [], v: [], rows: 0 };
   const gpuRows: Float32Array[] = [];
@@ -148,7 +159,7 @@ export async function runSelfCheck(
     const tokens = capture.tokens.slice(P, P + T);
     const positions = tokens.map((_, i) => P + i);
     gpuRows.push(await runGpu(tokens, positions, P));
-    refRows.push(llamaLayer64(emb.subarray(P * C, (P + T) * C), positions, shape, w, cache));
+    refRows.push(cpu('float64 layer 0', () => llamaLayer64(emb.subarray(P * C, (P + T) * C), positions, shape, w, cache)));
     P += T;
   }
   let scale = 0;
