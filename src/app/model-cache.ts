@@ -18,7 +18,7 @@
  */
 import { ModelFormatError } from '../errors.js';
 import { announcedBodyLength } from '../model/body-length.js';
-import { MAX_HEADER_BYTES, parseHeader } from '../model/safetensors.js';
+import { headerLength, parseHeaderBytes } from '../model/safetensors.js';
 
 /** File name of a folder's record, next to the model's files (no model file has this name). */
 export const RECORD_FILE = '.msn-cached.json';
@@ -65,17 +65,9 @@ export function recordUrl(folder: string): string {
  */
 export async function safetensorsSize(blob: Blob, name: string): Promise<number> {
   if (blob.size < 8) throw new ModelFormatError(`${name}: truncated (${blob.size} bytes, shorter than the 8-byte header length).`, { file: name });
-  const dv = new DataView(await blob.slice(0, 8).arrayBuffer());
-  const n = dv.getUint32(0, true) + dv.getUint32(4, true) * 2 ** 32;
-  if (n > MAX_HEADER_BYTES) throw new ModelFormatError(`${name}: header length ${n} exceeds the 100 MB limit.`, { file: name });
+  const n = headerLength(new Uint8Array(await blob.slice(0, 8).arrayBuffer()), name);
   if (8 + n > blob.size) throw new ModelFormatError(`${name}: truncated inside the header (${blob.size} bytes, the header ends at ${8 + n}).`, { file: name });
-  let json: unknown;
-  try {
-    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(await blob.slice(8, 8 + n).arrayBuffer()).trimEnd());
-  } catch (e) {
-    throw new ModelFormatError(`${name}: header is not valid JSON (${(e as Error).message}).`, { file: name });
-  }
-  const tensors = parseHeader(json, name, null);
+  const tensors = parseHeaderBytes(new Uint8Array(await blob.slice(8, 8 + n).arrayBuffer()), name, null);
   return 8 + n + (tensors.at(-1)?.end ?? 0);
 }
 

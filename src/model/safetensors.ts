@@ -131,6 +131,31 @@ class ByteReader {
 }
 
 /**
+ * N, the header's byte length, from a safetensors file's first 8 bytes (u64 little-endian).
+ * @throws ModelFormatError when N exceeds {@link MAX_HEADER_BYTES}.
+ */
+export function headerLength(first8: Uint8Array, file: string): number {
+  const dv = new DataView(first8.buffer, first8.byteOffset, 8);
+  const n = dv.getUint32(0, true) + dv.getUint32(4, true) * 2 ** 32;
+  if (n > MAX_HEADER_BYTES) throw new ModelFormatError(`${file}: header length ${n} exceeds the 100 MB limit.`, { file });
+  return n;
+}
+
+/**
+ * The tensors of a safetensors header given as its N bytes of UTF-8 JSON (see {@link parseHeader}).
+ * @throws ModelFormatError when the bytes are not valid UTF-8 JSON, or the header is malformed.
+ */
+export function parseHeaderBytes(header: Uint8Array, file: string, dataBytes: number | null): TensorInfo[] {
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(header).trimEnd());
+  } catch (e) {
+    throw new ModelFormatError(`${file}: header is not valid JSON (${(e as Error).message}).`, { file });
+  }
+  return parseHeader(json, file, dataBytes);
+}
+
+/**
  * Streams the tensors of one safetensors file.
  * @param size file size in bytes when known (enables up-front checks).
  * @param onBytes called with each chunk's byte count (progress).
@@ -147,19 +172,11 @@ export async function* readSafetensors(
   try {
     const lenBytes = await r.read(8);
     if (!lenBytes) throw new ModelFormatError(`${file}: truncated (shorter than the 8-byte header length).`, { file });
-    const dv = new DataView(lenBytes.buffer);
-    const n = dv.getUint32(0, true) + dv.getUint32(4, true) * 2 ** 32;
-    if (n > MAX_HEADER_BYTES) throw new ModelFormatError(`${file}: header length ${n} exceeds the 100 MB limit.`, { file });
+    const n = headerLength(lenBytes, file);
     if (size !== null && n > size - 8) throw new ModelFormatError(`${file}: header length ${n} is beyond the file size ${size}.`, { file });
     const hdr = await r.read(n);
     if (!hdr) throw new ModelFormatError(`${file}: truncated inside the header.`, { file });
-    let json: unknown;
-    try {
-      json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(hdr).trimEnd());
-    } catch (e) {
-      throw new ModelFormatError(`${file}: header is not valid JSON (${(e as Error).message}).`, { file });
-    }
-    const tensors = parseHeader(json, file, size === null ? null : size - 8 - n);
+    const tensors = parseHeaderBytes(hdr, file, size === null ? null : size - 8 - n);
     let at = 0;
     for (const info of tensors) {
       if (!(await r.skip(info.begin - at))) throw new ModelFormatError(`${file}: truncated before tensor "${info.name}".`, { file });
