@@ -14,6 +14,7 @@
 import { KernelCache, ParamArena, flatGrid, roundUp, type KernelDef, type Pass } from '../src/gpu/kernel.js';
 import type { AdapterSummary, GpuContext } from '../src/gpu/context.js';
 import { kernelLimits } from '../src/gpu/needs.js';
+import { chooseKernelConfig } from '../src/gpu/kernel-config.js';
 import { kernelFor, matmulPass, type MatmulConfig, type WeightFormat } from '../src/kernels/matmul.js';
 import { attentionKernel, attentionPass, causalMask } from '../src/kernels/attention.js';
 import { DraftTree } from '../src/decode/tree.js';
@@ -214,10 +215,10 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<KernelBench
   // Model: config for shapes, and the runtime's matmul configuration on this adapter.
   const desc = await describeModel(createModelSource(o.model));
   const cfg: LlamaConfig = desc.config;
-  const matmulFor = (lanes?: number) => new LlamaGpu(ctx, cfg, 8, 0, lanes).matmul;
-  const mm = matmulFor();
-  // The engine's attention softmax block on this adapter (64 before it became adapter-dependent).
-  const attnBlock = (new LlamaGpu(ctx, cfg, 8, 0) as LlamaGpu & { attnBlock?: number }).attnBlock ?? 64;
+  const kernels = chooseKernelConfig(ctx.adapter);
+  const matmulFor = (lanes?: number) => chooseKernelConfig(ctx.adapter, 'auto', { matmulLanes: lanes }).matmul;
+  const mm = kernels.matmul;
+  const attnBlock = kernels.attention.block;
   log(`  adapter ${summary.vendor}/${summary.architecture} ${summary.description}; timing ${timer.timestamps ? 'timestamp-query' : 'wall'}; matmul ${JSON.stringify(mm)}, attention block ${attnBlock}`);
 
   // ---------------------------------------------------------------- ceilings
@@ -367,7 +368,7 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<KernelBench
   log(`  attention: ${attention.map((r) => `${r.kernel} ${r.ms} ms`).join(', ')}`);
 
   // ---------------------------------------------------------------- the model's forward
-  const model = new LlamaGpu(ctx, cfg, Math.min(cfg.maxPositionEmbeddings, 4096), TREE_ROOM);
+  const model = new LlamaGpu(ctx, cfg, Math.min(cfg.maxPositionEmbeddings, 4096), TREE_ROOM, kernels);
   const seen = await streamWeights(desc, (n) => model.target(n) !== null, (name, dtype, shape, bytes) => model.addTensor(name, dtype, shape, bytes));
   await model.finish(seen);
   const dispatchesPerForward = { ar: model.dispatchCount(1, 'last'), tree69: model.dispatchCount(Math.min(69, model.dims.maxRows), 'all'), prefill128: model.dispatchCount(model.dims.maxRows, 'none') };

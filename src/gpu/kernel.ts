@@ -29,6 +29,18 @@ export interface KernelDef {
   params: string;
 }
 
+/**
+ * Global-memory bytes one pass reads, by kind (the traffic model of ARCHITECTURE.md): `weights`
+ * (weight matrices and embedding rows), `kv` (K/V cache rows), `other` (activations, masks, tables).
+ * Each counts every fetch the pass issues, repeats included: a weight tile fetched by three row
+ * blocks counts three times. Computed by the kernel wrapper from the same geometry it dispatches.
+ */
+export interface PassReads {
+  weights: number;
+  kv: number;
+  other: number;
+}
+
 /** One dispatch: which compiled kernel, its data bind group, uniform values and grid. */
 export interface Pass {
   kernel: CompiledKernel;
@@ -36,6 +48,8 @@ export interface Pass {
   params: ArrayLike<number>;
   workgroups: readonly [number, number, number];
   label: string;
+  /** Bytes the pass reads from global memory (set by the matmul, embedding and attention wrappers). */
+  reads?: PassReads;
 }
 
 /** A pipeline specialised by override constants, with its group-0 layout. */

@@ -13,6 +13,12 @@ export const ATTENTION_MAX_T = 256;
 /** Mask entries at or below this are "masked"; hosts write −3.4e38 for −∞. */
 export const MASKED = -3.4e38;
 
+/** Attention part of the engine's kernel configuration (src/gpu/kernel-config.ts). */
+export interface AttentionConfig {
+  /** Softmax block = keys per online-softmax step (16, 32 or 64), engine-wide. */
+  block: number;
+}
+
 export interface AttentionShape {
   T: number;
   P: number;

@@ -3,6 +3,7 @@
  * is structured-clone friendly. Shapes use the glossary of ARCHITECTURE.md.
  */
 import type { AdapterSummary } from '../gpu/context.js';
+import type { KernelConfigChoice } from '../gpu/kernel-config.js';
 import type { KernelFaults } from '../gpu/kernel.js';
 import type { LlamaConfig } from '../model/config.js';
 import type { LoadProgress } from '../model/loader.js';
@@ -27,7 +28,12 @@ export interface LoadOptions {
    * GPU bytes (LimitTooLowError with the numbers). Default: no budget.
    */
   memoryBudgetBytes?: number;
-  /** Matmul reduction lanes (power of two); default 1 on CPU adapters, 16 on GPUs. */
+  /**
+   * Kernel configuration (src/gpu/kernel-config.ts): `auto` (default) follows the adapter (`cpu` on
+   * a fallback adapter, else `gpu`); `gpu` forces what a GPU gets, on any adapter.
+   */
+  kernelConfig?: KernelConfigChoice;
+  /** Override: matmul reduction lanes (power of two); default that of the kernel configuration (1 cpu, 16 gpu). */
   matmulLanes?: number;
   /**
    * Run the load-time self-check (default true): after warmup, layer 0 of the model runs on a few

@@ -17,6 +17,7 @@ import { MASKED } from '../kernels/attention.js';
 import { MAX_TOPK } from '../kernels/topk.js';
 import { describeModel, streamWeights, type LoadProgress } from '../model/loader.js';
 import { createModelSource } from '../model/source.js';
+import { chooseKernelConfig } from '../gpu/kernel-config.js';
 import { TREE_ROOM, type ExecutorApi, type ForwardRequest, type ForwardResult, type LoadOptions, type ModelInfo } from './api.js';
 import { LlamaGpu } from './llama.js';
 import { runSelfCheck, SelfCheckCapture, SELF_CHECK_LAYER } from './selfcheck.js';
@@ -59,7 +60,7 @@ export class Executor implements ExecutorApi {
       const contextLength = options.contextLength ?? Math.min(cfg.maxPositionEmbeddings, 4096);
       if (!Number.isInteger(contextLength) || contextLength < 2) throw new InvalidArgumentError(`contextLength must be an integer ≥ 2, got ${contextLength}.`);
       const faults = options.faults ?? {};
-      const m = new LlamaGpu(ctx, cfg, contextLength, TREE_ROOM, options.matmulLanes, options.maxRows, faults);
+      const m = new LlamaGpu(ctx, cfg, contextLength, TREE_ROOM, chooseKernelConfig(ctx.adapter, options.kernelConfig, { matmulLanes: options.matmulLanes }), options.maxRows, faults);
       this.#model = m;
       if (options.memoryBudgetBytes !== undefined) {
         const plan = m.plannedBytes();

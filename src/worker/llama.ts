@@ -17,6 +17,7 @@ import { ATTENTION, attentionConstants, attentionKernel, attentionPass, causalMa
 import { EMBED, embedConstants, embedKernel, embedPass } from '../kernels/embed.js';
 import { KV_COMPACT, kvCompactPass, MAX_COMPACT_ROWS } from '../kernels/kv_compact.js';
 import { kernelFor, MATMUL, matmulConstants, matmulPass, type MatmulConfig } from '../kernels/matmul.js';
+import type { KernelConfig } from '../gpu/kernel-config.js';
 import { RMSNORM, rmsnormPass } from '../kernels/rmsnorm.js';
 import { ROPE_KV_APPEND, ropeKvAppendPass } from '../kernels/rope_kv_append.js';
 import { SWIGLU, swigluPass } from '../kernels/swiglu.js';
@@ -78,20 +79,16 @@ export class LlamaGpu {
   kvBytes = 0;
   scratchBytes = 0;
 
-  /** @param faults test-only kernel faults (`LoadOptions.faults`). */
-  constructor(readonly ctx: GpuContext, readonly cfg: LlamaConfig, contextLength: number, treeRoom: number, lanes?: number, maxRows = 128, faults?: KernelFaults) {
+  /**
+   * @param kernels the engine's kernel configuration (src/gpu/kernel-config.ts: `chooseKernelConfig`).
+   * @param faults test-only kernel faults (`LoadOptions.faults`).
+   */
+  constructor(readonly ctx: GpuContext, readonly cfg: LlamaConfig, contextLength: number, treeRoom: number, readonly kernels: KernelConfig, maxRows = 128, faults?: KernelFaults) {
     this.#device = ctx.device;
     this.#maxPerDim = ctx.limits.maxWorkgroupsPerDimension;
     this.cache = new KernelCache(ctx.device, { limits: ctx.limits.kernel, adapter: adapterName(ctx.adapter), faults });
-    const fallback = ctx.adapter.isFallbackAdapter;
-    // CPU adapters: one lane (each thread owns whole dot products: no workgroup memory, no barrier)
-    // and a 8×4 register tile; GPUs: 16 lanes split K for memory-bound GEMV bandwidth.
-    const l = lanes ?? (fallback ? 1 : 16);
-    this.attnBlock = fallback ? 16 : 64;
-    if (!(l >= 1 && l <= 64 && (l & (l - 1)) === 0)) throw new UnsupportedModelError('matmulLanes', l, 'a power of two in [1, 64]');
-    this.matmul = fallback
-      ? { lanes: l, gemvCols: Math.max(1, 64 / l), tiledCols: Math.max(1, 16 / l), tiledCpt: 4 }
-      : { lanes: l, gemvCols: Math.max(1, 256 / l), tiledCols: Math.max(1, 64 / l), tiledCpt: 2 };
+    this.matmul = kernels.matmul;
+    this.attnBlock = kernels.attention.block;
     const C = cfg.hiddenSize; const H = cfg.numHeads; const Hkv = cfg.numKvHeads; const D = cfg.headDim;
     const F = cfg.intermediateSize; const V = cfg.vocabSize;
     const HD = H * D; const QKV = (H + 2 * Hkv) * D;
