@@ -29,7 +29,7 @@ import gemmCode from './gemm_vec4.wgsl';
 import { GpuTimer, type Timing, type TimingMethod } from './gpu-timer.js';
 import { median, round, sig } from './stats.js';
 
-function dispatch(cp: GPUComputePassEncoder, p: Pass, arena: ParamArena, off: number): void {
+export function dispatch(cp: GPUComputePassEncoder, p: Pass, arena: ParamArena, off: number): void {
   cp.setPipeline(p.kernel.pipeline);
   cp.setBindGroup(0, p.bindGroup);
   cp.setBindGroup(1, arena.bindGroup, [off]);
@@ -153,18 +153,20 @@ function fillRandom(u32: Uint32Array, fmt: 'f32' | 'f16', seed: number): void {
   }
 }
 
-export async function runKernelBench(o: KernelBenchOptions): Promise<KernelBenchResult> {
-  const t0 = performance.now();
-  const log = o.log ?? (() => {});
-  const adapter = await o.gpu.requestAdapter({ powerPreference: 'high-performance' });
+/**
+ * The bench's device and engine-like context on the best adapter of `gpu`: every optional feature it
+ * has (timestamps, f16, subgroups) and bindings up to 1 GiB; weights are still split at 128 MiB like
+ * the engine's (which requests default limits).
+ * @throws Error when there is no adapter.
+ */
+export async function benchContext(gpu: GPU): Promise<{ ctx: GpuContext; summary: AdapterSummary; features: GPUFeatureName[] }> {
+  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) throw new Error('No WebGPU adapter.');
   const info = adapter.info;
   const summary: AdapterSummary = {
     vendor: info?.vendor ?? '', architecture: info?.architecture ?? '', device: info?.device ?? '', description: info?.description ?? '',
     isFallbackAdapter: Boolean((info as GPUAdapterInfo & { isFallbackAdapter?: boolean })?.isFallbackAdapter ?? (adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter),
   };
-  const size: KernelBenchSize = o.size ?? (summary.isFallbackAdapter ? 'cpu' : 'gpu');
-  const plan = PLANS[size];
   const features = (['timestamp-query', 'shader-f16', 'subgroups'] as GPUFeatureName[]).filter((f) => adapter.features.has(f));
   const cap = 2 ** 30;
   const device = await adapter.requestDevice({
@@ -177,7 +179,7 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<KernelBench
   const maxBinding = device.limits.maxStorageBufferBindingSize;
   const maxPerDim = device.limits.maxComputeWorkgroupsPerDimension;
   const ctx: GpuContext = {
-    gpu: o.gpu, device, adapter: summary,
+    gpu: gpu, device, adapter: summary,
     features: { shaderF16: device.features.has('shader-f16'), subgroups: device.features.has('subgroups'), timestampQuery: device.features.has('timestamp-query') },
     limits: {
       // The engine requests default limits: weights are split at 128 MiB there, so here too.
@@ -190,6 +192,18 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<KernelBench
     buffers: { count: 0, bytes: 0 },
     uncaptured: [],
   };
+  return { ctx, summary, features };
+}
+
+export async function runKernelBench(o: KernelBenchOptions): Promise<KernelBenchResult> {
+  const t0 = performance.now();
+  const log = o.log ?? (() => {});
+  const { ctx, summary, features } = await benchContext(o.gpu);
+  const device = ctx.device;
+  const size: KernelBenchSize = o.size ?? (summary.isFallbackAdapter ? 'cpu' : 'gpu');
+  const plan = PLANS[size];
+  const maxBinding = device.limits.maxStorageBufferBindingSize;
+  const maxPerDim = device.limits.maxComputeWorkgroupsPerDimension;
   const timer = new GpuTimer(device, plan.targetMs);
   const cache = new KernelCache(device);
   const arena = new ParamArena(device, cache.paramsLayout, 64);

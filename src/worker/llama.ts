@@ -351,6 +351,16 @@ export class LlamaGpu {
     return [...this.#matrices.values()].reduce((n, m) => n + m.chunks.length, 0);
   }
 
+  /**
+   * Bytes of the weight matrices one forward's matmuls read when every row gets logits: q/k/v, o,
+   * gate/up and down of every layer plus lm_head (the tied embedding counted once, as lm_head; an
+   * untied embedding table is gathered row by row, so it is not counted). The denominator of the
+   * traffic model's weightFetchRatio (bench/cost-curve.ts).
+   */
+  get matmulWeightBytes(): number {
+    return this.#layers.reduce((n, l) => n + l.qkv.bytes + l.o.bytes + l.gu.bytes + l.down.bytes, 0) + this.#lmHead.bytes;
+  }
+
   /** K and V slab buffers. */
   get kvBuffers(): number {
     return 2 * this.#slabs.length;
