@@ -5,6 +5,7 @@ import { createEngine } from '../src/engine/browser.js';
 import { runDecodeBench, type BenchPrompt, type ModeSpec } from './decode.js';
 import { runKernelBench, type KernelBenchSize } from './kernels.js';
 import { runHostBench } from './host.js';
+import { runCostBench } from './cost-curve.js';
 
 const log = (s: string) => console.log(`[bench] ${s}`);
 
@@ -44,4 +45,8 @@ async function msnBenchHost(o: { vocab: number; steps: number }) {
   return guard(() => runHostBench(o.vocab, o.steps));
 }
 
-Object.assign(window, { msnBenchDecode, msnBenchKernels, msnBenchHost, msnBenchReady: true });
+async function msnBenchCost(o: { models: Array<{ name: string; location: string }>; P?: number }) {
+  return guard(() => runCostBench({ gpu: navigator.gpu, models: o.models.map((m) => ({ name: m.name, location: new URL(m.location, location.href).href })), P: o.P, log }));
+}
+
+Object.assign(window, { msnBenchDecode, msnBenchKernels, msnBenchHost, msnBenchCost, msnBenchReady: true });

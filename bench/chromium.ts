@@ -8,6 +8,7 @@ import { CHROMIUM_ARGS, CHROMIUM_PATH, modelUrlPath } from '../src/cli/chromium.
 import type { AdapterSummary } from '../src/gpu/context.js';
 import type { BenchPrompt, DecodeBenchResult, ModeSpec } from './decode.js';
 import type { HostBenchRow } from './host.js';
+import type { CostBenchResult } from './cost-curve.js';
 import type { KernelBenchResult, KernelBenchSize } from './kernels.js';
 import type { Plan } from './plan.js';
 import type { BenchModel } from './run.js';
@@ -21,6 +22,8 @@ export interface ChromiumBenchOptions {
   kernels: KernelBenchSize | 'auto' | false;
   decode: boolean;
   host: boolean;
+  /** The cost-curve section (`--cost`): these models in both kernel configurations. */
+  cost?: { models: Array<{ name: string; path: string }>; P?: number } | null;
   log: (s: string) => void;
 }
 
@@ -31,7 +34,7 @@ function unwrap<T>(what: string, o: Outcome<T>): T {
   return o.result;
 }
 
-export async function runChromiumBench(o: ChromiumBenchOptions): Promise<{ adapter: AdapterSummary; models: Array<{ model: BenchModel; decode: DecodeBenchResult }>; kernels: KernelBenchResult | null; host: HostBenchRow[] | null }> {
+export async function runChromiumBench(o: ChromiumBenchOptions): Promise<{ adapter: AdapterSummary; models: Array<{ model: BenchModel; decode: DecodeBenchResult }>; kernels: KernelBenchResult | null; host: HostBenchRow[] | null; cost: CostBenchResult | null }> {
   const { createServer } = await import('vite');
   const server = await createServer({
     root: o.root, configFile: `${o.root}/vite.config.ts`, logLevel: 'error',
@@ -74,8 +77,15 @@ export async function runChromiumBench(o: ChromiumBenchOptions): Promise<{ adapt
       const args = { vocab: models[0]?.decode.info.config.vocabSize ?? 4096, steps: o.plan.hostSteps };
       host = unwrap('host benchmark', await page.evaluate((a) => (window as unknown as { msnBenchHost: (x: unknown) => Promise<Outcome<HostBenchRow[]>> }).msnBenchHost(a), args));
     }
+    let cost: CostBenchResult | null = null;
+    if (o.cost) {
+      o.log('cost curve:');
+      const args = { models: o.cost.models.map((m) => ({ name: m.name, location: modelUrlPath(o.root, m.path) })), P: o.cost.P };
+      cost = unwrap('cost-curve benchmark', await page.evaluate((a) => (window as unknown as { msnBenchCost: (x: unknown) => Promise<Outcome<CostBenchResult>> }).msnBenchCost(a), args));
+      adapter ??= cost.adapter;
+    }
     if (!adapter) throw new Error('Nothing was run (--no-decode and --no-kernels).');
-    return { adapter, models, kernels, host };
+    return { adapter, models, kernels, host, cost };
   } finally {
     await browser.close();
     await server.close();
