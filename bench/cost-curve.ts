@@ -24,7 +24,7 @@ import { createModelSource } from '../src/model/source.js';
 import { TREE_ROOM } from '../src/worker/api.js';
 import { LlamaGpu } from '../src/worker/llama.js';
 import { GpuTimer, type TimingMethod } from './gpu-timer.js';
-import { benchContext, dispatch } from './kernels.js';
+import { benchContext, dispatch } from './context.js';
 import { round } from './stats.js';
 
 /** Rows per forward of the curve (the list). */

@@ -12,8 +12,7 @@
  * Browser- and Node-compatible: pass a `GPU` (navigator.gpu, or Dawn's in Node).
  */
 import { KernelCache, ParamArena, flatGrid, roundUp, type KernelDef, type Pass } from '../src/gpu/kernel.js';
-import type { AdapterSummary, GpuContext } from '../src/gpu/context.js';
-import { kernelLimits } from '../src/gpu/needs.js';
+import type { AdapterSummary } from '../src/gpu/context.js';
 import { chooseKernelConfig } from '../src/gpu/kernel-config.js';
 import { kernelFor, matmulPass, type MatmulConfig, type WeightFormat } from '../src/kernels/matmul.js';
 import { attentionKernel, attentionPass, causalMask } from '../src/kernels/attention.js';
@@ -27,14 +26,9 @@ import { MAX_TOPK } from '../src/kernels/topk.js';
 import streamCode from './stream.wgsl';
 import gemmCode from './gemm_vec4.wgsl';
 import { GpuTimer, type Timing, type TimingMethod } from './gpu-timer.js';
+import { benchContext, dispatch } from './context.js';
 import { median, round, sig } from './stats.js';
 
-export function dispatch(cp: GPUComputePassEncoder, p: Pass, arena: ParamArena, off: number): void {
-  cp.setPipeline(p.kernel.pipeline);
-  cp.setBindGroup(0, p.bindGroup);
-  cp.setBindGroup(1, arena.bindGroup, [off]);
-  cp.dispatchWorkgroups(...p.workgroups);
-}
 
 /**
  * Packs the params of `passes` into `arena` once (reset + flush) and returns their offsets and an
@@ -151,48 +145,6 @@ function fillRandom(u32: Uint32Array, fmt: 'f32' | 'f16', seed: number): void {
     x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
     u32[i] = ((x >>> 0) & mask) | base;
   }
-}
-
-/**
- * The bench's device and engine-like context on the best adapter of `gpu`: every optional feature it
- * has (timestamps, f16, subgroups) and bindings up to 1 GiB; weights are still split at 128 MiB like
- * the engine's (which requests default limits).
- * @throws Error when there is no adapter.
- */
-export async function benchContext(gpu: GPU): Promise<{ ctx: GpuContext; summary: AdapterSummary; features: GPUFeatureName[] }> {
-  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
-  if (!adapter) throw new Error('No WebGPU adapter.');
-  const info = adapter.info;
-  const summary: AdapterSummary = {
-    vendor: info?.vendor ?? '', architecture: info?.architecture ?? '', device: info?.device ?? '', description: info?.description ?? '',
-    isFallbackAdapter: Boolean((info as GPUAdapterInfo & { isFallbackAdapter?: boolean })?.isFallbackAdapter ?? (adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter),
-  };
-  const features = (['timestamp-query', 'shader-f16', 'subgroups'] as GPUFeatureName[]).filter((f) => adapter.features.has(f));
-  const cap = 2 ** 30;
-  const device = await adapter.requestDevice({
-    requiredFeatures: features,
-    requiredLimits: {
-      maxStorageBufferBindingSize: Math.min(adapter.limits.maxStorageBufferBindingSize, cap),
-      maxBufferSize: Math.min(adapter.limits.maxBufferSize, cap),
-    },
-  });
-  const maxBinding = device.limits.maxStorageBufferBindingSize;
-  const maxPerDim = device.limits.maxComputeWorkgroupsPerDimension;
-  const ctx: GpuContext = {
-    gpu: gpu, device, adapter: summary,
-    features: { shaderF16: device.features.has('shader-f16'), subgroups: device.features.has('subgroups'), timestampQuery: device.features.has('timestamp-query') },
-    limits: {
-      // The engine requests default limits: weights are split at 128 MiB there, so here too.
-      maxBindingBytes: Math.min(134217728, maxBinding), maxBufferBytes: device.limits.maxBufferSize,
-      maxWorkgroupStorageBytes: device.limits.maxComputeWorkgroupStorageSize, maxWorkgroupsPerDimension: maxPerDim,
-      maxInvocationsPerWorkgroup: device.limits.maxComputeInvocationsPerWorkgroup, minUniformOffsetAlignment: device.limits.minUniformBufferOffsetAlignment,
-      kernel: kernelLimits(device.limits),
-    },
-    lost: new Promise(() => {}),
-    buffers: { count: 0, bytes: 0 },
-    uncaptured: [],
-  };
-  return { ctx, summary, features };
 }
 
 export async function runKernelBench(o: KernelBenchOptions): Promise<KernelBenchResult> {

@@ -8,7 +8,6 @@
  * microbenchmarks; the scheduler's host cost. Writes bench/results/<date>-<adapter>.{json,md}
  * (bench/results/tmp/ for --quick unless --out is given).
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { basename, join } from 'node:path';
@@ -23,6 +22,10 @@ import { runKernelBench, type KernelBenchResult, type KernelBenchSize } from './
 import { runHostBench, type HostBenchRow } from './host.js';
 import { chromiumPlan, estimateSeconds, PLANS, type AdapterClass, type Plan, type PlanName } from './plan.js';
 import { renderMarkdown } from './report.js';
+import { runCostMain } from './cost.js';
+import { adapterSlug, gitCommit } from './meta.js';
+
+export { adapterSlug, gitCommit };
 
 export interface BenchModel {
   id: string;
@@ -150,30 +153,7 @@ export function loadPrompts(root: string, perSuite: Record<string, number>, over
   return out;
 }
 
-function gitCommit(root: string): string {
-  if (process.env.MSN_BENCH_COMMIT) return process.env.MSN_BENCH_COMMIT;
-  try {
-    const head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', 'src', 'shaders', 'bench', 'public/models', ':!bench/results'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    return dirty ? `${head} (+ uncommitted changes in src, shaders, bench or public/models)` : head;
-  } catch {
-    return 'unknown';
-  }
-}
 
-/** Short file-name slug of an adapter: lavapipe, swiftshader, nvidia-h200, … */
-export function adapterSlug(a: AdapterSummary, runtime: string): string {
-  const s = `${a.vendor} ${a.architecture} ${a.device} ${a.description}`.toLowerCase();
-  let name: string;
-  if (s.includes('llvmpipe') || s.includes('lavapipe')) name = 'lavapipe';
-  else if (s.includes('swiftshader')) name = 'swiftshader';
-  else {
-    const dev = (a.device || a.architecture).toLowerCase();
-    const v = a.vendor.toLowerCase();
-    name = (v && !dev.startsWith(v) ? `${v}-${dev}` : dev || v).replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'unknown';
-  }
-  return runtime === 'chromium' ? `${name}-chromium` : name;
-}
 
 function adapterClass(runtime: string): AdapterClass {
   if (runtime === 'chromium') return 'swiftshader';
@@ -291,7 +271,7 @@ function machineInfo(chromium: boolean): BenchResults['machine'] {
   return { node: process.version, platform: `${process.platform}-${process.arch}`, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '', loadAvgAtStart: loadavg().map((x) => Math.round(x * 100) / 100), env };
 }
 
-main().then((code) => process.exit(code), (e) => {
+(process.argv.includes('--cost') ? runCostMain(process.argv.slice(2)) : main()).then((code) => process.exit(code), (e) => {
   log(`bench failed: ${(e as Error)?.stack ?? e}`);
   process.exit(2);
 });
