@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/make-model.py --shape llama-3.2-1b --layers 2 --out /tmp/m --golden /tmp/m/golden.json
     .venv/bin/python scripts/make-model.py --shape llama-3-8b                  # full size: ~16 GB of bf16
+    .venv/bin/python scripts/make-model.py --shape deepseek-coder-6.7b --no-weights --out /tmp/d   # config + tokenizer
     .venv/bin/python scripts/make-model.py --list
 
 Shapes (config.json, generation_config.json and the shard size are those of the published checkpoint):
@@ -281,7 +282,7 @@ def write_json(path: Path, obj) -> None:
     path.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
 
 
-def make(shape: str, layers: int | None, out: Path, seed: int) -> dict:
+def make(shape: str, layers: int | None, out: Path, seed: int, weights: bool = True) -> dict:
     spec = SHAPES[shape]
     cfg = dict(spec["config"])
     if layers is not None:
@@ -295,6 +296,8 @@ def make(shape: str, layers: int | None, out: Path, seed: int) -> dict:
     write_json(out / "tokenizer_config.json", tokenizer_config(spec))
     write_json(out / "config.json", cfg)
     write_json(out / "generation_config.json", spec["generation"])
+    if not weights:
+        return {"shape": shape, "layers": cfg["num_hidden_layers"]}
     total = write_weights(out, cfg, seed, spec["shard_bytes"], TOKENIZER_VOCAB)
     info = {"shape": shape, "repo": spec["repo"], "layers": cfg["num_hidden_layers"], "seed": seed,
             "dtype": "bfloat16", "weight_bytes": total, "script": "scripts/make-model.py"}
@@ -311,6 +314,7 @@ def main() -> None:
     ap.add_argument("--golden", type=Path, help="also write transformers' greedy tokens for GOLDEN_PROMPTS here "
                                                 "(the seed moves on until the margins are met)")
     ap.add_argument("--list", action="store_true", help="print the shapes and exit")
+    ap.add_argument("--no-weights", action="store_true", help="write only the config, generation config and tokenizer")
     args = ap.parse_args()
     if args.list:
         for k, v in SHAPES.items():
@@ -324,6 +328,10 @@ def main() -> None:
     transformers.utils.logging.disable_progress_bar()
     out = args.out or Path("models") / (args.shape + (f"-{args.layers}l" if args.layers else ""))
     t0 = time.time()
+    if args.no_weights:
+        make(args.shape, args.layers, out, args.seed, weights=False)
+        print(f"{args.shape}: wrote {out} without weights")
+        return
     for seed in range(args.seed, args.seed + (MAX_SEED_TRIES if args.golden else 1)):
         info = make(args.shape, args.layers, out, seed)
         params = info["weight_bytes"] / 2
