@@ -38,7 +38,7 @@ class InstantBackend implements StepBackend {
       }
     }
     this.ms += performance.now() - t0;
-    return { ids, values, rows: k ? T : 0, k, kvLength: 0, gpuMs: 0 };
+    return { ids, values, rows: k ? T : 0, k, kvLength: 0, gpuMs: 0, gpuTiming: 'wall' };
   }
 }
 

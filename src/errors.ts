@@ -166,6 +166,36 @@ export class InvalidArgumentError extends MsnError {
   }
 }
 
+/**
+ * A forward named a mask id the executor does not hold: never registered, registered for another
+ * tree size, or forgotten when the executor's mask library filled up and was cleared. Register the
+ * mask again with `registerMask()` (the decode scheduler does so once, on this error's code
+ * `unknown-mask`). `detail`: mask (the id), T (rows of the forward), registeredT (the T the id was
+ * registered with, or null when the id is unknown).
+ */
+export class UnknownMaskError extends MsnError {
+  constructor(mask: number, T: number, registeredT: number | null) {
+    super('unknown-mask', registeredT === null
+      ? `forward: mask ${mask} is unknown (never registered, or forgotten when the mask library filled up); register it with registerMask().`
+      : `forward: mask ${mask} was registered for ${registeredT}×${registeredT} rows, not ${T}×${T}; register the ${T}-row mask with registerMask().`, { mask, T, registeredT });
+    this.name = 'UnknownMaskError'; // explicit: class names do not survive minification
+  }
+}
+
+/**
+ * The caller's idea of the KV cache length disagrees with the executor's, which is the only source of
+ * truth: a forward's `expectedKvLength` (the committed rows, after the requested `keep` compaction,
+ * that its first new row follows) is not what the executor holds. Nothing ran. A decode scheduler
+ * that gets this has lost track of the cache (e.g. another caller used the same executor):
+ * start the generation again. `detail`: expected, actual.
+ */
+export class KvLengthMismatchError extends MsnError {
+  constructor(expected: number, actual: number) {
+    super('kv-length-mismatch', `forward: the caller expects ${expected} KV rows before this forward, but the executor holds ${actual}. Nothing ran; the caller's bookkeeping is out of step with the executor (another caller may share it): reset and start the generation again.`, { expected, actual });
+    this.name = 'KvLengthMismatchError'; // explicit: class names do not survive minification
+  }
+}
+
 /** A file or URL could not be read. */
 export class NetworkError extends MsnError {
   constructor(url: string, status: number | string) {
@@ -217,7 +247,7 @@ export class ChatTemplateError extends MsnError {
 export const ERROR_CLASSES: Record<string, new (...args: never[]) => MsnError> = {
   MsnError, WebGpuUnavailableError, DeviceLostError, WorkerLostError, OutOfMemoryError, LimitTooLowError, ModelFormatError,
   UnsupportedModelError, IntegrityError, ContextOverflowError, AbortedError, InvalidArgumentError, NetworkError, BusyError,
-  NonFiniteLogitsError,
+  NonFiniteLogitsError, UnknownMaskError, KvLengthMismatchError,
   GpuValidationError, GpuInternalError, SelfCheckError,
   ChatTemplateError,
 };

@@ -13,7 +13,7 @@
  * Pure TypeScript: the cost probe and its cache are injected.
  */
 import type { DraftAvailability, TreePolicy } from './scheduler.js';
-import { RETRIEVAL_COL, type DraftTree } from './tree.js';
+import { PAPER_TREE_SIZE, RETRIEVAL_COL, type DraftTree } from './tree.js';
 
 /** Measured forward cost: median milliseconds per tree size T. */
 export interface CostTable {
@@ -22,7 +22,7 @@ export interface CostTable {
 }
 
 /** Tree sizes the probe measures. */
-export const PROBE_SIZES = [1, 2, 4, 8, 16, 32, 48, 69];
+export const PROBE_SIZES = [1, 2, 4, 8, 16, 32, 48, PAPER_TREE_SIZE];
 
 /** c(T) by linear interpolation (flat beyond the ends). */
 export function costAt(table: CostTable, T: number): number {
@@ -85,7 +85,7 @@ export class AdaptiveTreePolicy implements TreePolicy {
     let p = 1;
     for (let d = 0; d < path.length; d++) {
       const col = path[d];
-      p *= (d === 0 ? 0.3 : 0.5) / (col === 10 ? 1 : 1 + col);
+      p *= (d === 0 ? 0.3 : 0.5) / (col === RETRIEVAL_COL ? 1 : 1 + col);
     }
     return p;
   }

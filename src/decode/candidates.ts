@@ -5,9 +5,9 @@
  * context (prompt + accepted tokens) by an injected RNG before each step.
  */
 import type { Rng } from './rng.js';
-import { MAX_DEPTH, RETRIEVAL_COL, TOP_K } from './tree.js';
+import { MAX_DEPTH, RETRIEVAL_COL, JACOBI_CANDIDATES } from './tree.js';
 
-export const COLS = TOP_K + 1;
+export const COLS = JACOBI_CANDIDATES + 1;
 
 export class CandidateTable {
   readonly data = new Int32Array(MAX_DEPTH * COLS).fill(-1);
@@ -33,13 +33,13 @@ export class CandidateTable {
   /** Moves the Jacobi rows `n` positions towards the root (after n tokens were accepted); the rows freed at the end become empty. */
   shift(n: number): void {
     for (let d = 1; d <= MAX_DEPTH; d++) {
-      for (let c = 0; c < TOP_K; c++) this.data[(d - 1) * COLS + c] = d + n <= MAX_DEPTH ? this.data[(d + n - 1) * COLS + c] : -1;
+      for (let c = 0; c < JACOBI_CANDIDATES; c++) this.data[(d - 1) * COLS + c] = d + n <= MAX_DEPTH ? this.data[(d + n - 1) * COLS + c] : -1;
     }
   }
 
   /** Row `depth − 1` ← up to 10 Jacobi candidates (best first). */
   setJacobi(depth: number, ids: ArrayLike<number>): void {
-    for (let c = 0; c < TOP_K; c++) this.data[(depth - 1) * COLS + c] = c < ids.length ? ids[c] : -1;
+    for (let c = 0; c < JACOBI_CANDIDATES; c++) this.data[(depth - 1) * COLS + c] = c < ids.length ? ids[c] : -1;
   }
 
   /** Column 10 ← the retrieved continuation (row d−1 gets token d−1; missing entries −1). */

@@ -10,11 +10,12 @@
  */
 import type { StepBackend } from './backend.js';
 import { PROBE_SIZES, type CostTable } from './adaptive.js';
+import { JACOBI_CANDIDATES } from './tree.js';
 
 export async function probeForwardCost(backend: StepBackend, maxRows: number, vocabSize: number, reps = 3, now: () => number = () => performance.now()): Promise<CostTable> {
   const sizes = PROBE_SIZES.filter((T) => T <= maxRows);
   const ms: number[] = [];
-  const topK = Math.min(10, vocabSize);
+  const topK = Math.min(JACOBI_CANDIDATES, vocabSize);
   for (const T of sizes) {
     const tokens = Array.from({ length: T }, (_, i) => i % vocabSize);
     const positions = Array.from({ length: T }, (_, i) => i);

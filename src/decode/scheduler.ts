@@ -19,10 +19,10 @@
  */
 import { AbortedError, ContextOverflowError, InvalidArgumentError, MsnError, NonFiniteLogitsError } from '../errors.js';
 import type { StepBackend } from './backend.js';
-import { CandidateTable } from './candidates.js';
+import { CandidateTable, COLS } from './candidates.js';
 import { RetrievalPool } from './retrieval.js';
 import { createRng, type Rng } from './rng.js';
-import { DraftTree, MAX_DEPTH, TOP_K } from './tree.js';
+import { DraftTree, JACOBI_CANDIDATES, MAX_DEPTH, RETRIEVAL_COL } from './tree.js';
 import { verifyGreedy } from './verify.js';
 
 export type DecodeMode = 'ar' | 'jacobi' | 'retrieval' | 'tr-jacobi';
@@ -122,7 +122,7 @@ export async function* decode(backend: StepBackend, promptIds: readonly number[]
   for (let s = 0; s < pre; s += opts.maxRows) {
     abortCheck(opts.signal);
     const n = Math.min(opts.maxRows, pre - s);
-    await backend.forward({ tokens: promptIds.slice(s, s + n), positions: Array.from({ length: n }, (_, i) => s + i), mask: 'causal', topK: 0, commit: true });
+    await backend.forward({ tokens: promptIds.slice(s, s + n), positions: Array.from({ length: n }, (_, i) => s + i), mask: 'causal', topK: 0, commit: true, expectedKvLength: s });
   }
   stats.prefillMs = now() - t0;
 
@@ -137,7 +137,7 @@ export async function* decode(backend: StepBackend, promptIds: readonly number[]
   let P = promptIds.length - 1; // committed KV rows = position of the root
   let keep: number[] | undefined; // accepted slots of the previous (pending) tree step
   let rows = 0;
-  const topK = Math.min(TOP_K, opts.vocabSize ?? TOP_K);
+  const topK = Math.min(JACOBI_CANDIDATES, opts.vocabSize ?? JACOBI_CANDIDATES);
   const V = opts.vocabSize ?? Infinity;
   /** −1 for an id that is no token (an empty top-k slot, or a broken backend's id ≥ V). */
   const tokenOr = (id: number): number => (id >= 0 && id < V ? id : -1);
@@ -160,7 +160,7 @@ export async function* decode(backend: StepBackend, promptIds: readonly number[]
     // context, or the rows of one forward; `retrieval` drafts only what the pool proposed.
     let tree: DraftTree | null = base;
     if (tree && opts.mode === 'retrieval') {
-      const n = cand.data.filter((_, i) => i % 11 === 10 && cand.data[i] >= 0).length;
+      const n = cand.data.filter((_, i) => i % COLS === RETRIEVAL_COL && cand.data[i] >= 0).length;
       tree = n > 0 ? DraftTree.retrievalChain(n) : null;
     }
     if (tree && opts.mode === 'tr-jacobi' && opts.policy) tree = opts.policy.choose(tree, cand.availability());
@@ -174,7 +174,7 @@ export async function* decode(backend: StepBackend, promptIds: readonly number[]
     let newTokens: number[];
     const tStep = now();
     if (!tree) {
-      const r = await backend.forward({ tokens: [root], positions: [P], mask: 'causal', topK: 1, commit: true, keep });
+      const r = await backend.forward({ tokens: [root], positions: [P], mask: 'causal', topK: 1, commit: true, keep, expectedKvLength: P });
       if (tokenOr(r.ids[0]) < 0) throw new NonFiniteLogitsError({ step: stats.steps + 1, row: 0, position: P, id: r.ids[0] });
       keep = undefined;
       newTokens = [r.ids[0]];
@@ -195,12 +195,12 @@ export async function* decode(backend: StepBackend, promptIds: readonly number[]
       const isStatic = tree === base;
       let r;
       try {
-        r = await backend.forward({ tokens, positions, mask: isStatic ? await maskId(tree) : tree.mask(), topK, commit: false, keep });
+        r = await backend.forward({ tokens, positions, mask: isStatic ? await maskId(tree) : tree.mask(), topK, commit: false, keep, expectedKvLength: P });
       } catch (e) {
         // The executor's mask library may have been reset: register again once.
-        if (!(isStatic && e instanceof MsnError && e.code === 'invalid-argument' && /mask/.test(e.message))) throw e;
+        if (!(isStatic && e instanceof MsnError && e.code === 'unknown-mask')) throw e;
         masks.delete(tree.key);
-        r = await backend.forward({ tokens, positions, mask: await maskId(tree), topK, commit: false, keep });
+        r = await backend.forward({ tokens, positions, mask: await maskId(tree), topK, commit: false, keep, expectedKvLength: P });
       }
       const k = r.k;
       // An argmax of −1 (no finite logit) matches no draft, so verification stops before it.

@@ -8,15 +8,19 @@
  * slot and so falsely accepts past a leaf, §2.4 item 1; we never look past a path's end).
  */
 
-/** Column of the candidate table holding the retrieved token. */
-export const RETRIEVAL_COL = 10;
-/** Candidates per future position (Jacobi top-k). */
-export const TOP_K = 10;
+/**
+ * Jacobi candidates per future position: the previous step's top-1..top-10 outputs along the
+ * rejected tail of its best path (columns 0..9 of the candidate table). Not a sampling top-k:
+ * decoding is greedy; this is how many ranked outputs per row a tree step asks the executor for.
+ */
+export const JACOBI_CANDIDATES = 10;
+/** Column of the candidate table holding the retrieved token (after the Jacobi columns). */
+export const RETRIEVAL_COL = JACOBI_CANDIDATES;
 /** Future positions with candidates. */
 export const MAX_DEPTH = 5;
 
-/** The retrieval chain: depth 1..5 along column 10. */
-export const RETRIEVAL_CHAIN: number[][] = [[10], [10, 10], [10, 10, 10], [10, 10, 10, 10], [10, 10, 10, 10, 10]];
+/** The retrieval chain: depth 1..5 along column {@link RETRIEVAL_COL}. */
+export const RETRIEVAL_CHAIN: number[][] = Array.from({ length: MAX_DEPTH }, (_, d) => new Array<number>(d + 1).fill(RETRIEVAL_COL));
 
 /** Medusa's `mc_sim_7b_63` sparse tree (63 nodes), reused verbatim by the MSN reference. */
 export const MC_SIM_7B_63: number[][] = [[0], [0, 0], [1], [0, 1], [2], [0, 0, 0], [1, 0], [0, 2], [3], [0, 3], [4], [0, 4], [2, 0], [0, 5], [0, 0, 1],
@@ -24,6 +28,12 @@ export const MC_SIM_7B_63: number[][] = [[0], [0, 0], [1], [0, 1], [2], [0, 0, 0
   [4, 0], [2, 1], [0, 0, 4], [0, 0, 5], [0, 0, 0, 0], [0, 1, 1], [0, 0, 6], [0, 3, 0], [5, 0], [1, 3], [0, 0, 7], [0, 0, 8], [0, 0, 9],
   [6, 0], [0, 4, 0], [1, 4], [7, 0], [0, 1, 2], [2, 0, 0], [3, 1], [2, 2], [8, 0], [0, 5, 0], [1, 5], [1, 0, 1], [0, 2, 1], [9, 0],
   [0, 6, 0], [0, 0, 0, 1], [1, 6], [0, 7, 0]];
+
+/**
+ * Nodes of the paper's tree (root + retrieval chain + mc_sim_7b_63 = 69): the largest tree a step
+ * verifies, hence the KV rows kept free beyond the context (`TREE_ROOM` of src/worker/api.ts).
+ */
+export const PAPER_TREE_SIZE = 1 + RETRIEVAL_CHAIN.length + MC_SIM_7B_63.length;
 
 /** Additive mask value for "not visible" (finite: WGSL may assume no infinities). */
 export const MASKED = -3.4e38;
@@ -86,7 +96,7 @@ export class DraftTree {
     this.key = template.map((p) => p.join('.')).join('|');
   }
 
-  /** The paper's 69-node tree: root + 5-deep retrieval chain + mc_sim_7b_63. */
+  /** The paper's tree ({@link PAPER_TREE_SIZE} = 69 nodes): root + 5-deep retrieval chain + mc_sim_7b_63. */
   static paper(): DraftTree {
     return new DraftTree([...RETRIEVAL_CHAIN, ...MC_SIM_7B_63]);
   }

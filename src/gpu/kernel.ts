@@ -299,8 +299,8 @@ export class ParamArena {
 }
 
 /** Encodes `passes` into one compute pass; params are packed into `arena` (caller flushes). */
-export function encodePasses(encoder: GPUCommandEncoder, arena: ParamArena, passes: readonly Pass[]): void {
-  const cp = encoder.beginComputePass({ label: 'forward' });
+export function encodePasses(encoder: GPUCommandEncoder, arena: ParamArena, passes: readonly Pass[], timestampWrites?: GPUComputePassTimestampWrites): void {
+  const cp = encoder.beginComputePass({ label: 'forward', ...(timestampWrites ? { timestampWrites } : {}) });
   for (const p of passes) {
     const off = arena.push(p.kernel.def.params, p.params);
     cp.setPipeline(p.kernel.pipeline);

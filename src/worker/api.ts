@@ -2,6 +2,7 @@
  * The executor's API: what the main thread may ask of the worker (through Comlink). Everything here
  * is structured-clone friendly. Shapes use the glossary of ARCHITECTURE.md.
  */
+import { PAPER_TREE_SIZE } from '../decode/tree.js';
 import type { AdapterSummary } from '../gpu/context.js';
 import type { KernelConfigChoice } from '../gpu/kernel-config.js';
 import type { KernelFaults } from '../gpu/kernel.js';
@@ -76,7 +77,7 @@ export interface SelfCheckReport {
 }
 
 /** Extra KV rows beyond the context for the verification tree (the paper's 69-node tree). */
-export const TREE_ROOM = 69;
+export const TREE_ROOM = PAPER_TREE_SIZE;
 
 /** What a loaded model looks like to the main thread. */
 export interface ModelInfo {
@@ -118,6 +119,13 @@ export interface ForwardRequest {
    * end of the committed cache. Omitted: a pending block is discarded.
    */
   keep?: number[];
+  /**
+   * The committed KV rows the caller expects this forward to follow, after the `keep` compaction
+   * (= the position of its first new row in AR and prefill). The executor's length is the only
+   * source of truth; when given and different, the forward throws KvLengthMismatchError before doing
+   * anything. The decode scheduler sends it on every step.
+   */
+  expectedKvLength?: number;
   /** true: commit the T new KV rows (prefill, AR); false: leave them pending (tree). */
   commit: boolean;
   /** Also return the full logits rows (tests, logprobs); costs a [rows, V] readback. */
@@ -139,8 +147,14 @@ export interface ForwardResult {
   kvLength: number;
   /** [rows, V] f32 logits when `returnLogits` was set. */
   logits?: Float32Array;
-  /** Device time of the forward when measured, ms (wall time of submit → readback otherwise). */
+  /**
+   * Time of the forward, ms: device time between the start and the end of its compute pass when the
+   * device has `timestamp-query` (`gpuTiming: 'timestamp'`), else the wall time from encoding to
+   * the readback (`gpuTiming: 'wall'`: includes submit, queueing and the map).
+   */
   gpuMs: number;
+  /** What {@link gpuMs} measured: GPU timestamps or wall time. */
+  gpuTiming: 'timestamp' | 'wall';
 }
 
 /** The worker-side executor, as seen through Comlink. */

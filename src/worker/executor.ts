@@ -9,7 +9,7 @@
  * (`src/gpu/scope.ts`). Kernel needs are checked against the device limits when the pipelines are
  * made at load, and the load ends with the self-check (`selfcheck.ts`).
  */
-import { BusyError, ContextOverflowError, DeviceLostError, InvalidArgumentError, LimitTooLowError, MsnError } from '../errors.js';
+import { BusyError, ContextOverflowError, DeviceLostError, InvalidArgumentError, KvLengthMismatchError, LimitTooLowError, MsnError, UnknownMaskError } from '../errors.js';
 import { adapterName, createGpuContext, type GpuContext } from '../gpu/context.js';
 import { encodePasses } from '../gpu/kernel.js';
 import { openErrorScopes, toMsnError, type CaughtGpuError } from '../gpu/scope.js';
@@ -19,6 +19,7 @@ import { describeModel, streamWeights, type LoadProgress } from '../model/loader
 import { createModelSource } from '../model/source.js';
 import { chooseKernelConfig } from '../gpu/kernel-config.js';
 import { TREE_ROOM, type ExecutorApi, type ForwardRequest, type ForwardResult, type LoadOptions, type ModelInfo } from './api.js';
+import { JACOBI_CANDIDATES } from '../decode/tree.js';
 import { LlamaGpu } from './llama.js';
 import { runSelfCheck, SelfCheckCapture, SELF_CHECK_LAYER } from './selfcheck.js';
 
@@ -37,6 +38,7 @@ export class Executor implements ExecutorApi {
   #info: ModelInfo | null = null;
   #lost: DeviceLostError | null = null;
   #kvLen = 0;
+  #timer: { device: GPUDevice; querySet: GPUQuerySet; resolve: GPUBuffer; read: GPUBuffer } | null = null;
   #pending = 0;
   #masks = new Map<number, { base: number; stride: number; T: number }>();
   #maskNext = 0;
@@ -116,7 +118,7 @@ export class Executor implements ExecutorApi {
   async #warmup(): Promise<void> {
     const d = this.#model!.dims;
     for (const T of [1, 4, 8].filter((t) => t <= d.maxRows)) {
-      await this.forward({ tokens: new Array<number>(T).fill(0), positions: Array.from({ length: T }, (_, i) => i), mask: 'causal', topK: Math.min(10, d.V), commit: false });
+      await this.forward({ tokens: new Array<number>(T).fill(0), positions: Array.from({ length: T }, (_, i) => i), mask: 'causal', topK: Math.min(JACOBI_CANDIDATES, d.V), commit: false });
     }
     await this.reset();
   }
@@ -175,7 +177,7 @@ export class Executor implements ExecutorApi {
       mask = { base: d.maxRows * d.maxRows, stride: T };
     } else {
       const mm = this.#masks.get(req.mask);
-      if (!mm || mm.T !== T) throw new InvalidArgumentError(`forward: mask ${req.mask} is unknown or not ${T}×${T}; register it with registerMask().`);
+      if (!mm || mm.T !== T) throw new UnknownMaskError(req.mask, T, mm ? mm.T : null);
       mask = mm;
     }
     // KV bookkeeping: keep listed pending rows, else drop the pending block.
@@ -186,6 +188,7 @@ export class Executor implements ExecutorApi {
       kvLen += req.keep.length;
     }
     const P = kvLen;
+    if (req.expectedKvLength !== undefined && req.expectedKvLength !== P) throw new KvLengthMismatchError(req.expectedKvLength, P);
     if (P + T > d.Smax) throw new ContextOverflowError(P, T, d.Smax);
 
     const dev = this.#ctx!.device;
@@ -201,7 +204,12 @@ export class Executor implements ExecutorApi {
       const passes = [...(keepSrc ? m.compactPasses(keepSrc, this.#kvLen) : []), ...m.forwardPasses(T, P, mask, logits, Math.max(k, 1))];
       m.arena.reset();
       const enc = dev.createCommandEncoder({ label: 'forward' });
-      encodePasses(enc, m.arena, passes);
+      const timer = this.#forwardTimer();
+      encodePasses(enc, m.arena, passes, timer ? { querySet: timer.querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } : undefined);
+      if (timer) {
+        enc.resolveQuerySet(timer.querySet, 0, 2, timer.resolve, 0);
+        enc.copyBufferToBuffer(timer.resolve, 0, timer.read, 0, 16);
+      }
       const rows = logits === 'none' ? 0 : logits === 'all' ? T : 1;
       const n = rows * k;
       if (n > 0) {
@@ -240,10 +248,20 @@ export class Executor implements ExecutorApi {
       } else {
         await this.#guardLost(dev.queue.onSubmittedWorkDone());
       }
+      const wallMs = performance.now() - t0;
+      let deviceMs: number | null = null;
+      if (timer) {
+        await this.#guardLost(timer.read.mapAsync(GPUMapMode.READ));
+        const ts = new BigUint64Array(timer.read.getMappedRange().slice(0));
+        timer.read.unmap();
+        const ns = Number(ts[1] - ts[0]);
+        // A driver may write zeros (or quantise coarsely): only a positive span counts as measured.
+        if (ns > 0) deviceMs = ns / 1e6;
+      }
       await this.#throwGpuError(gpuError, 'a forward');
       this.#kvLen = req.commit ? P + T : P;
       this.#pending = req.commit ? 0 : T;
-      return { ids, values, rows, k, kvLength: this.#kvLen, gpuMs: performance.now() - t0, logits: logitsOut };
+      return { ids, values, rows, k, kvLength: this.#kvLen, gpuMs: deviceMs ?? wallMs, gpuTiming: deviceMs === null ? 'wall' : 'timestamp', logits: logitsOut };
     } finally {
       if (!gpuError) void scopes.close();
       this.#busy = false;
@@ -254,6 +272,25 @@ export class Executor implements ExecutorApi {
    * Throws the typed error of the first GPU error caught for `what` (by `caught`, the forward's
    * error scopes, or by the device's uncaptured-error handler); the device stays usable.
    */
+  /**
+   * The timestamp queries around a forward's compute pass (begin, end), their resolve buffer and a
+   * mapped copy; made on first use, null when the device has no `timestamp-query`.
+   */
+  #forwardTimer(): { querySet: GPUQuerySet; resolve: GPUBuffer; read: GPUBuffer } | null {
+    const ctx = this.#ctx!;
+    if (!ctx.features.timestampQuery) return null;
+    if (!this.#timer || this.#timer.device !== ctx.device) {
+      const dev = ctx.device;
+      this.#timer = {
+        device: dev,
+        querySet: dev.createQuerySet({ label: 'forward-timestamps', type: 'timestamp', count: 2 }),
+        resolve: dev.createBuffer({ label: 'forward-timestamps-resolve', size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC }),
+        read: dev.createBuffer({ label: 'forward-timestamps-read', size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }),
+      };
+    }
+    return this.#timer;
+  }
+
   async #throwGpuError(caught: Promise<CaughtGpuError | null> | null, what: string): Promise<void> {
     const err = caught ? await caught : null;
     if (err) {

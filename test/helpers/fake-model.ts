@@ -125,6 +125,6 @@ export class FakeModel implements StepBackend {
       this.pending = { tokens: Array.from(req.tokens), parent };
     }
     const rows = k === 0 ? 0 : (req.logitRows === 'last' ? 1 : T);
-    return { ids: Int32Array.from(ids), values: new Float32Array(ids.length), rows, k, kvLength: this.kv.length, gpuMs: 0 };
+    return { ids: Int32Array.from(ids), values: new Float32Array(ids.length), rows, k, kvLength: this.kv.length, gpuMs: 0, gpuTiming: 'wall' };
   }
 }

@@ -1,0 +1,86 @@
+// Real-shaped random-weight models from scripts/make-model.py (issue 11 item 6): every shape's exact
+// published config parses, and the Llama-3.2-1B shape with 2 layers (about 0.8 GB of bf16, made once
+// into a cache folder) decodes transformers' greedy tokens on lavapipe, with tr-jacobi's fixed tree
+// giving exactly AR's tokens.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createNodeEngine } from '../../src/engine/node.js';
+import type { Engine } from '../../src/engine/engine.js';
+import { parseLlamaConfig } from '../../src/model/config.js';
+import { Tokenizer } from '../../src/tokenizer/tokenizer.js';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const PYTHON = join(ROOT, '.venv', 'bin', 'python');
+const SCRIPT = join(ROOT, 'scripts', 'make-model.py');
+/** Made models are reused across runs from here (MSN_MODEL_CACHE, else $TMPDIR/msn-models). */
+const CACHE = process.env.MSN_MODEL_CACHE ?? join(tmpdir(), 'msn-models');
+
+interface Golden {
+  shape: string; layers: number; seed: number;
+  prompts: Array<{ text: string; ids: number[]; greedy_ids: number[]; min_margin: number }>;
+}
+
+function makeModel(args: string[], timeoutMs: number): void {
+  execFileSync(PYTHON, [SCRIPT, ...args], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'], timeout: timeoutMs });
+}
+
+describe('make-model.py shapes: the published configs parse', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'msn-shapes-'));
+  it.each([
+    ['llama-3.2-1b', { vocabSize: 128256, hiddenSize: 2048, numLayers: 16, numHeads: 32, numKvHeads: 8, headDim: 64, intermediateSize: 8192, tieWordEmbeddings: true, ropeTheta: 500000, maxPositionEmbeddings: 131072, bosTokenId: 128000, eosTokenIds: [128001], ropeScaling: { type: 'llama3', factor: 32, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8192 } }],
+    ['llama-3-8b', { vocabSize: 128256, hiddenSize: 4096, numLayers: 32, numHeads: 32, numKvHeads: 8, headDim: 128, intermediateSize: 14336, tieWordEmbeddings: false, ropeTheta: 500000, maxPositionEmbeddings: 8192, bosTokenId: 128000, eosTokenIds: [128001], ropeScaling: null }],
+    ['smollm2-135m', { vocabSize: 49152, hiddenSize: 576, numLayers: 30, numHeads: 9, numKvHeads: 3, headDim: 64, intermediateSize: 1536, tieWordEmbeddings: true, ropeTheta: 100000, maxPositionEmbeddings: 8192, bosTokenId: 0, eosTokenIds: [0], ropeScaling: null }],
+    ['deepseek-coder-6.7b', { vocabSize: 32256, hiddenSize: 4096, numLayers: 32, numHeads: 32, numKvHeads: 32, headDim: 128, intermediateSize: 11008, tieWordEmbeddings: false, ropeTheta: 100000, maxPositionEmbeddings: 16384, bosTokenId: 32013, eosTokenIds: [32014], ropeScaling: { type: 'linear', factor: 4 } }],
+  ] as const)('%s', async (shape, want) => {
+    const out = join(dir, shape);
+    makeModel(['--shape', shape, '--no-weights', '--out', out], 120_000);
+    const cfg = parseLlamaConfig(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')));
+    expect(cfg).toMatchObject({ architecture: 'LlamaForCausalLM', declaredDtype: 'bfloat16', ...want });
+    // The tokenizer loads, every id is below vocab_size, and BOS/EOS name the config's ids.
+    const tok = Tokenizer.fromJson(JSON.parse(readFileSync(join(out, 'tokenizer.json'), 'utf8')), JSON.parse(readFileSync(join(out, 'tokenizer_config.json'), 'utf8')));
+    expect(tok.vocabSize).toBeLessThanOrEqual(cfg.vocabSize);
+    expect(tok.vocabSize).toBeGreaterThan(256);
+    const ids = tok.encode('def f(x):\n    return x');
+    expect(tok.decode(ids)).toBe('def f(x):\n    return x');
+  }, 180_000);
+});
+
+describe('llama-3.2-1b shape, 2 layers, on the GPU (Dawn/lavapipe)', () => {
+  const folder = join(CACHE, 'llama-3.2-1b-2l');
+  const goldenPath = join(folder, 'golden.json');
+  let golden: Golden;
+  let engine: Engine;
+
+  beforeAll(async () => {
+    const t0 = performance.now();
+    if (!existsSync(goldenPath)) makeModel(['--shape', 'llama-3.2-1b', '--layers', '2', '--out', folder, '--golden', goldenPath], 600_000);
+    golden = JSON.parse(readFileSync(goldenPath, 'utf8')) as Golden;
+    const t1 = performance.now();
+    engine = await createNodeEngine({ model: folder, contextLength: 48, inline: true });
+    console.log(`llama-3.2-1b-2l: made in ${((t1 - t0) / 1000).toFixed(1)} s (0 when cached), loaded in ${((performance.now() - t1) / 1000).toFixed(1)} s`);
+  }, 900_000);
+  afterAll(async () => { await engine?.dispose(); });
+
+  it('is the real shape: config, tied 128256-row embedding, bf16 weights', () => {
+    expect(golden).toMatchObject({ shape: 'llama-3.2-1b', layers: 2 });
+    const cfg = engine.info.config;
+    expect(cfg).toMatchObject({ vocabSize: 128256, hiddenSize: 2048, numLayers: 2, numKvHeads: 8, headDim: 64, tieWordEmbeddings: true, ropeScaling: { type: 'llama3', factor: 32 } });
+    expect(engine.info.weightFormats).toEqual(['bf16']);
+    expect(engine.info.eosTokenIds).toContain(128001);
+  });
+
+  it('greedy AR gives transformers\' tokens, and tr-jacobi with the fixed tree gives AR\'s', async () => {
+    for (const p of golden.prompts) {
+      expect(engine.tokenizer.encode(p.text)).toEqual(p.ids);
+      const ar = await engine.complete(p.text, { decode: 'ar', maxNewTokens: p.greedy_ids.length });
+      expect(ar.tokenIds, JSON.stringify(p.text)).toEqual(p.greedy_ids);
+    }
+    const p = golden.prompts[0];
+    const tr = await engine.complete(p.text, { decode: 'tr-jacobi', tree: 'fixed', maxNewTokens: 6 });
+    expect(tr.tokenIds).toEqual(p.greedy_ids.slice(0, 6));
+    expect(tr.meanTreeSize).toBeGreaterThan(30);
+  }, 600_000);
+});
