@@ -17,7 +17,7 @@ export interface CallTimes {
   decodeForwards: number;
   /** Wall ms waiting for decode forwards, seen from the engine's thread. */
   decodeForwardMs: number;
-  /** The executor's own time for those forwards (`ForwardResult.gpuMs`: encode, submit, GPU, readback). */
+  /** The executor's time for those forwards (`ForwardResult.gpuMs`: device time with timestamp queries, else encode → readback wall time; see `gpuTiming`). */
   decodeExecutorMs: number;
   /** Rows of all decode forwards. */
   decodeRows: number;
