@@ -4,6 +4,7 @@
 import { createEngine } from '../src/engine/browser.js';
 import { runDecodeBench, type BenchPrompt, type ModeSpec } from './decode.js';
 import { runKernelBench, type KernelBenchSize } from './kernels.js';
+import type { KernelConfigChoice } from '../src/gpu/kernel-config.js';
 import { runHostBench } from './host.js';
 import { runCostBench } from './cost-curve.js';
 
@@ -20,13 +21,13 @@ async function guard<T>(f: () => Promise<T>): Promise<Outcome<T>> {
   }
 }
 
-async function msnBenchDecode(o: { model: string; name: string; prompts: BenchPrompt[]; modes: ModeSpec[]; maxNewTokens: number; runs: number }) {
+async function msnBenchDecode(o: { model: string; name: string; prompts: BenchPrompt[]; modes: ModeSpec[]; maxNewTokens: number; runs: number; kernelConfig?: KernelConfigChoice }) {
   return guard(async () => {
     // The page must stay responsive while the model runs in its worker: record long main-thread tasks.
     let longest = 0;
     const obs = new PerformanceObserver((list) => { for (const e of list.getEntries()) longest = Math.max(longest, e.duration); });
     obs.observe({ type: 'longtask', buffered: false });
-    const engine = await createEngine({ model: o.model });
+    const engine = await createEngine({ model: o.model, kernelConfig: o.kernelConfig });
     try {
       const r = await runDecodeBench(engine, o.name, { prompts: o.prompts, modes: o.modes, maxNewTokens: o.maxNewTokens, runs: o.runs, log });
       return { ...r, mainThreadLongestTaskMs: Math.round(longest) };
@@ -37,8 +38,8 @@ async function msnBenchDecode(o: { model: string; name: string; prompts: BenchPr
   });
 }
 
-async function msnBenchKernels(o: { model: string; size?: KernelBenchSize }) {
-  return guard(() => runKernelBench({ gpu: navigator.gpu, model: new URL(o.model, location.href).href, size: o.size, log }));
+async function msnBenchKernels(o: { model: string; size?: KernelBenchSize; kernelConfig?: KernelConfigChoice }) {
+  return guard(() => runKernelBench({ gpu: navigator.gpu, model: new URL(o.model, location.href).href, size: o.size, kernelConfig: o.kernelConfig, log }));
 }
 
 async function msnBenchHost(o: { vocab: number; steps: number }) {

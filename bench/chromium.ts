@@ -58,7 +58,7 @@ export async function runChromiumBench(o: ChromiumBenchOptions): Promise<{ adapt
     if (o.decode) {
       for (const m of o.models) {
         o.log(`decode: ${m.id}`);
-        const args = { model: modelUrlPath(o.root, m.path), name: m.id, prompts: o.prompts, modes: [...o.modes], maxNewTokens: o.plan.maxNewTokens, runs: o.plan.runs };
+        const args = { model: modelUrlPath(o.root, m.path), name: m.id, prompts: o.prompts, modes: [...o.modes], maxNewTokens: o.plan.maxNewTokens, runs: o.plan.runs, kernelConfig: o.plan.kernelConfig };
         const r = unwrap('decode benchmark', await page.evaluate((a) => (window as unknown as { msnBenchDecode: (x: unknown) => Promise<Outcome<DecodeBenchResult>> }).msnBenchDecode(a), args));
         adapter = r.info.adapter;
         models.push({ model: m, decode: r });
@@ -67,7 +67,7 @@ export async function runChromiumBench(o: ChromiumBenchOptions): Promise<{ adapt
     let kernels: KernelBenchResult | null = null;
     if (o.kernels) {
       o.log('kernels:');
-      const args = { model: modelUrlPath(o.root, o.models[0].path), size: o.kernels === 'auto' ? undefined : o.kernels };
+      const args = { model: modelUrlPath(o.root, o.models[0].path), size: o.kernels === 'auto' ? undefined : o.kernels, kernelConfig: o.plan.kernelConfig };
       kernels = unwrap('kernel benchmark', await page.evaluate((a) => (window as unknown as { msnBenchKernels: (x: unknown) => Promise<Outcome<KernelBenchResult>> }).msnBenchKernels(a), args));
       adapter ??= kernels.adapter;
     }

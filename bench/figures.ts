@@ -38,10 +38,14 @@ export function benchRuns(dir = join(root, RESULTS)): Array<{ file: string; r: B
     .filter(({ r }) => typeof r.schema === 'number' && typeof r.adapterSlug === 'string');
 }
 
-/** The latest `<date>-<adapter>.json` of each adapter in bench/results/, by adapter slug. */
+/**
+ * The latest `<date>-<adapter>.json` of each adapter in bench/results/, by adapter slug: runs in the
+ * adapter's own kernel configuration (`--kernel-config auto`, or written before it was recorded), not
+ * the forced `<date>-<adapter>-kernels-<choice>.json` ones.
+ */
 export function latestRuns(dir = join(root, RESULTS)): Map<string, SavedRun> {
   const latest = new Map<string, SavedRun>();
-  for (const { file, r } of benchRuns(dir)) latest.set(r.adapterSlug, { file: `${RESULTS}/${file}`, r });
+  for (const { file, r } of benchRuns(dir)) if ((r.kernelConfig?.choice ?? 'auto') === 'auto') latest.set(r.adapterSlug, { file: `${RESULTS}/${file}`, r });
   return latest;
 }
 

@@ -13,7 +13,7 @@
  */
 import { KernelCache, ParamArena, flatGrid, roundUp, type KernelDef, type Pass } from '../src/gpu/kernel.js';
 import type { AdapterSummary } from '../src/gpu/context.js';
-import { chooseKernelConfig } from '../src/gpu/kernel-config.js';
+import { chooseKernelConfig, kernelConfigKey, type KernelConfigChoice } from '../src/gpu/kernel-config.js';
 import { kernelFor, matmulPass, type MatmulConfig, type WeightFormat } from '../src/kernels/matmul.js';
 import { attentionKernel, attentionPass, causalMask } from '../src/kernels/attention.js';
 import { DraftTree } from '../src/decode/tree.js';
@@ -108,6 +108,8 @@ export interface KernelBenchResult {
   timing: TimingMethod;
   matmul: MatmulConfig;
   attnBlock: number;
+  /** The kernel configuration measured (its preset and `kernelConfigKey`). */
+  kernelConfig: { preset: 'gpu' | 'cpu'; key: string };
   ceilings: {
     copyGBps: number;
     streamGBps: number;
@@ -133,6 +135,8 @@ export interface KernelBenchOptions {
   /** Model folder (URL or local path): shapes, dispatch counts and the forward profile. */
   model: string;
   size?: KernelBenchSize;
+  /** Kernel configuration to measure (`--kernel-config`; default `auto`: the adapter's). */
+  kernelConfig?: KernelConfigChoice;
   log?: (line: string) => void;
 }
 
@@ -181,8 +185,8 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<KernelBench
   // Model: config for shapes, and the runtime's matmul configuration on this adapter.
   const desc = await describeModel(createModelSource(o.model));
   const cfg: LlamaConfig = desc.config;
-  const kernels = chooseKernelConfig(ctx.adapter);
-  const matmulFor = (lanes?: number) => chooseKernelConfig(ctx.adapter, 'auto', { matmulLanes: lanes }).matmul;
+  const kernels = chooseKernelConfig(ctx.adapter, o.kernelConfig);
+  const matmulFor = (lanes?: number) => chooseKernelConfig(ctx.adapter, o.kernelConfig, { matmulLanes: lanes }).matmul;
   const mm = kernels.matmul;
   const attnBlock = kernels.attention.block;
   log(`  adapter ${summary.vendor}/${summary.architecture} ${summary.description}; timing ${timer.timestamps ? 'timestamp-query' : 'wall'}; matmul ${JSON.stringify(mm)}, attention block ${attnBlock}`);
@@ -397,7 +401,7 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<KernelBench
 
   return {
     adapter: summary, features, limits: { maxStorageBufferBindingSize: maxBinding, maxBufferSize: device.limits.maxBufferSize }, size,
-    timing: timer.timestamps ? 'timestamp' : 'wall', matmul: mm, attnBlock,
+    timing: timer.timestamps ? 'timestamp' : 'wall', matmul: mm, attnBlock, kernelConfig: { preset: kernels.preset, key: kernelConfigKey(kernels) },
     ceilings: {
       copyGBps, streamGBps, bandwidthGBps: sig(bandwidth), bandwidthSource: copyGBps >= streamGBps ? 'buffer copy' : 'stream read',
       gemmGFlops: round(gemmBest, 2), flopsGFlops: round(flops, 2), flopsSource: gemmBest >= runtimeGemmBest ? 'bench gemm_vec4' : 'runtime matmul (tiled)',

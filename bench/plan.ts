@@ -1,5 +1,6 @@
 /** Benchmark plans (how much to run) and the up-front run-time estimate. */
 import type { KernelBenchSize } from './kernels.js';
+import type { KernelConfigChoice } from '../src/gpu/kernel-config.js';
 
 export type PlanName = 'quick' | 'standard' | 'full';
 export type AdapterClass = 'lavapipe' | 'swiftshader' | 'gpu';
@@ -14,12 +15,14 @@ export interface Plan {
   models: 'twins' | 'default' | 'fixture';
   kernels: KernelBenchSize | 'auto';
   hostSteps: number;
+  /** Kernel configuration of every engine and of the kernel microbenchmarks (`--kernel-config`, default `auto`). */
+  kernelConfig: KernelConfigChoice;
 }
 
 export const PLANS: Record<PlanName, Plan> = {
-  quick: { name: 'quick', promptsPerSuite: { 'code-completion': 1 }, maxNewTokens: 16, runs: 3, models: 'fixture', kernels: 'quick', hostSteps: 50 },
-  standard: { name: 'standard', promptsPerSuite: { 'code-completion': 2, 'code-repetition': 2 }, maxNewTokens: 24, runs: 3, models: 'twins', kernels: 'auto', hostSteps: 300 },
-  full: { name: 'full', promptsPerSuite: { 'code-completion': 8, 'code-repetition': 8 }, maxNewTokens: 64, runs: 3, models: 'twins', kernels: 'auto', hostSteps: 300 },
+  quick: { name: 'quick', promptsPerSuite: { 'code-completion': 1 }, maxNewTokens: 16, runs: 3, models: 'fixture', kernels: 'quick', hostSteps: 50, kernelConfig: 'auto' },
+  standard: { name: 'standard', promptsPerSuite: { 'code-completion': 2, 'code-repetition': 2 }, maxNewTokens: 24, runs: 3, models: 'twins', kernels: 'auto', hostSteps: 300, kernelConfig: 'auto' },
+  full: { name: 'full', promptsPerSuite: { 'code-completion': 8, 'code-repetition': 8 }, maxNewTokens: 64, runs: 3, models: 'twins', kernels: 'auto', hostSteps: 300, kernelConfig: 'auto' },
 };
 
 /**
@@ -32,6 +35,13 @@ const COST: Record<AdapterClass, { ar: number; chain: number; tree: number; pref
   swiftshader: { ar: 90, chain: 140, tree: 1800, prefillRow: 3, fixedS: 30, kernelsS: 120 },
   gpu: { ar: 0.8, chain: 0.9, tree: 1.2, prefillRow: 0.01, fixedS: 10, kernelsS: 60 },
 };
+
+/**
+ * How much slower the `gpu` kernel configuration runs a decode than `cpu` on a CPU adapter (16
+ * reduction lanes with barriers where one thread per dot product suffices), measured by the lossless
+ * suites of the default model: about 3× on lavapipe (Node) and 4.5× on SwiftShader (Chromium).
+ */
+const GPU_CONFIG_ON_CPU: Record<AdapterClass, number> = { lavapipe: 3, swiftshader: 4.5, gpu: 1 };
 
 /**
  * The Chromium route on SwiftShader is several times slower than lavapipe: its standard plan runs
@@ -56,5 +66,6 @@ export function estimateSeconds(plan: Plan, cls: AdapterClass, models: number, p
     adaptive: (steps / 1.2) * (0.5 * c.ar + 0.5 * c.chain) + (steps / 8) * c.tree,
   };
   const decodeMs = Object.values(perGen).reduce((a, b) => a + b, 0) + 5 * promptTokens * c.prefillRow;
-  return (gens * decodeMs * paramScale) / 1000 + c.fixedS * models + (plan.kernels === 'quick' ? c.kernelsS / 6 : c.kernelsS);
+  const config = plan.kernelConfig === 'gpu' ? GPU_CONFIG_ON_CPU[cls] : 1;
+  return (gens * decodeMs * paramScale * config) / 1000 + c.fixedS * models + (plan.kernels === 'quick' ? c.kernelsS / 6 : c.kernelsS);
 }

@@ -40,6 +40,8 @@ export function renderMarkdown(r: BenchResults): string {
   L.push(`- adapter: vendor \`${a.vendor}\`, architecture \`${a.architecture}\`, device \`${a.device}\`, description \`${a.description}\`, fallback ${a.isFallbackAdapter}`);
   L.push(`- commit \`${r.commit}\`, ${r.date}, runtime \`${r.runtime}\`, node ${r.machine.node}, ${r.machine.cpus} CPUs (${r.machine.cpuModel}), load average at start ${r.machine.loadAvgAtStart.join(' / ')}${Object.keys(r.machine.env).length ? `, ${Object.entries(r.machine.env).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''}`);
   L.push(`- plan \`${r.plan.name}\`: greedy, batch 1, ${r.plan.maxNewTokens} new tokens, prompts ${Object.entries(r.plan.promptsPerSuite).map(([s, n]) => `${n} × ${s}`).join(' + ')}, one warm-up then ${r.plan.runs} runs (median); wall ${(r.wallMs / 1000).toFixed(0)} s${r.expectedSeconds ? ` (expected ${r.expectedSeconds.toFixed(0)} s)` : ''}`);
+  // Results written before the kernel configuration was recorded have none.
+  if (r.kernelConfig) L.push(`- kernel configuration: \`--kernel-config ${r.kernelConfig.choice}\` → \`${r.kernelConfig.key ?? 'not resolved (nothing ran)'}\``);
   L.push(`- lossless: ${r.mismatches ? `**FAILED: ${r.mismatches} generation(s) differ from ar**` : 'every generation of every mode produced exactly ar\'s tokens'}`);
   for (const n of r.notes) L.push(`- ${n}`);
   L.push('');

@@ -17,6 +17,7 @@ import { resolveNodeModelLocation } from '../src/model/location-node.js';
 import { modelDisplayName } from '../src/component/model-url.js';
 import { chooseIcd, createNodeGpu, prepareNodeGpuEnv } from '../src/gpu/node.js';
 import type { AdapterSummary } from '../src/gpu/context.js';
+import { KERNEL_CONFIG_CHOICES, type KernelConfigChoice } from '../src/gpu/kernel-config.js';
 import { MODES, runDecodeBench, type BenchPrompt, type DecodeBenchResult, type ModeSpec } from './decode.js';
 import { runKernelBench, type KernelBenchResult, type KernelBenchSize } from './kernels.js';
 import { runHostBench, type HostBenchRow } from './host.js';
@@ -44,6 +45,11 @@ export interface BenchResults {
   plan: Plan;
   machine: { node: string; platform: string; cpus: number; cpuModel: string; loadAvgAtStart: number[]; env: Record<string, string> };
   expectedSeconds: number | null;
+  /**
+   * The kernel configuration the run used: `choice` (`--kernel-config`), and what it resolved to on
+   * this adapter (`preset`, `key`: src/gpu/kernel-config.ts), from the first engine or the kernel bench.
+   */
+  kernelConfig: { choice: KernelConfigChoice; preset: 'gpu' | 'cpu' | null; key: string | null };
   models: Array<{ model: BenchModel; decode: DecodeBenchResult }>;
   kernels: KernelBenchResult | null;
   host: HostBenchRow[] | null;
@@ -67,11 +73,12 @@ interface Args {
   modes?: string[];
   which?: Plan['models'];
   kernelSize?: KernelBenchSize;
+  kernelConfig?: KernelConfigChoice;
 }
 
 const USAGE = `npm run bench -- [--quick | --full] [--runtime node|chromium] [--models twins|default|fixture] [--model LOCATION]...
   [--modes ar,jacobi,retrieval,tr-jacobi-fixed,tr-jacobi-adaptive] [--max-new-tokens N] [--runs N] [--prompts N]
-  [--kernel-size quick|small|cpu|gpu] [--no-kernels] [--no-decode] [--no-host] [--out DIR] [--inline]`;
+  [--kernel-size quick|small|cpu|gpu] [--kernel-config auto|gpu|cpu] [--no-kernels] [--no-decode] [--no-host] [--out DIR] [--inline]`;
 
 /** Options of `npm run bench` (node:util parseArgs, as the generate CLI). @throws Error on a bad option. */
 function parseBenchArgs(argv: string[]): Args {
@@ -80,7 +87,7 @@ function parseBenchArgs(argv: string[]): Args {
     strict: true,
     options: {
       quick: { type: 'boolean' }, full: { type: 'boolean' }, runtime: { type: 'string' }, model: { type: 'string', multiple: true },
-      modes: { type: 'string' }, models: { type: 'string' }, 'kernel-size': { type: 'string' }, 'max-new-tokens': { type: 'string' },
+      modes: { type: 'string' }, models: { type: 'string' }, 'kernel-size': { type: 'string' }, 'kernel-config': { type: 'string' }, 'max-new-tokens': { type: 'string' },
       runs: { type: 'string' }, prompts: { type: 'string' }, 'no-kernels': { type: 'boolean' }, 'no-decode': { type: 'boolean' },
       'no-host': { type: 'boolean' }, out: { type: 'string' }, inline: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
@@ -103,6 +110,7 @@ function parseBenchArgs(argv: string[]): Args {
     modes: v.modes?.split(','),
     which: oneOf('models', v.models, ['twins', 'default', 'fixture'] as const),
     kernelSize: oneOf('kernel-size', v['kernel-size'], ['quick', 'small', 'cpu', 'gpu'] as const),
+    kernelConfig: oneOf('kernel-config', v['kernel-config'], KERNEL_CONFIG_CHOICES),
     maxNewTokens: int('max-new-tokens', v['max-new-tokens']),
     runs: int('runs', v.runs),
     prompts: int('prompts', v.prompts),
@@ -181,6 +189,7 @@ async function main(): Promise<number> {
   if (args.runs) plan.runs = args.runs;
   if (args.which) plan.models = args.which;
   if (args.kernelSize) plan.kernels = args.kernelSize;
+  if (args.kernelConfig) plan.kernelConfig = args.kernelConfig;
   else if (args.runtime === 'chromium' && plan.kernels === 'auto') plan.kernels = 'small';
   if (args.prompts) plan.promptsPerSuite = Object.fromEntries(Object.keys(plan.promptsPerSuite).map((k) => [k, args.prompts!]));
   const models = args.models.length ? args.models : defaultModels(root, plan.models);
@@ -190,7 +199,7 @@ async function main(): Promise<number> {
   // Decode costs are calibrated on the 3.2M-parameter default model; the random fixtures cost about a tenth.
   const expected = estimateSeconds(plan, cls, models.length, 150, models.every((m) => m.kind === 'fixture') ? 0.15 : 1);
   log(`msn-webgpu bench: plan ${plan.name}, runtime ${args.runtime} (${cls}), ${models.length} model(s) × ${modes.length} modes × ${prompts.length} prompts, ` +
-    `${plan.maxNewTokens} new tokens, warm-up + ${plan.runs} runs`);
+    `${plan.maxNewTokens} new tokens, warm-up + ${plan.runs} runs, kernel config ${plan.kernelConfig}`);
   log(`expected run time: about ${Math.ceil(expected / 60)} min on ${cls}${plan.name === 'full' ? ' (the full matrix; CPU adapters run at 1-10 GFLOP/s)' : ''}`);
   const notes: string[] = [];
   if (models[0].kind === 'fixture') notes.push('Measured on a random-weight test fixture (test/fixtures/models/tiny-gqa-f32): a smoke run; its MAT and speed-ups mean nothing.');
@@ -201,7 +210,7 @@ async function main(): Promise<number> {
   const date = new Date().toISOString();
   const results: BenchResults = {
     schema: 1, date, commit: gitCommit(root), runtime: args.runtime, adapter: { vendor: '', architecture: '', device: '', description: '', isFallbackAdapter: false }, adapterSlug: '',
-    plan, machine, expectedSeconds: expected, models: [], kernels: null, host: null, mismatches: 0, notes, wallMs: 0,
+    plan, machine, expectedSeconds: expected, kernelConfig: { choice: plan.kernelConfig, preset: null, key: null }, models: [], kernels: null, host: null, mismatches: 0, notes, wallMs: 0,
   };
   let stem = '';
   /** Writes the JSON and Markdown (after every stage, so a run cut short still leaves its results). */
@@ -209,7 +218,8 @@ async function main(): Promise<number> {
     results.mismatches = results.models.reduce((n, m) => n + m.decode.mismatches.length, 0);
     results.wallMs = performance.now() - t0;
     if (!results.adapterSlug) return;
-    stem = join(outDir, `${date.slice(0, 10)}-${results.adapterSlug}`);
+    // A forced configuration gets a file of its own, so it never replaces the day's `auto` run.
+    stem = join(outDir, `${date.slice(0, 10)}-${results.adapterSlug}${plan.kernelConfig === 'auto' ? '' : `-kernels-${plan.kernelConfig}`}`);
     writeFileSync(`${stem}.json`, JSON.stringify({ ...results, ...(final ? {} : { partial: true }) }, null, 1) + '\n');
     writeFileSync(`${stem}.md`, renderMarkdown(results));
   };
@@ -222,14 +232,17 @@ async function main(): Promise<number> {
     const { runChromiumBench } = await import('./chromium.js');
     const r = await runChromiumBench({ root, models, prompts, plan, modes, kernels: args.kernels && plan.kernels, decode: args.decode, host: args.host, log });
     setAdapter(r.adapter);
+    const k = r.models[0]?.decode.info.kernelConfig ?? r.kernels?.kernelConfig;
+    if (k) Object.assign(results.kernelConfig, { preset: k.preset, key: k.key });
     Object.assign(results, { models: r.models, kernels: r.kernels, host: r.host });
   } else {
     // Order: default model, kernels, host, then the twin (the most wanted numbers first).
     const decodeModel = async (m: BenchModel) => {
       log(`decode: ${m.id}`);
-      const engine = await createNodeEngine({ model: m.path, inline: args.inline });
+      const engine = await createNodeEngine({ model: m.path, inline: args.inline, kernelConfig: plan.kernelConfig });
       try {
         setAdapter(engine.info.adapter);
+        Object.assign(results.kernelConfig, { preset: engine.info.kernelConfig.preset, key: engine.info.kernelConfig.key });
         const r = await runDecodeBench(engine, m.id, { prompts, modes, maxNewTokens: plan.maxNewTokens, runs: plan.runs, log });
         results.models.push({ model: m, decode: r });
       } finally {
@@ -241,8 +254,9 @@ async function main(): Promise<number> {
     if (args.kernels) {
       log('kernels:');
       const size: KernelBenchSize | undefined = plan.kernels === 'auto' ? undefined : plan.kernels;
-      results.kernels = await runKernelBench({ gpu: await createNodeGpu(), model: models[0].path, size, log });
+      results.kernels = await runKernelBench({ gpu: await createNodeGpu(), model: models[0].path, size, kernelConfig: plan.kernelConfig, log });
       if (!results.adapterSlug) setAdapter(results.kernels.adapter);
+      if (!results.kernelConfig.key) Object.assign(results.kernelConfig, { preset: results.kernels.kernelConfig.preset, key: results.kernels.kernelConfig.key });
       save(false);
     }
     if (args.host) {

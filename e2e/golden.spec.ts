@@ -1,8 +1,14 @@
-// The same engine in headless Chromium (Web Worker, SwiftShader): fixture goldens from HF transformers.
+// The same engine in headless Chromium (Web Worker, SwiftShader): fixture goldens from HF transformers,
+// and every decode mode equal to ar, in both kernel configurations (issue 11 item 5): `cpu`, and `gpu`
+// forced on SwiftShader (`kernelConfig` of the harness's msnRun/msnLogits), under the WebGPU default
+// limits. AR and the tree always run in the same configuration.
 import { expect, test, type Page } from '@playwright/test';
 import { readFileSync } from 'node:fs';
 
 const FIXTURES = ['tiny-gqa-f32', 'tiny-mha-tied-f16', 'tiny-llama3-bf16-sharded'];
+const KERNEL_CONFIGS = ['cpu', 'gpu'] as const;
+/** The WebGPU spec's default limits of the device fields the engine reports (test/helpers/gpu.ts). */
+const DEFAULT_LIMITS = { maxStorageBufferBindingSize: 134217728, maxBufferSize: 268435456, maxComputeWorkgroupStorageSize: 16384, maxComputeInvocationsPerWorkgroup: 256 };
 const golden = (name: string) => JSON.parse(readFileSync(`test/fixtures/models/${name}/golden.json`, 'utf8'));
 
 async function harness(page: Page) {
@@ -10,12 +16,13 @@ async function harness(page: Page) {
   await page.waitForFunction(() => (window as unknown as { msnReady?: boolean }).msnReady === true);
 }
 
-for (const name of FIXTURES) {
-  test(`${name}: logits and 16 greedy tokens equal HF's`, async ({ page }) => {
+for (const kernelConfig of KERNEL_CONFIGS) for (const name of FIXTURES) {
+  test(`kernel config ${kernelConfig}: ${name}: logits and 16 greedy tokens equal HF's`, async ({ page }) => {
     const g = golden(name);
     await harness(page);
     const model = `/test/fixtures/models/${name}/`;
-    const lg = await page.evaluate((a) => (window as never as { msnLogits: (a: unknown) => Promise<{ ids: number[]; vocab: number; logits: number[]; adapter: { architecture: string } }> }).msnLogits(a), { model, prompt: g.prompt_text, contextLength: 64 });
+    const lg = await page.evaluate((a) => (window as never as { msnLogits: (a: unknown) => Promise<{ ids: number[]; vocab: number; logits: number[]; adapter: { architecture: string }; kernelConfig: string }> }).msnLogits(a), { model, prompt: g.prompt_text, contextLength: 64, kernelConfig });
+    expect(lg.kernelConfig).toBe(kernelConfig);
     expect(lg.ids).toEqual(g.prompt_ids);
     for (let t = 0; t < g.prompt_ids.length; t++) {
       const ref: number[] = g.prompt_logits[t];
@@ -24,8 +31,9 @@ for (const name of FIXTURES) {
       const worst = Math.max(...row.map((v, i) => Math.abs(v - ref[i]) - 1e-4 * Math.abs(ref[i])));
       expect(worst, `row ${t}`).toBeLessThanOrEqual(1e-4 * scale);
     }
-    const run = await page.evaluate((a) => (window as never as { msnRun: (a: unknown) => Promise<{ ok: boolean; result: { tokenIds: number[]; pieces: string[]; text: string; steps: number } }> }).msnRun(a), { model, prompt: g.prompt_text, maxNewTokens: 16, contextLength: 64, decode: 'ar' });
+    const run = await page.evaluate((a) => (window as never as { msnRun: (a: unknown) => Promise<{ ok: boolean; result: { tokenIds: number[]; pieces: string[]; text: string; steps: number; deviceLimits: Record<string, number> } }> }).msnRun(a), { model, prompt: g.prompt_text, maxNewTokens: 16, contextLength: 64, decode: 'ar', kernelConfig });
     expect(run.ok).toBe(true);
+    expect(run.result.deviceLimits).toMatchObject(DEFAULT_LIMITS);
     expect(run.result.tokenIds).toEqual(g.greedy_ids);
     expect(run.result.pieces.join('')).toBe(run.result.text);
     expect(run.result.steps).toBe(16);
@@ -41,32 +49,35 @@ test('typed errors reach the page: a missing model folder', async ({ page }) => 
   expect(run.error.message).toContain('/no/such/model/config.json');
 });
 
-test('every decode mode gives the ar tokens in Chromium (fixture, short prompt)', async ({ page }) => {
-  const g = golden('tiny-gqa-f32');
-  await harness(page);
-  const model = '/test/fixtures/models/tiny-gqa-f32/';
-  const runs: Record<string, number[]> = {};
-  for (const [decode, tree] of [['ar', 'fixed'], ['jacobi', 'fixed'], ['retrieval', 'fixed'], ['tr-jacobi', 'fixed'], ['tr-jacobi', 'adaptive']]) {
-    const r = await page.evaluate((a) => (window as never as { msnRun: (a: unknown) => Promise<{ ok: boolean; result: { tokenIds: number[] }; error?: unknown }> }).msnRun(a), { model, prompt: g.prompt_text, maxNewTokens: 12, contextLength: 64, decode, tree });
-    expect(r.ok, JSON.stringify(r.error)).toBe(true);
-    runs[`${decode}/${tree}`] = r.result.tokenIds;
-  }
-  for (const k of Object.keys(runs)) expect(runs[k], k).toEqual(g.greedy_ids.slice(0, 12));
-});
+for (const kernelConfig of KERNEL_CONFIGS) {
+  test(`kernel config ${kernelConfig}: every decode mode gives the ar tokens in Chromium (fixture, short prompt)`, async ({ page }) => {
+    const g = golden('tiny-gqa-f32');
+    await harness(page);
+    const model = '/test/fixtures/models/tiny-gqa-f32/';
+    const runs: Record<string, number[]> = {};
+    for (const [decode, tree] of [['ar', 'fixed'], ['jacobi', 'fixed'], ['retrieval', 'fixed'], ['tr-jacobi', 'fixed'], ['tr-jacobi', 'adaptive']]) {
+      const r = await page.evaluate((a) => (window as never as { msnRun: (a: unknown) => Promise<{ ok: boolean; result: { tokenIds: number[]; kernelConfig: { preset: string } }; error?: unknown }> }).msnRun(a), { model, prompt: g.prompt_text, maxNewTokens: 12, contextLength: 64, decode, tree, kernelConfig });
+      expect(r.ok, JSON.stringify(r.error)).toBe(true);
+      expect(r.result.kernelConfig.preset).toBe(kernelConfig);
+      runs[`${decode}/${tree}`] = r.result.tokenIds;
+    }
+    for (const k of Object.keys(runs)) expect(runs[k], k).toEqual(g.greedy_ids.slice(0, 12));
+  });
 
-test('default model in Chromium: one short held-out prompt, every mode equals ar', async ({ page }) => {
-  const prompt = JSON.parse(readFileSync('train/data/test_prompts.jsonl', 'utf8').split('\n')[0]).prompt;
-  await harness(page);
-  const model = '/models/msn-code-tiny/';
-  const runs: Record<string, { tokenIds: number[]; steps: number }> = {};
-  for (const [decode, tree] of [['ar', 'fixed'], ['jacobi', 'fixed'], ['retrieval', 'fixed'], ['tr-jacobi', 'fixed'], ['tr-jacobi', 'adaptive']]) {
-    const r = await page.evaluate((a) => (window as never as { msnRun: (a: unknown) => Promise<{ ok: boolean; result: { tokenIds: number[]; steps: number }; error?: unknown }> }).msnRun(a), { model, prompt, maxNewTokens: 8, contextLength: 256, decode, tree });
-    expect(r.ok, JSON.stringify(r.error)).toBe(true);
-    runs[`${decode}/${tree}`] = r.result;
-  }
-  for (const k of Object.keys(runs)) expect(runs[k].tokenIds, k).toEqual(runs['ar/fixed'].tokenIds);
-  expect(runs['ar/fixed'].tokenIds.length).toBe(8);
-});
+  test(`kernel config ${kernelConfig}: default model in Chromium: one short held-out prompt, every mode equals ar`, async ({ page }) => {
+    const prompt = JSON.parse(readFileSync('train/data/test_prompts.jsonl', 'utf8').split('\n')[0]).prompt;
+    await harness(page);
+    const model = '/models/msn-code-tiny/';
+    const runs: Record<string, { tokenIds: number[]; steps: number; kernelConfig: { preset: string } }> = {};
+    for (const [decode, tree] of [['ar', 'fixed'], ['jacobi', 'fixed'], ['retrieval', 'fixed'], ['tr-jacobi', 'fixed'], ['tr-jacobi', 'adaptive']]) {
+      const r = await page.evaluate((a) => (window as never as { msnRun: (a: unknown) => Promise<{ ok: boolean; result: { tokenIds: number[]; steps: number; kernelConfig: { preset: string } }; error?: unknown }> }).msnRun(a), { model, prompt, maxNewTokens: 8, contextLength: 256, decode, tree, kernelConfig });
+      expect(r.ok, JSON.stringify(r.error)).toBe(true);
+      runs[`${decode}/${tree}`] = r.result;
+    }
+    for (const k of Object.keys(runs)) expect([k, runs[k].kernelConfig.preset, runs[k].tokenIds]).toEqual([k, kernelConfig, runs['ar/fixed'].tokenIds]);
+    expect(runs['ar/fixed'].tokenIds.length).toBe(8);
+  });
+}
 
 test('integrity: a corrupted model file is an IntegrityError and its cached copy is evicted', async ({ page, context }) => {
   await harness(page);

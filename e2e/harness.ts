@@ -18,10 +18,10 @@ interface RunOptions extends LoadOptions {
 const engines = new Map<string, Engine>();
 
 async function engineFor(o: RunOptions): Promise<Engine> {
-  const key = JSON.stringify([o.model, o.contextLength, o.maxBindingBytes, o.maxRows, o.selfCheck]);
+  const key = JSON.stringify([o.model, o.contextLength, o.maxBindingBytes, o.maxRows, o.selfCheck, o.kernelConfig]);
   let e = engines.get(key);
   if (!e) {
-    e = await createEngine({ model: o.model, contextLength: o.contextLength, maxBindingBytes: o.maxBindingBytes, maxRows: o.maxRows, selfCheck: o.selfCheck });
+    e = await createEngine({ model: o.model, contextLength: o.contextLength, maxBindingBytes: o.maxBindingBytes, maxRows: o.maxRows, selfCheck: o.selfCheck, kernelConfig: o.kernelConfig });
     engines.set(key, e);
   }
   return e;
@@ -37,7 +37,7 @@ async function msnRun(o: RunOptions) {
     const res = r.value;
     return {
       ok: true as const,
-      result: { ...res, pieces, runtime: 'chromium', model: o.model, memory: engine.info.memory, selfCheck: engine.info.selfCheck, adapter: { ...res.adapter } },
+      result: { ...res, pieces, runtime: 'chromium', model: o.model, memory: engine.info.memory, selfCheck: engine.info.selfCheck, kernelConfig: { preset: engine.info.kernelConfig.preset, key: engine.info.kernelConfig.key }, deviceLimits: engine.info.deviceLimits, adapter: { ...res.adapter } },
     };
   } catch (e) {
     const err = e as Error & { code?: string };
@@ -52,7 +52,7 @@ async function msnLogits(o: RunOptions) {
   await engine.executor.reset();
   const r = await engine.executor.forward({ tokens: ids, positions: ids.map((_, i) => i), mask: 'causal', topK: 1, commit: true, returnLogits: true });
   await engine.executor.reset();
-  return { ids, vocab: engine.info.config.vocabSize, logits: Array.from(r.logits!), adapter: engine.info.adapter };
+  return { ids, vocab: engine.info.config.vocabSize, logits: Array.from(r.logits!), adapter: engine.info.adapter, kernelConfig: engine.info.kernelConfig.preset };
 }
 
 Object.assign(window, { msnRun, msnLogits, msnReady: true });

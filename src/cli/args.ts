@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { InvalidArgumentError } from '../errors.js';
 import { resolveNodeModelLocation } from '../model/location-node.js';
 import { DECODE_MODES, type DecodeMode } from '../decode/scheduler.js';
+import { KERNEL_CONFIG_CHOICES, type KernelConfigChoice } from '../gpu/kernel-config.js';
 
 export interface CliOptions {
   /** --model resolved by the shared location parser: an absolute folder path or an http(s) folder URL. */
@@ -21,6 +22,8 @@ export interface CliOptions {
   swiftshader: boolean;
   /** false with --no-self-check: skip the load-time self-check. */
   selfCheck: boolean;
+  /** --kernel-config: the kernel configuration (`LoadOptions.kernelConfig`), default `auto`. */
+  kernelConfig: KernelConfigChoice;
   help: boolean;
 }
 
@@ -38,6 +41,8 @@ export const USAGE = `Usage: npm run generate -- [options]
   --runtime node|chromium    Dawn in Node (default) or headless Chromium through Playwright
   --context-length <N>       KV cache size in tokens (default min(max_position_embeddings, 4096))
   --swiftshader              Node: use Chromium's SwiftShader Vulkan driver instead of lavapipe
+  --kernel-config auto|gpu|cpu  kernel configuration: auto (default) picks cpu on a software (fallback)
+                             adapter, else gpu; gpu forces what a GPU gets, on any adapter
   --no-self-check            skip the load-time self-check (layer 0 on the GPU vs float64 on the CPU)
   --json                     print exactly one JSON object (the result, or {"error": ...}) instead of streaming text
   --verbose                  print stack traces on errors
@@ -61,6 +66,7 @@ export function parseCli(argv: string[]): CliOptions {
       verbose: { type: 'boolean', default: false },
       swiftshader: { type: 'boolean', default: false },
       'no-self-check': { type: 'boolean', default: false },
+      'kernel-config': { type: 'string', default: 'auto' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -75,6 +81,7 @@ export function parseCli(argv: string[]): CliOptions {
   if (!['node', 'chromium'].includes(values.runtime!)) throw new InvalidArgumentError(`--runtime must be node or chromium, got "${values.runtime}".`);
   if (!(DECODE_MODES as readonly string[]).includes(values.decode!)) throw new InvalidArgumentError(`--decode must be one of ${DECODE_MODES.join(', ')}, got "${values.decode}".`);
   if (values.tree !== 'fixed' && values.tree !== 'adaptive') throw new InvalidArgumentError(`--tree must be fixed or adaptive, got "${values.tree}".`);
+  if (!(KERNEL_CONFIG_CHOICES as readonly string[]).includes(values['kernel-config']!)) throw new InvalidArgumentError(`--kernel-config must be one of ${KERNEL_CONFIG_CHOICES.join(', ')}, got "${values['kernel-config']}".`);
   const seed = Number(values.seed);
   if (!Number.isInteger(seed) || seed < 0) throw new InvalidArgumentError(`--seed must be a non-negative integer, got "${values.seed}".`);
   if (!values.help && values.prompt === undefined) throw new InvalidArgumentError('--prompt is required.');
@@ -94,6 +101,7 @@ export function parseCli(argv: string[]): CliOptions {
     verbose: values.verbose!,
     swiftshader: values.swiftshader!,
     selfCheck: !values['no-self-check'],
+    kernelConfig: values['kernel-config'] as KernelConfigChoice,
     help: values.help!,
   };
 }

@@ -25,6 +25,8 @@ export type CliResult = Omit<GenerationResult, 'adapter'> & {
   memory: { weightsBytes: number; kvBytes: number; scratchBytes: number };
   /** The load-time self-check (null with --no-self-check). */
   selfCheck: SelfCheckReport | null;
+  /** The kernel configuration that ran (`--kernel-config` resolved on this adapter): its preset and key. */
+  kernelConfig: { preset: 'gpu' | 'cpu'; key: string };
 };
 
 /** Test-only: `LoadOptions.faults` from the `MSN_TEST_FAULTS` environment variable (JSON). */
@@ -42,7 +44,7 @@ export function defaultModelPath(): string {
 }
 
 async function runNode(o: CliOptions, model: string, out: (s: string) => void): Promise<CliResult> {
-  const engine = await createNodeEngine({ model, contextLength: o.contextLength, preferSwiftShader: o.swiftshader, selfCheck: o.selfCheck, faults: testFaults() });
+  const engine = await createNodeEngine({ model, contextLength: o.contextLength, preferSwiftShader: o.swiftshader, selfCheck: o.selfCheck, kernelConfig: o.kernelConfig, faults: testFaults() });
   try {
     const it = engine.generate(o.prompt, { maxNewTokens: o.maxNewTokens, decode: o.decode, tree: o.tree, seed: o.seed, chat: o.chat, allowSpecialInContent: o.allowSpecialInContent });
     let r = await it.next();
@@ -56,6 +58,7 @@ async function runNode(o: CliOptions, model: string, out: (s: string) => void): 
       adapter: { vendor: adapter.vendor, architecture: adapter.architecture, device: adapter.device, description: adapter.description },
       memory: { weightsBytes: engine.info.memory.weightsBytes, kvBytes: engine.info.memory.kvBytes, scratchBytes: engine.info.memory.scratchBytes },
       selfCheck: engine.info.selfCheck,
+      kernelConfig: { preset: engine.info.kernelConfig.preset, key: engine.info.kernelConfig.key },
     };
   } finally {
     await engine.dispose();

@@ -1,5 +1,5 @@
 /**
- * Where the adaptive tree's forward-cost table is kept between sessions, per (adapter, model):
+ * Where the adaptive tree's forward-cost table is kept between sessions, per (adapter, model, kernel configuration):
  * IndexedDB in browsers, a JSON file per key under a cache folder in Node (cost-cache-node.ts).
  * The cache is an optimisation only: a cache that is missing, broken, blocked or slow costs a new
  * probe, never a failed or stalled generation. Both persistent caches keep a memory copy, never
@@ -13,11 +13,15 @@ export interface CostCache {
   set(key: string, table: CostTable): Promise<void>;
 }
 
-/** Cache key: adapter identity + the model's shape (weights format included). */
+/**
+ * Cache key: adapter identity + the model's shape (weights format included) + the kernel
+ * configuration (`ModelInfo.kernelConfig.key`): the `gpu` and `cpu` configurations of one adapter
+ * have different forward costs, so each gets its own entry.
+ */
 export function costKey(info: ModelInfo, model: string): string {
   const a = info.adapter;
   const c = info.config;
-  return [a.vendor, a.architecture, a.device, a.description, model, c.hiddenSize, c.numLayers, c.numHeads, c.numKvHeads, c.headDim, c.intermediateSize, c.vocabSize, info.weightFormats.join('+'), info.maxRows].join('|');
+  return [a.vendor, a.architecture, a.device, a.description, model, c.hiddenSize, c.numLayers, c.numHeads, c.numKvHeads, c.headDim, c.intermediateSize, c.vocabSize, info.weightFormats.join('+'), info.maxRows, info.kernelConfig.key].join('|');
 }
 
 /**

@@ -234,7 +234,7 @@ export class Engine {
 
   /**
    * The adaptive tree policy: the forward-cost table comes from the cache or a one-time probe
-   * (per adapter and model); acceptance statistics accumulate over this engine's generations.
+   * (per adapter, model and kernel configuration: `costKey`); acceptance statistics accumulate over this engine's generations.
    */
   async #adaptivePolicy(onPhase?: GenerateOptions['onPhase']): Promise<TreePolicy> {
     if (this.#policy) return this.#policy;

@@ -4,7 +4,7 @@
  */
 import { PAPER_TREE_SIZE } from '../decode/tree.js';
 import type { AdapterSummary } from '../gpu/context.js';
-import type { KernelConfigChoice } from '../gpu/kernel-config.js';
+import type { KernelConfig, KernelConfigChoice } from '../gpu/kernel-config.js';
 import type { KernelFaults } from '../gpu/kernel.js';
 import type { LlamaConfig } from '../model/config.js';
 import type { LoadProgress } from '../model/loader.js';
@@ -96,7 +96,45 @@ export interface ModelInfo {
   weightFormats: string[];
   /** The load-time self-check's result; null when it was skipped (`selfCheck: false`). */
   selfCheck: SelfCheckReport | null;
+  /**
+   * The kernel configuration every forward of this engine runs in (`LoadOptions.kernelConfig`
+   * resolved by `chooseKernelConfig`), with its stable `key` (`kernelConfigKey`: part of the
+   * adaptive tree's cost-cache key).
+   */
+  kernelConfig: KernelConfig & { key: string };
+  /**
+   * The device limits the kernels run under (names as in `GPUSupportedLimits`). The device is
+   * requested with the WebGPU default limits (src/gpu/context.ts), so on every adapter these are
+   * the spec's defaults, e.g. 16384 bytes of workgroup memory and 256 invocations per workgroup.
+   */
+  deviceLimits: DeviceLimits;
 }
+
+/** The compute-relevant limits of a device (bytes for sizes, counts otherwise). */
+export interface DeviceLimits {
+  maxStorageBufferBindingSize: number;
+  maxBufferSize: number;
+  maxComputeWorkgroupStorageSize: number;
+  maxComputeInvocationsPerWorkgroup: number;
+  maxComputeWorkgroupSizeX: number;
+  maxComputeWorkgroupSizeY: number;
+  maxComputeWorkgroupSizeZ: number;
+  maxComputeWorkgroupsPerDimension: number;
+  maxStorageBuffersPerShaderStage: number;
+  maxUniformBuffersPerShaderStage: number;
+  maxUniformBufferBindingSize: number;
+  maxBindGroups: number;
+  minStorageBufferOffsetAlignment: number;
+  minUniformBufferOffsetAlignment: number;
+}
+
+/** The names of {@link DeviceLimits}, in order. */
+export const DEVICE_LIMIT_NAMES: readonly (keyof DeviceLimits)[] = [
+  'maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupStorageSize', 'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX', 'maxComputeWorkgroupSizeY', 'maxComputeWorkgroupSizeZ', 'maxComputeWorkgroupsPerDimension',
+  'maxStorageBuffersPerShaderStage', 'maxUniformBuffersPerShaderStage', 'maxUniformBufferBindingSize', 'maxBindGroups',
+  'minStorageBufferOffsetAlignment', 'minUniformBufferOffsetAlignment',
+];
 
 /** One forward of T tokens at the current end of the KV cache. */
 export interface ForwardRequest {

@@ -17,8 +17,8 @@ import { MASKED } from '../kernels/attention.js';
 import { MAX_TOPK } from '../kernels/topk.js';
 import { describeModel, streamWeights, type LoadProgress } from '../model/loader.js';
 import { createModelSource } from '../model/source.js';
-import { chooseKernelConfig } from '../gpu/kernel-config.js';
-import { TREE_ROOM, type ExecutorApi, type ForwardRequest, type ForwardResult, type LoadOptions, type ModelInfo } from './api.js';
+import { chooseKernelConfig, kernelConfigKey } from '../gpu/kernel-config.js';
+import { DEVICE_LIMIT_NAMES, TREE_ROOM, type DeviceLimits, type ExecutorApi, type ForwardRequest, type ForwardResult, type LoadOptions, type ModelInfo } from './api.js';
 import { JACOBI_CANDIDATES } from '../decode/tree.js';
 import { LlamaGpu } from './llama.js';
 import { runSelfCheck, SelfCheckCapture, SELF_CHECK_LAYER } from './selfcheck.js';
@@ -62,7 +62,8 @@ export class Executor implements ExecutorApi {
       const contextLength = options.contextLength ?? Math.min(cfg.maxPositionEmbeddings, 4096);
       if (!Number.isInteger(contextLength) || contextLength < 2) throw new InvalidArgumentError(`contextLength must be an integer ≥ 2, got ${contextLength}.`);
       const faults = options.faults ?? {};
-      const m = new LlamaGpu(ctx, cfg, contextLength, TREE_ROOM, chooseKernelConfig(ctx.adapter, options.kernelConfig, { matmulLanes: options.matmulLanes }), options.maxRows, faults);
+      const kernels = chooseKernelConfig(ctx.adapter, options.kernelConfig, { matmulLanes: options.matmulLanes });
+      const m = new LlamaGpu(ctx, cfg, contextLength, TREE_ROOM, kernels, options.maxRows, faults);
       this.#model = m;
       if (options.memoryBudgetBytes !== undefined) {
         const plan = m.plannedBytes();
@@ -95,6 +96,8 @@ export class Executor implements ExecutorApi {
         memory: { weightsBytes: m.weightsBytes, kvBytes: m.kvBytes, scratchBytes: m.scratchBytes, weightBuffers: m.weightBuffers, kvBuffers: m.kvBuffers },
         weightFormats: m.weightFormats,
         selfCheck: null,
+        kernelConfig: { ...kernels, key: kernelConfigKey(kernels) },
+        deviceLimits: Object.fromEntries(DEVICE_LIMIT_NAMES.map((k) => [k, ctx.device.limits[k]])) as unknown as DeviceLimits,
       };
       if (options.warmup !== false) await this.#warmup();
       if (faults.corruptWeight) m.corruptWeight(SELF_CHECK_LAYER);

@@ -9,6 +9,7 @@ import { parseLlamaConfig } from '../../src/model/config.js';
 import { createModelSource } from '../../src/model/source.js';
 import { Tokenizer } from '../../src/tokenizer/tokenizer.js';
 import type { ExecutorApi, ForwardRequest, ForwardResult, ModelInfo } from '../../src/worker/api.js';
+import { kernelConfigKey, kernelPreset } from '../../src/gpu/kernel-config.js';
 import { MODES, runDecodeBench } from '../../bench/decode.js';
 import { repetitionRate } from '../../bench/stats.js';
 import { FakeModel } from '../helpers/fake-model.js';
@@ -47,6 +48,8 @@ async function engine(lossy: boolean): Promise<Engine> {
     memory: { weightsBytes: 1, kvBytes: 2, scratchBytes: 3, weightBuffers: 1, kvBuffers: 2 },
     weightFormats: ['f32'],
     selfCheck: null,
+    kernelConfig: { ...kernelPreset('cpu'), key: kernelConfigKey(kernelPreset('cpu')) },
+    deviceLimits: {} as ModelInfo['deviceLimits'],
   };
   const tokenizer = await Tokenizer.load(createModelSource(FIXTURE));
   return new Engine(fakeExecutor(config.vocabSize, lossy), info, tokenizer);

@@ -32,8 +32,43 @@ describe('npm run bench -- --quick', () => {
       expect(r.kernels.ceilings.bandwidthGBps).toBeGreaterThan(0);
       expect(r.kernels.dispatchesPerForward.ar).toBeGreaterThan(0);
       expect(r.host.find((h: { mode: string }) => h.mode === 'tr-jacobi-fixed')).toBeTruthy();
+      // `auto` on this software adapter is the cpu configuration, recorded in the JSON and the Markdown.
+      expect(r.kernelConfig).toEqual({ choice: 'auto', preset: 'cpu', key: r.models[0].decode.info.kernelConfig.key });
+      expect(r.kernelConfig.key).toMatch(/^cpu\//);
+      expect(readFileSync(join(out, files.find((f) => f.endsWith('.md'))!), 'utf8')).toContain(`--kernel-config auto\` → \`${r.kernelConfig.key}\``);
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
   }, 300_000);
+
+  it('--kernel-config gpu runs the gpu configuration (decode and kernels), recorded in the JSON, in a file of its own', () => {
+    const out = mkdtempSync(join(tmpdir(), 'msn-bench-'));
+    try {
+      execFileSync(process.execPath, ['bench/build.mjs'], { stdio: 'pipe' });
+      execFileSync(process.execPath, ['dist-node/bench/bench.mjs', '--quick', '--out', out, '--kernel-config', 'gpu', '--modes', 'tr-jacobi-fixed', '--no-host'], { stdio: 'pipe', timeout: 240_000 });
+      const json = readdirSync(out).filter((f) => f.endsWith('.json'));
+      expect(json).toEqual([expect.stringMatching(/^\d{4}-\d\d-\d\d-lavapipe-kernels-gpu\.json$/)]);
+      const r = JSON.parse(readFileSync(join(out, json[0]), 'utf8'));
+      expect(r.mismatches).toBe(0);
+      expect(r.plan.kernelConfig).toBe('gpu');
+      expect(r.kernelConfig.choice).toBe('gpu');
+      expect(r.kernelConfig.preset).toBe('gpu');
+      expect(r.models[0].decode.info.kernelConfig.key).toBe(r.kernelConfig.key);
+      expect(r.kernels.kernelConfig).toEqual({ preset: 'gpu', key: r.kernelConfig.key });
+      expect(r.kernels.matmul.lanes).toBe(16);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  }, 300_000);
+
+  it('an unknown --kernel-config exits 2 naming the choices', () => {
+    let err: { status: number; stderr: Buffer } | undefined;
+    try {
+      execFileSync(process.execPath, ['dist-node/bench/bench.mjs', '--quick', '--kernel-config', 'fast'], { stdio: 'pipe' });
+    } catch (e) {
+      err = e as { status: number; stderr: Buffer };
+    }
+    expect(err?.status).toBe(2);
+    expect(err?.stderr.toString()).toContain('--kernel-config is auto, gpu, cpu');
+  });
 });

@@ -2,6 +2,7 @@
 // with each other and with the PyTorch golden.
 import { describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { fixturePath, golden } from '../helpers/fixtures.js';
 
@@ -49,6 +50,23 @@ describe('npm run generate', () => {
     expect(r.tokenIds).toEqual(g.greedy_ids.slice(0, 6));
   });
 
+  it('--kernel-config gpu on the default model: tr-jacobi with the fixed tree gives exactly ar\'s tokens', async () => {
+    // Held-out prompt 4 (`ASTTokens.filename`): no EOS within 24 tokens, and retrieval and the tree both find drafts.
+    const prompt = JSON.parse(readFileSync('train/data/test_prompts.jsonl', 'utf8').split('\n')[4]).prompt as string;
+    const base = ['--prompt', prompt, '--max-new-tokens', '24', '--kernel-config', 'gpu', '--json'];
+    const ar = JSON.parse((await cli([...base, '--decode', 'ar'])).stdout);
+    const tr = JSON.parse((await cli([...base, '--decode', 'tr-jacobi', '--tree', 'fixed'])).stdout);
+    for (const r of [ar, tr]) expect(r.kernelConfig).toEqual({ preset: 'gpu', key: expect.stringMatching(/^gpu\//) });
+    expect(ar.steps).toBe(24);
+    expect(tr.tokenIds).toEqual(ar.tokenIds);
+    expect(tr.tokenIds).toHaveLength(24);
+    // The tree did verify drafts in one forward per step, and accepted some.
+    expect(tr.steps).toBeLessThan(tr.newTokens);
+    // auto on this software adapter is the cpu configuration.
+    const auto = JSON.parse((await cli(['--model', fixturePath('tiny-gqa-f32'), '--prompt', 'x', '--max-new-tokens', '1', '--decode', 'ar', '--json', '--no-self-check'])).stdout);
+    expect(auto.kernelConfig.preset).toBe('cpu');
+  });
+
   it('bad input: one readable line and a non-zero exit, no stack trace', async () => {
     const e1 = await cli(['--model', '/nope', '--prompt', 'x']).catch((e) => e);
     expect(e1.code).toBe(1);
@@ -57,5 +75,9 @@ describe('npm run generate', () => {
     const e2 = await cli(['--model', fixturePath('tiny-gqa-f32'), '--max-new-tokens', '0', '--prompt', 'x']).catch((e) => e);
     expect(e2.code).toBe(2);
     expect(e2.stderr).toMatch(/--max-new-tokens must be a positive integer/);
+    const e3 = await cli(['--prompt', 'x', '--kernel-config', 'fast']).catch((e) => e);
+    expect(e3.code).toBe(2);
+    expect(e3.stdout).toBe('');
+    expect(e3.stderr).toMatch(/^InvalidArgumentError: --kernel-config must be one of auto, gpu, cpu, got "fast"\.\n/);
   });
 });

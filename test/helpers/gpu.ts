@@ -2,6 +2,7 @@
 import { createNodeGpu } from '../../src/gpu/node.js';
 import { createGpuContext, type GpuContext } from '../../src/gpu/context.js';
 import { KernelCache, ParamArena, encodePasses, type Pass } from '../../src/gpu/kernel.js';
+import type { DeviceLimits } from '../../src/worker/api.js';
 
 let ctxPromise: Promise<GpuContext> | undefined;
 
@@ -106,3 +107,31 @@ export function randomData(n: number, seed: number, outliers = true): Float32Arr
   if (outliers && n > 8) for (let j = 0; j < 3; j++) a[Math.floor(r() * n)] *= 8;
   return a;
 }
+
+/**
+ * The kernel configurations the whole-model suites run in (src/gpu/kernel-config.ts): `cpu`, what
+ * this machine's software adapters get by default, and `gpu`, what a real GPU gets, forced here.
+ */
+export const KERNEL_CONFIGS = ['cpu', 'gpu'] as const;
+
+/**
+ * The WebGPU spec's default limits ("GPUSupportedLimits", Limits table) for the fields of
+ * `ModelInfo.deviceLimits`. The engine requests no limit (src/gpu/context.ts), so whatever the
+ * adapter supports, its device has exactly these.
+ */
+export const WEBGPU_DEFAULT_LIMITS: DeviceLimits = {
+  maxStorageBufferBindingSize: 134217728,
+  maxBufferSize: 268435456,
+  maxComputeWorkgroupStorageSize: 16384,
+  maxComputeInvocationsPerWorkgroup: 256,
+  maxComputeWorkgroupSizeX: 256,
+  maxComputeWorkgroupSizeY: 256,
+  maxComputeWorkgroupSizeZ: 64,
+  maxComputeWorkgroupsPerDimension: 65535,
+  maxStorageBuffersPerShaderStage: 8,
+  maxUniformBuffersPerShaderStage: 12,
+  maxUniformBufferBindingSize: 65536,
+  maxBindGroups: 4,
+  minStorageBufferOffsetAlignment: 256,
+  minUniformBufferOffsetAlignment: 256,
+};

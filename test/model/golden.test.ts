@@ -1,12 +1,14 @@
 // The executor (in-process, Dawn in Node) against HF transformers goldens of the fixture models:
-// logits of every prompt position and of 16 greedy steps, and the greedy tokens themselves.
+// logits of every prompt position and of 16 greedy steps, and the greedy tokens themselves. In both
+// kernel configurations (issue 11 item 5): `cpu`, and `gpu` forced on this software adapter, each
+// under the WebGPU default device limits.
 import { describe, expect, it, afterAll } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Executor } from '../../src/worker/executor.js';
 import { createNodeGpu } from '../../src/gpu/node.js';
 import { FIXTURES, fixturePath, golden } from '../helpers/fixtures.js';
-import { disabledFeatures, expectClose } from '../helpers/gpu.js';
+import { disabledFeatures, expectClose, KERNEL_CONFIGS, WEBGPU_DEFAULT_LIMITS } from '../helpers/gpu.js';
 
 const executors: Executor[] = [];
 afterAll(async () => { for (const e of executors) await e.dispose(); });
@@ -16,7 +18,7 @@ function rowClose(got: Float32Array, ref: number[], what: string) {
   expectClose(got, ref, 1e-4 * scale, 1e-4, what);
 }
 
-async function loadFixture(name: string, split = false) {
+async function loadFixture(name: string, kernelConfig: 'cpu' | 'gpu', split = false) {
   const ex = new Executor(() => createNodeGpu());
   executors.push(ex);
   const g = golden(name);
@@ -24,7 +26,9 @@ async function loadFixture(name: string, split = false) {
   const D = cfg.head_dim ?? cfg.hidden_size / cfg.num_attention_heads;
   // Split: one KV layer per binding, so weights larger than that are split and prefill runs in chunks of 5.
   const opts = split ? { maxBindingBytes: (64 + 69) * cfg.num_key_value_heads * D * 4, maxRows: 5 } : {};
-  const info = await ex.load(fixturePath(name), { contextLength: 64, disableFeatures: disabledFeatures(), ...opts });
+  const info = await ex.load(fixturePath(name), { contextLength: 64, disableFeatures: disabledFeatures(), kernelConfig, ...opts });
+  expect(info.kernelConfig.preset).toBe(kernelConfig);
+  expect(info.deviceLimits).toEqual(WEBGPU_DEFAULT_LIMITS);
   if (split) {
     expect(info.memory.kvBuffers).toBe(2 * cfg.num_hidden_layers);
     expect(info.memory.weightBuffers).toBeGreaterThan(7 * cfg.num_hidden_layers / 2 + 2);
@@ -33,11 +37,11 @@ async function loadFixture(name: string, split = false) {
   return { ex, info };
 }
 
-describe.each(FIXTURES)('%s', (name) => {
+describe.each(KERNEL_CONFIGS.flatMap((k) => FIXTURES.map((name) => [k, name] as const)))('kernel config %s: %s', (kernelConfig, name) => {
   const g = golden(name);
 
   it('prompt logits at every position match HF', async () => {
-    const { ex, info } = await loadFixture(name);
+    const { ex, info } = await loadFixture(name, kernelConfig);
     expect(info.eosTokenIds).toEqual(g.eos_token_ids);
     const T = g.prompt_ids.length;
     const r = await ex.forward({ tokens: g.prompt_ids, positions: g.prompt_ids.map((_, i) => i), mask: 'causal', topK: 2, commit: true, returnLogits: true });
@@ -53,7 +57,7 @@ describe.each(FIXTURES)('%s', (name) => {
 
   for (const [label, split] of [['', false], [' with weights and KV split under a lowered binding limit, chunked prefill', true]] as const) {
     it(`greedy decoding reproduces HF's 16 tokens and logits${label}`, async () => {
-      const { ex, info } = await loadFixture(name, split);
+      const { ex, info } = await loadFixture(name, kernelConfig, split);
       const V = info.config.vocabSize;
       const prompt = g.prompt_ids;
       // prefill prompt[:-1] in chunks of maxRows, no logits
