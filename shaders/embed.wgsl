@@ -2,46 +2,71 @@
 // weight chunk's vocabulary range [v0, v0 + vRows). Rows of other chunks are left untouched (the
 // embedding matrix may be split into several buffers to respect maxStorageBufferBindingSize).
 //
-// Dispatch: one thread per (t, element pair or quad); workgroup 64; grid flattened over x/y.
-// Weight formats (WFMT): 0 = f32, 1 = f16 packed 2 per u32, 2 = bf16 packed 2 per u32.
+// Dispatch: one thread per (t, 8-element chunk); workgroup 64; grid flattened over x/y.
+// Weights: decoded by `loadWeight` (the override point `weight`, the same contract and default as
+// shaders/matmul.wgsl: f32, f16 or bf16 by WFMT).
 // Preconditions: Kp % 8 == 0; padding columns of E are zero and X's are never written.
 //
 // Glossary: T tokens, C hidden size, Kp = C rounded up to 8 (row stride of E and X).
 
-override WFMT: u32 = 0u;
+override WFMT: u32 = 0u;   // weight format of the default `weight` override: 0 f32, 1 f16, 2 bf16
 
 struct Params {
   T: u32,          // tokens
   C: u32,          // hidden size (elements written per row)
-  rowWords: u32,   // u32 words per E row: Kp (f32) or Kp/2 (16-bit)
+  kChunks: u32,    // 8-element chunks per E row: Kp / 8
   xStride: u32,    // X row stride in floats (Kp)
   v0: u32,         // first vocabulary id held by this chunk
   vRows: u32,      // rows in this chunk
   gridX: u32,      // workgroups along x (for flattening)
 }
 
-@group(0) @binding(0) var<storage, read> E: array<u32>;              // [vRows, rowWords] raw weight words
+/** Elements 8c .. 8c + 7 of one weight row, decoded to f32: lo = elements 0..3, hi = 4..7. */
+struct WChunk {
+  lo: vec4<f32>,
+  hi: vec4<f32>,
+}
+
 @group(0) @binding(1) var<storage, read> ids: array<u32>;            // [T] token ids
 @group(0) @binding(2) var<storage, read_write> X: array<f32>;        // [T, xStride] f32 embeddings
 @group(1) @binding(0) var<uniform> p: Params;
 
+// BEGIN override weight
+// Defines binding 0 `W` and `loadWeight(row, c) -> WChunk` (chunk c of weight row `row`; may read
+// p.kChunks). Default: f32 = two vec4<u32> per chunk (32 bytes); f16 and bf16 = one vec4<u32> per
+// chunk (16 bytes, 2 elements per u32, element 2i in the low half).
+@group(0) @binding(0) var<storage, read> W: array<vec4<u32>>;        // [vRows, kChunks] weight chunks
+
+fn unpackBf16(u: u32) -> vec2<f32> {
+  return vec2<f32>(bitcast<f32>(u << 16u), bitcast<f32>(u & 0xffff0000u));
+}
+
+fn loadWeight(row: u32, c: u32) -> WChunk {
+  if (WFMT == 0u) {
+    let i = 2u * (row * p.kChunks + c);
+    return WChunk(bitcast<vec4<f32>>(W[i]), bitcast<vec4<f32>>(W[i + 1u]));
+  }
+  let w = W[row * p.kChunks + c];
+  if (WFMT == 1u) {
+    return WChunk(vec4<f32>(unpack2x16float(w.x), unpack2x16float(w.y)), vec4<f32>(unpack2x16float(w.z), unpack2x16float(w.w)));
+  }
+  return WChunk(vec4<f32>(unpackBf16(w.x), unpackBf16(w.y)), vec4<f32>(unpackBf16(w.z), unpackBf16(w.w)));
+}
+// END override weight
+
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x + gid.y * p.gridX * 64u;     // one thread per (t, word)
-  let words = select(p.C, (p.C + 1u) / 2u, WFMT != 0u);
-  if (i >= p.T * words) { return; }
-  let t = i / words;
-  let w = i % words;
+  let i = gid.x + gid.y * p.gridX * 64u;     // one thread per (t, chunk)
+  let chunks = (p.C + 7u) / 8u;
+  if (i >= p.T * chunks) { return; }
+  let t = i / chunks;
+  let c = i % chunks;
   let id = ids[t];
   if (id < p.v0 || id >= p.v0 + p.vRows) { return; }
-  let u = E[(id - p.v0) * p.rowWords + w];
-  let xo = t * p.xStride;
-  if (WFMT == 0u) {
-    X[xo + w] = bitcast<f32>(u);
-    return;
+  let w = loadWeight(id - p.v0, c);
+  let xo = t * p.xStride + 8u * c;
+  let n = min(8u, p.C - 8u * c);
+  for (var k = 0u; k < n; k++) {
+    if (k < 4u) { X[xo + k] = w.lo[k]; } else { X[xo + k] = w.hi[k - 4u]; }
   }
-  var v: vec2<f32>;
-  if (WFMT == 1u) { v = unpack2x16float(u); } else { v = vec2<f32>(bitcast<f32>(u << 16u), bitcast<f32>(u & 0xffff0000u)); }
-  X[xo + 2u * w] = v.x;
-  if (2u * w + 1u < p.C) { X[xo + 2u * w + 1u] = v.y; }
 }

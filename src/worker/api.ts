@@ -60,7 +60,7 @@ export interface SelfCheckReport {
   ok: true;
   /** The layer compared (0). */
   layer: number;
-  /** Token rows compared (forwards of 5, 2 and 1 rows: the 8-row, 4-row and GEMV matmul pipelines). */
+  /** Token rows compared (forwards of 9, 5, 2 and 1 rows: one per matmul pipeline). */
   tokens: number;
   /** Largest |GPU − float64| over the layer's output [tokens, C]. */
   maxAbsErr: number;

@@ -16,7 +16,7 @@ import { withErrorScopes } from '../gpu/scope.js';
 import { ATTENTION, attentionConstants, attentionKernel, attentionPass, causalMask, ATTENTION_MAX_T } from '../kernels/attention.js';
 import { EMBED, embedConstants, embedKernel, embedPass } from '../kernels/embed.js';
 import { KV_COMPACT, kvCompactPass, MAX_COMPACT_ROWS } from '../kernels/kv_compact.js';
-import { kernelFor, MATMUL, matmulConstants, matmulPass, type MatmulConfig } from '../kernels/matmul.js';
+import { kernelFor, MATMUL, MATMUL_ROW_CASES, matmulConstants, matmulPass, type MatmulConfig } from '../kernels/matmul.js';
 import type { KernelConfig } from '../gpu/kernel-config.js';
 import { RMSNORM, rmsnormPass } from '../kernels/rmsnorm.js';
 import { ROPE_KV_APPEND, ropeKvAppendPass } from '../kernels/rope_kv_append.js';
@@ -197,12 +197,11 @@ export class LlamaGpu {
     await withErrorScopes(this.#device, 'creating the bind groups', adapterName(this.ctx.adapter), () => this.#bindAll());
   }
 
-  /** Every pipeline a forward of this model can use: the embedding and matmuls per weight format (matmul for 1, ≤ 4 and > 4 rows), and the rest. */
+  /** Every pipeline a forward of this model can use: the embedding and matmuls per weight format (one per row class of MATMUL_ROW_CASES), and the rest. */
   #pipelines(): Array<[KernelDef, Record<string, number>]> {
     const fmts = new Set([...this.#matrices.values()].map((m) => m.fmt));
     const list: Array<[KernelDef, Record<string, number>]> = [[EMBED, embedConstants(this.#embed.fmt)], [ATTENTION, attentionConstants(this.attnBlock)]];
-    const mr = this.dims.maxRows;
-    const rowCases = [1, ...(mr >= 2 ? [4] : []), ...(mr >= 5 ? [8] : [])]; // pipelines for 1, 2..4 and ≥ 5 rows
+    const rowCases = MATMUL_ROW_CASES.filter((T) => T <= this.dims.maxRows); // one pipeline per row class (the cache merges equal ones)
     for (const fmt of fmts) for (const T of rowCases) list.push([MATMUL, matmulConstants(this.matmul, fmt, T)]);
     for (const def of [RMSNORM, ROPE_KV_APPEND, SWIGLU, TOPK, KV_COMPACT]) list.push([def, {}]);
     return list;

@@ -7,11 +7,11 @@
  *
  * The CPU side uses the weights as they arrived from the checkpoint (copied while loading: only
  * layer 0 and the checked tokens' embedding rows), not a read-back of the GPU buffers, so a weight
- * corrupted on its way to or in GPU memory is caught too. The tokens run as three forwards of 5,
- * 2 and 1 rows (positions 0..7, each attending to the KV rows of the previous ones), so the 8-row
- * and 4-row tiled matmul pipelines, the GEMV pipeline and attention over cached rows are all
- * compared. Cost: about 1/L of an 8-token forward on the GPU plus 8 × (parameters of one layer)
- * float64 multiply-adds on the CPU.
+ * corrupted on its way to or in GPU memory is caught too. The tokens run as four forwards of 9,
+ * 5, 2 and 1 rows (positions 0..16, each attending to the KV rows of the previous ones), one per
+ * row class of the matmul (MATMUL_ROW_CASES: ≥ 9, 5..8, 2..4 rows and the GEMV), so every matmul
+ * pipeline and attention over cached rows are compared. Cost: about 1/L of a 17-token forward on
+ * the GPU plus 17 × (parameters of one layer) float64 multiply-adds on the CPU.
  */
 import { SelfCheckError } from '../errors.js';
 import type { LlamaConfig } from '../model/config.js';
@@ -24,8 +24,8 @@ import { announceSyncStep } from './heartbeat.js';
 /** The layer compared. */
 export const SELF_CHECK_LAYER = 0;
 
-/** Rows of the check's forwards: > 4 rows (8-row tiles), 2..4 rows (4-row tiles), 1 row (GEMV). */
-export const SELF_CHECK_CHUNKS = [5, 2, 1] as const;
+/** Rows of the check's forwards: one per matmul row class (≥ 9, 5..8, 2..4 rows, 1 row = GEMV), largest first. */
+export const SELF_CHECK_CHUNKS = [9, 5, 2, 1] as const;
 
 /**
  * Allowed |GPU − float64| relative to the largest |float64| output value: the end-to-end golden

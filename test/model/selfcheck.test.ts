@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { Executor } from '../../src/worker/executor.js';
 import { createNodeGpu } from '../../src/gpu/node.js';
 import { SelfCheckError } from '../../src/errors.js';
-import { SELF_CHECK_RTOL, selfCheckChunks, selfCheckTokens } from '../../src/worker/selfcheck.js';
+import { SELF_CHECK_CHUNKS, SELF_CHECK_RTOL, selfCheckChunks, selfCheckTokens } from '../../src/worker/selfcheck.js';
+import { MATMUL_ROW_CASES } from '../../src/kernels/matmul.js';
 import { bf16ToF32, decodeToF32, f16ToF32 } from '../../src/model/dtype.js';
 import type { LoadOptions } from '../../src/worker/api.js';
 import { FIXTURES, fixturePath } from '../helpers/fixtures.js';
@@ -30,7 +31,7 @@ describe('self-check', () => {
     const s = info.selfCheck!;
     expect(s.ok).toBe(true);
     expect(s.layer).toBe(0);
-    expect(s.tokens).toBe(8);
+    expect(s.tokens).toBe(17);
     expect(s.tolerance).toBeGreaterThan(0);
     expect(s.maxAbsErr).toBeLessThanOrEqual(s.tolerance);
     // A real comparison: the GPU and float64 differ by rounding only, far inside the tolerance.
@@ -45,7 +46,7 @@ describe('self-check', () => {
     const { ex, info } = await load(fixturePath('tiny-gqa-f32'), { maxBindingBytes: (64 + 69) * 2 * 12 * 4, maxRows: 3 } /* one KV layer (Hkv 2, D 12) per binding */);
     expect(info.memory.weightBuffers).toBeGreaterThan(9);
     expect(info.memory.kvBuffers).toBe(4);
-    expect(info.selfCheck!.tokens).toBe(8);
+    expect(info.selfCheck!.tokens).toBe(17);
     expect(info.selfCheck!.maxAbsErr).toBeLessThan(info.selfCheck!.tolerance / 10);
     await ex.dispose();
   });
@@ -80,9 +81,10 @@ describe('self-check', () => {
   it('picks distinct token ids spread over the vocabulary, and chunks that fit maxRows', () => {
     expect(selfCheckTokens(4096, 8)).toEqual([1, 512, 1023, 1534, 2045, 2556, 3067, 3578]);
     expect(selfCheckTokens(5, 8)).toEqual([0, 1, 2, 3, 4]);
-    expect(selfCheckChunks(128, 8)).toEqual([5, 2, 1]);
-    expect(selfCheckChunks(3, 8)).toEqual([3, 2, 2, 1]);
+    expect(selfCheckChunks(128, 17)).toEqual([9, 5, 2, 1]);
+    expect(selfCheckChunks(3, 17)).toEqual([3, 3, 3, 3, 2, 2, 1]);
     expect(selfCheckChunks(128, 5)).toEqual([5]);
+    expect([...SELF_CHECK_CHUNKS].reverse()).toEqual([...MATMUL_ROW_CASES]);
     expect(SELF_CHECK_RTOL).toBe(1e-4);
   });
 

@@ -32,11 +32,12 @@ const DEFAULTS: KernelLimits = {
 
 describe('kernel needs, read from the WGSL', () => {
   it('match each kernel\'s workgroup, workgroup memory and bindings', () => {
-    const gpu = { lanes: 16, gemvCols: 16, tiledCols: 4, tiledCpt: 2 };
+    const gpu = { lanes: 16, gemvCols: 16, tiledCols: 4, tiledCpt: 2, tiledRows: [4, 8, 32] as const };
     const cpu = { lanes: 1, gemvCols: 64, tiledCols: 16, tiledCpt: 4 };
-    // matmul: workgroup (LANES, COLS, 1); red: array<f32, LANES·COLS·ROWS·CPT>
-    expect(kernelNeeds('matmul', MATMUL.code, matmulConstants(gpu, 'f16', 1))).toEqual({ workgroupSize: [16, 16, 1], invocations: 256, workgroupBytes: 16 * 16 * 4, storageBuffers: 3, uniformBuffers: 1 });
-    expect(kernelNeeds('matmul', MATMUL.code, matmulConstants(gpu, 'f16', 8))).toEqual({ workgroupSize: [16, 4, 1], invocations: 64, workgroupBytes: 16 * 4 * 8 * 2 * 4, storageBuffers: 3, uniformBuffers: 1 });
+    // matmul: workgroup (LANES, COLS, RG); red: array<f32, LANES·COLS·RG·CPT·RED_ROWS>; wtile: array<vec4<f32>, WTILE>
+    expect(kernelNeeds('matmul', MATMUL.code, matmulConstants(gpu, 'f16', 1))).toEqual({ workgroupSize: [16, 16, 1], invocations: 256, workgroupBytes: 16 * 16 * 4 + 16, storageBuffers: 3, uniformBuffers: 1 });
+    expect(kernelNeeds('matmul', MATMUL.code, matmulConstants(gpu, 'f16', 8))).toEqual({ workgroupSize: [16, 4, 1], invocations: 64, workgroupBytes: 16 * 4 * 8 * 2 * 4 + 16, storageBuffers: 3, uniformBuffers: 1 });
+    expect(kernelNeeds('matmul', MATMUL.code, matmulConstants(gpu, 'f16', 69))).toEqual({ workgroupSize: [16, 4, 4], invocations: 256, workgroupBytes: 16 * 4 * 4 * 2 * 4 * 4 + 2 * 16 * 4 * 2 * 16, storageBuffers: 3, uniformBuffers: 1 });
     expect(kernelNeeds('matmul', MATMUL.code, matmulConstants(cpu, 'f32', 8)).workgroupSize).toEqual([1, 16, 1]);
     // topk: WG = 64; sv, si: array<f32|u32, WG·MAXK = 1024>
     expect(kernelNeeds('topk', TOPK.code)).toEqual({ workgroupSize: [64, 1, 1], invocations: 64, workgroupBytes: 2 * 64 * 16 * 4, storageBuffers: 3, uniformBuffers: 1 });
