@@ -200,7 +200,7 @@ export class LlamaGpu {
   /** Every pipeline a forward of this model can use: the embedding and matmuls per weight format (matmul for 1, ≤ 4 and > 4 rows), and the rest. */
   #pipelines(): Array<[KernelDef, Record<string, number>]> {
     const fmts = new Set([...this.#matrices.values()].map((m) => m.fmt));
-    const list: Array<[KernelDef, Record<string, number>]> = [[EMBED, embedConstants(this.#embed.fmt)], [ATTENTION, attentionConstants(this.attnBlock)]];
+    const list: Array<[KernelDef, Record<string, number>]> = [[EMBED, embedConstants(this.#embed.fmt)], [ATTENTION, attentionConstants(this.kernels.attention)]];
     const mr = this.dims.maxRows;
     const rowCases = [1, ...(mr >= 2 ? [4] : []), ...(mr >= 5 ? [8] : [])]; // pipelines for 1, 2..4 and ≥ 5 rows
     for (const fmt of fmts) for (const T of rowCases) list.push([MATMUL, matmulConstants(this.matmul, fmt, T)]);
@@ -278,7 +278,7 @@ export class LlamaGpu {
     });
     this.#slabs.forEach((s, j) => {
       set(`ropeAppend:${j}`, c.bind(c.get(ROPE_KV_APPEND), [b.qkv, b.pos, b.rope, s.k, s.v]));
-      set(`attention:${j}`, c.bind(attentionKernel(c, this.attnBlock), [b.qkv, s.k, s.v, b.masks, b.attn]));
+      set(`attention:${j}`, c.bind(attentionKernel(c, this.kernels.attention), [b.qkv, s.k, s.v, b.masks, b.attn]));
       set(`compactK:${j}`, c.bind(c.get(KV_COMPACT), [s.k]));
       set(`compactV:${j}`, c.bind(c.get(KV_COMPACT), [s.v]));
     });
@@ -299,12 +299,13 @@ export class LlamaGpu {
 
   /**
    * Passes of one forward of T rows appended at KV row P.
-   * @param mask base and row stride of the mask block in the mask library.
+   * @param mask base and row stride of the mask block in the mask library, and its visible rows
+   *   (`visible[t]`: the new rows row t sees, ascending; for the traffic figures; default causal).
    * @param logits which rows get logits + top-k (`none` skips the head).
    * @param layers run only the first `layers` layers (the self-check; default all). The residual
    *   stream after them is in `b.x` [T, Cp].
    */
-  forwardPasses(T: number, P: number, mask: { base: number; stride: number }, logits: 'none' | 'last' | 'all', topK: number, layers = this.dims.L): Pass[] {
+  forwardPasses(T: number, P: number, mask: { base: number; stride: number; visible?: readonly (readonly number[])[] }, logits: 'none' | 'last' | 'all', topK: number, layers = this.dims.L): Pass[] {
     const d = this.dims;
     const c = this.cache;
     const mpd = this.#maxPerDim;
@@ -320,7 +321,7 @@ export class LlamaGpu {
       passes.push(rmsnormPass(c, mpd, bg(`in${i}`), { T, C: d.C, stride: d.Cp, eps: this.cfg.rmsNormEps }));
       mm(this.#layers[i].qkv, `qkv${i}`, d.Cp, d.QKVp, false);
       passes.push(ropeKvAppendPass(c, mpd, bg(`ropeAppend:${sj}`), { T, P, H: d.H, Hkv: d.Hkv, D: d.D, stride: d.QKVp, kBase, vBase, Smax: d.Smax }));
-      passes.push(attentionPass(c, bg(`attention:${sj}`), { T, P, H: d.H, Hkv: d.Hkv, D: d.D, qStride: d.QKVp, outStride: d.HDp, kBase, vBase, maskBase: mask.base, maskStride: mask.stride, Smax: d.Smax }, this.attnBlock));
+      passes.push(attentionPass(c, bg(`attention:${sj}`), { T, P, H: d.H, Hkv: d.Hkv, D: d.D, qStride: d.QKVp, outStride: d.HDp, kBase, vBase, maskBase: mask.base, maskStride: mask.stride, Smax: d.Smax, visible: mask.visible }, this.kernels.attention));
       mm(this.#layers[i].o, `o${i}`, d.HDp, d.Cp, true);
       passes.push(rmsnormPass(c, mpd, bg(`post${i}`), { T, C: d.C, stride: d.Cp, eps: this.cfg.rmsNormEps }));
       mm(this.#layers[i].gu, `gu${i}`, d.Cp, d.GUp, false);
