@@ -75,38 +75,21 @@ var<workgroup> qm: array<u32, QN * MW>;           // each query's mask row as a 
 var<workgroup> tileRow: array<u32, BLOCK>;        // layer row of each tile position
 var<workgroup> rangeStart: array<u32, BLOCK + 1u>; // slot ranges of the block: [rangeStart[r], rangeStart[r+1])
 var<workgroup> rU: array<u32, MW>;                // new rows of the current range
-var<workgroup> stat: array<f32, QN>;              // per query: block max, then block sum
+var<workgroup> rPre: array<u32, MW>;              // new rows of the range in the words before word w
 var<workgroup> nRanges: u32;
 var<workgroup> nTile: u32;                        // rows in the tile
 var<workgroup> ncR: u32;                          // cached rows at the head of the tile
 var<workgroup> maxTotal: u32;                     // the workgroup's largest P + visible new rows
-
-/** Row j of the r-th visible new row (ascending) of query qi, or NONE. */
-fn nthVisible(qi: u32, r: u32) -> u32 {
-  var rr = r;
-  for (var w = 0u; w < MW; w++) {
-    var bits = qm[qi * MW + w];
-    let c = countOneBits(bits);
-    if (rr < c) {
-      for (var k = 0u; k < rr; k++) { bits &= bits - 1u; }
-      return w * 32u + firstTrailingBit(bits);
-    }
-    rr -= c;
-  }
-  return NONE;
-}
 
 /** Tile position of slot i of query qi in the current range starting at s0 (nc cached slots in the block). */
 fn tileIndex(qi: u32, i: u32, s0: u32, nc: u32) -> u32 {
   if (i < nc) { return i - s0; }
   let j = slotRow[qi * BLOCK + i];
   let wj = j / 32u;
-  var k = ncR + countOneBits(rU[wj] & ((1u << (j % 32u)) - 1u));
-  for (var w = 0u; w < wj; w++) { k += countOneBits(rU[w]); }
-  return k;
+  return ncR + rPre[wj] + countOneBits(rU[wj] & ((1u << (j % 32u)) - 1u));
 }
 
-/** Thread 0: rows of range r of the block at b0 → tileRow, nTile, ncR, rU. */
+/** Thread 0: rows of range r of the block at b0 → tileRow, nTile, ncR, rU, rPre. */
 fn setupRange(r: u32, b0: u32, nc: u32) {
   let s0 = rangeStart[r];
   let s1 = rangeStart[r + 1u];
@@ -117,6 +100,7 @@ fn setupRange(r: u32, b0: u32, nc: u32) {
     var u = 0u;
     for (var i = max(s0, nc); i < s1; i++) { u |= slotBits[i * MW + w]; }
     rU[w] = u;
+    rPre[w] = k - ncR;
     while (u != 0u) {
       tileRow[k] = p.P + w * 32u + firstTrailingBit(u);
       k++;
@@ -124,6 +108,28 @@ fn setupRange(r: u32, b0: u32, nc: u32) {
     }
   }
   nTile = k;
+}
+
+/** Levels 8, 4, 2, 1 of query qi's block-max tree over red[qi·DC ..] (every thread of the query). */
+fn blockMax(qi: u32) -> f32 {
+  var y: array<f32, DC>;
+  for (var i = 0u; i < DC; i++) { y[i] = red[qi * DC + i]; }
+  y[0] = max(y[0], y[8]); y[1] = max(y[1], y[9]); y[2] = max(y[2], y[10]); y[3] = max(y[3], y[11]); y[4] = max(y[4], y[12]); y[5] = max(y[5], y[13]); y[6] = max(y[6], y[14]); y[7] = max(y[7], y[15]);
+  y[0] = max(y[0], y[4]); y[1] = max(y[1], y[5]); y[2] = max(y[2], y[6]); y[3] = max(y[3], y[7]);
+  y[0] = max(y[0], y[2]); y[1] = max(y[1], y[3]);
+  y[0] = max(y[0], y[1]);
+  return y[0];
+}
+
+/** Levels 8, 4, 2, 1 of query qi's fixed pairwise block-sum tree (level k: y[i] = y[i] + y[i + k]). */
+fn blockSum(qi: u32) -> f32 {
+  var y: array<f32, DC>;
+  for (var i = 0u; i < DC; i++) { y[i] = red[qi * DC + i]; }
+  y[0] = y[0] + y[8]; y[1] = y[1] + y[9]; y[2] = y[2] + y[10]; y[3] = y[3] + y[11]; y[4] = y[4] + y[12]; y[5] = y[5] + y[13]; y[6] = y[6] + y[14]; y[7] = y[7] + y[15];
+  y[0] = y[0] + y[4]; y[1] = y[1] + y[5]; y[2] = y[2] + y[6]; y[3] = y[3] + y[7];
+  y[0] = y[0] + y[2]; y[1] = y[1] + y[3];
+  y[0] = y[0] + y[1];
+  return y[0];
 }
 
 @compute @workgroup_size(QN * DC)
@@ -181,12 +187,20 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
 
     // 0. plan: the new row of each (query, slot), the union per slot, ranges that fit the tile.
     if (nb > nc) {
+      // Each thread writes its own slots (i ≡ lane mod DC): NONE, then the r-th visible row j at
+      // virtual key P + r = b0 + i.
       for (var k = 0u; k < KPT; k++) {
         let i = lane + DC * k;
-        if (i < BLOCK) {
-          var j = NONE;
-          if (i >= nc && i < qnb) { j = nthVisible(qi, b0 + i - p.P); }
-          slotRow[qi * BLOCK + i] = j;
+        if (i < BLOCK) { slotRow[qi * BLOCK + i] = NONE; }
+      }
+      var v = p.P;
+      for (var w = 0u; w < MW; w++) {
+        var bits = qm[qi * MW + w];
+        while (bits != 0u) {
+          let j = w * 32u + firstTrailingBit(bits);
+          bits &= bits - 1u;
+          if (v >= b0 && v < b0 + BLOCK && (v - b0) % DC == lane) { slotRow[qi * BLOCK + v - b0] = j; }
+          v++;
         }
       }
       workgroupBarrier();
@@ -273,46 +287,33 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
       }
     }
 
-    // 2. block max (the same tree; exact in any order). Levels BLOCK/2 .. 16 in registers.
-    var x: array<f32, KPT>;
-    for (var k = 0u; k < KPT; k++) { x[k] = s[k]; }
-    for (var half = BLOCK / (2u * DC); half >= 1u; half >>= 1u) {
-      for (var k = 0u; k < half; k++) { x[k] = max(x[k], x[k + half]); }
-    }
-    red[tid] = x[0];
+    // 2. block max (the same tree; exact in any order): levels BLOCK/2 .. 16 in registers, 8 .. 1 from red.
+    // Slots lane + DC·k of this thread: level 32 pairs k with k + 2, level 16 pairs k with k + 1.
+    var x0 = s[0]; var x1 = s[1]; var x2 = s[2]; var x3 = s[3];
+    if (BLOCK == 64u) { x0 = max(x0, x2); x1 = max(x1, x3); }
+    if (BLOCK >= 32u) { x0 = max(x0, x1); }
+    red[tid] = x0;
     workgroupBarrier();
-    if (lane == 0u) {
-      var y: array<f32, DC>;
-      for (var i = 0u; i < DC; i++) { y[i] = red[qi * DC + i]; }
-      for (var k = DC / 2u; k > 0u; k >>= 1u) { for (var i = 0u; i < k; i++) { y[i] = max(y[i], y[i + k]); } }
-      stat[qi] = y[0];
-    }
+    let mNew = max(m, blockMax(qi));
     workgroupBarrier();
-    let mNew = max(m, stat[qi]);
     let alpha = exp(m - mNew);
 
     // 3. p_i and the block sum by the fixed pairwise tree.
+    var pr: array<f32, KPT>;
     for (var k = 0u; k < KPT; k++) {
       let i = lane + DC * k;
-      var pr = 0.0;
-      if (i < qnb) { pr = exp(s[k] - mNew); }
-      x[k] = pr;
-      if (i < BLOCK) { prob[qi * BLOCK + i] = pr; }
+      pr[k] = 0.0;
+      if (i < qnb) { pr[k] = exp(s[k] - mNew); }
+      if (i < BLOCK) { prob[qi * BLOCK + i] = pr[k]; }
     }
-    for (var half = BLOCK / (2u * DC); half >= 1u; half >>= 1u) {
-      for (var k = 0u; k < half; k++) { x[k] = x[k] + x[k + half]; }
-    }
-    red[tid] = x[0];
+    x0 = pr[0]; x1 = pr[1]; x2 = pr[2]; x3 = pr[3];
+    if (BLOCK == 64u) { x0 = x0 + x2; x1 = x1 + x3; }
+    if (BLOCK >= 32u) { x0 = x0 + x1; }
+    red[tid] = x0;
     workgroupBarrier();
-    if (lane == 0u) {
-      var y: array<f32, DC>;
-      for (var i = 0u; i < DC; i++) { y[i] = red[qi * DC + i]; }
-      for (var k = DC / 2u; k > 0u; k >>= 1u) { for (var i = 0u; i < k; i++) { y[i] = y[i] + y[i + k]; } }
-      stat[qi] = y[0];
-    }
-    workgroupBarrier();
+    let bsum = blockSum(qi);
     if (live) {
-      l = l * alpha + stat[qi];
+      l = l * alpha + bsum;
       m = mNew;
     }
 
