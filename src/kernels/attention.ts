@@ -55,12 +55,12 @@ export interface AttentionShape {
 
 /**
  * The attention pass. `bindGroup` binds (QKV, K slab, V slab, mask library, O); `cfg` is the engine's
- * attention configuration. Sets `reads` (kv = K/V bytes fetched, repeats included; other = Q and
+ * attention configuration; `def` the kernel or a variant of its `kv` override point. Sets `reads` (kv = K/V bytes fetched, repeats included; other = Q and
  * mask bytes) from the same geometry the kernel walks ({@link attentionGeometry}).
  * @throws ShapeError for T outside [1, 128], P + T > Smax, D not a multiple of 4 in [4, 256],
  *   H not a multiple of Hkv, maskStride < T, or `visible` not of T rows.
  */
-export function attentionPass(cache: KernelCache, bindGroup: GPUBindGroup, s: AttentionShape, cfg: AttentionConfig): Pass {
+export function attentionPass(cache: KernelCache, bindGroup: GPUBindGroup, s: AttentionShape, cfg: AttentionConfig, def: KernelDef = ATTENTION): Pass {
   checkInt('attention', 'T', s.T, 1, ATTENTION_MAX_T);
   checkInt('attention', 'P + T', s.P + s.T, 1, s.Smax);
   checkInt('attention', 'D', s.D, 4, 256);
@@ -72,7 +72,7 @@ export function attentionPass(cache: KernelCache, bindGroup: GPUBindGroup, s: At
   const G = s.H / s.Hkv;
   const geo = attentionGeometry(s.T, s.P, G, cfg, s.visible);
   return {
-    kernel: attentionKernel(cache, cfg), bindGroup, label: 'attention',
+    kernel: attentionKernel(cache, cfg, def), bindGroup, label: 'attention',
     params: [s.T, s.P, s.H, G, s.D / 4, s.qStride, s.outStride, s.Hkv * s.D, s.kBase, s.vBase, s.maskBase, s.maskStride ?? s.T, s.scale ?? 1 / Math.sqrt(s.D)],
     workgroups: [geo.workgroups, s.Hkv, 1],
     reads: attentionReads(geo, s.Hkv, s.D),
