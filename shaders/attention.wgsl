@@ -21,8 +21,7 @@
 // acc[d] = acc[d]·alpha, then acc[d] = fma(p_i, V[row_i, d], acc[d]) over slots i ascending.
 //
 // Dispatch: grid = (ceil(T·G / QN), Hkv); QN·DC threads, thread (qi = tid / DC, lane = tid % DC).
-// BLOCK is engine-wide: 64 on GPUs, 32 on CPU adapters. A T = 1 step runs with QN = G (rounded up
-// to a power of two, ≤ 16): the per-query arithmetic does not depend on QN.
+// BLOCK is engine-wide: 64 on GPUs, 16 on CPU adapters.
 // Preconditions: D ≤ 256, D % 4 == 0; T ≤ MAX_T = 128; QN ≤ BLOCK ≤ 64; QN ≤ 16; new rows already
 // appended at KV rows P..P+T-1.
 // Glossary: T new rows, P cached rows, H query heads, Hkv KV heads, G = H/Hkv, D head dim.
