@@ -21,7 +21,8 @@
 // acc[d] = acc[d]·alpha, then acc[d] = fma(p_i, V[row_i, d], acc[d]) over slots i ascending.
 //
 // Dispatch: grid = (ceil(T·G / QN), Hkv); QN·DC threads, thread (qi = tid / DC, lane = tid % DC).
-// BLOCK is engine-wide: 64 on GPUs, 16 on CPU adapters.
+// BLOCK and QN are engine-wide (`KernelConfig.attention`): one pipeline serves AR steps and trees,
+// so the compiler's choices (e.g. contraction of a·b + c) are the same for both.
 // Preconditions: D ≤ 256, D % 4 == 0; T ≤ MAX_T = 128; QN ≤ BLOCK ≤ 64; QN ≤ 16; new rows already
 // appended at KV rows P..P+T-1.
 // Glossary: T new rows, P cached rows, H query heads, Hkv KV heads, G = H/Hkv, D head dim.
@@ -204,14 +205,14 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
         }
       }
       workgroupBarrier();
-      if (tid < BLOCK) {
+      for (var i = tid; i < BLOCK; i += QN * DC) {   // fewer threads than slots when QN·DC < BLOCK
         var u: array<u32, MW>;
         for (var w = 0u; w < MW; w++) { u[w] = 0u; }
         for (var k = 0u; k < QN; k++) {
-          let j = slotRow[k * BLOCK + tid];
+          let j = slotRow[k * BLOCK + i];
           if (j != NONE) { u[j / 32u] |= 1u << (j % 32u); }
         }
-        for (var w = 0u; w < MW; w++) { slotBits[tid * MW + w] = u[w]; }
+        for (var w = 0u; w < MW; w++) { slotBits[i * MW + w] = u[w]; }
       }
       workgroupBarrier();
       if (tid == 0u) {

@@ -68,6 +68,18 @@ for (const [name, cfg] of Object.entries(PRESETS)) {
   });
 }
 
+describe('attention in other configurations (fewer threads than slots, smaller blocks)', () => {
+  for (const cfg of [{ block: 64, queries: 2 }, { block: 64, queries: 1 }, { block: 32, queries: 4 }, { block: 16, queries: 16 }]) {
+    for (const [T, P, kind] of [[40, 3, 'causal'], [69, 50, 'tree']] as const) {
+      it(`block ${cfg.block}, ${cfg.queries} queries: ${kind} T=${T} P=${P}`, async () => {
+        const mask = kind === 'causal' ? causalMask(T) : biasedTree(T, T + P).mask;
+        const { got, ref } = await runAttention({ T, P, H: 4, Hkv: 2, D: 8, mask }, T + P, cfg);
+        expectClose(got, ref(), 2e-6, 2e-5, `attention ${kind}`);
+      });
+    }
+  }
+});
+
 describe('topk', () => {
   for (const [T, V, k] of [[1, 301, 1], [3, 301, 10], [69, 1000, 10], [2, 17, 16], [5, 4096, 16]]) {
     it(`T=${T} V=${V} k=${k}, with ties`, async () => {
