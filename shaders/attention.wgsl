@@ -16,13 +16,15 @@
 // the new rows the queries see at the block's slots. Should that union not fit the tile (BLOCK
 // rows), the block's slots are split into ranges processed in ascending order.
 // Per query the arithmetic is exactly that of one query alone, whichever queries share the
-// workgroup: score = (fma chain over d ascending of q·k)·scale + bias; block max; block sum by the
-// fixed pairwise tree (level k: x[i] += x[i + k], k = BLOCK/2 … 1); l = l·alpha + sum;
+// workgroup: score = fma(fma chain over d ascending of q·k, scale, bias); block max; block sum by the
+// fixed pairwise tree (level k: x[i] += x[i + k], k = BLOCK/2 … 1); l = fma(l, alpha, sum);
 // acc[d] = acc[d]·alpha, then acc[d] = fma(p_i, V[row_i, d], acc[d]) over slots i ascending.
 //
 // Dispatch: grid = (ceil(T·G / QN), Hkv); QN·DC threads, thread (qi = tid / DC, lane = tid % DC).
-// BLOCK and QN are engine-wide (`KernelConfig.attention`): one pipeline serves AR steps and trees,
-// so the compiler's choices (e.g. contraction of a·b + c) are the same for both.
+// BLOCK is engine-wide (`KernelConfig.attention`); QN too, except that a T = 1 step runs with
+// QN = G rounded up to a power of two (src/kernels/attention.ts: attentionQueries). No per-query
+// result depends on QN, and every a·b + c is an explicit fma, so no compiler contraction choice of
+// either pipeline can make them round differently.
 // Preconditions: D ≤ 256, D % 4 == 0; T ≤ MAX_T = 128; QN ≤ BLOCK ≤ 64; QN ≤ 16; new rows already
 // appended at KV rows P..P+T-1.
 // Glossary: T new rows, P cached rows, H query heads, Hkv KV heads, G = H/Hkv, D head dim.
@@ -284,7 +286,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
       if (i < qnb) {
         var bias = 0.0;
         if (i >= nc) { bias = M[mRow + slotRow[qi * BLOCK + i]]; }
-        s[k] = dot[k] * p.scale + bias;
+        s[k] = fma(dot[k], p.scale, bias);   // explicit: one rounding in every pipeline
       }
     }
 
@@ -314,7 +316,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     workgroupBarrier();
     let bsum = blockSum(qi);
     if (live) {
-      l = l * alpha + bsum;
+      l = fma(l, alpha, bsum);
       m = mNew;
     }
 

@@ -13,7 +13,7 @@ import { LimitTooLowError, ModelFormatError, UnsupportedModelError } from '../er
 import { adapterName, type GpuContext } from '../gpu/context.js';
 import { KernelCache, ParamArena, roundUp, type KernelDef, type KernelFaults, type Pass } from '../gpu/kernel.js';
 import { withErrorScopes } from '../gpu/scope.js';
-import { ATTENTION, attentionConstants, attentionKernel, attentionPass, causalMask, ATTENTION_MAX_T } from '../kernels/attention.js';
+import { ATTENTION, attentionKernel, attentionPipelines, attentionPass, causalMask, ATTENTION_MAX_T } from '../kernels/attention.js';
 import { EMBED, embedConstants, embedKernel, embedPass } from '../kernels/embed.js';
 import { KV_COMPACT, kvCompactPass, MAX_COMPACT_ROWS } from '../kernels/kv_compact.js';
 import { kernelFor, MATMUL, matmulConstants, matmulPass, type MatmulConfig } from '../kernels/matmul.js';
@@ -200,7 +200,7 @@ export class LlamaGpu {
   /** Every pipeline a forward of this model can use: the embedding and matmuls per weight format (matmul for 1, ≤ 4 and > 4 rows), and the rest. */
   #pipelines(): Array<[KernelDef, Record<string, number>]> {
     const fmts = new Set([...this.#matrices.values()].map((m) => m.fmt));
-    const list: Array<[KernelDef, Record<string, number>]> = [[EMBED, embedConstants(this.#embed.fmt)], [ATTENTION, attentionConstants(this.kernels.attention)]];
+    const list: Array<[KernelDef, Record<string, number>]> = [[EMBED, embedConstants(this.#embed.fmt)], ...attentionPipelines(this.kernels.attention, this.dims.H / this.dims.Hkv).map((c): [KernelDef, Record<string, number>] => [ATTENTION, c])];
     const mr = this.dims.maxRows;
     const rowCases = [1, ...(mr >= 2 ? [4] : []), ...(mr >= 5 ? [8] : [])]; // pipelines for 1, 2..4 and ≥ 5 rows
     for (const fmt of fmts) for (const T of rowCases) list.push([MATMUL, matmulConstants(this.matmul, fmt, T)]);
