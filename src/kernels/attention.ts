@@ -52,7 +52,8 @@ export interface AttentionShape {
   scale?: number;
   /**
    * Visible new rows of each query row (ascending, `visible[t]` ⊆ [0, T)), as the mask block says;
-   * used only for {@link Pass.reads}. Default: the causal mask.
+   * used only for {@link Pass.reads}; never modified afterwards (the last geometry is remembered by
+   * reference). Default: the causal mask.
    */
   visible?: readonly (readonly number[])[];
 }
@@ -120,6 +121,17 @@ export interface AttentionGeometry {
  * @param visible visible new rows of each row t (ascending); default causal.
  */
 export function attentionGeometry(T: number, P: number, G: number, cfg: AttentionConfig, visible?: readonly (readonly number[])[]): AttentionGeometry {
+  // Every layer of a forward asks the same question: remember the last answer.
+  const key = `${T},${P},${G},${cfg.block},${cfg.queries}`;
+  if (lastGeometry && lastGeometry.key === key && lastGeometry.visible === visible) return lastGeometry.geo;
+  const geo = computeGeometry(T, P, G, cfg, visible);
+  lastGeometry = { key, visible, geo };
+  return geo;
+}
+
+let lastGeometry: { key: string; visible: readonly (readonly number[])[] | undefined; geo: AttentionGeometry } | null = null;
+
+function computeGeometry(T: number, P: number, G: number, cfg: AttentionConfig, visible?: readonly (readonly number[])[]): AttentionGeometry {
   const B = cfg.block;
   const QN = cfg.queries;
   const vis = (t: number): readonly number[] => visible?.[t] ?? Array.from({ length: t + 1 }, (_, j) => j);
