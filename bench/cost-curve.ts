@@ -16,7 +16,7 @@ import type { AdapterSummary, GpuContext } from '../src/gpu/context.js';
 import { ParamArena, type Pass } from '../src/gpu/kernel.js';
 import { kernelConfigKey, kernelPreset, type KernelConfig } from '../src/gpu/kernel-config.js';
 import { DraftTree } from '../src/decode/tree.js';
-import { causalMask } from '../src/kernels/attention.js';
+import { causalMask, maskVisibility } from '../src/kernels/attention.js';
 import { MAX_TOPK } from '../src/kernels/topk.js';
 import type { ModelDescription } from '../src/model/loader.js';
 import { describeModel, streamWeights } from '../src/model/loader.js';
@@ -98,7 +98,7 @@ export async function runCostCurve(o: CostCurveOptions): Promise<CostCurve> {
       const mask = tree ? tree.mask() : causalMask(T);
       device.queue.writeBuffer(model.b.ids, 0, Uint32Array.from({ length: T }, (_, i) => (i * 37 + 11) % cfg.vocabSize));
       device.queue.writeBuffer(model.b.pos, 0, Uint32Array.from({ length: T }, (_, i) => P + (tree ? tree.depth[i] : i)));
-      const maskRef = { base: d.maxRows * d.maxRows, stride: T };
+      const maskRef = { base: d.maxRows * d.maxRows, stride: T, visible: maskVisibility(mask, T) };
       device.queue.writeBuffer(model.b.masks, maskRef.base * 4, mask as Float32Array<ArrayBuffer>);
       const passes = model.forwardPasses(T, P, maskRef, T === 1 ? 'last' : 'all', Math.min(10, MAX_TOPK));
       const wFetched = sumReads(passes, 'weights', (p) => p.kernel.def.name.startsWith('matmul'));

@@ -321,8 +321,8 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<KernelBench
       const m = buffer(mask.byteLength);
       device.queue.writeBuffer(m, 0, mask as Float32Array<ArrayBuffer>);
       const out = buffer(T * HDp * 4);
-      const bg = cache.bind(attentionKernel(cache, attnBlock), [q, k, v, m, out]);
-      const t = await timePasses([attentionPass(cache, bg, { T, P: a.P, H: a.H, Hkv: a.Hkv, D: a.D, qStride: QKVp, outStride: HDp, kBase: 0, vBase: 0, maskBase: 0, maskStride: T, Smax }, attnBlock)]);
+      const bg = cache.bind(attentionKernel(cache, kernels.attention), [q, k, v, m, out]);
+      const t = await timePasses([attentionPass(cache, bg, { T, P: a.P, H: a.H, Hkv: a.Hkv, D: a.D, qStride: QKVp, outStride: HDp, kBase: 0, vBase: 0, maskBase: 0, maskStride: T, Smax }, kernels.attention)]);
       free();
       const keys = visible.reduce((s, n) => s + a.P + n, 0);
       const fl = 4 * a.H * a.D * keys;

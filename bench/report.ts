@@ -89,7 +89,7 @@ export function renderMarkdown(r: BenchResults): string {
   if (k) {
     L.push('## Kernels', '');
     L.push(`Timing: ${k.timing === 'timestamp' ? 'timestamp queries (device time of one compute pass, divided by the dispatches in it)' : 'wall time from submit to onSubmittedWorkDone (no timestamp-query)'}; median of 3 trials after a warm-up. ` +
-      `Engine configuration on this adapter: matmul lanes ${k.matmul.lanes}, GEMV ${k.matmul.gemvCols} columns per workgroup, tiled ${k.matmul.tiledCols} thread columns × ${k.matmul.tiledCpt ?? 1} outputs per thread; attention block ${k.attnBlock ?? 64}. Sizes: \`${k.size}\`. Limits used: maxStorageBufferBindingSize ${mb(k.limits.maxStorageBufferBindingSize)}.`, '');
+      `Engine configuration on this adapter: matmul lanes ${k.matmul.lanes}, GEMV ${k.matmul.gemvCols} columns per workgroup, tiled ${k.matmul.tiledCols} thread columns × ${k.matmul.tiledCpt ?? 1} outputs per thread; attention block ${k.attnBlock ?? 64}${k.kernelConfig ? ` (configuration \`${k.kernelConfig.key}\`)` : ''}. Sizes: \`${k.size}\`. Limits used: maxStorageBufferBindingSize ${mb(k.limits.maxStorageBufferBindingSize)}.`, '');
     L.push(`**Ceilings:** bandwidth ${rate(k.ceilings.bandwidthGBps)} GB/s (${k.ceilings.bandwidthSource}; copy ${rate(k.ceilings.copyGBps)}, stream read ${rate(k.ceilings.streamGBps)}), FLOP/s ${rate(k.ceilings.flopsGFlops)} GFLOP/s (${k.ceilings.flopsSource}).`, '');
     L.push(...kernelTable(k.ceilingRows, ['gbps', 'gflops']), '');
     L.push('**GEMV** (T = 1; bytes = weights + x + y)', '', ...kernelTable(k.gemv, ['gbps', 'gflops', 'pctBandwidth']), '');

@@ -14,8 +14,14 @@ struct Params {
   src: array<vec4<u32>, 4>,   // source rows, ascending; src[i] ≥ P + i
 }
 
-@group(0) @binding(0) var<storage, read_write> KV: array<f32>;       // K or V slab [layers, Smax, Hkv·D] f32
 @group(1) @binding(0) var<uniform> p: Params;
+
+// Override point `kv` (src/kernels/override.ts): the K or V slab (binding 0, [layers, Smax, Hkv·D]
+// elements) and copyKV(dst, src): element dst ← element src (a raw copy: no rounding).
+// BEGIN override kv
+@group(0) @binding(0) var<storage, read_write> KV: array<f32>;
+fn copyKV(dst: u32, src: u32) { KV[dst] = KV[src]; }
+// END override kv
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -25,6 +31,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   for (var i = 0u; i < p.n; i++) {
     let s = p.src[i / 4u][i % 4u];
     let d = p.P + i;
-    if (s != d) { KV[plane + d * p.rowFloats + j] = KV[plane + s * p.rowFloats + j]; }
+    if (s != d) { copyKV(plane + d * p.rowFloats + j, plane + s * p.rowFloats + j); }
   }
 }

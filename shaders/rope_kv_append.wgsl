@@ -30,9 +30,16 @@ struct Params {
 @group(0) @binding(0) var<storage, read_write> QKV: array<f32>;      // [T, stride] f32; Q heads, K heads, V heads at h·D
 @group(0) @binding(1) var<storage, read> pos: array<u32>;            // [T] absolute positions
 @group(0) @binding(2) var<storage, read> cs: array<vec2<f32>>;       // [Smax, D/2] (cos, sin)
-@group(0) @binding(3) var<storage, read_write> Kc: array<f32>;       // [layers, Smax, Hkv·D] f32
-@group(0) @binding(4) var<storage, read_write> Vc: array<f32>;       // [layers, Smax, Hkv·D] f32
 @group(1) @binding(0) var<uniform> p: Params;
+
+// Override point `kv` (src/kernels/override.ts): the K and V cache slabs (bindings 3 and 4,
+// [layers, Smax, Hkv·D] elements) and storeK/storeV(i, x): element i ← the f32 value x.
+// BEGIN override kv
+@group(0) @binding(3) var<storage, read_write> Kc: array<f32>;
+@group(0) @binding(4) var<storage, read_write> Vc: array<f32>;
+fn storeK(i: u32, x: f32) { Kc[i] = x; }
+fn storeV(i: u32, x: f32) { Vc[i] = x; }
+// END override kv
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -55,9 +62,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   }
   let rowFloats = p.Hkv * 2u * p.halfD;
   let dst = (p.P + t) * rowFloats + (h - p.H) * 2u * p.halfD + i;
-  Kc[p.kBase + dst] = ra;
-  Kc[p.kBase + dst + p.halfD] = rb;
+  storeK(p.kBase + dst, ra);
+  storeK(p.kBase + dst + p.halfD, rb);
   let v = o + rowFloats;   // the V head of the same index follows the K heads
-  Vc[p.vBase + dst] = QKV[v];
-  Vc[p.vBase + dst + p.halfD] = QKV[v + p.halfD];
+  storeV(p.vBase + dst, QKV[v]);
+  storeV(p.vBase + dst + p.halfD, QKV[v + p.halfD]);
 }

@@ -38,8 +38,8 @@ export interface KernelConfigOverrides {
 export function kernelPreset(preset: 'gpu' | 'cpu', lanes = preset === 'cpu' ? 1 : 16): KernelConfig {
   if (!(Number.isInteger(lanes) && lanes >= 1 && lanes <= 64 && (lanes & (lanes - 1)) === 0)) throw new UnsupportedModelError('matmulLanes', lanes, 'a power of two in [1, 64]');
   return preset === 'cpu'
-    ? { preset, matmul: { lanes, gemvCols: Math.max(1, 64 / lanes), tiledCols: Math.max(1, 16 / lanes), tiledCpt: 4, tiledRows: [4, 8, 8] }, attention: { block: 16 } }
-    : { preset, matmul: { lanes, gemvCols: Math.max(1, 256 / lanes), tiledCols: Math.max(1, 64 / lanes), tiledCpt: 2, tiledRows: [4, 8, 32] }, attention: { block: 64 } };
+    ? { preset, matmul: { lanes, gemvCols: Math.max(1, 64 / lanes), tiledCols: Math.max(1, 16 / lanes), tiledCpt: 4, tiledRows: [4, 8, 8] }, attention: { block: 64, queries: 8 } }
+    : { preset, matmul: { lanes, gemvCols: Math.max(1, 256 / lanes), tiledCols: Math.max(1, 64 / lanes), tiledCpt: 2, tiledRows: [4, 8, 32] }, attention: { block: 64, queries: 16 } };
 }
 
 /**

@@ -13,7 +13,7 @@ import { BusyError, ContextOverflowError, DeviceLostError, InvalidArgumentError,
 import { adapterName, createGpuContext, type GpuContext } from '../gpu/context.js';
 import { encodePasses } from '../gpu/kernel.js';
 import { openErrorScopes, toMsnError, type CaughtGpuError } from '../gpu/scope.js';
-import { MASKED } from '../kernels/attention.js';
+import { MASKED, maskVisibility } from '../kernels/attention.js';
 import { MAX_TOPK } from '../kernels/topk.js';
 import { describeModel, streamWeights, type LoadProgress } from '../model/loader.js';
 import { createModelSource } from '../model/source.js';
@@ -40,7 +40,8 @@ export class Executor implements ExecutorApi {
   #kvLen = 0;
   #timer: { device: GPUDevice; querySet: GPUQuerySet; resolve: GPUBuffer; read: GPUBuffer } | null = null;
   #pending = 0;
-  #masks = new Map<number, { base: number; stride: number; T: number }>();
+  /** Registered masks: where they lie in the mask library, and each row's visible new rows (attention traffic figures). */
+  #masks = new Map<number, { base: number; stride: number; T: number; visible: number[][] }>();
   #maskNext = 0;
   #nextMaskId = 1;
   #busy = false;
@@ -152,7 +153,7 @@ export class Executor implements ExecutorApi {
     this.#ctx!.device.queue.writeBuffer(m.b.masks, base * 4, clean);
     this.#maskNext += T * T;
     const id = this.#nextMaskId++;
-    this.#masks.set(id, { base, stride: T, T });
+    this.#masks.set(id, { base, stride: T, T, visible: maskVisibility(clean, T) });
     return id;
   }
 
@@ -170,14 +171,14 @@ export class Executor implements ExecutorApi {
       const p = req.positions[i];
       if (!Number.isInteger(p) || p < 0 || p >= d.Smax) throw new InvalidArgumentError(`forward: position ${p} at row ${i} is outside [0, ${d.Smax}).`);
     }
-    let mask: { base: number; stride: number };
+    let mask: { base: number; stride: number; visible?: number[][] };
     let inlineMask: Float32Array<ArrayBuffer> | null = null;
     if (req.mask === 'causal') mask = { base: 0, stride: d.maxRows };
     else if (typeof req.mask !== 'number') {
       if (req.mask.length !== T * T) throw new InvalidArgumentError(`forward: an inline mask must have T×T = ${T * T} values, got ${req.mask.length}.`);
       checkMaskDiagonal(req.mask, T);
       inlineMask = Float32Array.from(req.mask, (v) => (v > -1e30 ? v : MASKED));
-      mask = { base: d.maxRows * d.maxRows, stride: T };
+      mask = { base: d.maxRows * d.maxRows, stride: T, visible: maskVisibility(inlineMask, T) };
     } else {
       const mm = this.#masks.get(req.mask);
       if (!mm || mm.T !== T) throw new UnknownMaskError(req.mask, T, mm ? mm.T : null);

@@ -13,7 +13,7 @@ import { LimitTooLowError, ModelFormatError, UnsupportedModelError } from '../er
 import { adapterName, type GpuContext } from '../gpu/context.js';
 import { KernelCache, ParamArena, roundUp, type KernelDef, type KernelFaults, type Pass } from '../gpu/kernel.js';
 import { withErrorScopes } from '../gpu/scope.js';
-import { ATTENTION, attentionConstants, attentionKernel, attentionPass, causalMask, ATTENTION_MAX_T } from '../kernels/attention.js';
+import { ATTENTION, attentionKernel, attentionPipelines, attentionPass, causalMask, ATTENTION_MAX_T } from '../kernels/attention.js';
 import { EMBED, embedConstants, embedKernel, embedPass } from '../kernels/embed.js';
 import { KV_COMPACT, kvCompactPass, MAX_COMPACT_ROWS } from '../kernels/kv_compact.js';
 import { kernelFor, MATMUL, MATMUL_ROW_CASES, matmulConstants, matmulPass, type MatmulConfig } from '../kernels/matmul.js';
@@ -200,7 +200,7 @@ export class LlamaGpu {
   /** Every pipeline a forward of this model can use: the embedding and matmuls per weight format (one per row class of MATMUL_ROW_CASES), and the rest. */
   #pipelines(): Array<[KernelDef, Record<string, number>]> {
     const fmts = new Set([...this.#matrices.values()].map((m) => m.fmt));
-    const list: Array<[KernelDef, Record<string, number>]> = [[EMBED, embedConstants(this.#embed.fmt)], [ATTENTION, attentionConstants(this.attnBlock)]];
+    const list: Array<[KernelDef, Record<string, number>]> = [[EMBED, embedConstants(this.#embed.fmt)], ...attentionPipelines(this.kernels.attention, this.dims.H / this.dims.Hkv).map((c): [KernelDef, Record<string, number>] => [ATTENTION, c])];
     const rowCases = MATMUL_ROW_CASES.filter((T) => T <= this.dims.maxRows); // one pipeline per row class (the cache merges equal ones)
     for (const fmt of fmts) for (const T of rowCases) list.push([MATMUL, matmulConstants(this.matmul, fmt, T)]);
     for (const def of [RMSNORM, ROPE_KV_APPEND, SWIGLU, TOPK, KV_COMPACT]) list.push([def, {}]);
@@ -277,7 +277,7 @@ export class LlamaGpu {
     });
     this.#slabs.forEach((s, j) => {
       set(`ropeAppend:${j}`, c.bind(c.get(ROPE_KV_APPEND), [b.qkv, b.pos, b.rope, s.k, s.v]));
-      set(`attention:${j}`, c.bind(attentionKernel(c, this.attnBlock), [b.qkv, s.k, s.v, b.masks, b.attn]));
+      set(`attention:${j}`, c.bind(attentionKernel(c, this.kernels.attention), [b.qkv, s.k, s.v, b.masks, b.attn]));
       set(`compactK:${j}`, c.bind(c.get(KV_COMPACT), [s.k]));
       set(`compactV:${j}`, c.bind(c.get(KV_COMPACT), [s.v]));
     });
@@ -298,12 +298,13 @@ export class LlamaGpu {
 
   /**
    * Passes of one forward of T rows appended at KV row P.
-   * @param mask base and row stride of the mask block in the mask library.
+   * @param mask base and row stride of the mask block in the mask library, and its visible rows
+   *   (`visible[t]`: the new rows row t sees, ascending; for the traffic figures; default causal).
    * @param logits which rows get logits + top-k (`none` skips the head).
    * @param layers run only the first `layers` layers (the self-check; default all). The residual
    *   stream after them is in `b.x` [T, Cp].
    */
-  forwardPasses(T: number, P: number, mask: { base: number; stride: number }, logits: 'none' | 'last' | 'all', topK: number, layers = this.dims.L): Pass[] {
+  forwardPasses(T: number, P: number, mask: { base: number; stride: number; visible?: readonly (readonly number[])[] }, logits: 'none' | 'last' | 'all', topK: number, layers = this.dims.L): Pass[] {
     const d = this.dims;
     const c = this.cache;
     const mpd = this.#maxPerDim;
@@ -319,7 +320,7 @@ export class LlamaGpu {
       passes.push(rmsnormPass(c, mpd, bg(`in${i}`), { T, C: d.C, stride: d.Cp, eps: this.cfg.rmsNormEps }));
       mm(this.#layers[i].qkv, `qkv${i}`, d.Cp, d.QKVp, false);
       passes.push(ropeKvAppendPass(c, mpd, bg(`ropeAppend:${sj}`), { T, P, H: d.H, Hkv: d.Hkv, D: d.D, stride: d.QKVp, kBase, vBase, Smax: d.Smax }));
-      passes.push(attentionPass(c, bg(`attention:${sj}`), { T, P, H: d.H, Hkv: d.Hkv, D: d.D, qStride: d.QKVp, outStride: d.HDp, kBase, vBase, maskBase: mask.base, maskStride: mask.stride, Smax: d.Smax }, this.attnBlock));
+      passes.push(attentionPass(c, bg(`attention:${sj}`), { T, P, H: d.H, Hkv: d.Hkv, D: d.D, qStride: d.QKVp, outStride: d.HDp, kBase, vBase, maskBase: mask.base, maskStride: mask.stride, Smax: d.Smax, visible: mask.visible }, this.kernels.attention));
       mm(this.#layers[i].o, `o${i}`, d.HDp, d.Cp, true);
       passes.push(rmsnormPass(c, mpd, bg(`post${i}`), { T, C: d.C, stride: d.Cp, eps: this.cfg.rmsNormEps }));
       mm(this.#layers[i].gu, `gu${i}`, d.Cp, d.GUp, false);

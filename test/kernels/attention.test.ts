@@ -1,93 +1,80 @@
-// Tree-masked attention and top-k against float64 references, plus the bitwise tree-vs-AR invariant.
+// Tree-masked attention and top-k against float64 references, plus the bitwise tree-vs-AR invariant,
+// in both kernel presets (src/gpu/kernel-config.ts).
 import { describe, expect, it } from 'vitest';
-import { attentionKernel, attentionPass, causalMask, MASKED } from '../../src/kernels/attention.js';
+import { attentionKernel, attentionPass, causalMask } from '../../src/kernels/attention.js';
 import { TOPK, topkPass } from '../../src/kernels/topk.js';
-import { attentionRef, topkRef } from '../../src/reference/ops.js';
+import { kernelPreset } from '../../src/gpu/kernel-config.js';
+import { topkRef } from '../../src/reference/ops.js';
+import { randomTree, runAttention } from '../helpers/attention.js';
 import { expectClose, randomData, readF32, readU32, rng, run, storage, testRig } from '../helpers/gpu.js';
 
-/** Random tree of T nodes (node 0 = root, parent[j] < j) → additive ancestor mask. */
-function randomTree(T: number, seed: number): { mask: Float32Array; parent: number[] } {
-  const r = rng(seed);
-  const parent = [-1];
-  for (let j = 1; j < T; j++) parent.push(Math.floor(r() * j));
-  const mask = new Float32Array(T * T).fill(MASKED);
-  for (let j = 0; j < T; j++) for (let a = j; a >= 0; a = parent[a]) mask[j * T + a] = 0;
-  return { mask, parent };
+const PRESETS = { gpu: kernelPreset('gpu').attention, cpu: kernelPreset('cpu').attention } as const;
+
+/** Tree mask with additive biases on 30 % of the visible entries. */
+function biasedTree(T: number, seed: number): { mask: Float32Array; parent: number[] } {
+  const tree = randomTree(T, seed);
+  const r = rng(seed + 5);
+  for (let i = 0; i < tree.mask.length; i++) if (tree.mask[i] === 0 && r() < 0.3) tree.mask[i] = (r() - 0.5) * 2;
+  return tree;
 }
 
-interface Case { T: number; P: number; H: number; Hkv: number; D: number; mask: Float32Array }
-
-async function runAttention(c: Case, seed: number, layer = 1, layers = 2, wg = 64) {
-  const r = await testRig();
-  const { T, P, H, Hkv, D } = c;
-  const Smax = P + T + 5;
-  const rowF = Hkv * D;
-  const qStride = (H + 2 * Hkv) * D;
-  const q = randomData(T * qStride, seed);
-  const plane = Smax * rowF;
-  const kv = randomData(layers * 2 * plane, seed + 1, false);
-  const kBase = layer * 2 * plane; const vBase = kBase + plane;
-  const lib = new Float32Array(7 + T * T); lib.set(c.mask, 7); // mask at a non-zero offset
-  const oBuf = storage(r.device, T * H * D * 4);
-  const kvBuf = storage(r.device, kv);
-  await run(r, [attentionPass(r.cache, r.cache.bind(attentionKernel(r.cache, wg), [storage(r.device, q), kvBuf, kvBuf, storage(r.device, lib), oBuf]),
-    { T, P, H, Hkv, D, qStride, outStride: H * D, kBase, vBase, maskBase: 7, Smax }, wg)]);
-  const got = await readF32(r.device, oBuf);
-  const ql = new Float32Array(T * H * D);
-  for (let t = 0; t < T; t++) ql.set(q.subarray(t * qStride, t * qStride + H * D), t * H * D);
-  const K = kv.subarray(kBase, kBase + (P + T) * rowF);
-  const V = kv.subarray(vBase, vBase + (P + T) * rowF);
-  return { got, ref: attentionRef(ql, K, V, c.mask, T, P, H, Hkv, D), q, kv, kBase, vBase, Smax, qStride };
-}
-
-describe('attention', () => {
-  const shapes: Array<[number, number, number, number, number]> = [
-    [1, 0, 4, 2, 8], [1, 70, 4, 4, 16], [3, 5, 6, 2, 12], [17, 64, 8, 2, 16], [69, 31, 4, 1, 8], [5, 130, 3, 3, 64], [2, 9, 2, 1, 256],
-  ];
-  for (const [T, P, H, Hkv, D] of shapes) {
-    const wg = [64, 16, 32][(T + P) % 3];
-    it(`causal T=${T} P=${P} H=${H} Hkv=${Hkv} D=${D} block ${wg}`, async () => {
-      const { got, ref } = await runAttention({ T, P, H, Hkv, D, mask: causalMask(T) }, T * 7 + P, 1, 2, wg);
-      expectClose(got, ref, 2e-6, 2e-5, 'attention causal');
-    });
-  }
-  for (const [T, P] of [[69, 40], [20, 0], [33, 100]]) {
-    it(`random tree mask with additive biases T=${T} P=${P}`, async () => {
-      const { mask } = randomTree(T, T + P);
-      const r = rng(5);
-      for (let i = 0; i < mask.length; i++) if (mask[i] === 0 && r() < 0.3) mask[i] = (r() - 0.5) * 2;
-      const { got, ref } = await runAttention({ T, P, H: 4, Hkv: 2, D: 16, mask }, T + 3 * P);
-      expectClose(got, ref, 2e-6, 2e-5, 'attention tree');
-    });
-  }
-
-  for (const wg of [64, 16]) it(`a tree node gets bit-identical output to the same token decoded alone after its ancestors (block ${wg})`, async () => {
-    const r = await testRig();
-    const T = 69; const P = 77; const H = 4; const Hkv = 2; const D = 16;
-    const { mask, parent } = randomTree(T, 42);
-    const tree = await runAttention({ T, P, H, Hkv, D, mask }, 1234, 0, 1, wg);
-    const rowF = Hkv * D;
-    for (const node of [0, 1, 5, 30, 68]) {
-      const path: number[] = [];
-      for (let a = node; a >= 0; a = parent[a]) path.unshift(a);
-      const d = path.length - 1;
-      // AR layout: cache rows 0..P-1, then the ancestors at P..P+d-1, the node itself at P+d (new row).
-      const Smax = tree.Smax + 1;
-      const plane = Smax * rowF;
-      const kv = new Float32Array(2 * plane);
-      for (const [pl, base] of [[0, tree.kBase], [1, tree.vBase]]) {
-        kv.set(tree.kv.subarray(base, base + P * rowF), pl * plane);
-        path.forEach((slot, i) => kv.set(tree.kv.subarray(base + (P + slot) * rowF, base + (P + slot + 1) * rowF), pl * plane + (P + i) * rowF));
-      }
-      const q1 = tree.q.slice(node * tree.qStride, (node + 1) * tree.qStride);
-      const oBuf = storage(r.device, H * D * 4);
-      const kv1 = storage(r.device, kv);
-      await run(r, [attentionPass(r.cache, r.cache.bind(attentionKernel(r.cache, wg), [storage(r.device, q1), kv1, kv1, storage(r.device, new Float32Array(4)), oBuf]),
-        { T: 1, P: P + d, H, Hkv, D, qStride: tree.qStride, outStride: H * D, kBase: 0, vBase: plane, maskBase: 0, Smax }, wg)]);
-      const one = await readF32(r.device, oBuf);
-      expect(Array.from(one)).toEqual(Array.from(tree.got.subarray(node * H * D, (node + 1) * H * D)));
+for (const [name, cfg] of Object.entries(PRESETS)) {
+  describe(`attention (${name} preset: block ${cfg.block}, ${cfg.queries} queries per workgroup)`, () => {
+    // [T, P, H, Hkv, D, mask]: P across block boundaries (15, 16, 17, 63, 64, 65, 130), G ∈ {1, 2, 4}, every D.
+    const shapes: Array<[number, number, number, number, number, 'causal' | 'tree']> = [
+      [1, 0, 4, 2, 8, 'causal'], [1, 65, 4, 1, 4, 'causal'], [2, 15, 8, 2, 48, 'causal'], [5, 130, 4, 1, 64, 'tree'],
+      [16, 17, 4, 4, 8, 'tree'], [17, 64, 8, 2, 16, 'causal'], [17, 63, 4, 1, 4, 'tree'], [69, 31, 4, 2, 8, 'tree'],
+      [69, 16, 4, 4, 4, 'causal'], [5, 9, 2, 1, 128, 'tree'], [2, 40, 2, 1, 256, 'causal'], [16, 0, 2, 2, 48, 'tree'],
+    ];
+    for (const [T, P, H, Hkv, D, kind] of shapes) {
+      it(`${kind} T=${T} P=${P} H=${H} Hkv=${Hkv} D=${D}`, async () => {
+        const mask = kind === 'causal' ? causalMask(T) : biasedTree(T, T * 3 + P).mask;
+        const { got, ref } = await runAttention({ T, P, H, Hkv, D, mask }, T * 7 + P + D, cfg);
+        expectClose(got, ref(), 2e-6, 2e-5, `attention ${kind}`);
+      });
     }
+
+    it('a tree node gets bit-identical output to the same token decoded alone after its ancestors (T = 1 runs with G queries per workgroup)', async () => {
+      const r = await testRig();
+      for (const [T, P, H, Hkv, D, seed] of [[69, 77, 4, 2, 16, 42], [40, 15, 4, 1, 8, 7], [17, 64, 8, 2, 12, 3]]) {
+        const { mask, parent } = randomTree(T, seed);
+        const tree = await runAttention({ T, P, H, Hkv, D, mask }, 1234 + seed, cfg, { layer: 0, layers: 1 });
+        const rowF = Hkv * D;
+        for (const node of [0, 1, 5, Math.floor(T / 2), T - 1]) {
+          const path: number[] = [];
+          for (let a = node; a >= 0; a = parent[a]) path.unshift(a);
+          const d = path.length - 1;
+          // AR layout: cache rows 0..P-1, then the ancestors at P..P+d-1, the node itself at P+d (new row).
+          const Smax = tree.Smax + 1;
+          const plane = Smax * rowF;
+          const kv = new Float32Array(2 * plane);
+          for (const [pl, base] of [[0, tree.kBase], [1, tree.vBase]]) {
+            kv.set(tree.kv.subarray(base, base + P * rowF), pl * plane);
+            path.forEach((slot, i) => kv.set(tree.kv.subarray(base + (P + slot) * rowF, base + (P + slot + 1) * rowF), pl * plane + (P + i) * rowF));
+          }
+          const q1 = tree.q.slice(node * tree.qStride, (node + 1) * tree.qStride);
+          const oBuf = storage(r.device, H * D * 4);
+          const kv1 = storage(r.device, kv);
+          await run(r, [attentionPass(r.cache, r.cache.bind(attentionKernel(r.cache, cfg), [storage(r.device, q1), kv1, kv1, storage(r.device, new Float32Array(4)), oBuf]),
+            { T: 1, P: P + d, H, Hkv, D, qStride: tree.qStride, outStride: H * D, kBase: 0, vBase: plane, maskBase: 0, Smax }, cfg)]);
+          const one = await readF32(r.device, oBuf);
+          expect(Array.from(one)).toEqual(Array.from(tree.got.subarray(node * H * D, (node + 1) * H * D)));
+        }
+      }
+    });
   });
+}
+
+describe('attention in other configurations (fewer threads than slots, smaller blocks)', () => {
+  for (const cfg of [{ block: 64, queries: 2 }, { block: 64, queries: 1 }, { block: 32, queries: 4 }, { block: 16, queries: 16 }]) {
+    for (const [T, P, kind] of [[40, 3, 'causal'], [69, 50, 'tree']] as const) {
+      it(`block ${cfg.block}, ${cfg.queries} queries: ${kind} T=${T} P=${P}`, async () => {
+        const mask = kind === 'causal' ? causalMask(T) : biasedTree(T, T + P).mask;
+        const { got, ref } = await runAttention({ T, P, H: 4, Hkv: 2, D: 8, mask }, T + P, cfg);
+        expectClose(got, ref(), 2e-6, 2e-5, `attention ${kind}`);
+      });
+    }
+  }
 });
 
 describe('topk', () => {

@@ -41,9 +41,11 @@ describe('kernel needs, read from the WGSL', () => {
     expect(kernelNeeds('matmul', MATMUL.code, matmulConstants(cpu, 'f32', 8)).workgroupSize).toEqual([1, 16, 1]);
     // topk: WG = 64; sv, si: array<f32|u32, WG·MAXK = 1024>
     expect(kernelNeeds('topk', TOPK.code)).toEqual({ workgroupSize: [64, 1, 1], invocations: 64, workgroupBytes: 2 * 64 * 16 * 4, storageBuffers: 3, uniformBuffers: 1 });
-    // attention: q vec4×64 (1024) + vis u32×MAX_T (1024) + nVis (4 → 16) + red, prob, rows (3 × 256)
-    expect(kernelNeeds('attention', ATTENTION.code, attentionConstants(64))).toEqual({ workgroupSize: [64, 1, 1], invocations: 64, workgroupBytes: 1024 + 1024 + 16 + 3 * 256, storageBuffers: 5, uniformBuffers: 1 });
-    expect(kernelNeeds('attention', ATTENTION.code, attentionConstants(16)).workgroupSize).toEqual([16, 1, 1]);
+    // attention (block 64, 16 queries): tile 64×16, qc 16×16, prob 16×64, red 16×16, slotRow 16×64, slotBits 64×4,
+    // qm 16×4, tileRow 64, rangeStart 65 (→ 272 B), rU 4, rPre 4, 4 scalars (16 B each): under 16 KiB
+    expect(kernelNeeds('attention', ATTENTION.code, attentionConstants({ block: 64, queries: 16 }))).toEqual({ workgroupSize: [256, 1, 1], invocations: 256, workgroupBytes: 4 * (1024 + 256 + 1024 + 256 + 1024 + 256 + 64 + 64) + 272 + 16 + 16 + 4 * 16, storageBuffers: 5, uniformBuffers: 1 });
+    expect(kernelNeeds('attention', ATTENTION.code, attentionConstants({ block: 64, queries: 16 })).workgroupBytes).toBeLessThanOrEqual(16384);
+    expect(kernelNeeds('attention', ATTENTION.code, attentionConstants({ block: 16, queries: 4 })).workgroupSize).toEqual([64, 1, 1]);
     expect(kernelNeeds('rmsnorm', RMSNORM.code).workgroupBytes).toBe(256);
     for (const def of [EMBED, KV_COMPACT, ROPE_KV_APPEND, SWIGLU]) {
       const n = kernelNeeds(def.name, def.code);

@@ -1,0 +1,48 @@
+/** Attention test helpers: random trees and a run of the attention kernel with its float64 reference. */
+import { type AttentionConfig, attentionKernel, attentionPass, MASKED, maskVisibility } from '../../src/kernels/attention.js';
+import type { KernelDef } from '../../src/gpu/kernel.js';
+import { attentionRef } from '../../src/reference/ops.js';
+import { randomData, readF32, rng, run, storage, testRig } from './gpu.js';
+
+/** Random tree of T nodes (node 0 = root, parent[j] < j) → additive ancestor mask. */
+export function randomTree(T: number, seed: number): { mask: Float32Array; parent: number[] } {
+  const r = rng(seed);
+  const parent = [-1];
+  for (let j = 1; j < T; j++) parent.push(Math.floor(r() * j));
+  const mask = new Float32Array(T * T).fill(MASKED);
+  for (let j = 0; j < T; j++) for (let a = j; a >= 0; a = parent[a]) mask[j * T + a] = 0;
+  return { mask, parent };
+}
+
+export interface Case { T: number; P: number; H: number; Hkv: number; D: number; mask: Float32Array }
+
+
+/**
+ * Runs attention on random Q/K/V (layer `layer` of `layers` in one slab, mask at a non-zero offset of
+ * the library) and returns the output with its float64 reference. `def` and `extra` run a variant.
+ */
+export async function runAttention(c: Case, seed: number, cfg: AttentionConfig, opts: { layer?: number; layers?: number; def?: KernelDef; extra?: GPUBuffer[]; visible?: boolean } = {}) {
+  const r = await testRig();
+  const { T, P, H, Hkv, D } = c;
+  const layer = opts.layer ?? 1; const layers = opts.layers ?? 2;
+  const Smax = P + T + 5;
+  const rowF = Hkv * D;
+  const qStride = (H + 2 * Hkv) * D;
+  const q = randomData(T * qStride, seed);
+  const plane = Smax * rowF;
+  const kv = randomData(layers * 2 * plane, seed + 1, false);
+  const kBase = layer * 2 * plane; const vBase = kBase + plane;
+  const lib = new Float32Array(7 + T * T); lib.set(c.mask, 7);
+  const oBuf = storage(r.device, T * H * D * 4);
+  const kvBuf = storage(r.device, kv);
+  const pass = attentionPass(r.cache, r.cache.bind(attentionKernel(r.cache, cfg, opts.def), [storage(r.device, q), kvBuf, kvBuf, storage(r.device, lib), oBuf, ...(opts.extra ?? [])]),
+    { T, P, H, Hkv, D, qStride, outStride: H * D, kBase, vBase, maskBase: 7, Smax, visible: opts.visible === false ? undefined : maskVisibility(c.mask, T) }, cfg, opts.def);
+  await run(r, [pass]);
+  const got = await readF32(r.device, oBuf);
+  const ql = new Float32Array(T * H * D);
+  for (let t = 0; t < T; t++) ql.set(q.subarray(t * qStride, t * qStride + H * D), t * H * D);
+  const K = kv.subarray(kBase, kBase + (P + T) * rowF);
+  const V = kv.subarray(vBase, vBase + (P + T) * rowF);
+  return { got, ref: () => attentionRef(ql, K, V, c.mask, T, P, H, Hkv, D), q, kv, kBase, vBase, Smax, qStride, pass };
+}
+
