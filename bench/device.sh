@@ -8,9 +8,11 @@
 #        then ../shared/gpu/pack.sh adds node, webgpu and the Vulkan/GL loader debs (about 28 MB).
 #        Models (public/models) and prompts (bench/prompts) travel with the working tree.
 #   2. device tool:  run(command="bash bench/device.sh run", carry=[".gpu"], timeout_s=540)
-#        runs `bench.mjs --full` (both models × 5 modes × 16 prompts × 64 tokens, warm-up + 3 runs;
+#        first the cost curve (`bench.mjs --cost`: the default model and a Llama-3.2-1B-shaped f16 model made
+#        there by scripts/make-model.py, both kernel configurations; ≤ 4.5 min), then
+#        `bench.mjs --full` (both models × 5 modes × 16 prompts × 64 tokens, warm-up + 3 runs;
 #        kernel microbenchmarks at GPU sizes incl. the 14336×4096 f16 GEMV target; scheduler host cost)
-#        under `timeout 470` (< 8 min); results are saved after every stage, so a cut-short run still
+#        under `timeout 300` (MSN_DEVICE_FULL_S); results are saved after every stage, so a cut-short run still
 #        returns what it measured ("partial": true in the JSON). Output: $OUT/<date>-<adapter>.{json,md}
 #        and $OUT/bench.log.
 #   3. here:         bench/device.sh unpack <files_at>
@@ -36,7 +38,15 @@ case "$cmd" in
     out=${OUT:-/tmp/bench-out}
     mkdir -p "$out"
     set +e
-    timeout 470 node .gpu/bench.mjs --full --out "$out" "${@:2}" 2>&1 | tee "$out/bench.log"
+    # 1. The cost curve and traffic (issue 11; bench/cost.ts): the default model and the Llama-3.2-1B-shaped
+    #    model in f16, made here by scripts/make-model.py (2.5 GB: it cannot travel), both kernel configurations.
+    if [ "${MSN_DEVICE_COST:-1}" = 1 ]; then
+      timeout 120 python3 scripts/make-model.py --shape llama-3.2-1b --dtype float16 --no-check --out /tmp/m1b > "$out/make-model.log" 2>&1
+      models=(); [ -f /tmp/m1b/config.json ] && models=(--model /tmp/m1b)
+      timeout 150 node .gpu/bench.mjs --cost "${models[@]}" --out "$out" 2>&1 | tee "$out/cost.log"
+    fi
+    # 2. The full benchmark in the time left (results are saved after every stage).
+    timeout "${MSN_DEVICE_FULL_S:-300}" node .gpu/bench.mjs --full --out "$out" "${@:2}" 2>&1 | tee "$out/bench.log"
     rc=${PIPESTATUS[0]}
     set -e
     ls -la "$out"

@@ -3,6 +3,7 @@
     .venv/bin/python scripts/make-model.py --shape llama-3.2-1b --layers 2 --out /tmp/m --golden /tmp/m/golden.json
     .venv/bin/python scripts/make-model.py --shape llama-3-8b                  # full size: ~16 GB of bf16
     .venv/bin/python scripts/make-model.py --shape deepseek-coder-6.7b --no-weights --out /tmp/d   # config + tokenizer
+    .venv/bin/python scripts/make-model.py --shape llama-3.2-1b --dtype float16 --no-check --out /tmp/m1b   # bench/device.sh
     .venv/bin/python scripts/make-model.py --list
 
 Shapes (config.json, generation_config.json and the shard size are those of the published checkpoint):
@@ -13,7 +14,8 @@ Shapes (config.json, generation_config.json and the shard size are those of the 
 The configs are written from the published files as recorded here (this machine cannot reach the Hub);
 `--layers N` changes `num_hidden_layers` only.
 
-The folder: config.json, generation_config.json, bf16 safetensors (model.safetensors, or
+The folder: config.json, generation_config.json, bf16 safetensors (`--dtype float16`: f16, and
+torch_dtype says so) (model.safetensors, or
 model-0000i-of-0000n.safetensors + model.safetensors.index.json when the weights exceed the shape's
 shard size, as the real checkpoint is split), tokenizer.json + tokenizer_config.json, and
 make_model.json (shape, layers, seed, script: how the folder was made; a reader ignores it).
@@ -194,8 +196,9 @@ def tensor_shapes(cfg: dict) -> list[tuple[str, tuple[int, ...]]]:
     return out
 
 
-def make_tensor(name: str, shape: tuple[int, ...], index: int, seed: int, cfg: dict, used: int) -> torch.Tensor:
-    """One weight (bf16), from its own generator: seed and position in the state dict."""
+def make_tensor(name: str, shape: tuple[int, ...], index: int, seed: int, cfg: dict, used: int,
+                dtype: torch.dtype = torch.bfloat16) -> torch.Tensor:
+    """One weight (bf16, or f16 with --dtype float16), from its own generator: seed and position in the state dict."""
     g = torch.Generator().manual_seed(seed * 1_000_003 + index)
     x = torch.randn(shape, generator=g)
     C = cfg["hidden_size"]
@@ -210,11 +213,12 @@ def make_tensor(name: str, shape: tuple[int, ...], index: int, seed: int, cfg: d
         x[used:] *= UNUSED_ROW_GAIN
     else:
         x *= (QK_GAIN if name.endswith(("q_proj.weight", "k_proj.weight")) else 1.0) / math.sqrt(shape[1])
-    return x.to(torch.bfloat16)
+    return x.to(dtype)
 
 
-def write_weights(folder: Path, cfg: dict, seed: int, shard_bytes: int, used: int) -> int:
-    """bf16 safetensors, split like transformers' save_pretrained(max_shard_size); returns total bytes."""
+def write_weights(folder: Path, cfg: dict, seed: int, shard_bytes: int, used: int,
+                  dtype: torch.dtype = torch.bfloat16) -> int:
+    """bf16 (or f16) safetensors, split like transformers' save_pretrained(max_shard_size); returns total bytes."""
     shapes = tensor_shapes(cfg)
     sizes = [2 * math.prod(s) for _, s in shapes]
     shards: list[list[int]] = [[]]
@@ -229,7 +233,7 @@ def write_weights(folder: Path, cfg: dict, seed: int, shard_bytes: int, used: in
              [f"model-{k + 1:05d}-of-{len(shards):05d}.safetensors" for k in range(len(shards))])
     weight_map = {}
     for fname, members in zip(names, shards):
-        tensors = {shapes[i][0]: make_tensor(*shapes[i], i, seed, cfg, used) for i in members}
+        tensors = {shapes[i][0]: make_tensor(*shapes[i], i, seed, cfg, used, dtype) for i in members}
         save_file(tensors, str(folder / fname), metadata={"format": "pt"})
         weight_map.update({n: fname for n in tensors})
         del tensors
@@ -282,9 +286,11 @@ def write_json(path: Path, obj) -> None:
     path.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
 
 
-def make(shape: str, layers: int | None, out: Path, seed: int, weights: bool = True) -> dict:
+def make(shape: str, layers: int | None, out: Path, seed: int, weights: bool = True, dtype: str = "bfloat16") -> dict:
     spec = SHAPES[shape]
     cfg = dict(spec["config"])
+    if dtype != "bfloat16":
+        cfg["torch_dtype"] = dtype  # the published config says bfloat16; this folder holds another dtype
     if layers is not None:
         cfg["num_hidden_layers"] = layers
     if out.exists():
@@ -298,9 +304,9 @@ def make(shape: str, layers: int | None, out: Path, seed: int, weights: bool = T
     write_json(out / "generation_config.json", spec["generation"])
     if not weights:
         return {"shape": shape, "layers": cfg["num_hidden_layers"]}
-    total = write_weights(out, cfg, seed, spec["shard_bytes"], TOKENIZER_VOCAB)
+    total = write_weights(out, cfg, seed, spec["shard_bytes"], TOKENIZER_VOCAB, getattr(torch, dtype))
     info = {"shape": shape, "repo": spec["repo"], "layers": cfg["num_hidden_layers"], "seed": seed,
-            "dtype": "bfloat16", "weight_bytes": total, "script": "scripts/make-model.py"}
+            "dtype": dtype, "weight_bytes": total, "script": "scripts/make-model.py"}
     write_json(out / "make_model.json", info)
     return info
 
@@ -313,6 +319,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--golden", type=Path, help="also write transformers' greedy tokens for GOLDEN_PROMPTS here "
                                                 "(the seed moves on until the margins are met)")
+    ap.add_argument("--dtype", choices=["bfloat16", "float16"], default="bfloat16",
+                    help="weight dtype (default bfloat16, as published; float16 for GPUs whose WGSL reads f16 faster)")
+    ap.add_argument("--no-check", action="store_true", help="skip the top-1 margin check (benchmarks: the weights are all that is needed)")
     ap.add_argument("--list", action="store_true", help="print the shapes and exit")
     ap.add_argument("--no-weights", action="store_true", help="write only the config, generation config and tokenizer")
     args = ap.parse_args()
@@ -333,10 +342,12 @@ def main() -> None:
         print(f"{args.shape}: wrote {out} without weights")
         return
     for seed in range(args.seed, args.seed + (MAX_SEED_TRIES if args.golden else 1)):
-        info = make(args.shape, args.layers, out, seed)
+        info = make(args.shape, args.layers, out, seed, dtype=args.dtype)
         params = info["weight_bytes"] / 2
         print(f"{args.shape}: {info['layers']} layers, {params / 1e6:.0f}M params, seed {seed}, "
               f"wrote {out} in {time.time() - t0:.1f} s")
+        if not args.golden and args.no_check:
+            return
         if not args.golden and params > CHECK_MAX_PARAMS:
             print(f"  margins not checked (over {CHECK_MAX_PARAMS:.0e} params; --golden checks them)")
             return
