@@ -7,6 +7,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CostRun } from './cost.js';
+import { adapterSlug } from './meta.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -47,9 +48,11 @@ const END = '<!-- cost-curve:end -->';
 export function renderCostTable(runs: Array<{ file: string; r: CostRun }>): string {
   const Ts = [...new Set(runs.flatMap(({ r }) => r.curves.flatMap((c) => c.curve.map((p) => p.T))))].sort((a, b) => a - b);
   const out = [BEGIN, `| adapter | kernels | model | config | ${Ts.map((T) => `c(${T})/c(1)`).join(' | ')} | file |`, `|---|---|---|---|${Ts.map(() => '---|').join('')}---|`];
-  const order = (x: { r: CostRun }) => `${x.r.runtime}|${x.r.label === 'before' ? 0 : 1}`;
+  const order = (x: { r: CostRun }) => `${adapterSlug(x.r.adapter, x.r.runtime)}|${x.r.label === 'before' ? 0 : 1}`;
   for (const { file, r } of [...runs].sort((a, b) => order(a).localeCompare(order(b)))) {
-    const adapter = r.runtime === 'chromium' ? 'SwiftShader (Chromium)' : r.adapter.isFallbackAdapter ? 'lavapipe (Node)' : r.adapter.description || r.adapter.vendor;
+    const slug = adapterSlug(r.adapter, 'node');
+    const name = slug === 'lavapipe' ? 'lavapipe' : slug === 'swiftshader' ? 'SwiftShader' : slug;
+    const adapter = `${name} (${r.runtime === 'chromium' ? 'Chromium' : 'Node'})`;
     for (const c of r.curves) {
       const cells = Ts.map((T) => c.curve.find((p) => p.T === T)?.ratio ?? '–');
       out.push(`| ${adapter} | ${r.label ?? 'this commit'} | ${c.model} | ${c.preset} | ${cells.join(' | ')} | [${file.split('/').pop()}](${file}) |`);

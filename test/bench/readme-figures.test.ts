@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { latestRuns, performanceSummaries, range, readmeFigures, renderRunTimes, replaceRunTimes } from '../../bench/figures.ts';
+import { latestCostRuns, renderCostTable, replaceCostTable } from '../../bench/cost-report.ts';
 import { MAT_HELDOUT_FILE, MAX_NEW_TOKENS, PROMPTS, renderMatTable, replaceMatTable, type MatHeldout } from '../../bench/mat-heldout.ts';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -73,5 +74,39 @@ describe('README figures from the saved benchmark results (bench/figures.ts)', (
     const after = readmeFigures(changed, heldout).map((f) => f.text);
     expect(after.filter((t, i) => t !== before[i]).length).toBeGreaterThan(0);
     expect(after.some((t) => t.includes('0.50-1.20x (lavapipe)'))).toBe(true);
+  });
+});
+
+describe('README cost-curve and traffic table (bench/cost-report.ts)', () => {
+  const runs = latestCostRuns();
+
+  it('is the table rendered from the latest saved cost runs', () => {
+    expect(readme).toContain(renderCostTable(runs));
+    expect(replaceCostTable(readme, renderCostTable(runs))).toBe(readme);
+  });
+
+  it('the runs cover both CPU adapters, before and after, both configurations, the default and a real-shaped model', () => {
+    const keys = new Set(runs.map(({ r }) => `${r.adapter.description.includes('SwiftShader') || r.runtime === 'chromium' ? 'swiftshader' : 'lavapipe'}|${r.label ?? 'after'}`));
+    expect([...keys].sort()).toEqual(['lavapipe|after', 'lavapipe|before', 'swiftshader|after', 'swiftshader|before']);
+    for (const { r } of runs) {
+      expect(new Set(r.curves.map((c) => `${c.model}|${c.preset}`)).size).toBe(4);
+      expect(r.curves.map((c) => c.model)).toContain('smollm2-135m-4l');
+      for (const c of r.curves) expect(c.curve.map((p) => p.T)).toEqual([1, 2, 4, 8, 16, 32, 69, 128]);
+    }
+  });
+
+  it("this commit's traffic at T = 69 meets issue 11's targets; the saved before-run had no traffic model", () => {
+    for (const { r } of runs.filter(({ r }) => r.label === null)) {
+      const t69 = r.traffic.find((t) => t.T === 69)!;
+      expect(t69.weightFetchRatio).toBeLessThanOrEqual(3);
+      expect(t69.kvFetchRatio).toBeLessThanOrEqual(Math.ceil((69 * 2) / 16)); // the default model: G = 2
+    }
+    for (const { r } of runs.filter(({ r }) => r.label === 'before')) expect(r.traffic.every((t) => t.weightFetchRatio === null)).toBe(true);
+  });
+
+  it('a changed figure in a saved run changes the table', () => {
+    const bumped = structuredClone(runs);
+    bumped[0].r.curves[0].curve[1].ratio += 1;
+    expect(renderCostTable(bumped)).not.toBe(renderCostTable(runs));
   });
 });
