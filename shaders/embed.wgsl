@@ -32,26 +32,8 @@ struct WChunk {
 @group(1) @binding(0) var<uniform> p: Params;
 
 // BEGIN override weight
-// Defines binding 0 `W` and `loadWeight(row, c) -> WChunk` (chunk c of weight row `row`; may read
-// p.kChunks). Default: f32 = two vec4<u32> per chunk (32 bytes); f16 and bf16 = one vec4<u32> per
-// chunk (16 bytes, 2 elements per u32, element 2i in the low half).
-@group(0) @binding(0) var<storage, read> W: array<vec4<u32>>;        // [vRows, kChunks] weight chunks
-
-fn unpackBf16(u: u32) -> vec2<f32> {
-  return vec2<f32>(bitcast<f32>(u << 16u), bitcast<f32>(u & 0xffff0000u));
-}
-
-fn loadWeight(row: u32, c: u32) -> WChunk {
-  if (WFMT == 0u) {
-    let i = 2u * (row * p.kChunks + c);
-    return WChunk(bitcast<vec4<f32>>(W[i]), bitcast<vec4<f32>>(W[i + 1u]));
-  }
-  let w = W[row * p.kChunks + c];
-  if (WFMT == 1u) {
-    return WChunk(vec4<f32>(unpack2x16float(w.x), unpack2x16float(w.y)), vec4<f32>(unpack2x16float(w.z), unpack2x16float(w.w)));
-  }
-  return WChunk(vec4<f32>(unpackBf16(w.x), unpackBf16(w.y)), vec4<f32>(unpackBf16(w.z), unpackBf16(w.w)));
-}
+// Filled at load with matmul.wgsl's `weight` region (src/kernels/embed.ts), so one format's WGSL
+// serves both kernels: binding 0 `W` and `fn loadWeight(row: u32, c: u32) -> WChunk`.
 // END override weight
 
 @compute @workgroup_size(64)

@@ -4,10 +4,14 @@
  * binding 0 `W` and `fn loadWeight(row: u32, c: u32) -> WChunk` (8 input features per chunk), so one
  * format's WGSL serves both kernels.
  */
-import code from '../../shaders/embed.wgsl';
+import embedCode from '../../shaders/embed.wgsl';
 import { type KernelCache, type KernelDef, type Pass, ceilDiv, flatGrid } from '../gpu/kernel.js';
-import { WEIGHT_CHUNK, WEIGHT_CHUNK_BYTES, WFMT, type WeightFormat } from './matmul.js';
+import { MATMUL, WEIGHT_CHUNK, WEIGHT_CHUNK_BYTES, WFMT, type WeightFormat } from './matmul.js';
+import { fillOverridePoint, overrideDefault } from './override.js';
 import { checkInt, checkMultiple } from './shape.js';
+
+/** embed.wgsl with the matmul's default weight decoding in its `weight` region. */
+const code = fillOverridePoint(embedCode, 'weight', overrideDefault(MATMUL, 'weight'), 'embed');
 
 export const EMBED: KernelDef = { name: 'embed', code, bindings: ['read', 'read', 'rw'], params: 'uuuuuuu' };
 

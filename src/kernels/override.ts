@@ -33,6 +33,17 @@ export function overrideDefault(def: KernelDef, point: string): string {
 }
 
 /**
+ * `code` with the body of its override point `point` replaced by `wgsl` (marker lines kept; no new
+ * kernel): how a kernel shares another kernel's default region, e.g. the embedding takes the matmul's
+ * weight decoding.
+ * @throws Error when `code` has no single override point `point`.
+ */
+export function fillOverridePoint(code: string, point: string, wgsl: string, kernel: string): string {
+  const [a, b] = region(code, point, kernel);
+  return `${code.slice(0, a)}// BEGIN override ${point}\n${wgsl.endsWith('\n') ? wgsl : `${wgsl}\n`}// END override ${point}\n${code.slice(b)}`;
+}
+
+/**
  * `def` with override point `point` replaced by `wgsl`.
  * @param variant name suffix of the new kernel (pipeline cache key and labels).
  * @param extraBindings group-0 bindings appended after the kernel's own (their `@binding` numbers

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { overrideDefault, overridePoint } from '../../src/kernels/override.js';
+import { fillOverridePoint, overrideDefault, overridePoint } from '../../src/kernels/override.js';
+import { EMBED } from '../../src/kernels/embed.js';
+import { MATMUL } from '../../src/kernels/matmul.js';
 import type { KernelDef } from '../../src/gpu/kernel.js';
 
 const def: KernelDef = {
@@ -20,5 +22,10 @@ describe('override points', () => {
     expect(() => overridePoint(def, 'store', '', 'x')).toThrow(/no single override point "store"/);
     const twice = { ...def, code: def.code + def.code };
     expect(() => overridePoint(twice, 'load', '', 'x')).toThrow(/no single override point/);
+  });
+  it('fill a region in place (the embedding shares the matmul weight decoding, written once)', () => {
+    expect(fillOverridePoint(def.code, 'load', 'fn load(i: u32) -> f32 { return 3.0; }', 'k')).toBe('a\n// BEGIN override load\nfn load(i: u32) -> f32 { return 3.0; }\n// END override load\nb\n');
+    expect(overrideDefault(EMBED, 'weight')).toBe(overrideDefault(MATMUL, 'weight'));
+    expect(overrideDefault(MATMUL, 'weight')).toContain('fn loadWeight(row: u32, c: u32) -> WChunk');
   });
 });
