@@ -16,7 +16,7 @@ import type { AdapterSummary, GpuContext } from '../src/gpu/context.js';
 import { ParamArena, type Pass } from '../src/gpu/kernel.js';
 import { kernelConfigKey, kernelPreset, type KernelConfig } from '../src/gpu/kernel-config.js';
 import { DraftTree } from '../src/decode/tree.js';
-import { causalMask, maskVisibility } from '../src/kernels/attention.js';
+import { causalMask } from '../src/kernels/attention.js';
 import { MAX_TOPK } from '../src/kernels/topk.js';
 import type { ModelDescription } from '../src/model/loader.js';
 import { describeModel, streamWeights } from '../src/model/loader.js';
@@ -98,7 +98,7 @@ export async function runCostCurve(o: CostCurveOptions): Promise<CostCurve> {
       const mask = tree ? tree.mask() : causalMask(T);
       device.queue.writeBuffer(model.b.ids, 0, Uint32Array.from({ length: T }, (_, i) => (i * 37 + 11) % cfg.vocabSize));
       device.queue.writeBuffer(model.b.pos, 0, Uint32Array.from({ length: T }, (_, i) => P + (tree ? tree.depth[i] : i)));
-      const maskRef = { base: d.maxRows * d.maxRows, stride: T, visible: maskVisibility(mask, T) };
+      const maskRef = { base: d.maxRows * d.maxRows, stride: T, visible: visibleRows(tree, T) };
       device.queue.writeBuffer(model.b.masks, maskRef.base * 4, mask as Float32Array<ArrayBuffer>);
       const passes = model.forwardPasses(T, P, maskRef, T === 1 ? 'last' : 'all', Math.min(10, MAX_TOPK));
       const wFetched = sumReads(passes, 'weights', (p) => p.kernel.def.name.startsWith('matmul'));
@@ -128,6 +128,16 @@ export async function runCostCurve(o: CostCurveOptions): Promise<CostCurve> {
   } finally {
     model.destroy();
   }
+}
+
+/** Visible new rows of each of the T rows, ascending: a tree node's ancestors and itself, else causal. */
+function visibleRows(tree: DraftTree | null, T: number): number[][] {
+  return Array.from({ length: T }, (_, t) => {
+    if (!tree) return Array.from({ length: t + 1 }, (_, j) => j);
+    const rows: number[] = [];
+    for (let a = t; a >= 0; a = tree.parent[a]) rows.unshift(a);
+    return rows;
+  });
 }
 
 /** Σ `reads[kind]` over the passes `which` selects; null when a selected pass reports no reads. */
