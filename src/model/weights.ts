@@ -5,9 +5,9 @@
  * Fused matrices (QKV, gate|up) are filled part by part at row offsets.
  */
 import { LimitTooLowError, OutOfMemoryError } from '../errors.js';
-import { roundUp } from '../gpu/kernel.js';
+import { roundUp, type KernelDef } from '../gpu/kernel.js';
 import { openErrorScopes, toMsnError } from '../gpu/scope.js';
-import type { WeightFormat } from '../kernels/matmul.js';
+import { MATMUL, WEIGHT_CHUNK_BYTES, type WeightFormat } from '../kernels/matmul.js';
 import { DTYPE_BYTES, decodeToF32, padRows, type TensorDtype } from './dtype.js';
 
 export const FORMAT_OF: Record<TensorDtype, WeightFormat> = { F32: 'f32', F16: 'f16', BF16: 'bf16' };
@@ -53,6 +53,27 @@ export class WeightMatrix {
 
   get fmt(): WeightFormat {
     return FORMAT_OF[this.dtype];
+  }
+
+  /**
+   * The matmul kernel this matrix runs with: {@link MATMUL} for f32/f16/bf16; a weight format with
+   * its own decoding (issue 12's 4/8-bit groups) sets a variant made with `overridePoint(MATMUL,
+   * 'weight', ...)`, which the model compiles, binds and dispatches for this matrix.
+   */
+  kernel: KernelDef = MATMUL;
+
+  /** Global bytes of one 8-element weight chunk (the traffic model's `reads.weights`). */
+  get chunkBytes(): number {
+    return WEIGHT_CHUNK_BYTES[this.fmt];
+  }
+
+  /**
+   * Buffers bound after (W chunk, X, Y) for buffer chunk `j` (e.g. that chunk's scales and zero
+   * points), in the order of the kernel's extra bindings; none for f32/f16/bf16.
+   */
+  extraBuffers(j: number): GPUBuffer[] {
+    void j;
+    return [];
   }
 
   get bytes(): number {

@@ -16,7 +16,7 @@ import { withErrorScopes } from '../gpu/scope.js';
 import { ATTENTION, attentionKernel, attentionPipelines, attentionPass, causalMask, ATTENTION_MAX_T } from '../kernels/attention.js';
 import { EMBED, embedConstants, embedKernel, embedPass } from '../kernels/embed.js';
 import { KV_COMPACT, kvCompactPass, MAX_COMPACT_ROWS } from '../kernels/kv_compact.js';
-import { kernelFor, MATMUL, MATMUL_ROW_CASES, matmulConstants, matmulPass, type MatmulConfig } from '../kernels/matmul.js';
+import { kernelFor, MATMUL_ROW_CASES, matmulConstants, matmulPass, type MatmulConfig } from '../kernels/matmul.js';
 import type { KernelConfig } from '../gpu/kernel-config.js';
 import { RMSNORM, rmsnormPass } from '../kernels/rmsnorm.js';
 import { ROPE_KV_APPEND, ropeKvAppendPass } from '../kernels/rope_kv_append.js';
@@ -199,10 +199,10 @@ export class LlamaGpu {
 
   /** Every pipeline a forward of this model can use: the embedding and matmuls per weight format (one per row class of MATMUL_ROW_CASES), and the rest. */
   #pipelines(): Array<[KernelDef, Record<string, number>]> {
-    const fmts = new Set([...this.#matrices.values()].map((m) => m.fmt));
     const list: Array<[KernelDef, Record<string, number>]> = [[EMBED, embedConstants(this.#embed.fmt)], ...attentionPipelines(this.kernels.attention, this.dims.H / this.dims.Hkv).map((c): [KernelDef, Record<string, number>] => [ATTENTION, c])];
     const rowCases = MATMUL_ROW_CASES.filter((T) => T <= this.dims.maxRows); // one pipeline per row class (the cache merges equal ones)
-    for (const fmt of fmts) for (const T of rowCases) list.push([MATMUL, matmulConstants(this.matmul, fmt, T)]);
+    const kernels = new Map([...this.#matrices.values()].map((m) => [`${m.kernel.name}|${m.fmt}`, m] as const)); // one per (kernel, format)
+    for (const m of kernels.values()) for (const T of rowCases) list.push([m.kernel, matmulConstants(this.matmul, m.fmt, T)]);
     for (const def of [RMSNORM, ROPE_KV_APPEND, SWIGLU, TOPK, KV_COMPACT]) list.push([def, {}]);
     return list;
   }
@@ -263,7 +263,7 @@ export class LlamaGpu {
     const b = this.b;
     const set = (k: string, g: GPUBindGroup) => this.#bg.set(k, g);
     const mm = (m: WeightMatrix, x: GPUBuffer, y: GPUBuffer, key: string) => {
-      m.chunks.forEach((ch, j) => set(`${key}:${j}`, c.bind(kernelFor(c, this.matmul, m.fmt, 1), [ch.buffer, x, y])));
+      m.chunks.forEach((ch, j) => set(`${key}:${j}`, c.bind(kernelFor(c, this.matmul, m.fmt, 1, m.kernel), [ch.buffer, x, y, ...m.extraBuffers(j)])));
     };
     this.#embed.chunks.forEach((ch, j) => set(`embed:${j}`, c.bind(embedKernel(c, this.#embed.fmt), [ch.buffer, b.ids, b.x])));
     set('swiglu', c.bind(c.get(SWIGLU), [b.gu, b.act]));
@@ -311,7 +311,7 @@ export class LlamaGpu {
     const bg = (k: string) => this.#bg.get(k)!;
     const passes: Pass[] = [];
     const mm = (m: WeightMatrix, key: string, Kp: number, yStride: number, accumulate: boolean, rows = T, xRow0 = 0) => {
-      m.chunks.forEach((ch, j) => passes.push(matmulPass(c, this.matmul, bg(`${key}:${j}`), { T: rows, nRows: ch.rows, Kp, fmt: m.fmt, yStride, yCol0: ch.row0, accumulate, xRow0 }, key)));
+      m.chunks.forEach((ch, j) => passes.push(matmulPass(c, this.matmul, bg(`${key}:${j}`), { T: rows, nRows: ch.rows, Kp, fmt: m.fmt, yStride, yCol0: ch.row0, accumulate, xRow0 }, key, m.kernel, m.chunkBytes)));
     };
     this.#embed.chunks.forEach((ch, j) => passes.push(embedPass(c, mpd, bg(`embed:${j}`), { T, C: d.C, Kp: d.Cp, fmt: this.#embed.fmt, v0: ch.row0, vRows: ch.rows })));
     for (let i = 0; i < layers; i++) {
@@ -344,6 +344,15 @@ export class LlamaGpu {
     const m = this.#layers[layer].qkv;
     const word = { f32: 0x3f800000, f16: 0x3c003c00, bf16: 0x3f803f80 }[m.fmt];
     this.#device.queue.writeBuffer(m.chunks[0].buffer, 0, Uint32Array.of(word));
+  }
+
+  /**
+   * The weight matrices (fused q/k/v, o, gate/up, down per layer; embed; lm_head when untied), by
+   * key. A weight format with its own decoding sets their `kernel` and `extraBuffers` before
+   * {@link finish} (see WeightMatrix).
+   */
+  get matrices(): ReadonlyMap<string, WeightMatrix> {
+    return this.#matrices;
   }
 
   /** Buffers holding weight matrices (> number of matrices when some were split). */
