@@ -31,7 +31,7 @@ export interface KernelDef {
 
 /**
  * Global-memory bytes one pass reads, by kind (the traffic model of ARCHITECTURE.md): `weights`
- * (weight matrices and embedding rows), `kv` (K/V cache rows), `other` (activations, masks, tables).
+ * (weight matrices, embedding rows, norm gains), `kv` (K/V cache rows), `other` (activations, masks, tables).
  * Each counts every fetch the pass issues, repeats included: a weight tile fetched by three row
  * blocks counts three times. Computed by the kernel wrapper from the same geometry it dispatches.
  */
@@ -48,7 +48,7 @@ export interface Pass {
   params: ArrayLike<number>;
   workgroups: readonly [number, number, number];
   label: string;
-  /** Bytes the pass reads from global memory (set by the matmul, embedding and attention wrappers). */
+  /** Bytes the pass reads from global memory (set by every kernel wrapper of src/kernels). */
   reads?: PassReads;
 }
 

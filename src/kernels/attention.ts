@@ -51,6 +51,12 @@ export interface AttentionShape {
   /** Softmax scale, default 1/sqrt(D). */
   scale?: number;
   /**
+   * Bytes of one KV element as the `kv` override point's format stores it, for {@link Pass.reads}:
+   * 4 for f32 (the default), 2 for f16; fractional for a format with per-row data (q8 with one f32
+   * scale per row of D: 1 + 4/D).
+   */
+  kvBytes?: number;
+  /**
    * Visible new rows of each query row (ascending, `visible[t]` ⊆ [0, T)), as the mask block says;
    * used only for {@link Pass.reads}; never modified afterwards (the last geometry is remembered by
    * reference). Default: the causal mask.
@@ -60,10 +66,11 @@ export interface AttentionShape {
 
 /**
  * The attention pass. `bindGroup` binds (QKV, K slab, V slab, mask library, O); `cfg` is the engine's
- * attention configuration; `def` the kernel or a variant of its `kv` override point. Sets `reads` (kv = K/V bytes fetched, repeats included; other = Q and
+ * attention configuration; `def` the kernel or a variant of its `kv` override point (whose element
+ * size `s.kvBytes` gives). Sets `reads` (kv = K/V bytes fetched, repeats included; other = Q and
  * mask bytes) from the same geometry the kernel walks ({@link attentionGeometry}).
  * @throws ShapeError for T outside [1, 128], P + T > Smax, D not a multiple of 4 in [4, 256],
- *   H not a multiple of Hkv, maskStride < T, or `visible` not of T rows.
+ *   H not a multiple of Hkv, maskStride < T, kvBytes not a positive number, or `visible` not of T rows.
  */
 export function attentionPass(cache: KernelCache, bindGroup: GPUBindGroup, s: AttentionShape, cfg: AttentionConfig, def: KernelDef = ATTENTION): Pass {
   checkInt('attention', 'T', s.T, 1, ATTENTION_MAX_T);
@@ -73,6 +80,7 @@ export function attentionPass(cache: KernelCache, bindGroup: GPUBindGroup, s: At
   checkInt('attention', 'Hkv', s.Hkv, 1, s.H);
   checkInt('attention', 'maskStride', s.maskStride ?? s.T, s.T);
   checkMultiple('attention', 'H', s.H, s.Hkv);
+  if (!(s.kvBytes === undefined || (Number.isFinite(s.kvBytes) && s.kvBytes > 0))) throw new ShapeError('attention', `kvBytes must be a positive number, got ${s.kvBytes}`);
   if (s.visible && s.visible.length !== s.T) throw new ShapeError('attention', `visible must list ${s.T} rows, got ${s.visible.length}`);
   const G = s.H / s.Hkv;
   const run = { ...cfg, queries: attentionQueries(cfg, s.T, G) };
@@ -81,7 +89,7 @@ export function attentionPass(cache: KernelCache, bindGroup: GPUBindGroup, s: At
     kernel: attentionKernel(cache, run, def), bindGroup, label: 'attention',
     params: [s.T, s.P, s.H, G, s.D / 4, s.qStride, s.outStride, s.Hkv * s.D, s.kBase, s.vBase, s.maskBase, s.maskStride ?? s.T, s.scale ?? 1 / Math.sqrt(s.D)],
     workgroups: [geo.workgroups, s.Hkv, 1],
-    reads: attentionReads(geo, s.Hkv, s.D),
+    reads: attentionReads(geo, s.Hkv, s.D, s.kvBytes),
   };
 }
 
@@ -168,9 +176,12 @@ function computeGeometry(T: number, P: number, G: number, cfg: AttentionConfig, 
   return { workgroups, kvRows, qRows, maskFloats };
 }
 
-/** Bytes an attention dispatch of `geo` over Hkv KV heads of head dim D reads (K and V f32 rows, Q rows, mask). */
-export function attentionReads(geo: AttentionGeometry, Hkv: number, D: number): PassReads {
-  return { weights: 0, kv: Hkv * 2 * geo.kvRows * D * 4, other: Hkv * (geo.qRows * D + geo.maskFloats) * 4 };
+/**
+ * Bytes an attention dispatch of `geo` over Hkv KV heads of head dim D reads: kv = the K and V rows
+ * it fetches (D elements of `kvBytes` bytes each, default 4 = f32); other = Q rows and mask (f32).
+ */
+export function attentionReads(geo: AttentionGeometry, Hkv: number, D: number, kvBytes = 4): PassReads {
+  return { weights: 0, kv: Hkv * 2 * geo.kvRows * D * kvBytes, other: Hkv * (geo.qRows * D + geo.maskFloats) * 4 };
 }
 
 /** The attention pipeline of configuration `cfg`. */

@@ -4,16 +4,22 @@
  * layer of the KV cache at rows P..P+T-1. One dispatch per layer (RoFormer, Su et al. 2021, §3.4).
  */
 import code from '../../shaders/rope_kv_append.wgsl';
-import { type KernelCache, type KernelDef, type Pass, ceilDiv, flatGrid } from '../gpu/kernel.js';
-import { checkInt, checkMultiple } from './shape.js';
+import { type KernelCache, type KernelDef, type Pass, type PassReads, ceilDiv, flatGrid } from '../gpu/kernel.js';
+import { checkInt, checkMultiple, ShapeError } from './shape.js';
 
 /**
  * Bindings: (QKV, positions, cos/sin table, K slab, V slab). Override point `kv`
  * (src/kernels/override.ts): declares the K and V slabs (bindings 3 and 4) and defines
- * `storeK(i: u32, x: f32)` and `storeV(i: u32, x: f32)`, writing element i (index in elements:
- * layer base + row·Hkv·D + head·D + d) from the f32 value x. f32 slabs by default.
+ * `storeK4(row: u32, e0: u32, v: vec4<f32>)` and `storeV4(row: u32, e0: u32, v: vec4<f32>)`,
+ * writing elements e0..e0+3 of KV row `row` (slab row = layer·Smax + cache row; e0 = head·D + d,
+ * a multiple of 4; `p.rowElems` = Hkv·D elements per row) from the f32 values v. Each call is the only
+ * writer of its 4 elements, so a packed format (2 f16 per u32, q8 with row scales) owns whole words.
+ * f32 slabs (one vec4 store) by default.
  */
-export const ROPE_KV_APPEND: KernelDef = { name: 'rope_kv_append', code, bindings: ['rw', 'read', 'read', 'rw', 'rw'], params: 'uuuuuuuuu' };
+export const ROPE_KV_APPEND: KernelDef = { name: 'rope_kv_append', code, bindings: ['rw', 'read', 'read', 'rw', 'rw'], params: 'uuuuuuuuuu' };
+
+/** Workgroup size of the kernel (threads; a workgroup holds ⌊64 / (D/4)⌋ whole heads). */
+const WG = 64;
 
 export interface RopeKvAppendShape {
   /** New rows (T). */
@@ -23,11 +29,11 @@ export interface RopeKvAppendShape {
   /** Query heads H and key/value heads Hkv. */
   H: number;
   Hkv: number;
-  /** Head dim D (even). */
+  /** Head dim D (multiple of 4, ≤ 256). */
   D: number;
   /** QKV row stride, floats (≥ (H + 2·Hkv)·D). */
   stride: number;
-  /** Offsets of this layer in the K and V slabs, floats. */
+  /** Offsets of this layer in the K and V slabs, elements (multiples of Hkv·D: layer·Smax·Hkv·D). */
   kBase: number;
   vBase: number;
   /** Cache rows per plane (P + T must fit). */
@@ -36,20 +42,40 @@ export interface RopeKvAppendShape {
 
 /**
  * `bindGroup` binds (QKV [T, stride] f32, positions [T] u32, cos/sin table [Smax, D/2] vec2 f32,
- * K slab, V slab). `def`: the kernel or a variant of its `kv` override point. Throws if D is odd,
- * P + T > Smax or the heads do not fit the stride.
+ * K slab, V slab). `def`: the kernel or a variant of its `kv` override point. Sets `reads`
+ * ({@link ropeKvAppendReads}).
+ * @throws ShapeError if D is not a multiple of 4 in [4, 256], P + T > Smax, the heads do not fit
+ *   the stride, or kBase/vBase are not whole KV rows.
  */
 export function ropeKvAppendPass(cache: KernelCache, maxPerDim: number, bindGroup: GPUBindGroup, s: RopeKvAppendShape, def: KernelDef = ROPE_KV_APPEND): Pass {
   checkInt('rope_kv_append', 'T', s.T, 1);
   checkInt('rope_kv_append', 'H', s.H, 1);
   checkInt('rope_kv_append', 'Hkv', s.Hkv, 1);
-  checkMultiple('rope_kv_append', 'D', s.D, 2);
+  checkInt('rope_kv_append', 'D', s.D, 4, 256);
+  checkMultiple('rope_kv_append', 'D', s.D, 4);
   checkInt('rope_kv_append', 'P + T', s.P + s.T, 1, s.Smax);
   checkInt('rope_kv_append', '(H + 2·Hkv)·D', (s.H + 2 * s.Hkv) * s.D, 1, s.stride);
-  const [gx, gy] = flatGrid(ceilDiv(s.T * (s.H + s.Hkv) * (s.D / 2), 64), maxPerDim);
+  const rowElems = s.Hkv * s.D;
+  if (s.kBase % rowElems !== 0 || s.vBase % rowElems !== 0) {
+    throw new ShapeError('rope_kv_append', `kBase and vBase must be whole KV rows (multiples of Hkv·D = ${rowElems}), got ${s.kBase} and ${s.vBase}`);
+  }
+  const hpw = Math.floor(WG / (s.D / 4));
+  const [gx, gy] = flatGrid(ceilDiv(s.T * (s.H + s.Hkv), hpw), maxPerDim);
   return {
     kernel: cache.get(def), bindGroup, label: 'rope_kv_append',
-    params: [s.T, s.H, s.Hkv, s.D / 2, s.stride, s.P, s.kBase, s.vBase, gx],
+    params: [s.T, s.H, s.Hkv, s.D, s.stride, s.kBase / rowElems + s.P, s.vBase / rowElems + s.P, rowElems, hpw, gx],
     workgroups: [gx, gy, 1],
+    reads: ropeKvAppendReads(s),
   };
+}
+
+/**
+ * Bytes the kernel loads for shape `s` (all `other`: it reads no weights and no KV rows): each of the
+ * T·(H + Hkv)·D/4 threads loads its row's position (4 B) and, per owned element, the element and its
+ * RoPE partner (2 × 4 B) and one (cos, sin) pair (8 B); a key-head thread also loads its 4 V floats.
+ */
+export function ropeKvAppendReads(s: Pick<RopeKvAppendShape, 'T' | 'H' | 'Hkv' | 'D'>): PassReads {
+  const quads = s.D / 4;
+  const perThread = 4 + 4 * (2 * 4 + 8);
+  return { weights: 0, kv: 0, other: s.T * quads * ((s.H + s.Hkv) * perThread + s.Hkv * 4 * 4) };
 }

@@ -293,7 +293,7 @@ export class LlamaGpu {
     if (src.length > MAX_COMPACT_ROWS) throw new Error(`kv_compact: at most ${MAX_COMPACT_ROWS} rows, got ${src.length}`);
     if (src.every((s, i) => s === P + i)) return [];
     return this.#slabs.flatMap((s, j) => ['K', 'V'].map((kv) =>
-      kvCompactPass(this.cache, this.#bg.get(`compact${kv}:${j}`)!, { src, P, rowFloats: this.dims.rowF, Smax: this.dims.Smax, layers: s.layers })));
+      kvCompactPass(this.cache, this.#bg.get(`compact${kv}:${j}`)!, { src, P, rowWords: this.dims.rowF, Smax: this.dims.Smax, layers: s.layers })));
   }
 
   /**

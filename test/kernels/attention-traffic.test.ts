@@ -33,7 +33,7 @@ fn loadV(i: u32) -> f32 { atomicAdd(&kvBytes, 4u); return Vc[i]; }
 describe('KV element type override point', () => {
   it('each KV kernel has one `kv` region; its default is the f32 element access', () => {
     expect(overrideDefault(ATTENTION, 'kv')).toContain('fn loadK(i: u32) -> f32 { return Kc[i]; }');
-    expect(overrideDefault(ROPE_KV_APPEND, 'kv')).toContain('fn storeV(i: u32, x: f32) { Vc[i] = x; }');
+    expect(overrideDefault(ROPE_KV_APPEND, 'kv')).toContain('fn storeV4(row: u32, e0: u32, v: vec4<f32>) { Vc[(row * p.rowElems + e0) / 4u] = v; }');
     expect(overrideDefault(KV_COMPACT, 'kv')).toContain('fn copyKV(dst: u32, src: u32) { KV[dst] = KV[src]; }');
   });
 
@@ -58,8 +58,8 @@ fn loadV(i: u32) -> f32 { let x = Vc[i]; return x; }
     const rope = overridePoint(ROPE_KV_APPEND, 'kv', `
 @group(0) @binding(3) var<storage, read_write> Kc: array<f32>;
 @group(0) @binding(4) var<storage, read_write> Vc: array<f32>;
-fn storeK(i: u32, x: f32) { let y = x; Kc[i] = y; }
-fn storeV(i: u32, x: f32) { let y = x; Vc[i] = y; }
+fn storeK4(row: u32, e0: u32, v: vec4<f32>) { let i = row * p.rowElems + e0; for (var k = 0u; k < 4u; k++) { Kc[i + k] = v[k]; } }
+fn storeV4(row: u32, e0: u32, v: vec4<f32>) { let i = row * p.rowElems + e0; for (var k = 0u; k < 4u; k++) { Vc[i + k] = v[k]; } }
 `, 'equiv');
     const compact = overridePoint(KV_COMPACT, 'kv', `
 @group(0) @binding(0) var<storage, read_write> KV: array<f32>;
@@ -72,7 +72,7 @@ fn copyKV(dst: u32, src: u32) { let x = KV[src]; KV[dst] = x; }
       await run(r, [
         ropeKvAppendPass(r.cache, r.maxPerDim, r.cache.bind(r.cache.get(rdef), [storage(r.device, randomData(T * stride, 5)), storage(r.device, Uint32Array.from([3, 4, 4, 5, 6])), storage(r.device, table), kBuf, vBuf]),
           { T, P, H, Hkv, D, stride, kBase: 0, vBase: 0, Smax }, rdef),
-        kvCompactPass(r.cache, r.cache.bind(r.cache.get(cdef), [kBuf]), { src: [3, 5, 7], P, rowFloats: Hkv * D, Smax, layers: 1 }, cdef),
+        kvCompactPass(r.cache, r.cache.bind(r.cache.get(cdef), [kBuf]), { src: [3, 5, 7], P, rowWords: Hkv * D, Smax, layers: 1 }, cdef),
       ]);
       slabs.push([await readF32(r.device, kBuf), await readF32(r.device, vBuf)]);
     }

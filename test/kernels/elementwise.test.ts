@@ -52,6 +52,15 @@ describe('rmsnorm', () => {
       expectClose(Yl, rmsnormRef(Xl, g, T, C, 1e-5), 1e-6, 2e-6, 'rmsnorm');
     });
   }
+
+  it('Pass.reads: X twice and g once per row', () => {
+    const cache = { get: () => ({}) } as never;
+    for (const [T, C] of [[1, 7], [17, 130], [69, 48]]) {
+      const pass = rmsnormPass(cache, 65535, {} as GPUBindGroup, { T, C, stride: roundUp(C, 8), eps: 1e-5 });
+      // Sum-of-squares loop and scaling loop each load the row's C floats; g (a weight) is loaded once.
+      expect(pass.reads).toEqual({ weights: T * C * 4, kv: 0, other: 2 * T * C * 4 });
+    }
+  });
 });
 
 describe('rope + KV append', () => {
@@ -103,11 +112,12 @@ describe('rope + KV append', () => {
     });
   }
 
-  it('rejects a destination past the cache and an odd head dim', async () => {
+  it('rejects a destination past the cache and a head dim that is not a multiple of 4', async () => {
     const r = await testRig();
     const bg = {} as GPUBindGroup;
     expect(() => ropeKvAppendPass(r.cache, r.maxPerDim, bg, { T: 4, P: 13, H: 2, Hkv: 1, D: 8, stride: 32, kBase: 0, vBase: 0, Smax: 16 })).toThrow(/P \+ T/);
-    expect(() => ropeKvAppendPass(r.cache, r.maxPerDim, bg, { T: 1, P: 0, H: 2, Hkv: 1, D: 7, stride: 32, kBase: 0, vBase: 0, Smax: 16 })).toThrow(/D must be a multiple of 2/);
+    expect(() => ropeKvAppendPass(r.cache, r.maxPerDim, bg, { T: 1, P: 0, H: 2, Hkv: 1, D: 7, stride: 32, kBase: 0, vBase: 0, Smax: 16 })).toThrow(/D must be a multiple of 4/);
+    expect(() => ropeKvAppendPass(r.cache, r.maxPerDim, bg, { T: 1, P: 0, H: 2, Hkv: 1, D: 6, stride: 32, kBase: 0, vBase: 0, Smax: 16 })).toThrow(/D must be a multiple of 4/);
   });
 });
 
@@ -123,6 +133,11 @@ describe('swiglu', () => {
     for (let t = 0; t < T; t++) { gl.set(gu.subarray(t * gs, t * gs + 2 * F), t * 2 * F); al.set(A.subarray(t * as, t * as + F), t * F); }
     expectClose(al, swigluRef(gl, T, F), 1e-6, 1e-5, 'swiglu');
   });
+
+  it('Pass.reads: one gate and one up float per output', () => {
+    const pass = swigluPass({ get: () => ({}) } as never, 65535, {} as GPUBindGroup, { T: 17, F: 131, guStride: 264, aStride: 136 });
+    expect(pass.reads).toEqual({ weights: 0, kv: 0, other: 17 * 131 * 2 * 4 });
+  });
 });
 
 describe('KV cache ops', () => {
@@ -133,7 +148,7 @@ describe('KV cache ops', () => {
     for (const src of cases) {
       const kv = Float32Array.from({ length: layers * 2 * Smax * rowF }, (_, i) => i);
       const buf = storage(r.device, kv);
-      await run(r, [kvCompactPass(r.cache, r.cache.bind(r.cache.get(KV_COMPACT), [buf]), { src, P, rowFloats: rowF, Smax, layers: 2 * layers })]);
+      await run(r, [kvCompactPass(r.cache, r.cache.bind(r.cache.get(KV_COMPACT), [buf]), { src, P, rowWords: rowF, Smax, layers: 2 * layers })]);
       const out = await readF32(r.device, buf);
       const ref = Float32Array.from(kv);
       for (let pl = 0; pl < 2 * layers; pl++) {
@@ -145,6 +160,6 @@ describe('KV cache ops', () => {
   });
 
   it('rejects a source list that would read an overwritten row', () => {
-    expect(() => kvCompactPass({ get: () => ({}) } as never, {} as GPUBindGroup, { src: [12, 11], P: 10, rowFloats: 4, Smax: 20, layers: 1 })).toThrow(/ascend/);
+    expect(() => kvCompactPass({ get: () => ({}) } as never, {} as GPUBindGroup, { src: [12, 11], P: 10, rowWords: 4, Smax: 20, layers: 1 })).toThrow(/ascend/);
   });
 });

@@ -105,3 +105,12 @@ describe('topk: non-finite logits', () => {
     expect(Array.from(got.ids.subarray(3 * k, 4 * k))).not.toContain((argmax + 7) % V);
   });
 });
+
+describe('topk: Pass.reads', () => {
+  it('each of the T rows\' V logits once (the padding columns are never loaded)', () => {
+    for (const [T, V, k] of [[1, 301, 10], [69, 17, 16]]) {
+      const pass = topkPass({ get: () => ({}) } as never, 65535, {} as GPUBindGroup, { T, V, stride: V + 3, k });
+      expect(pass.reads).toEqual({ weights: 0, kv: 0, other: T * V * 4 });
+    }
+  });
+});
