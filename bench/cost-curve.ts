@@ -15,7 +15,7 @@
 import type { AdapterSummary, GpuContext } from '../src/gpu/context.js';
 import { ParamArena, type Pass } from '../src/gpu/kernel.js';
 import { kernelConfigKey, kernelPreset, type KernelConfig } from '../src/gpu/kernel-config.js';
-import { DraftTree } from '../src/decode/tree.js';
+import { DraftTree, JACOBI_CANDIDATES } from '../src/decode/tree.js';
 import { causalMask } from '../src/kernels/attention.js';
 import { MAX_TOPK } from '../src/kernels/topk.js';
 import type { ModelDescription } from '../src/model/loader.js';
@@ -100,7 +100,7 @@ export async function runCostCurve(o: CostCurveOptions): Promise<CostCurve> {
       device.queue.writeBuffer(model.b.pos, 0, Uint32Array.from({ length: T }, (_, i) => P + (tree ? tree.depth[i] : i)));
       const maskRef = { base: d.maxRows * d.maxRows, stride: T, visible: visibleRows(tree, T) };
       device.queue.writeBuffer(model.b.masks, maskRef.base * 4, mask as Float32Array<ArrayBuffer>);
-      const passes = model.forwardPasses(T, P, maskRef, T === 1 ? 'last' : 'all', Math.min(10, MAX_TOPK));
+      const passes = model.forwardPasses(T, P, maskRef, T === 1 ? 'last' : 'all', Math.min(JACOBI_CANDIDATES, MAX_TOPK));
       const wFetched = sumReads(passes, 'weights', (p) => p.kernel.def.name.startsWith('matmul'));
       const kvFetched = sumReads(passes, 'kv', (p) => p.kernel.def.name.startsWith('attention'));
       const kvExists = d.L * (P + T) * d.rowF * 4 * 2;

@@ -16,7 +16,7 @@ import type { AdapterSummary } from '../src/gpu/context.js';
 import { chooseKernelConfig, kernelConfigKey, type KernelConfigChoice } from '../src/gpu/kernel-config.js';
 import { kernelFor, matmulPass, type MatmulConfig, type WeightFormat } from '../src/kernels/matmul.js';
 import { attentionKernel, attentionPass, causalMask } from '../src/kernels/attention.js';
-import { DraftTree } from '../src/decode/tree.js';
+import { DraftTree, JACOBI_CANDIDATES } from '../src/decode/tree.js';
 import type { LlamaConfig } from '../src/model/config.js';
 import { describeModel, streamWeights } from '../src/model/loader.js';
 import { createModelSource } from '../src/model/source.js';
@@ -355,7 +355,7 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<KernelBench
       maskRef = { base: R * R, stride: T };
       device.queue.writeBuffer(model.b.masks, R * R * 4, tr.mask() as Float32Array<ArrayBuffer>);
     }
-    const passes = model.forwardPasses(T, P, maskRef, logits, Math.min(10, MAX_TOPK));
+    const passes = model.forwardPasses(T, P, maskRef, logits, Math.min(JACOBI_CANDIDATES, MAX_TOPK));
     const { offs, encode: encodeAll } = packPasses(model.arena, passes);
     const whole = await timer.time(encodeAll);
     let byKernel: ForwardProfile['byKernel'] = null;

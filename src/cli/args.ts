@@ -44,34 +44,63 @@ export const USAGE = `Usage: npm run generate -- [options]
   --kernel-config auto|gpu|cpu  kernel configuration: auto (default) picks cpu on a software (fallback)
                              adapter, else gpu; gpu forces what a GPU gets, on any adapter
   --no-self-check            skip the load-time self-check (layer 0 on the GPU vs float64 on the CPU)
-  --json                     print exactly one JSON object (the result, or {"error": ...}) instead of streaming text
+  --json                     print exactly one JSON object (the result) instead of streaming text; nothing on failure
   --verbose                  print stack traces on errors
 `;
 
+/** The options, for node:util parseArgs. */
+const CLI_OPTIONS = {
+  model: { type: 'string' },
+  prompt: { type: 'string' },
+  'max-new-tokens': { type: 'string', default: '64' },
+  decode: { type: 'string', default: 'tr-jacobi' },
+  tree: { type: 'string', default: 'adaptive' },
+  seed: { type: 'string', default: '24301' },
+  json: { type: 'boolean', default: false },
+  runtime: { type: 'string', default: 'node' },
+  chat: { type: 'boolean', default: false },
+  'allow-special-in-content': { type: 'boolean', default: false },
+  'context-length': { type: 'string' },
+  verbose: { type: 'boolean', default: false },
+  swiftshader: { type: 'boolean', default: false },
+  'no-self-check': { type: 'boolean', default: false },
+  'kernel-config': { type: 'string', default: 'auto' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+/**
+ * parseArgs's own errors (`ERR_PARSE_ARGS_*`, TypeErrors whose wording varies between Node
+ * versions) as one-line InvalidArgumentErrors, so every usage error exits 2; other errors unchanged.
+ */
+function usageError(e: unknown): unknown {
+  const code = (e as { code?: string }).code;
+  if (typeof code !== 'string' || !code.startsWith('ERR_PARSE_ARGS_')) return e;
+  const message = (e as Error).message;
+  const quoted = /'([^']*)'/.exec(message)?.[1] ?? '';
+  const option = quoted.split(' ')[0];
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return new InvalidArgumentError(`Unknown option ${option}.`, { option });
+  if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') return new InvalidArgumentError(`Unexpected argument ${JSON.stringify(quoted)}: every value follows its option (e.g. --prompt <text>).`, { argument: quoted });
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    if (/does not take an argument/.test(message)) return new InvalidArgumentError(`${option} takes no value.`, { option });
+    if (/ambiguous/.test(message)) return new InvalidArgumentError(`${option} needs a value (a value that starts with a dash is written ${option}=-x).`, { option });
+    return new InvalidArgumentError(`${option} needs a value.`, { option });
+  }
+  return new InvalidArgumentError((e as Error).message.trim().replace(/\s*\n\s*/g, ' '), { code });
+}
+
+/**
+ * Parses the CLI's arguments.
+ * @throws InvalidArgumentError for every usage error: an unknown option, a missing value, a value
+ *   for a flag, a positional argument, a value out of range, no `--prompt` (the CLI exits 2).
+ */
 export function parseCli(argv: string[]): CliOptions {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      model: { type: 'string' },
-      prompt: { type: 'string' },
-      'max-new-tokens': { type: 'string', default: '64' },
-      decode: { type: 'string', default: 'tr-jacobi' },
-      tree: { type: 'string', default: 'adaptive' },
-      seed: { type: 'string', default: '24301' },
-      json: { type: 'boolean', default: false },
-      runtime: { type: 'string', default: 'node' },
-      chat: { type: 'boolean', default: false },
-      'allow-special-in-content': { type: 'boolean', default: false },
-      'context-length': { type: 'string' },
-      verbose: { type: 'boolean', default: false },
-      swiftshader: { type: 'boolean', default: false },
-      'no-self-check': { type: 'boolean', default: false },
-      'kernel-config': { type: 'string', default: 'auto' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-    strict: true,
-    allowPositionals: false,
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: CLI_OPTIONS, strict: true, allowPositionals: false });
+  } catch (e) {
+    throw usageError(e);
+  }
+  const { values } = parsed;
   const int = (name: string, v: string | undefined) => {
     if (v === undefined) return undefined;
     const n = Number(v);

@@ -66,7 +66,8 @@ async function runNode(o: CliOptions, model: string, out: (s: string) => void): 
 }
 
 /**
- * Runs the CLI on `argv`; returns the exit code (0 ok, 1 failure, 2 bad arguments).
+ * Runs the CLI on `argv`; returns the exit code (0 ok, 1 failure, 2 a usage error: one error line
+ * and a pointer to --help on stderr, nothing on stdout).
  * @param write receives everything meant for stdout (default: process.stdout).
  */
 export async function main(argv: string[], write: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
@@ -98,11 +99,12 @@ export async function main(argv: string[], write: (s: string) => void = (s) => p
     const oneLine = (m: string) => m.trim().replace(/\s*\n\s*/g, ' ');
     const line = err instanceof MsnError ? `${err.name}: ${oneLine(err.message)}` : `Error: ${oneLine(err?.message ?? String(e))}`;
     process.stderr.write(`${line}\n`);
-    if (o?.verbose || !(err instanceof MsnError)) {
-      if (o?.verbose) process.stderr.write(`${err?.stack ?? ''}\n`);
-    }
-    if (!o) process.stderr.write('Run with --help for the options.\n');
-    return err instanceof MsnError && err.code === 'invalid-argument' ? 2 : 1;
+    if (o?.verbose) process.stderr.write(`${err?.stack ?? ''}\n`);
+    // A usage error (any InvalidArgumentError: an unknown option, a missing or bad value) exits 2
+    // with the --help pointer; anything else exits 1.
+    const usage = err instanceof MsnError && err.code === 'invalid-argument';
+    if (usage) process.stderr.write('Run with --help for the options.\n');
+    return usage ? 2 : 1;
   }
 }
 

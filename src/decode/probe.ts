@@ -7,6 +7,14 @@
  * Only times are used: the probe's made-up tokens (ids 0..T−1) may give rows that no real prompt
  * gives, e.g. non-finite logits from a NaN in an embedding row the prompt never uses, so their
  * values are never checked here; decoding checks the rows that decide tokens.
+ *
+ * The rows sit at positions 0..T−1, so the backend's committed cache must be empty (the engine
+ * resets it first); every forward says so (`expectedKvLength: 0`), as the scheduler's do.
+ * @param maxRows largest T of one forward: sizes above it are not probed.
+ * @param reps forwards per size (the median is kept).
+ * @param now clock in ms.
+ * @returns forward times in ms for each probed size (PROBE_SIZES up to maxRows).
+ * @throws KvLengthMismatchError (from the backend) when its committed cache is not empty.
  */
 import type { StepBackend } from './backend.js';
 import { PROBE_SIZES, type CostTable } from './adaptive.js';
@@ -22,7 +30,7 @@ export async function probeForwardCost(backend: StepBackend, maxRows: number, vo
     const times: number[] = [];
     for (let r = 0; r < reps; r++) {
       const t0 = now();
-      await backend.forward({ tokens, positions, mask: 'causal', topK, commit: false });
+      await backend.forward({ tokens, positions, mask: 'causal', topK, commit: false, expectedKvLength: 0 });
       times.push(now() - t0);
     }
     times.sort((a, b) => a - b);

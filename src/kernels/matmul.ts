@@ -57,7 +57,11 @@ export const MATMUL_ROW_CASES = [1, 2, 5, 9] as const;
 /** Default {@link MatmulConfig.tiledRows}. */
 export const DEFAULT_TILED_ROWS: readonly [number, number, number] = [4, 8, 8];
 
-/** Activation rows per workgroup (the row tile) for T rows under `cfg`: 1 for T = 1, else by class. */
+/**
+ * Activation rows per workgroup (the row tile) for T rows under `cfg`: 1 for T = 1, else by class.
+ * @throws Error when the class's row tile is not 1..8, 16, 24 or 32 (a configuration that
+ *   `chooseKernelConfig` would have refused with InvalidArgumentError).
+ */
 export function rowsFor(cfg: MatmulConfig, T: number): number {
   const rows = cfg.tiledRows ?? DEFAULT_TILED_ROWS;
   const r = T === 1 ? 1 : T <= 4 ? rows[0] : T <= 8 ? rows[1] : rows[2];

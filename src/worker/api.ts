@@ -4,7 +4,7 @@
  */
 import { PAPER_TREE_SIZE } from '../decode/tree.js';
 import type { AdapterSummary } from '../gpu/context.js';
-import type { KernelConfig, KernelConfigChoice } from '../gpu/kernel-config.js';
+import type { KernelConfig, KernelConfigChoice, KernelOverrides } from '../gpu/kernel-config.js';
 import type { KernelFaults } from '../gpu/kernel.js';
 import type { LlamaConfig } from '../model/config.js';
 import type { LoadProgress } from '../model/loader.js';
@@ -36,6 +36,13 @@ export interface LoadOptions {
   kernelConfig?: KernelConfigChoice;
   /** Override: matmul reduction lanes (power of two); default that of the kernel configuration (1 cpu, 16 gpu). */
   matmulLanes?: number;
+  /**
+   * Overrides of single fields of the kernel configuration, on top of the preset `kernelConfig`
+   * picks (`KernelOverrides` in src/gpu/kernel-config.ts: matmul lanes, columns, columns per thread,
+   * row tiles; attention block and queries per workgroup). Each field is validated, and the result
+   * is part of `ModelInfo.kernelConfig.key`. Bad values fail the load with InvalidArgumentError.
+   */
+  kernelOverrides?: KernelOverrides;
   /**
    * Run the load-time self-check (default true): after warmup, layer 0 of the model runs on a few
    * tokens on the GPU and in float64 on the CPU from the same weights; a disagreement beyond the

@@ -63,7 +63,7 @@ export class Executor implements ExecutorApi {
       const contextLength = options.contextLength ?? Math.min(cfg.maxPositionEmbeddings, 4096);
       if (!Number.isInteger(contextLength) || contextLength < 2) throw new InvalidArgumentError(`contextLength must be an integer ≥ 2, got ${contextLength}.`);
       const faults = options.faults ?? {};
-      const kernels = chooseKernelConfig(ctx.adapter, options.kernelConfig, { matmulLanes: options.matmulLanes });
+      const kernels = chooseKernelConfig(ctx.adapter, options.kernelConfig, { ...options.kernelOverrides, matmulLanes: options.matmulLanes });
       const m = new LlamaGpu(ctx, cfg, contextLength, TREE_ROOM, kernels, options.maxRows, faults);
       this.#model = m;
       if (options.memoryBudgetBytes !== undefined) {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { parseCli, USAGE } from '../../src/cli/args.js';
 import { InvalidArgumentError } from '../../src/errors.js';
 
@@ -28,5 +28,41 @@ describe('--kernel-config', () => {
     expect(err).toBeInstanceOf(InvalidArgumentError);
     expect((err as InvalidArgumentError).code).toBe('invalid-argument');
     expect((err as Error).message).toBe('--kernel-config must be one of auto, gpu, cpu, got "fast".');
+  });
+});
+
+describe('usage errors', () => {
+  /** Runs the CLI's main in this process (a usage error never starts an engine). */
+  async function runMain(argv: string[]) {
+    const { main } = await import('../../src/cli/generate.js');
+    let stdout = '';
+    let stderr = '';
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => { stderr += String(s); return true; });
+    try {
+      const code = await main(argv, (s) => { stdout += s; });
+      return { code, stdout, stderr };
+    } finally {
+      spy.mockRestore();
+    }
+  }
+
+  it.each([
+    ['an unknown option', ['--prompt', 'x', '--bogus'], 'InvalidArgumentError: Unknown option --bogus.'],
+    ['a missing value at the end', ['--prompt', 'x', '--decode'], 'InvalidArgumentError: --decode needs a value.'],
+    ['a missing value before another option', ['--decode', '--prompt', 'x'], 'InvalidArgumentError: --decode needs a value (a value that starts with a dash is written --decode=-x).'],
+    ['a value for a flag', ['--prompt', 'x', '--json=yes'], 'InvalidArgumentError: --json takes no value.'],
+    ['a positional argument', ['--prompt', 'x', 'hello'], 'InvalidArgumentError: Unexpected argument "hello": every value follows its option (e.g. --prompt <text>).'],
+    ['a bad value', ['--prompt', 'x', '--tree', 'big'], 'InvalidArgumentError: --tree must be fixed or adaptive, got "big".'],
+    ['no prompt', [], 'InvalidArgumentError: --prompt is required.'],
+  ])('%s exits 2 with one error line and the --help pointer on stderr, nothing on stdout', async (_name, argv, line) => {
+    const r = await runMain(argv);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe(`${line}\nRun with --help for the options.\n`);
+  });
+
+  it('--help exits 0 with the usage on stdout', async () => {
+    const r = await runMain(['--help']);
+    expect(r).toEqual({ code: 0, stdout: USAGE, stderr: '' });
   });
 });

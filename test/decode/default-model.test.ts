@@ -35,3 +35,18 @@ describe.each(KERNEL_CONFIGS)('default model (public/models/msn-code-tiny), kern
     expect(newTokens / steps).toBeGreaterThan(1.3);
   });
 });
+
+// The shipped plain-SFT twin (public/models/msn-code-tiny-sft, the same architecture without MSN
+// training): lossless too, in both configurations; kept small (one prompt, 8 tokens) for CI time.
+describe.each(KERNEL_CONFIGS)('SFT twin (public/models/msn-code-tiny-sft), kernel config %s', (kernelConfig) => {
+  it('tr-jacobi (fixed tree) equals ar on a held-out prompt', { timeout: 200_000 }, async () => {
+    const engine = await createNodeEngine({ model: 'public/models/msn-code-tiny-sft', contextLength: 256, kernelConfig });
+    engines.push(engine);
+    expect(engine.info.kernelConfig.preset).toBe(kernelConfig);
+    expect(engine.info.deviceLimits).toEqual(WEBGPU_DEFAULT_LIMITS);
+    const prompt = allPrompts[0];
+    const ar = await engine.complete(prompt, { decode: 'ar', maxNewTokens: 8 });
+    expect(ar.newTokens).toBe(8);
+    expect((await engine.complete(prompt, { decode: 'tr-jacobi', tree: 'fixed', maxNewTokens: 8 })).tokenIds).toEqual(ar.tokenIds);
+  });
+});

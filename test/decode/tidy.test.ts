@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { decode, type DecodeMode } from '../../src/decode/scheduler.js';
 import { createRng } from '../../src/decode/rng.js';
 import { PROBE_SIZES } from '../../src/decode/adaptive.js';
+import { probeForwardCost } from '../../src/decode/probe.js';
 import { COLS } from '../../src/decode/candidates.js';
 import { DraftTree, JACOBI_CANDIDATES, PAPER_TREE_SIZE, RETRIEVAL_COL } from '../../src/decode/tree.js';
 import { TREE_ROOM, type ForwardRequest } from '../../src/worker/api.js';
@@ -44,6 +45,23 @@ describe('scheduler: KV length', () => {
     const model = new CheckedModel({ vocab: 40, seed: 11, predictability: 0.7 });
     model.kv = [1, 2]; // rows the scheduler does not know about
     await expect(collect(model, [3, 4, 5], 'ar', 4)).rejects.toBeInstanceOf(KvLengthMismatchError);
+  });
+});
+
+describe('probe: KV length', () => {
+  it('every probe forward says it follows an empty committed cache', async () => {
+    const model = new CheckedModel({ vocab: 40, seed: 11, predictability: 0.7 });
+    let clock = 0;
+    const table = await probeForwardCost(model, 128, 40, 2, () => (clock += 1));
+    expect(table.sizes).toEqual(PROBE_SIZES);
+    expect(model.expected).toEqual(PROBE_SIZES.flatMap(() => [0, 0]));
+    expect(model.kv.length).toBe(0);
+  });
+
+  it('a backend that holds committed rows stops the probe with KvLengthMismatchError', async () => {
+    const model = new CheckedModel({ vocab: 40, seed: 11, predictability: 0.7 });
+    model.kv = [1, 2, 3];
+    await expect(probeForwardCost(model, 128, 40)).rejects.toBeInstanceOf(KvLengthMismatchError);
   });
 });
 
