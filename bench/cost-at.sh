@@ -13,6 +13,8 @@ git -C "$root" worktree add -q --detach "$wt" "$commit"
 trap 'git -C "$root" worktree remove --force "$wt"' EXIT
 ln -s "$root/node_modules" "$wt/node_modules"
 for f in context.ts cost-curve.ts cost.ts cost-report.ts meta.ts gpu-timer.ts stats.ts; do cp "$root/bench/$f" "$wt/bench/$f"; done
+# Names the cost files import that an older commit lacks (a shim in the temporary tree only).
+grep -q 'export const JACOBI_CANDIDATES' "$wt/src/decode/tree.ts" || echo 'export const JACOBI_CANDIDATES = TOP_K;' >> "$wt/src/decode/tree.ts"
 cat > "$wt/bench/cost-entry.ts" <<'EOF'
 import { runCostMain } from './cost.js';
 runCostMain(['--cost', ...process.argv.slice(2)]).then((c) => process.exit(c), (e) => { console.error(e); process.exit(2); });
