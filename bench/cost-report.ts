@@ -47,15 +47,17 @@ const END = '<!-- cost-curve:end -->';
 /** The README table: c(T)/c(1) per adapter × kernels (before/after) × model × configuration, then the traffic ratios. */
 export function renderCostTable(runs: Array<{ file: string; r: CostRun }>): string {
   const Ts = [...new Set(runs.flatMap(({ r }) => r.curves.flatMap((c) => c.curve.map((p) => p.T))))].sort((a, b) => a - b);
-  const out = [BEGIN, `| adapter | kernels | model | config | ${Ts.map((T) => `c(${T})/c(1)`).join(' | ')} | file |`, `|---|---|---|---|${Ts.map(() => '---|').join('')}---|`];
+  const rest = Ts.filter((T) => T !== 1);
+  const out = [BEGIN, `| adapter | kernels | model | config | c(1) ms | ${rest.map((T) => `c(${T})/c(1)`).join(' | ')} | file |`, `|---|---|---|---|---|${rest.map(() => '---|').join('')}---|`];
   const order = (x: { r: CostRun }) => `${adapterSlug(x.r.adapter, x.r.runtime)}|${x.r.label === 'before' ? 0 : 1}`;
   for (const { file, r } of [...runs].sort((a, b) => order(a).localeCompare(order(b)))) {
     const slug = adapterSlug(r.adapter, 'node');
     const name = slug === 'lavapipe' ? 'lavapipe' : slug === 'swiftshader' ? 'SwiftShader' : slug;
     const adapter = `${name} (${r.runtime === 'chromium' ? 'Chromium' : 'Node'})`;
     for (const c of r.curves) {
-      const cells = Ts.map((T) => c.curve.find((p) => p.T === T)?.ratio ?? '–');
-      out.push(`| ${adapter} | ${r.label ?? 'this commit'} | ${c.model} | ${c.preset} | ${cells.join(' | ')} | [${file.split('/').pop()}](${file}) |`);
+      const c1 = c.curve.find((p) => p.T === 1)?.ms;
+      const cells = rest.map((T) => c.curve.find((p) => p.T === T)?.ratio ?? '–');
+      out.push(`| ${adapter} | ${r.label ?? 'after'} | ${c.model} | ${c.preset} | ${c1 === undefined ? '–' : round1(c1)} | ${cells.join(' | ')} | [${file.split('/').pop()}](${file}) |`);
     }
   }
   const latest = runs.filter(({ r }) => r.label === null).sort((a, b) => a.file.localeCompare(b.file)).at(-1);
@@ -68,6 +70,11 @@ export function renderCostTable(runs: Array<{ file: string; r: CostRun }>): stri
   }
   out.push(END);
   return out.join('\n');
+}
+
+/** Milliseconds with one decimal (three significant digits below 10 ms). */
+function round1(ms: number): string {
+  return ms < 10 ? ms.toPrecision(3) : ms.toFixed(1);
 }
 
 /** `text` with its cost-curve block replaced by `table`. @throws Error when the markers are missing. */
