@@ -2,6 +2,8 @@
 // (src/model/quantize.ts; PyTorch twin train/quantize_ref.py), and the matmul with the qgroup `weight`
 // override (src/kernels/qweight.ts): float64 of the dequantized weights, and every row of a T-row
 // forward bit-identical to T = 1 in both kernel configurations.
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { kernelPreset } from '../../src/gpu/kernel-config.js';
 import { roundUp } from '../../src/gpu/kernel.js';
@@ -10,6 +12,8 @@ import { qgroupChunkBytes, qgroupMatmul } from '../../src/kernels/qweight.js';
 import { dequantizeRows, quantizeRows, roundHalfEven, type QuantBits } from '../../src/model/quantize.js';
 import { matmulRef } from '../../src/reference/ops.js';
 import { expectClose, randomData, readF32, run, storage, testRig } from '../helpers/gpu.js';
+
+const root = join(import.meta.dirname, '..', '..');
 
 describe('quantization rule', () => {
   it('rounds half to even, like torch.round', () => {
@@ -84,4 +88,20 @@ describe('matmul with group-quantized weights', () => {
       });
     }
   }
+});
+
+describe('the rule is the PyTorch one, bit for bit (train/quantize_ref.py)', () => {
+  it('qweight, scales, zeros and dequantized values equal PyTorch for q4/q8 × groups 32/64/128 (ties, an all-zero group, a partial last group)', () => {
+    for (const [bits, group] of [[4, 32], [4, 64], [4, 128], [8, 32], [8, 64], [8, 128]] as const) {
+      const out = execFileSync(join(root, '.venv', 'bin', 'python'), [join(root, 'train', 'quantize_ref.py'), '--seed', String(bits * 1000 + group), '--n', '5', '--k', '197', '--bits', String(bits), '--group', String(group), '--out', '-'], { encoding: 'utf8' });
+      const ref = JSON.parse(out) as { n: number; k: number; w: number[]; qweight: number[]; scales: number[]; zeros: number[]; dequant: number[]; cases: { ties: unknown[] } };
+      expect(ref.cases.ties.length).toBeGreaterThan(0);
+      const m = quantizeRows(Float32Array.from(ref.w), ref.n, ref.k, bits, group);
+      const tag = `q${bits} g${group}`;
+      expect(Array.from(m.qweight), tag).toEqual(ref.qweight);
+      expect(Array.from(m.scales), tag).toEqual(Array.from(Float32Array.from(ref.scales)));
+      expect(Array.from(m.zeros), tag).toEqual(ref.zeros);
+      expect(Array.from(dequantizeRows(m)), tag).toEqual(Array.from(Float32Array.from(ref.dequant)));
+    }
+  });
 });
