@@ -130,7 +130,11 @@ export async function runCostCurve(o: CostCurveOptions): Promise<CostCurve> {
   }
 }
 
-/** Visible new rows of each of the T rows, ascending: a tree node's ancestors and itself, else causal. */
+/**
+ * Visible new rows of each of the T rows, ascending: a tree node's ancestors and itself, else causal.
+ * Read from the tree rather than with attention.ts's maskVisibility, so that bench/cost-at.sh can run
+ * this file on commits that predate that function.
+ */
 function visibleRows(tree: DraftTree | null, T: number): number[][] {
   return Array.from({ length: T }, (_, t) => {
     if (!tree) return Array.from({ length: t + 1 }, (_, j) => j);

@@ -16,7 +16,8 @@ import { InvalidArgumentError, LimitTooLowError } from '../errors.js';
 import { ATTENTION, attentionPipelines, type AttentionConfig } from '../kernels/attention.js';
 import { DEFAULT_TILED_ROWS, MATMUL, MATMUL_ROW_CASES, matmulConstants, type MatmulConfig } from '../kernels/matmul.js';
 import type { KernelDef } from './kernel.js';
-import { checkKernelNeeds, kernelNeeds, type KernelLimits } from './needs.js';
+import { WEBGPU_DEFAULT_LIMITS } from '../worker/api.js';
+import { checkKernelNeeds, kernelLimits, kernelNeeds, type KernelLimits } from './needs.js';
 
 /** Which preset: `auto` follows the adapter. */
 export type KernelConfigChoice = 'auto' | 'gpu' | 'cpu';
@@ -57,15 +58,7 @@ export interface KernelConfigOverrides extends KernelOverrides {
  * The WebGPU default limits a kernel is held to (WebGPU spec, "Limits": the device is always
  * requested with these, src/gpu/context.ts), for validating a configuration before any device exists.
  */
-export const WEBGPU_DEFAULT_KERNEL_LIMITS: KernelLimits = {
-  maxComputeWorkgroupSizeX: 256,
-  maxComputeWorkgroupSizeY: 256,
-  maxComputeWorkgroupSizeZ: 64,
-  maxComputeInvocationsPerWorkgroup: 256,
-  maxComputeWorkgroupStorageSize: 16384,
-  maxStorageBuffersPerShaderStage: 8,
-  maxUniformBuffersPerShaderStage: 12,
-};
+export const WEBGPU_DEFAULT_KERNEL_LIMITS: KernelLimits = kernelLimits(WEBGPU_DEFAULT_LIMITS as unknown as GPUSupportedLimits);
 
 const isLanes = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= 64 && (n & (n - 1)) === 0;
 const isIntIn = (n: unknown, lo: number, hi: number): n is number => typeof n === 'number' && Number.isInteger(n) && n >= lo && n <= hi;

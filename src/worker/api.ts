@@ -135,6 +135,28 @@ export interface DeviceLimits {
   minUniformBufferOffsetAlignment: number;
 }
 
+/**
+ * The WebGPU spec's default limits ("GPUSupportedLimits", Limits table) for the fields of
+ * {@link DeviceLimits}. The engine requests no limit (src/gpu/context.ts), so whatever the adapter
+ * supports, its device has exactly these; the kernel configuration is validated against them.
+ */
+export const WEBGPU_DEFAULT_LIMITS: Readonly<DeviceLimits> = {
+  maxStorageBufferBindingSize: 134217728,
+  maxBufferSize: 268435456,
+  maxComputeWorkgroupStorageSize: 16384,
+  maxComputeInvocationsPerWorkgroup: 256,
+  maxComputeWorkgroupSizeX: 256,
+  maxComputeWorkgroupSizeY: 256,
+  maxComputeWorkgroupSizeZ: 64,
+  maxComputeWorkgroupsPerDimension: 65535,
+  maxStorageBuffersPerShaderStage: 8,
+  maxUniformBuffersPerShaderStage: 12,
+  maxUniformBufferBindingSize: 65536,
+  maxBindGroups: 4,
+  minStorageBufferOffsetAlignment: 256,
+  minUniformBufferOffsetAlignment: 256,
+};
+
 /** The names of {@link DeviceLimits}, in order. */
 export const DEVICE_LIMIT_NAMES: readonly (keyof DeviceLimits)[] = [
   'maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupStorageSize', 'maxComputeInvocationsPerWorkgroup',

@@ -2,7 +2,6 @@
 import { createNodeGpu } from '../../src/gpu/node.js';
 import { createGpuContext, type GpuContext } from '../../src/gpu/context.js';
 import { KernelCache, ParamArena, encodePasses, type Pass } from '../../src/gpu/kernel.js';
-import type { DeviceLimits } from '../../src/worker/api.js';
 
 let ctxPromise: Promise<GpuContext> | undefined;
 
@@ -114,24 +113,5 @@ export function randomData(n: number, seed: number, outliers = true): Float32Arr
  */
 export const KERNEL_CONFIGS = ['cpu', 'gpu'] as const;
 
-/**
- * The WebGPU spec's default limits ("GPUSupportedLimits", Limits table) for the fields of
- * `ModelInfo.deviceLimits`. The engine requests no limit (src/gpu/context.ts), so whatever the
- * adapter supports, its device has exactly these.
- */
-export const WEBGPU_DEFAULT_LIMITS: DeviceLimits = {
-  maxStorageBufferBindingSize: 134217728,
-  maxBufferSize: 268435456,
-  maxComputeWorkgroupStorageSize: 16384,
-  maxComputeInvocationsPerWorkgroup: 256,
-  maxComputeWorkgroupSizeX: 256,
-  maxComputeWorkgroupSizeY: 256,
-  maxComputeWorkgroupSizeZ: 64,
-  maxComputeWorkgroupsPerDimension: 65535,
-  maxStorageBuffersPerShaderStage: 8,
-  maxUniformBuffersPerShaderStage: 12,
-  maxUniformBufferBindingSize: 65536,
-  maxBindGroups: 4,
-  minStorageBufferOffsetAlignment: 256,
-  minUniformBufferOffsetAlignment: 256,
-};
+/** The WebGPU spec's default limits (src/worker/api.ts), which every engine's device must report. */
+export { WEBGPU_DEFAULT_LIMITS } from '../../src/worker/api.js';
