@@ -9,32 +9,35 @@ THE RULE (MLC-LLM q4f16_1-style, symmetric; https://github.com/mlc-ai/mlc-llm, `
   Kp = roundUp(K, 8) elements and cut into groups of G consecutive elements (G in {32, 64, 128});
   groups = ceil(Kp / G), and the last group is partial when G does not divide Kp (elements past Kp do not
   exist; the padding zeros between K and Kp do, as zeros). With b the bit width, M = 2^(b-1) - 1
-  (b = 4: M = 7; b = 8: M = 127), per row n and group g:
+  (b = 4: M = 7; b = 8: M = 127) and Z = 2^(b-1) (8 or 128), per row n and group g:
     amax  = max |w| over the group                                   (f32)
-    scale = f32(amax / M)                                            (one IEEE f32 division)
-    q     = clamp(roundHalfToEven(f32(w / scale)) + M, 0, 2M)       when scale > 0 (w / scale: f32 division)
-    q     = M for every element of the group                         when scale == 0 (all-zero group, or
-                                                                      amax so small that amax / M underflows)
-    zero  = M                                                        (every group)
+    s32   = f32(amax / M)                                            (one IEEE f32 division)
+    s16   = f16(s32)                                                 (round to nearest even)
+    scale = s16 if s16 >= 2^-14 (a normal f16) else s32              (an underflowing f16 scale stays f32)
+    c     = clamp(roundHalfToEven(f32(w / scale)), -M, M)           when scale > 0 (w / scale: f32 division)
+    c     = 0 for every element of the group                         when scale == 0
+    q     = c + Z,  zero = Z                                         (every group)
   Dequantized value: f32((f32(q) - f32(zero)) * scale)  (the subtraction is exact; one f32 multiply).
-  Non-finite weights are refused (ValueError): the rule is only defined on finite inputs.
+  MLC stores q = c + M with zero M: the same values. Non-finite weights are refused (ValueError).
   In JavaScript: Math.fround(a / b) of two f32 values equals the f32 division (f64 carries more than
   2*24 + 2 bits, so the double rounding is innocuous); Math.round is NOT half-to-even (Math.round(2.5) = 3).
 
 LAYOUT (u32 words, little-endian when serialized, row-major):
   qweight [N, Kp*b/32]              element k of a row: word floor(k*b/32), bits (k mod (32/b))*b .. +b-1
-  scales  [N, groups] float32
-  zeros   [N, ceil(groups*b/32)]    group g of a row: word floor(g*b/32), bits (g mod (32/b))*b .. +b-1;
+  scales  [N, groups] float32       (values; the GPU stores them as f16 when every scale of the matrix
+                                    is an f16 number, normal or 0: "scale_storage")
+  zeros   [N, ceil(groups/4)]       8-bit zero points: group g of a row at word floor(g/4), bits (g mod 4)*8;
                                     bits past the last group are 0
   Kp is a multiple of 8, so qweight words never have unused bits.
 
 CLI JSON (schema "msn-quantize-ref/1"; flat row-major arrays; every float is an f32 value written as the
 JSON number of that exact value, so `new Float32Array(list)` restores the bits):
   {"schema", "seed", "n", "k", "kp", "bits", "group", "groups", "m", "qweight_words_per_row",
-   "zeros_words_per_row",
+   "zeros_words_per_row", "scale_storage": "f16" | "f32",
    "w": f32[n*k], "qweight": u32[n*kp*bits/32], "scales": f32[n*groups], "zeros": u32[n*zeros_words_per_row],
    "dequant": f32[n*k],
    "cases": {"ties": [{"row", "k", "ratio", "q"}...], "all_zero_group": {"row", "group"},
+             "tiny_group": {"row", "group"} | null (a group whose f16 scale would underflow: f32 scale),
              "outliers": [{"row", "k"}...], "partial_last_group": bool, "last_group_size": int}}
 """
 import argparse
@@ -50,9 +53,25 @@ GROUPS = (32, 64, 128)
 SCHEMA = "msn-quantize-ref/1"
 
 
+F16_MIN_NORMAL = 2.0 ** -14
+
+
 def qmax(bits: int) -> int:
-    """M = 2^(bits-1) - 1: 7 for 4-bit, 127 for 8-bit (the zero point, and q's range is 0..2M)."""
+    """M = 2^(bits-1) - 1: 7 for 4-bit, 127 for 8-bit (the signed codes lie in -M..M)."""
     return (1 << (bits - 1)) - 1
+
+
+def zero_point(bits: int) -> int:
+    """Z = 2^(bits-1): the stored zero point of symmetric codes (q = c + Z), as compressed-tensors stores them."""
+    return 1 << (bits - 1)
+
+
+def scale_storage(scales: torch.Tensor) -> str:
+    """'f16' when every scale is exactly an f16 number that is normal or 0, else 'f32' (how the GPU stores them)."""
+    s = scales.to(torch.float32)
+    exact = s.to(torch.float16).to(torch.float32) == s
+    ok = exact & ((s == 0) | (s.abs() >= F16_MIN_NORMAL))
+    return "f16" if bool(ok.all()) else "f32"
 
 
 def padded_k(k: int) -> int:
@@ -101,7 +120,7 @@ def unpack(words: np.ndarray, bits: int, length: int) -> torch.Tensor:
 
 
 def quantize_codes(w: torch.Tensor, bits: int, group: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The rule, unpacked: w float32 [N, K] -> (q int64 [N, Kp] in 0..2M, scales float32 [N, groups]).
+    """The rule, unpacked: w float32 [N, K] -> (q int64 [N, Kp] in Z-M..Z+M, scales float32 [N, groups]).
     Raises ValueError for a non-2-D / non-float32 / empty / non-finite input or an unsupported format."""
     _check_format(bits, group)
     if not isinstance(w, torch.Tensor) or w.dtype != torch.float32 or w.dim() != 2:
@@ -118,12 +137,14 @@ def quantize_codes(w: torch.Tensor, bits: int, group: int) -> tuple[torch.Tensor
     wg = torch.nn.functional.pad(w, (0, ng * group - k)).reshape(n, ng, group)
     amax = wg.abs().amax(dim=-1)                                                  # [N, groups] f32
     # Tensor / tensor of the same shape: elementwise IEEE f32 division (no scalar-reciprocal shortcut).
-    scales = amax / torch.full_like(amax, float(m))
+    s32 = amax / torch.full_like(amax, float(m))
+    s16 = s32.to(torch.float16).to(torch.float32)
+    scales = torch.where(s16 >= F16_MIN_NORMAL, s16, s32)
     nonzero = scales > 0
     safe = torch.where(nonzero, scales, torch.ones_like(scales))
     ratio = wg / safe.unsqueeze(-1).expand_as(wg).contiguous()                    # f32 division
-    q = torch.round(ratio).to(torch.int64) + m                                    # torch.round: half to even
-    q = torch.where(nonzero.unsqueeze(-1), q.clamp(0, 2 * m), torch.full_like(q, m))
+    c = torch.round(ratio).to(torch.int64).clamp(-m, m)                           # torch.round: half to even
+    q = torch.where(nonzero.unsqueeze(-1), c, torch.zeros_like(c)) + zero_point(bits)
     return q.reshape(n, ng * group)[:, :kp], scales
 
 
@@ -131,13 +152,13 @@ def quantize(w: torch.Tensor, bits: int, group: int) -> dict:
     """Quantize float32 weights [N, K] by the rule of this module's docstring.
 
     Returns {"qweight": np.uint32 [N, Kp*bits/32], "scales": np.float32 [N, groups],
-    "zeros": np.uint32 [N, ceil(groups*bits/32)], "bits", "group", "k"}; `dequantize(**quantize(w, b, g))`
+    "zeros": np.uint32 [N, ceil(groups/4)], "bits", "group", "k"}; `dequantize(**quantize(w, b, g))`
     works. Raises ValueError (see `quantize_codes`)."""
     q, scales = quantize_codes(w, bits, group)
     n = w.shape[0]
-    zeros = torch.full((n, scales.shape[1]), qmax(bits), dtype=torch.int64)
+    zeros = torch.full((n, scales.shape[1]), zero_point(bits), dtype=torch.int64)
     return {"qweight": pack(q, bits), "scales": scales.numpy().astype(np.float32),
-            "zeros": pack(zeros, bits), "bits": bits, "group": group, "k": int(w.shape[1])}
+            "zeros": pack(zeros, 8), "bits": bits, "group": group, "k": int(w.shape[1])}
 
 
 def dequantize(qweight: np.ndarray, scales: np.ndarray, zeros: np.ndarray, bits: int, group: int,
@@ -148,13 +169,13 @@ def dequantize(qweight: np.ndarray, scales: np.ndarray, zeros: np.ndarray, bits:
     kp, ng = padded_k(k), n_groups(k, group)
     qweight, scales, zeros = np.asarray(qweight), np.asarray(scales, dtype=np.float32), np.asarray(zeros)
     n = qweight.shape[0]
-    want = {"qweight": (n, kp * bits // 32), "scales": (n, ng), "zeros": (n, -(-ng * bits // 32))}
+    want = {"qweight": (n, kp * bits // 32), "scales": (n, ng), "zeros": (n, -(-ng // 4))}
     for name, arr in (("qweight", qweight), ("scales", scales), ("zeros", zeros)):
         if tuple(arr.shape) != want[name]:
             raise ValueError(f"{name} has shape {tuple(arr.shape)}, expected {want[name]} for k={k}, "
                              f"bits={bits}, group={group}")
     q = unpack(qweight, bits, kp)
-    z = unpack(zeros, bits, ng)
+    z = unpack(zeros, 8, ng)
     s = torch.from_numpy(scales.copy())
     diff = torch.nn.functional.pad(q, (0, ng * group - kp)).reshape(n, ng, group) - z.unsqueeze(-1)
     out = diff.to(torch.float32) * s.unsqueeze(-1).expand(n, ng, group).contiguous()
@@ -169,7 +190,7 @@ TIE_RATIOS = (-2.5, 2.5, 3.5, -0.5, 0.5, -1.5)  # w / scale exactly; half to eve
 
 def make_case(seed: int, n: int, k: int, bits: int, group: int) -> tuple[torch.Tensor, dict]:
     """A seeded test matrix: randn * 0.05, with row 0 group 0 made of exact ties (scale = 2^-6), row 1
-    group 0 all zero, and a few outliers (|w| in 0.5..1.0) outside those two groups. Needs n >= 2, k >= 8."""
+    group 0 all zero, row 2 group 0 tiny (|w| <= 5e-6: its f16 scale would underflow) when n > 2, and a few outliers (|w| in 0.5..1.0) outside those two groups. Needs n >= 2, k >= 8."""
     if n < 2 or k < 8:
         raise ValueError("the CLI case needs n >= 2 and k >= 8")
     _check_format(bits, group)
@@ -183,11 +204,15 @@ def make_case(seed: int, n: int, k: int, bits: int, group: int) -> tuple[torch.T
     ties = []
     for i, r in enumerate(TIE_RATIOS, start=1):
         w[0, i] = r * TIE_SCALE
-        ties.append({"row": 0, "k": i, "ratio": r, "q": int(round(r)) + m})  # Python round: half to even
+        ties.append({"row": 0, "k": i, "ratio": r, "q": int(round(r)) + zero_point(bits)})  # Python round: half to even
     w[1, :g0] = 0.0
+    tiny = None
+    if n > 2:  # row 2 group 0: amax / M below 2^-14, so its scale stays f32 (and the matrix stores f32 scales)
+        w[2, :g0] = w[2, :g0].clamp(-0.05, 0.05) * 1e-4
+        tiny = {"row": 2, "group": 0}
     outliers = []
     if n > 2 or k > group:
-        cells = [(r, c) for r in range(n) for c in range(k) if not (r < 2 and c < group)]
+        cells = [(r, c) for r in range(n) for c in range(k) if not (r < 3 and c < group)]
         pick = torch.randperm(len(cells), generator=gen)[:min(4, len(cells))]
         signs = torch.randint(0, 2, (len(pick),), generator=gen) * 2 - 1
         mags = 0.5 + 0.5 * torch.rand(len(pick), generator=gen)
@@ -197,7 +222,7 @@ def make_case(seed: int, n: int, k: int, bits: int, group: int) -> tuple[torch.T
             outliers.append({"row": r, "k": c})
     kp = padded_k(k)
     last = kp - (n_groups(k, group) - 1) * group
-    cases = {"ties": ties, "all_zero_group": {"row": 1, "group": 0}, "outliers": outliers,
+    cases = {"ties": ties, "all_zero_group": {"row": 1, "group": 0}, "tiny_group": tiny, "outliers": outliers,
              "partial_last_group": last != group, "last_group_size": last}
     return w, cases
 
@@ -212,6 +237,7 @@ def case_json(seed: int, n: int, k: int, bits: int, group: int) -> dict:
         "schema": SCHEMA, "seed": seed, "n": n, "k": k, "kp": padded_k(k), "bits": bits, "group": group,
         "groups": ng, "m": qmax(bits),
         "qweight_words_per_row": out["qweight"].shape[1], "zeros_words_per_row": out["zeros"].shape[1],
+        "scale_storage": scale_storage(torch.from_numpy(out["scales"])),
         "w": [float(x) for x in w.reshape(-1).tolist()],
         "qweight": [int(x) for x in out["qweight"].reshape(-1)],
         "scales": [float(x) for x in out["scales"].reshape(-1)],

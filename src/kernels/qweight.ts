@@ -1,30 +1,50 @@
 /**
- * The matmul for group-quantized weights (issue 12; format and rule: src/model/quantize.ts): the
- * `weight` override of shaders/matmul.wgsl replaced by shaders/formats/qgroup.weight.wgsl, with two
- * extra bindings (3: scales, 4: zeros). The reduction order is the matmul's, so a row of a T-row
- * forward stays bit-identical to T = 1 (the lossless invariant holds for quantized models too).
+ * The matmul and embedding for group-quantized weights (issue 12; format and rule:
+ * src/model/quantize.ts): the `weight` override of shaders/matmul.wgsl and shaders/embed.wgsl replaced
+ * by shaders/formats/qgroup.weight.wgsl, with two extra bindings (3: scales, 4: zeros). The reduction
+ * order is the matmul's, so a row of a T-row forward stays bit-identical to T = 1 (the lossless
+ * invariant holds for quantized models too).
  * Bind (qweight chunk, X, Y, scales, zeros); dispatch with `matmulPass(..., def, chunkBytes)`.
  */
 import code from '../../shaders/formats/qgroup.weight.wgsl';
 import type { KernelDef } from '../gpu/kernel.js';
-import type { QuantBits } from '../model/quantize.js';
+import type { QuantBits, ScaleDtype } from '../model/quantize.js';
+import { EMBED } from './embed.js';
 import { MATMUL } from './matmul.js';
 import { overridePoint } from './override.js';
 
 const defs = new Map<string, KernelDef>();
 
-/** The matmul variant for `bits`-bit weights in groups of `group` input features (cached). */
-export function qgroupMatmul(bits: QuantBits, group: number): KernelDef {
-  const key = `q${bits}g${group}`;
+/** Short name of a group format, e.g. `q4g32` (f16 scales) or `q4g32s32` (f32 scales): kernel variant names and `ModelInfo.weightFormats`. */
+export function qgroupName(bits: QuantBits, group: number, scale: ScaleDtype = 'f16'): string {
+  return `q${bits}g${group}${scale === 'f32' ? 's32' : ''}`;
+}
+
+function variant(base: KernelDef, bits: QuantBits, group: number, scale: ScaleDtype): KernelDef {
+  const key = `${base.name}|${qgroupName(bits, group, scale)}`;
   let d = defs.get(key);
   if (!d) {
-    d = overridePoint(MATMUL, 'weight', `const QBITS: u32 = ${bits}u;\nconst QGROUP: u32 = ${group}u;\n${code}`, key, ['read', 'read']);
+    const lead = `const QBITS: u32 = ${bits}u;\nconst QGROUP: u32 = ${group}u;\nconst QSCALE_F16: bool = ${scale === 'f16'};\n`;
+    d = overridePoint(base, 'weight', lead + code, qgroupName(bits, group, scale), ['read', 'read']);
     defs.set(key, d);
   }
   return d;
 }
 
-/** Global bytes one `loadWeight` call fetches: the packed values of 8 features plus the group's scale and zero word (4 + 4). */
+/** The matmul variant for `bits`-bit weights in groups of `group` input features with `scale` scales (cached). */
+export function qgroupMatmul(bits: QuantBits, group: number, scale: ScaleDtype = 'f16'): KernelDef {
+  return variant(MATMUL, bits, group, scale);
+}
+
+/** The embedding-gather variant of the same format (cached). */
+export function qgroupEmbed(bits: QuantBits, group: number, scale: ScaleDtype = 'f16'): KernelDef {
+  return variant(EMBED, bits, group, scale);
+}
+
+/**
+ * Global bytes one `loadWeight` call fetches: the packed codes of 8 features (bits bytes), the
+ * group's scale word and zero word (4 + 4; neighbouring chunks of a group hit the same words).
+ */
 export function qgroupChunkBytes(bits: QuantBits): number {
   return bits + 8;
 }
