@@ -4,6 +4,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { resolveNodeModelLocation } from '../model/location-node.js';
 import { DECODE_MODES, type DecodeMode } from '../decode/scheduler.js';
 import { KERNEL_CONFIG_CHOICES, type KernelConfigChoice } from '../gpu/kernel-config.js';
+import type { LoadOptions } from '../worker/api.js';
 
 export interface CliOptions {
   /** --model resolved by the shared location parser: an absolute folder path or an http(s) folder URL. */
@@ -24,6 +25,12 @@ export interface CliOptions {
   selfCheck: boolean;
   /** --kernel-config: the kernel configuration (`LoadOptions.kernelConfig`), default `auto`. */
   kernelConfig: KernelConfigChoice;
+  /** --quantize: load-time weight quantization (`LoadOptions.quantize`), default none. */
+  quantize: 'q4' | 'q8' | 'none';
+  /** --quantize-group-size: `LoadOptions.quantizeGroupSize` (default 32). */
+  quantizeGroupSize: 32 | 64 | 128;
+  /** false with --keep-embeddings: the embedding and lm_head stay dense (`LoadOptions.quantizeEmbeddings`). */
+  quantizeEmbeddings: boolean;
   help: boolean;
 }
 
@@ -43,6 +50,10 @@ export const USAGE = `Usage: npm run generate -- [options]
   --swiftshader              Node: use Chromium's SwiftShader Vulkan driver instead of lavapipe
   --kernel-config auto|gpu|cpu  kernel configuration: auto (default) picks cpu on a software (fallback)
                              adapter, else gpu; gpu forces what a GPU gets, on any adapter
+  --quantize q4|q8|none      quantize the weights at load to 4 or 8 bits (MLC q4f16_1 rule, groups of 32;
+                             default none: the file's dtype). Pre-quantized folders load as they are
+  --quantize-group-size <G>  input features per quantization group: 32 (default), 64 or 128
+  --keep-embeddings          with --quantize: keep the embedding and lm_head dense (f16)
   --no-self-check            skip the load-time self-check (layer 0 on the GPU vs float64 on the CPU)
   --json                     print exactly one JSON object (the result) instead of streaming text; nothing on failure
   --verbose                  print stack traces on errors
@@ -65,6 +76,9 @@ const CLI_OPTIONS = {
   swiftshader: { type: 'boolean', default: false },
   'no-self-check': { type: 'boolean', default: false },
   'kernel-config': { type: 'string', default: 'auto' },
+  quantize: { type: 'string', default: 'none' },
+  'quantize-group-size': { type: 'string', default: '32' },
+  'keep-embeddings': { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -111,6 +125,9 @@ export function parseCli(argv: string[]): CliOptions {
   if (!(DECODE_MODES as readonly string[]).includes(values.decode!)) throw new InvalidArgumentError(`--decode must be one of ${DECODE_MODES.join(', ')}, got "${values.decode}".`);
   if (values.tree !== 'fixed' && values.tree !== 'adaptive') throw new InvalidArgumentError(`--tree must be fixed or adaptive, got "${values.tree}".`);
   if (!(KERNEL_CONFIG_CHOICES as readonly string[]).includes(values['kernel-config']!)) throw new InvalidArgumentError(`--kernel-config must be one of ${KERNEL_CONFIG_CHOICES.join(', ')}, got "${values['kernel-config']}".`);
+  if (!['q4', 'q8', 'none'].includes(values.quantize!)) throw new InvalidArgumentError(`--quantize must be q4, q8 or none, got "${values.quantize}".`);
+  if (!['32', '64', '128'].includes(values['quantize-group-size']!)) throw new InvalidArgumentError(`--quantize-group-size must be 32, 64 or 128, got "${values['quantize-group-size']}".`);
+  if (values['keep-embeddings'] && values.quantize === 'none') throw new InvalidArgumentError('--keep-embeddings needs --quantize q4 or q8.');
   const seed = Number(values.seed);
   if (!Number.isInteger(seed) || seed < 0) throw new InvalidArgumentError(`--seed must be a non-negative integer, got "${values.seed}".`);
   if (!values.help && values.prompt === undefined) throw new InvalidArgumentError('--prompt is required.');
@@ -131,6 +148,14 @@ export function parseCli(argv: string[]): CliOptions {
     swiftshader: values.swiftshader!,
     selfCheck: !values['no-self-check'],
     kernelConfig: values['kernel-config'] as KernelConfigChoice,
+    quantize: values.quantize as 'q4' | 'q8' | 'none',
+    quantizeGroupSize: Number(values['quantize-group-size']) as 32 | 64 | 128,
+    quantizeEmbeddings: !values['keep-embeddings'],
     help: values.help!,
   };
+}
+
+/** The `LoadOptions` of the quantization flags (only those that differ from the defaults). */
+export function quantizeOptions(o: CliOptions): Pick<LoadOptions, 'quantize' | 'quantizeGroupSize' | 'quantizeEmbeddings'> {
+  return o.quantize === 'none' ? {} : { quantize: o.quantize, quantizeGroupSize: o.quantizeGroupSize, quantizeEmbeddings: o.quantizeEmbeddings };
 }

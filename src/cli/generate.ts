@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { MsnError } from '../errors.js';
 import { createNodeEngine, packageRoot } from '../engine/node.js';
-import { parseCli, USAGE, type CliOptions } from './args.js';
+import { parseCli, quantizeOptions, USAGE, type CliOptions } from './args.js';
 import type { GenerationResult } from '../engine/engine.js';
 import type { GpuFaults, SelfCheckReport } from '../worker/api.js';
 
@@ -23,6 +23,8 @@ export type CliResult = Omit<GenerationResult, 'adapter'> & {
   model: string;
   adapter: { vendor: string; architecture: string; device: string; description: string };
   memory: { weightsBytes: number; kvBytes: number; scratchBytes: number };
+  /** Weight formats on the GPU, e.g. ['f16'] or ['q4g32']. */
+  weightFormats: string[];
   /** The load-time self-check (null with --no-self-check). */
   selfCheck: SelfCheckReport | null;
   /** The kernel configuration that ran (`--kernel-config` resolved on this adapter): its preset and key. */
@@ -44,7 +46,7 @@ export function defaultModelPath(): string {
 }
 
 async function runNode(o: CliOptions, model: string, out: (s: string) => void): Promise<CliResult> {
-  const engine = await createNodeEngine({ model, contextLength: o.contextLength, preferSwiftShader: o.swiftshader, selfCheck: o.selfCheck, kernelConfig: o.kernelConfig, faults: testFaults() });
+  const engine = await createNodeEngine({ model, contextLength: o.contextLength, preferSwiftShader: o.swiftshader, selfCheck: o.selfCheck, kernelConfig: o.kernelConfig, ...quantizeOptions(o), faults: testFaults() });
   try {
     const it = engine.generate(o.prompt, { maxNewTokens: o.maxNewTokens, decode: o.decode, tree: o.tree, seed: o.seed, chat: o.chat, allowSpecialInContent: o.allowSpecialInContent });
     let r = await it.next();
@@ -57,6 +59,7 @@ async function runNode(o: CliOptions, model: string, out: (s: string) => void): 
       ...res, runtime: 'node', model,
       adapter: { vendor: adapter.vendor, architecture: adapter.architecture, device: adapter.device, description: adapter.description },
       memory: { weightsBytes: engine.info.memory.weightsBytes, kvBytes: engine.info.memory.kvBytes, scratchBytes: engine.info.memory.scratchBytes },
+      weightFormats: engine.info.weightFormats,
       selfCheck: engine.info.selfCheck,
       kernelConfig: { preset: engine.info.kernelConfig.preset, key: engine.info.kernelConfig.key },
     };

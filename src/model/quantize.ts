@@ -188,8 +188,8 @@ export function scaleStorage(scales: Float32Array): ScaleDtype {
  * (two per u32, the even group in the low half).
  * @throws InvalidArgumentError when `dtype` is 'f16' and a scale is not exactly f16 ({@link scaleStorage}).
  */
-export function packScales(scales: Float32Array, N: number, groups: number, dtype: ScaleDtype): Uint32Array {
-  if (dtype === 'f32') return new Uint32Array(scales.buffer.slice(scales.byteOffset, scales.byteOffset + N * groups * 4));
+export function packScales(scales: Float32Array, N: number, groups: number, dtype: ScaleDtype): Uint32Array<ArrayBuffer> {
+  if (dtype === 'f32') return new Uint32Array(Float32Array.from(scales.subarray(0, N * groups)).buffer);
   const sw = Math.ceil(groups / 2);
   const out = new Uint32Array(N * sw);
   for (let n = 0; n < N; n++) {
@@ -201,4 +201,15 @@ export function packScales(scales: Float32Array, N: number, groups: number, dtyp
     }
   }
   return out;
+}
+
+/**
+ * Load-time quantization of a model's weight matrices (`LoadOptions.quantize`): bits, group size,
+ * and whether the embedding and lm_head are quantized too (else they stay dense: 16-bit sources keep
+ * their dtype, f32 ones are rounded to f16).
+ */
+export interface WeightQuantization {
+  bits: QuantBits;
+  group: number;
+  embeddings: boolean;
 }

@@ -7,6 +7,7 @@
 import { LimitTooLowError, OutOfMemoryError } from '../errors.js';
 import { roundUp, type KernelDef } from '../gpu/kernel.js';
 import { openErrorScopes, toMsnError } from '../gpu/scope.js';
+import { EMBED } from '../kernels/embed.js';
 import { MATMUL, WEIGHT_CHUNK_BYTES, type WeightFormat } from '../kernels/matmul.js';
 import { DTYPE_BYTES, decodeToF32, padRows, type TensorDtype } from './dtype.js';
 
@@ -41,7 +42,7 @@ export class WeightMatrix {
   readonly chunks: WeightChunk[] = [];
   readonly bytesPerRow: number;
 
-  private constructor(
+  protected constructor(
     readonly name: string,
     readonly N: number,
     readonly K: number,
@@ -51,8 +52,14 @@ export class WeightMatrix {
     this.bytesPerRow = this.Kp * DTYPE_BYTES[dtype];
   }
 
+  /** The default `weight` decoding's format constant (WFMT); a variant with its own decoding ignores it. */
   get fmt(): WeightFormat {
     return FORMAT_OF[this.dtype];
+  }
+
+  /** The format as reported in `ModelInfo.weightFormats`: `f32`, `f16`, `bf16`, or a group format such as `q4g32`. */
+  get formatName(): string {
+    return this.fmt;
   }
 
   /**
@@ -61,6 +68,9 @@ export class WeightMatrix {
    * 'weight', ...)`, which the model compiles, binds and dispatches for this matrix.
    */
   kernel: KernelDef = MATMUL;
+
+  /** The embedding-gather kernel for this matrix when it is the embedding table ({@link EMBED} or a variant of its `weight` override, with the same extra bindings as {@link kernel}). */
+  embedKernel: KernelDef = EMBED;
 
   /** Global bytes of one 8-element weight chunk (the traffic model's `reads.weights`). */
   get chunkBytes(): number {

@@ -30,6 +30,23 @@ export interface LoadOptions {
    */
   memoryBudgetBytes?: number;
   /**
+   * Load-time weight quantization (issue 12): `q4` or `q8` quantizes every weight matrix on the CPU
+   * while it streams in (in the worker, tensor by tensor, in row blocks) to the GPU group format of
+   * src/model/quantize.ts, by MLC-LLM's q4f16_1 rule (symmetric, max-abs scale per group of
+   * {@link quantizeGroupSize} input features, f16 scales); `none` (default) keeps the file dtype.
+   * Matmuls then dequantize in registers with f32 accumulation, in the same reduction order for every
+   * row count, so TR-Jacobi stays token-for-token identical to AR. A pre-quantized checkpoint
+   * (compressed-tensors, GPTQ) loads in its own format; this option must then be `none`.
+   */
+  quantize?: 'q4' | 'q8' | 'none';
+  /** Input features per quantization group for {@link quantize}: 32 (default, q4f16_1), 64 or 128. */
+  quantizeGroupSize?: 32 | 64 | 128;
+  /**
+   * With {@link quantize}: quantize the embedding table and lm_head too (default true); false keeps
+   * them dense (16-bit files keep their dtype, f32 files are rounded to f16).
+   */
+  quantizeEmbeddings?: boolean;
+  /**
    * Kernel configuration (src/gpu/kernel-config.ts): `auto` (default) follows the adapter (`cpu` on
    * a fallback adapter, else `gpu`); `gpu` forces what a GPU gets, on any adapter.
    */

@@ -17,6 +17,7 @@ import { MASKED, maskVisibility } from '../kernels/attention.js';
 import { MAX_TOPK } from '../kernels/topk.js';
 import { describeModel, streamWeights, type LoadProgress } from '../model/loader.js';
 import { createModelSource } from '../model/source.js';
+import { QUANT_GROUPS, type WeightQuantization } from '../model/quantize.js';
 import { chooseKernelConfig, kernelConfigKey } from '../gpu/kernel-config.js';
 import { DEVICE_LIMIT_NAMES, TREE_ROOM, type DeviceLimits, type ExecutorApi, type ForwardRequest, type ForwardResult, type LoadOptions, type ModelInfo } from './api.js';
 import { JACOBI_CANDIDATES } from '../decode/tree.js';
@@ -27,6 +28,20 @@ function checkMaskDiagonal(mask: ArrayLike<number>, T: number): void {
   for (let i = 0; i < T; i++) {
     if (!(mask[i * T + i] > -1e30)) throw new InvalidArgumentError(`mask row ${i} must see itself (diagonal not masked).`);
   }
+}
+
+/**
+ * The load-time quantization `options` ask for (null for none).
+ * @throws InvalidArgumentError for an unknown `quantize`, `quantizeGroupSize` or `quantizeEmbeddings` value.
+ */
+export function weightQuantization(options: LoadOptions): WeightQuantization | null {
+  const q = options.quantize ?? 'none';
+  if (q !== 'none' && q !== 'q4' && q !== 'q8') throw new InvalidArgumentError(`quantize must be 'q4', 'q8' or 'none', got ${JSON.stringify(q)}.`);
+  const group = options.quantizeGroupSize ?? 32;
+  if (!(QUANT_GROUPS as readonly number[]).includes(group)) throw new InvalidArgumentError(`quantizeGroupSize must be 32, 64 or 128, got ${JSON.stringify(group)}.`);
+  if (options.quantizeEmbeddings !== undefined && typeof options.quantizeEmbeddings !== 'boolean') throw new InvalidArgumentError(`quantizeEmbeddings must be true or false, got ${JSON.stringify(options.quantizeEmbeddings)}.`);
+  if (q === 'none') return null;
+  return { bits: q === 'q4' ? 4 : 8, group, embeddings: options.quantizeEmbeddings ?? true };
 }
 
 /** Obtains the platform's `GPU` (navigator.gpu in browsers, Dawn in Node). */
@@ -64,7 +79,8 @@ export class Executor implements ExecutorApi {
       if (!Number.isInteger(contextLength) || contextLength < 2) throw new InvalidArgumentError(`contextLength must be an integer ≥ 2, got ${contextLength}.`);
       const faults = options.faults ?? {};
       const kernels = chooseKernelConfig(ctx.adapter, options.kernelConfig, { ...options.kernelOverrides, matmulLanes: options.matmulLanes });
-      const m = new LlamaGpu(ctx, cfg, contextLength, TREE_ROOM, kernels, options.maxRows, faults);
+      const quant = weightQuantization(options);
+      const m = new LlamaGpu(ctx, cfg, contextLength, TREE_ROOM, kernels, options.maxRows, faults, quant);
       this.#model = m;
       if (options.memoryBudgetBytes !== undefined) {
         const plan = m.plannedBytes();
@@ -73,7 +89,7 @@ export class Executor implements ExecutorApi {
           throw new LimitTooLowError('GPU memory budget (bytes)', options.memoryBudgetBytes, need, `Weights ${desc.totalBytes ?? '?'} + KV cache ${plan.kv} + scratch ${plan.scratch} bytes: use a smaller model or contextLength.`);
         }
       }
-      const capture = options.selfCheck === false ? null : new SelfCheckCapture(cfg);
+      const capture = options.selfCheck === false ? null : new SelfCheckCapture(cfg, quant);
       const seen = await streamWeights(desc, (n) => m.target(n) !== null, async (name, dtype, shape, bytes) => {
         await m.addTensor(name, dtype, shape, bytes);
         capture?.offer(name, dtype, shape, bytes);

@@ -14,7 +14,7 @@ import { adapterName, type GpuContext } from '../gpu/context.js';
 import { KernelCache, ParamArena, roundUp, type KernelDef, type KernelFaults, type Pass } from '../gpu/kernel.js';
 import { withErrorScopes } from '../gpu/scope.js';
 import { ATTENTION, attentionKernel, attentionPipelines, attentionPass, causalMask, ATTENTION_MAX_T } from '../kernels/attention.js';
-import { EMBED, embedConstants, embedKernel, embedPass } from '../kernels/embed.js';
+import { embedConstants, embedKernel, embedPass } from '../kernels/embed.js';
 import { KV_COMPACT, kvCompactPass, MAX_COMPACT_ROWS } from '../kernels/kv_compact.js';
 import { kernelFor, MATMUL_ROW_CASES, matmulConstants, matmulPass, type MatmulConfig } from '../kernels/matmul.js';
 import type { KernelConfig } from '../gpu/kernel-config.js';
@@ -26,6 +26,10 @@ import type { LlamaConfig } from '../model/config.js';
 import type { TensorDtype } from '../model/dtype.js';
 import { buildRopeTable, ropeInvFreq } from '../model/rope.js';
 import { WeightMatrix, allocBuffer, uploadVectorF32 } from '../model/weights.js';
+import { QGroupMatrix } from '../model/qmatrix.js';
+import { quantizeRows, type QuantizedMatrix, type WeightQuantization } from '../model/quantize.js';
+import { DTYPE_BYTES, decodeToF32, encodeFromF32 } from '../model/dtype.js';
+import { InvalidArgumentError } from '../errors.js';
 
 /** Where a named checkpoint tensor goes. */
 type Target =
@@ -83,7 +87,11 @@ export class LlamaGpu {
    * @param kernels the engine's kernel configuration (src/gpu/kernel-config.ts: `chooseKernelConfig`).
    * @param faults test-only kernel faults (`LoadOptions.faults`).
    */
-  constructor(readonly ctx: GpuContext, readonly cfg: LlamaConfig, contextLength: number, treeRoom: number, readonly kernels: KernelConfig, maxRows = 128, faults?: KernelFaults) {
+  /**
+   * @param quant load-time quantization of the weight matrices (`LoadOptions.quantize`), or null to
+   *   keep them in their file dtype.
+   */
+  constructor(readonly ctx: GpuContext, readonly cfg: LlamaConfig, contextLength: number, treeRoom: number, readonly kernels: KernelConfig, maxRows = 128, faults?: KernelFaults, readonly quant: WeightQuantization | null = null) {
     this.#device = ctx.device;
     this.#maxPerDim = ctx.limits.maxWorkgroupsPerDimension;
     this.cache = new KernelCache(ctx.device, { limits: ctx.limits.kernel, adapter: adapterName(ctx.adapter), faults });
@@ -161,15 +169,64 @@ export class LlamaGpu {
       return;
     }
     if (shape.length !== 2 || shape[0] !== t.N || shape[1] !== t.K) throw new ModelFormatError(`Tensor ${name} has shape ${JSON.stringify(shape)}, expected [${t.N}, ${t.K}].`, { tensor: name });
+    const q = this.#quantOf(t.key);
+    if (q) {
+      // Load-time quantization, in row blocks of at most 8 MB of f32 values.
+      const rowBytes = t.K * DTYPE_BYTES[dtype];
+      const block = Math.max(1, Math.floor((8 << 20) / (4 * t.K)));
+      for (let r = 0; r < t.N; r += block) {
+        const n = Math.min(block, t.N - r);
+        let qm: QuantizedMatrix;
+        try {
+          qm = quantizeRows(decodeToF32(bytes.subarray(r * rowBytes, (r + n) * rowBytes), dtype), n, t.K, q.bits, q.group);
+        } catch (e) {
+          if (e instanceof InvalidArgumentError) throw new ModelFormatError(`Tensor ${name}: ${e.message.replace(/^quantizeRows: /, '')} Non-finite weights have no quantized value: load this model with quantize 'none'.`, { tensor: name });
+          throw e;
+        }
+        await this.addQuantized(name, qm, r);
+      }
+      return;
+    }
+    if (this.quant && dtype === 'F32') {
+      // Quantized model whose embedding / lm_head stay dense: in f16 (16-bit sources keep their dtype).
+      bytes = encodeFromF32(decodeToF32(bytes, 'F32'), 'F16');
+      dtype = 'F16';
+    }
     let m = this.#matrices.get(t.key);
     if (!m) {
       m = await WeightMatrix.create(this.#device, t.key, t.fusedN, t.K, dtype, this.ctx.limits.maxBindingBytes);
       this.#matrices.set(t.key, m);
-      this.weightsBytes += m.bytes;
-    } else if (m.dtype !== dtype) {
-      throw new UnsupportedModelError(`dtype of ${name}`, dtype, `${m.dtype} like the other parts of the fused ${t.key} matrix`);
+    } else if (m.dtype !== dtype || m instanceof QGroupMatrix) {
+      throw new UnsupportedModelError(`dtype of ${name}`, dtype, `${m.formatName} like the other parts of the fused ${t.key} matrix`);
     }
     m.write(this.#device.queue, t.row0, t.N, bytes);
+  }
+
+  /** The quantization of matrix `key` under {@link quant}: null for dense (no quantization, or the embedding / lm_head when `quant.embeddings` is false). */
+  #quantOf(key: string): WeightQuantization | null {
+    if (!this.quant) return null;
+    if ((key === 'embed' || key === 'lm_head') && !this.quant.embeddings) return null;
+    return this.quant;
+  }
+
+  /**
+   * Receives rows of a matrix already in the group format (load-time quantization, or a
+   * pre-quantized checkpoint repacked by the loader): rows `row0Within` .. + m.N of tensor `name`.
+   * @throws ModelFormatError when the tensor is unknown here, its shape or format disagrees with the
+   *   other parts of its fused matrix.
+   */
+  async addQuantized(name: string, qm: QuantizedMatrix, row0Within = 0): Promise<void> {
+    const t = this.target(name);
+    if (!t) return;
+    if (t.kind !== 'matrix' || qm.K !== t.K || row0Within + qm.N > t.N) throw new ModelFormatError(`Tensor ${name}: quantized rows [${row0Within}, ${row0Within + qm.N}) × ${qm.K} do not fit its shape [${t.kind === 'matrix' ? `${t.N}, ${t.K}` : '?'}].`, { tensor: name });
+    let m = this.#matrices.get(t.key) as QGroupMatrix | WeightMatrix | undefined;
+    if (!m) {
+      m = await QGroupMatrix.createQ(this.#device, t.key, t.fusedN, t.K, qm.bits, qm.group, this.ctx.limits.maxBindingBytes);
+      this.#matrices.set(t.key, m);
+    } else if (!(m instanceof QGroupMatrix) || m.bits !== qm.bits || m.group !== qm.group) {
+      throw new UnsupportedModelError(`format of ${name}`, `q${qm.bits}g${qm.group}`, `${m.formatName} like the other parts of the fused ${t.key} matrix`);
+    }
+    (m as QGroupMatrix).writeQuantized(this.#device.queue, t.row0 + row0Within, qm);
   }
 
   /**
@@ -187,6 +244,10 @@ export class LlamaGpu {
     this.#embed = mat('embed');
     this.#lmHead = this.cfg.tieWordEmbeddings ? this.#embed : mat('lm_head');
     this.#finalNorm = vec('norm');
+    for (const m of this.#matrices.values()) {
+      if (m instanceof QGroupMatrix) await m.complete();
+      this.weightsBytes += m.bytes;
+    }
     this.#layers = Array.from({ length: d.L }, (_, i) => ({ inNorm: vec(`in${i}`), postNorm: vec(`post${i}`), qkv: mat(`qkv${i}`), o: mat(`o${i}`), gu: mat(`gu${i}`), down: mat(`down${i}`) }));
     // allSettled: every asynchronous creation must settle before a failed load destroys the device
     // (Dawn's Node binding aborts the process on a pipeline promise still pending at teardown).
@@ -199,7 +260,7 @@ export class LlamaGpu {
 
   /** Every pipeline a forward of this model can use: the embedding and matmuls per weight format (one per row class of MATMUL_ROW_CASES), and the rest. */
   #pipelines(): Array<[KernelDef, Record<string, number>]> {
-    const list: Array<[KernelDef, Record<string, number>]> = [[EMBED, embedConstants(this.#embed.fmt)], ...attentionPipelines(this.kernels.attention, this.dims.H / this.dims.Hkv).map((c): [KernelDef, Record<string, number>] => [ATTENTION, c])];
+    const list: Array<[KernelDef, Record<string, number>]> = [[this.#embed.embedKernel, embedConstants(this.#embed.fmt)], ...attentionPipelines(this.kernels.attention, this.dims.H / this.dims.Hkv).map((c): [KernelDef, Record<string, number>] => [ATTENTION, c])];
     const rowCases = MATMUL_ROW_CASES.filter((T) => T <= this.dims.maxRows); // one pipeline per row class (the cache merges equal ones)
     const kernels = new Map([...this.#matrices.values()].map((m) => [`${m.kernel.name}|${m.fmt}`, m] as const)); // one per (kernel, format)
     for (const m of kernels.values()) for (const T of rowCases) list.push([m.kernel, matmulConstants(this.matmul, m.fmt, T)]);
@@ -265,7 +326,7 @@ export class LlamaGpu {
     const mm = (m: WeightMatrix, x: GPUBuffer, y: GPUBuffer, key: string) => {
       m.chunks.forEach((ch, j) => set(`${key}:${j}`, c.bind(kernelFor(c, this.matmul, m.fmt, 1, m.kernel), [ch.buffer, x, y, ...m.extraBuffers(j)])));
     };
-    this.#embed.chunks.forEach((ch, j) => set(`embed:${j}`, c.bind(embedKernel(c, this.#embed.fmt), [ch.buffer, b.ids, b.x])));
+    this.#embed.chunks.forEach((ch, j) => set(`embed:${j}`, c.bind(embedKernel(c, this.#embed.fmt, this.#embed.embedKernel), [ch.buffer, b.ids, b.x, ...this.#embed.extraBuffers(j)])));
     set('swiglu', c.bind(c.get(SWIGLU), [b.gu, b.act]));
     this.#layers.forEach((l, i) => {
       set(`in${i}`, c.bind(c.get(RMSNORM), [b.x, l.inNorm, b.h]));
@@ -313,7 +374,7 @@ export class LlamaGpu {
     const mm = (m: WeightMatrix, key: string, Kp: number, yStride: number, accumulate: boolean, rows = T, xRow0 = 0) => {
       m.chunks.forEach((ch, j) => passes.push(matmulPass(c, this.matmul, bg(`${key}:${j}`), { T: rows, nRows: ch.rows, Kp, fmt: m.fmt, yStride, yCol0: ch.row0, accumulate, xRow0 }, key, m.kernel, m.chunkBytes)));
     };
-    this.#embed.chunks.forEach((ch, j) => passes.push(embedPass(c, mpd, bg(`embed:${j}`), { T, C: d.C, Kp: d.Cp, fmt: this.#embed.fmt, v0: ch.row0, vRows: ch.rows })));
+    this.#embed.chunks.forEach((ch, j) => passes.push(embedPass(c, mpd, bg(`embed:${j}`), { T, C: d.C, Kp: d.Cp, fmt: this.#embed.fmt, v0: ch.row0, vRows: ch.rows }, this.#embed.embedKernel, this.#embed.chunkBytes)));
     for (let i = 0; i < layers; i++) {
       const { kBase, vBase } = this.#slabOf(i);
       const sj = this.#slabs.findIndex((s) => i >= s.layer0 && i < s.layer0 + s.layers);
@@ -375,9 +436,9 @@ export class LlamaGpu {
     return 2 * this.#slabs.length;
   }
 
-  /** Weight formats in use, e.g. ['f16']. */
+  /** Weight formats in use, e.g. ['f16'] or ['f16', 'q4g32']. */
   get weightFormats(): string[] {
-    return [...new Set([...this.#matrices.values()].map((m) => m.fmt))].sort();
+    return [...new Set([...this.#matrices.values()].map((m) => m.formatName))].sort();
   }
 
   /** Number of dispatches of one forward (for the dispatch-count budget). */

@@ -12,10 +12,17 @@
  * row class of the matmul (MATMUL_ROW_CASES: ≥ 9, 5..8, 2..4 rows and the GEMV), so every matmul
  * pipeline and attention over cached rows are compared. Cost: about 1/L of a 17-token forward on
  * the GPU plus 17 × (parameters of one layer) float64 multiply-adds on the CPU.
+ *
+ * A quantized load (`LoadOptions.quantize`) is checked against the values the GPU is meant to hold:
+ * the captured weights go through the same rule (`quantizeRows` then `dequantizeRows`, row by row,
+ * so capture and GPU agree exactly), and dense embeddings of a quantized f32 model are rounded to
+ * f16 as they are stored. A pre-quantized checkpoint offers its dequantized matrices ({@link
+ * SelfCheckCapture.offerValues}).
  */
 import { SelfCheckError } from '../errors.js';
 import type { LlamaConfig } from '../model/config.js';
-import { DTYPE_BYTES, decodeToF32, type TensorDtype } from '../model/dtype.js';
+import { DTYPE_BYTES, decodeToF32, encodeFromF32, type TensorDtype } from '../model/dtype.js';
+import { dequantizeRows, quantizeRows, type WeightQuantization } from '../model/quantize.js';
 import { llamaLayer64, type KvCache64, type LayerWeights64 } from '../model/float64.js';
 import { ropeInvFreq } from '../model/rope.js';
 import type { SelfCheckReport } from './api.js';
@@ -69,11 +76,20 @@ const LAYER_TENSORS: Record<keyof LayerWeights64, string> = {
 export class SelfCheckCapture {
   /** Token ids checked, [n]. */
   readonly tokens: number[];
-  readonly #tensors = new Map<string, { dtype: TensorDtype; bytes: Uint8Array }>();
+  readonly #tensors = new Map<string, Float32Array>();
   #embed: Float32Array | null = null;
 
-  constructor(readonly cfg: LlamaConfig) {
+  /** @param quant the load-time quantization the GPU weights went through (null: none). */
+  constructor(readonly cfg: LlamaConfig, readonly quant: WeightQuantization | null = null) {
     this.tokens = selfCheckTokens(cfg.vocabSize, SELF_CHECK_CHUNKS.reduce((a, b) => a + b, 0));
+  }
+
+  /** The f32 values the GPU holds for `rows` rows of K values decoded from the file (see the module doc). */
+  #asStored(v: Float32Array, rows: number, K: number, matrix: 'embed' | 'layer'): Float32Array {
+    const q = this.quant;
+    if (!q) return v;
+    if (matrix === 'embed' && !q.embeddings) return v;
+    return dequantizeRows(quantizeRows(v, rows, K, q.bits, q.group));
   }
 
   /** Offered every checkpoint tensor while loading (shapes already validated by the loader); copies what it needs. */
@@ -82,23 +98,45 @@ export class SelfCheckCapture {
       const C = shape[1];
       const rowBytes = C * DTYPE_BYTES[dtype];
       this.#embed = new Float32Array(this.tokens.length * C);
-      this.tokens.forEach((id, i) => this.#embed!.set(decodeToF32(bytes.subarray(id * rowBytes, (id + 1) * rowBytes), dtype), i * C));
+      this.tokens.forEach((id, i) => {
+        let row = decodeToF32(bytes.subarray(id * rowBytes, (id + 1) * rowBytes), dtype);
+        if (this.quant && !this.quant.embeddings && dtype === 'F32') row = decodeToF32(encodeFromF32(row, 'F16'), 'F16');
+        this.#embed!.set(this.#asStored(row, 1, C, 'embed'), i * C);
+      });
       return;
     }
-    const prefix = `model.layers.${SELF_CHECK_LAYER}.`;
-    if (name.startsWith(prefix) && Object.values(LAYER_TENSORS).includes(name.slice(prefix.length).replace(/\.weight$/, ''))) {
-      this.#tensors.set(name, { dtype, bytes: bytes.slice() });
-    }
+    if (!this.#wanted(name)) return;
+    const v = decodeToF32(bytes, dtype);
+    this.#tensors.set(name, shape.length === 2 ? this.#asStored(v, shape[0], shape[1], 'layer') : v); // norm vectors stay f32
   }
 
-  /** The checked layer's weights as f32 arrays (decoded from the file dtype: exact). */
+  #wanted(name: string): boolean {
+    const prefix = `model.layers.${SELF_CHECK_LAYER}.`;
+    return name.startsWith(prefix) && Object.values(LAYER_TENSORS).includes(name.slice(prefix.length).replace(/\.weight$/, ''));
+  }
+
+  /**
+   * Offers a weight matrix as f32 values [N, K] exactly as the GPU holds them (a pre-quantized
+   * checkpoint's dequantized matrix); embedding rows are picked from it.
+   */
+  offerValues(name: string, N: number, K: number, values: Float32Array): void {
+    if (name === 'model.embed_tokens.weight') {
+      this.#embed = new Float32Array(this.tokens.length * K);
+      this.tokens.forEach((id, i) => this.#embed!.set(values.subarray(id * K, (id + 1) * K), i * K));
+      return;
+    }
+    void N;
+    if (this.#wanted(name)) this.#tensors.set(name, values.slice());
+  }
+
+  /** The checked layer's weights as f32 arrays (decoded from the file dtype: exact; through the quantization rule for a quantized load). */
   weights(): LayerWeights64 {
     const out = {} as Record<keyof LayerWeights64, Float32Array>;
     for (const [key, t] of Object.entries(LAYER_TENSORS) as Array<[keyof LayerWeights64, string]>) {
       const name = `model.layers.${SELF_CHECK_LAYER}.${t}.weight`;
       const got = this.#tensors.get(name);
       if (!got) throw new Error(`self-check: tensor ${name} was not captured`);
-      out[key] = decodeToF32(got.bytes, got.dtype);
+      out[key] = got;
     }
     return out;
   }
