@@ -40,6 +40,7 @@ const el = {
   pick: $<HTMLSelectElement>('model-pick'),
   pickHint: $<HTMLParagraphElement>('pick-hint'),
   model: $<HTMLInputElement>('model'),
+  weights: $<HTMLSelectElement>('weights'),
   load: $<HTMLButtonElement>('load'),
   progress: $<HTMLProgressElement>('progress'),
   progressText: $<HTMLParagraphElement>('progress-text'),
@@ -147,6 +148,9 @@ function onPick(): void {
   void load();
 }
 
+/** The weights setting the current engine was loaded with. */
+let loadedQuantize: 'q4' | 'q8' | 'none' = 'none';
+
 async function load(): Promise<void> {
   if (abort) return;
   hideError();
@@ -158,7 +162,8 @@ async function load(): Promise<void> {
     setStatus('Model not loaded');
     return;
   }
-  if (lease?.model === url && engine) {
+  const quantize = el.weights.value as 'q4' | 'q8' | 'none';
+  if (lease?.model === url && engine && loadedQuantize === quantize) {
     setStatus('Ready');
     return;
   }
@@ -179,7 +184,9 @@ async function load(): Promise<void> {
   el.progressText.textContent = 'Connecting…';
   el.modelInfo.textContent = '';
   el.load.disabled = true;
+  loadedQuantize = quantize;
   const mine = acquireEngine(url, {
+    quantize,
     onProgress: (p) => {
       const frac = p.totalBytes ? Math.min(1, p.loadedBytes / p.totalBytes) : null;
       if (frac === null) el.progress.removeAttribute('value');
@@ -444,6 +451,7 @@ el.form.addEventListener('submit', (e) => {
   void load();
 });
 el.pick.addEventListener('change', onPick);
+el.weights.addEventListener('change', () => { if (engine || lease) void load(); });
 el.send.addEventListener('click', () => void send());
 el.stop.addEventListener('click', () => abort?.abort());
 el.useChat.addEventListener('change', () => {

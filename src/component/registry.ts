@@ -19,6 +19,12 @@ export interface AcquireOptions {
   onInvalidate?: (reason: unknown) => void;
   /** KV-cache context length (default: the engine's). */
   contextLength?: number;
+  /**
+   * Load-time weight quantization (`LoadOptions.quantize`, default `none`). An engine of the same URL
+   * loaded with another setting is replaced when nobody else holds it; while it is shared, the first
+   * acquirer's setting stands.
+   */
+  quantize?: 'q4' | 'q8' | 'none';
 }
 
 /** A share of an engine. */
@@ -33,6 +39,7 @@ export interface EngineLease {
 
 interface Entry {
   model: string;
+  quantize: 'q4' | 'q8' | 'none';
   ready: Promise<Engine>;
   engine: Engine | null;
   refs: number;
@@ -55,12 +62,18 @@ function drop(entry: Entry): void {
 
 /** Takes a share of the engine of `model` (an absolute URL), loading it on first use. */
 export function acquireEngine(model: string, options: AcquireOptions = {}): EngineLease {
+  const quantize = options.quantize ?? 'none';
   let entry = entries.get(model);
+  if (entry && entry.refs === 0 && entry.quantize !== quantize) {
+    drop(entry);
+    entry = undefined;
+  }
   if (!entry) {
-    const e: Entry = { model, ready: null as unknown as Promise<Engine>, engine: null, refs: 0, last: null, progress: new Set(), invalidate: new Set(), timer: null };
+    const e: Entry = { model, quantize, ready: null as unknown as Promise<Engine>, engine: null, refs: 0, last: null, progress: new Set(), invalidate: new Set(), timer: null };
     e.ready = createEngine({
       model,
       contextLength: options.contextLength,
+      ...(quantize === 'none' ? {} : { quantize }),
       onProgress: (p) => {
         e.last = p;
         for (const f of e.progress) f(p);
