@@ -17,6 +17,7 @@ import { packedRowWords } from '../../src/model/pack-quantized.js';
 import { InvalidArgumentError, ModelFormatError, UnsupportedModelError } from '../../src/errors.js';
 import { parseQuantizeCli } from '../../src/cli/quantize.js';
 import { fixturePath } from '../helpers/fixtures.js';
+import { serveModel } from '../helpers/http-model.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const PYTHON = join(ROOT, '.venv', 'bin', 'python');
@@ -182,6 +183,20 @@ describe('npm run quantize: the compressed-tensors pack-quantized folder', () =>
     const qc = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).quantization_config;
     expect(qc.ignore).toEqual(['lm_head']);
     expect(qc.config_groups.group_1).toBeUndefined();
+  });
+
+  it('an http(s) source gives the same folder as the local one (the usual files that exist are copied)', async () => {
+    const server = await serveModel(fixturePath('tiny-llama3-bf16-sharded'));
+    try {
+      const local = join(tmp(), 'q');
+      const remote = join(tmp(), 'q');
+      await convert({ model: fixturePath('tiny-llama3-bf16-sharded'), out: local, bits: 4, group: 32, shardBytes: 30_000 });
+      const r = await convert({ model: `${server.origin}/m/`, out: remote, bits: 4, group: 32, shardBytes: 30_000 });
+      expect(r.copied).toEqual(['generation_config.json', 'tokenizer.json', 'tokenizer_config.json']);
+      for (const f of readdirSync(local).filter((n) => n !== 'golden.json')) expect(readFileSync(join(remote, f)).equals(readFileSync(join(local, f))), f).toBe(true);
+    } finally {
+      await server.close();
+    }
   });
 
   it('row blocks (one row per block, and a few rows) give the very same files as whole tensors', async () => {
