@@ -168,31 +168,105 @@ export async function* readSafetensors(
   onBytes: (n: number) => void = () => {},
   want: (info: TensorInfo) => boolean = () => true,
 ): AsyncGenerator<{ info: TensorInfo; bytes: Uint8Array }> {
+  for await (const { info, bytes } of readSafetensorBlocks(stream, file, size, { onBytes, want, blockBytes: Infinity })) yield { info, bytes };
+}
+
+/** One row block of a tensor: rows [row0, row0 + rows) of its first dimension, `bytes` their data. */
+export interface TensorBlock {
+  info: TensorInfo;
+  bytes: Uint8Array;
+  /** First row (index along the first dimension; 0 for a 0-D tensor). */
+  row0: number;
+  /** Rows in this block (1 for a 0-D tensor); the tensor's last block ends at shape[0]. */
+  rows: number;
+}
+
+/** Options of {@link readSafetensorBlocks}. */
+export interface BlockReadOptions {
+  /** Called with each chunk's byte count (progress). */
+  onBytes?: (n: number) => void;
+  /** Only tensors for which this returns true are read; others are skipped. */
+  want?: (info: TensorInfo) => boolean;
+  /**
+   * Largest block in bytes: a tensor is yielded as consecutive blocks of whole rows (a row: every
+   * dimension after the first), each at most this size, or one row when a row is larger.
+   * Infinity: whole tensors. Default 64 MiB.
+   */
+  blockBytes?: number;
+}
+
+/** Default row-block size of {@link readSafetensorBlocks}: 64 MiB. */
+export const DEFAULT_BLOCK_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Streams the tensors of one safetensors file as row blocks, so a tensor larger than memory can be
+ * processed (peak: one block). Validated exactly as {@link readSafetensors} (which is this with
+ * whole-tensor blocks): every block of a wanted tensor arrives, in order, before the next tensor;
+ * a tensor with 0 rows is one empty block.
+ * @param size file size in bytes when known (enables up-front checks).
+ * @throws ModelFormatError for a malformed or truncated file (possibly after earlier blocks were
+ *   yielded: a consumer must not treat data as complete before the generator finishes). A
+ *   blockBytes below one row's size gives one row per block.
+ */
+export async function* readSafetensorBlocks(
+  stream: ReadableStream<Uint8Array>,
+  file: string,
+  size: number | null,
+  { onBytes = () => {}, want = () => true, blockBytes = DEFAULT_BLOCK_BYTES }: BlockReadOptions = {},
+): AsyncGenerator<TensorBlock> {
   const r = new ByteReader(stream, onBytes);
   try {
-    const lenBytes = await r.read(8);
-    if (!lenBytes) throw new ModelFormatError(`${file}: truncated (shorter than the 8-byte header length).`, { file });
-    const n = headerLength(lenBytes, file);
-    if (size !== null && n > size - 8) throw new ModelFormatError(`${file}: header length ${n} is beyond the file size ${size}.`, { file });
-    const hdr = await r.read(n);
-    if (!hdr) throw new ModelFormatError(`${file}: truncated inside the header.`, { file });
-    const tensors = parseHeaderBytes(hdr, file, size === null ? null : size - 8 - n);
+    const tensors = await readHeader(r, file, size);
     let at = 0;
     for (const info of tensors) {
       if (!(await r.skip(info.begin - at))) throw new ModelFormatError(`${file}: truncated before tensor "${info.name}".`, { file });
       at = info.begin;
+      const truncated = () => new ModelFormatError(`${file}: truncated inside tensor "${info.name}".`, { file });
       if (!want(info)) {
-        if (!(await r.skip(info.end - info.begin))) throw new ModelFormatError(`${file}: truncated inside tensor "${info.name}".`, { file });
+        if (!(await r.skip(info.end - info.begin))) throw truncated();
       } else {
-        const bytes = await r.read(info.end - info.begin);
-        if (!bytes) throw new ModelFormatError(`${file}: truncated inside tensor "${info.name}".`, { file });
-        yield { info, bytes };
+        const nRows = info.shape.length === 0 ? 1 : info.shape[0];
+        const rowBytes = nRows === 0 ? 0 : (info.end - info.begin) / nRows;
+        const per = rowBytes === 0 ? Math.max(nRows, 1) : Math.max(1, Math.min(nRows, Math.floor(blockBytes / rowBytes)));
+        let row0 = 0;
+        do {
+          const rows = Math.min(per, nRows - row0);
+          const bytes = await r.read(rows * rowBytes);
+          if (!bytes) throw truncated();
+          yield { info, bytes, row0, rows };
+          row0 += rows;
+        } while (row0 < nRows);
       }
       at = info.end;
     }
     // Read to the end: trailing bytes are malformed, and stream transforms (integrity) see EOF.
     const extra = await r.drain();
     if (extra > 0) throw new ModelFormatError(`${file}: ${extra} unexpected bytes after the last tensor.`, { file });
+  } finally {
+    r.cancel();
+  }
+}
+
+/** Reads and validates the 8-byte length and the header; returns the tensors sorted by offset. */
+async function readHeader(r: ByteReader, file: string, size: number | null): Promise<TensorInfo[]> {
+  const lenBytes = await r.read(8);
+  if (!lenBytes) throw new ModelFormatError(`${file}: truncated (shorter than the 8-byte header length).`, { file });
+  const n = headerLength(lenBytes, file);
+  if (size !== null && n > size - 8) throw new ModelFormatError(`${file}: header length ${n} is beyond the file size ${size}.`, { file });
+  const hdr = await r.read(n);
+  if (!hdr) throw new ModelFormatError(`${file}: truncated inside the header.`, { file });
+  return parseHeaderBytes(hdr, file, size === null ? null : size - 8 - n);
+}
+
+/**
+ * The tensors of a safetensors file from its header alone (validated as {@link readSafetensors}
+ * does, data not read); the stream is cancelled after the header.
+ * @throws ModelFormatError for a malformed or truncated header.
+ */
+export async function readSafetensorsHeader(stream: ReadableStream<Uint8Array>, file: string, size: number | null): Promise<TensorInfo[]> {
+  const r = new ByteReader(stream, () => {});
+  try {
+    return await readHeader(r, file, size);
   } finally {
     r.cancel();
   }
