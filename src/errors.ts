@@ -134,6 +134,19 @@ export class UnsupportedModelError extends MsnError {
   }
 }
 
+/**
+ * A checkpoint's weight format (config.json's `quantization_config`, or its weight files) is one this
+ * runtime cannot load: AWQ, bitsandbytes, fp8, 2/3-bit, marlin/exllama-packed GPTQ, PyTorch pickles, …
+ * Thrown by `describeModel` before any weight byte is read. `detail`: format (what was found),
+ * supported (what is), field (the config field that decided, when there is one).
+ */
+export class UnsupportedQuantizationError extends MsnError {
+  constructor(format: string, supported: string, field?: string) {
+    super('unsupported-quantization', `Unsupported weight format: ${format}${field ? ` (${field})` : ''}. Supported: ${supported}. Convert the model to one of these (e.g. \`npm run quantize\` from the unquantized safetensors weights).`, { format, supported, field });
+    this.name = 'UnsupportedQuantizationError'; // explicit: class names do not survive minification
+  }
+}
+
 /** A file's digest does not match the manifest. */
 export class IntegrityError extends MsnError {
   constructor(file: string, expected: string, observed: string) {
@@ -246,7 +259,7 @@ export class ChatTemplateError extends MsnError {
 /** All error classes by name, used to rebuild them after crossing the worker boundary. */
 export const ERROR_CLASSES: Record<string, new (...args: never[]) => MsnError> = {
   MsnError, WebGpuUnavailableError, DeviceLostError, WorkerLostError, OutOfMemoryError, LimitTooLowError, ModelFormatError,
-  UnsupportedModelError, IntegrityError, ContextOverflowError, AbortedError, InvalidArgumentError, NetworkError, BusyError,
+  UnsupportedModelError, UnsupportedQuantizationError, IntegrityError, ContextOverflowError, AbortedError, InvalidArgumentError, NetworkError, BusyError,
   NonFiniteLogitsError, UnknownMaskError, KvLengthMismatchError,
   GpuValidationError, GpuInternalError, SelfCheckError,
   ChatTemplateError,

@@ -7,6 +7,7 @@
  * Bind (qweight chunk, X, Y, scales, zeros); dispatch with `matmulPass(..., def, chunkBytes)`.
  */
 import code from '../../shaders/formats/qgroup.weight.wgsl';
+import gidxCode from '../../shaders/formats/qgroup-gidx.weight.wgsl';
 import type { KernelDef } from '../gpu/kernel.js';
 import type { QuantBits, ScaleDtype } from '../model/quantize.js';
 import { EMBED } from './embed.js';
@@ -47,4 +48,32 @@ export function qgroupEmbed(bits: QuantBits, group: number, scale: ScaleDtype = 
  */
 export function qgroupChunkBytes(bits: QuantBits): number {
   return bits + 8;
+}
+
+/**
+ * The matmul variant for the same format with a per-input-feature group index (cached): override
+ * shaders/formats/qgroup-gidx.weight.wgsl, a third extra binding (5: group index [Kp] u32, shared by every
+ * row). For GPTQ checkpoints quantized in activation order (`desc_act`, a non-trivial `g_idx`;
+ * src/model/prequant.ts). `group` only sets the groups per row, ceil(Kp / group). The reduction order is
+ * the matmul's, so T-row rows stay bit-identical to T = 1.
+ * Bind (qweight chunk, X, Y, scales, zeros, gidx); dispatch with `matmulPass(..., def, qgroupGidxChunkBytes())`.
+ */
+export function qgroupGidxMatmul(bits: QuantBits, group: number, scale: ScaleDtype = 'f16'): KernelDef {
+  const name = `${qgroupName(bits, group, scale)}x`;
+  const key = `${MATMUL.name}|${name}`;
+  let d = defs.get(key);
+  if (!d) {
+    const lead = `const QBITS: u32 = ${bits}u;\nconst QGROUP: u32 = ${group}u;\nconst QSCALE_F16: bool = ${scale === 'f16'};\n`;
+    d = overridePoint(MATMUL, 'weight', lead + gidxCode, name, ['read', 'read', 'read']);
+    defs.set(key, d);
+  }
+  return d;
+}
+
+/**
+ * Global bytes one `loadWeight` call of the group-index variant fetches: per feature (8 per chunk) one
+ * group-index word, one scale word, one zero word and one qweight word (4 + 4 + 4 + 4 bytes), for any bits.
+ */
+export function qgroupGidxChunkBytes(): number {
+  return 8 * 16;
 }

@@ -3,12 +3,13 @@
  * optional `manifest.json` (file list, sizes, SHA-256), and weights as `model.safetensors` or shards
  * listed by `model.safetensors.index.json`. Weights are streamed file by file, tensor by tensor.
  */
-import { ModelFormatError, UnsupportedModelError } from '../errors.js';
+import { ModelFormatError, UnsupportedModelError, UnsupportedQuantizationError } from '../errors.js';
 import { parseEosIds, parseLlamaConfig, type LlamaConfig } from './config.js';
 import { isLoadableDtype, readSafetensors, type TensorInfo } from './safetensors.js';
 import { readJson, type ModelSource } from './source.js';
 import { evictUnparsable, openCheckedSource, type ManifestEntry } from './integrity.js';
 import type { TensorDtype } from './dtype.js';
+import { parseQuantizationConfig, PrequantAssembler, SUPPORTED_PREQUANT, type PrequantScheme, type QuantizedTensor } from './prequant.js';
 
 /** Progress record reported while weights stream in. */
 export interface LoadProgress {
@@ -31,12 +32,15 @@ export interface ModelDescription {
   manifest: ManifestEntry[] | null;
   /** The folder, verified against manifest.json when there is one (use it for every later read). */
   source: ModelSource;
+  /** The pre-quantized weight scheme of config.json's `quantization_config` (src/model/prequant.ts), or null. */
+  quantization: PrequantScheme | null;
 }
 
 /**
  * Reads configs and the weight file list. A JSON file that fails to parse is evicted from the
  * Cache API (evictUnparsable), so a reload downloads it again.
- * @throws ModelFormatError, UnsupportedModelError, NetworkError.
+ * @throws ModelFormatError, UnsupportedModelError, NetworkError; UnsupportedQuantizationError for a
+ *   `quantization_config` this runtime cannot load, or PyTorch pickle weights only (before any weight byte).
  */
 export async function describeModel(folder: ModelSource, signal?: AbortSignal): Promise<ModelDescription> {
   try {
@@ -48,7 +52,9 @@ export async function describeModel(folder: ModelSource, signal?: AbortSignal): 
 
 async function describeFolder(folder: ModelSource, signal?: AbortSignal): Promise<ModelDescription> {
   const { source: src, manifest } = await openCheckedSource(folder, signal);
-  const config = parseLlamaConfig(await readJson(src, 'config.json', signal));
+  const configJson = await readJson(src, 'config.json', signal);
+  const config = parseLlamaConfig(configJson);
+  const quantization = parseQuantizationConfig(configJson);
   const eos = new Set(config.eosTokenIds);
   if (await src.exists('generation_config.json')) {
     for (const id of parseEosIds(await readJson(src, 'generation_config.json', signal), 'generation_config.json')) eos.add(id);
@@ -61,6 +67,8 @@ async function describeFolder(folder: ModelSource, signal?: AbortSignal): Promis
     if (weightFiles.length === 0 || weightFiles.some((f) => typeof f !== 'string' || f.includes('..'))) throw new ModelFormatError('model.safetensors.index.json: weight_map must name .safetensors files in the folder.', { file: 'model.safetensors.index.json' });
   } else if (await src.exists('model.safetensors')) {
     weightFiles = ['model.safetensors'];
+  } else if ((await src.exists('pytorch_model.bin')) || (await src.exists('pytorch_model.bin.index.json'))) {
+    throw new UnsupportedQuantizationError('PyTorch pickle weights (pytorch_model.bin)', `safetensors weights (model.safetensors or model.safetensors.index.json); pre-quantized: ${SUPPORTED_PREQUANT}`);
   } else {
     throw new ModelFormatError(`No weights in ${src.location}: expected model.safetensors or model.safetensors.index.json.`, { location: src.location });
   }
@@ -70,17 +78,26 @@ async function describeFolder(folder: ModelSource, signal?: AbortSignal): Promis
     const s = fromManifest ?? (await src.size(f));
     totalBytes = s === null || totalBytes === null ? null : totalBytes + s;
   }
-  return { config, eosTokenIds: [...eos].sort((a, b) => a - b), weightFiles, totalBytes, manifest, source: src };
+  return { config, eosTokenIds: [...eos].sort((a, b) => a - b), weightFiles, totalBytes, manifest, source: src, quantization };
 }
 
 /** Called for each wanted tensor as soon as its bytes are in. */
 export type TensorSink = (name: string, dtype: TensorDtype, shape: number[], bytes: Uint8Array) => Promise<void> | void;
 
+/** Called for each repacked quantized linear (`<prefix>.weight`) as soon as its last part is in. */
+export type QuantizedSink = (t: QuantizedTensor) => Promise<void> | void;
+
 /**
  * Streams every weight file, handing wanted tensors to `sink`. Returns the names seen. A file that
  * fails to parse (truncated, malformed header) is evicted from the Cache API (evictUnparsable), so
  * a reload downloads it again.
- * @throws ModelFormatError on malformed files; UnsupportedModelError for a wanted non-float tensor.
+ * For a pre-quantized checkpoint (`desc.quantization`), the parts of each quantized linear
+ * (`<prefix>.qweight`…, `<prefix>.weight_packed`…: any dtype, checked by the assembler) are wanted when
+ * `want('<prefix>.weight')` is, go to a {@link PrequantAssembler} instead of `sink`, and each complete
+ * linear goes to `quantized` as `<prefix>.weight` (also added to the names returned).
+ * @throws ModelFormatError on malformed files or quantized parts, or a linear whose parts did not all
+ *   arrive; UnsupportedModelError for a wanted non-float tensor; UnsupportedQuantizationError when the
+ *   checkpoint is pre-quantized and no `quantized` sink is given.
  */
 export async function streamWeights(
   desc: ModelDescription,
@@ -88,22 +105,39 @@ export async function streamWeights(
   sink: TensorSink,
   onProgress?: (p: LoadProgress) => void,
   signal?: AbortSignal,
+  quantized?: QuantizedSink,
 ): Promise<Set<string>> {
+  const q = desc.quantization;
+  if (q && !quantized) throw new UnsupportedQuantizationError(`pre-quantized ${q.format} weights (this loader was called without a sink for them)`, 'unquantized F32/F16/BF16 safetensors here');
+  const asm = q ? new PrequantAssembler(q) : null;
   const seen = new Set<string>();
   let loaded = 0;
   for (const file of desc.weightFiles) {
     signal?.throwIfAborted();
     const f = await desc.source.open(file, signal);
     onProgress?.({ loadedBytes: loaded, totalBytes: desc.totalBytes, file });
-    const wanted = (info: TensorInfo) => want(info.name);
+    const wanted = (info: TensorInfo) => {
+      const part = asm?.split(info.name);
+      return part ? want(`${part[0]}.weight`) : want(info.name);
+    };
     try {
       for await (const { info, bytes } of readSafetensors(f.stream, file, f.size, (n) => {
         loaded += n;
         onProgress?.({ loadedBytes: loaded, totalBytes: desc.totalBytes, file });
       }, wanted)) {
         signal?.throwIfAborted();
-        if (!isLoadableDtype(info.dtype)) throw new UnsupportedModelError(`dtype of tensor ${info.name}`, info.dtype, 'F32, F16, BF16');
         if (seen.has(info.name)) throw new ModelFormatError(`Tensor ${info.name} appears twice (in ${file}).`, { tensor: info.name, file });
+        if (asm?.claims(info.name)) {
+          seen.add(info.name);
+          const t = asm.add(info.name, info.dtype, info.shape, bytes);
+          if (t) {
+            if (seen.has(t.name)) throw new ModelFormatError(`Tensor ${t.name} is stored both dense and quantized (in ${file}).`, { tensor: t.name, file });
+            seen.add(t.name);
+            await (quantized as QuantizedSink)(t);
+          }
+          continue;
+        }
+        if (!isLoadableDtype(info.dtype)) throw new UnsupportedModelError(`dtype of tensor ${info.name}`, info.dtype, 'F32, F16, BF16');
         seen.add(info.name);
         await sink(info.name, info.dtype, info.shape, bytes);
       }
@@ -111,5 +145,6 @@ export async function streamWeights(
       throw await evictUnparsable(desc.source, e);
     }
   }
+  asm?.finish();
   return seen;
 }

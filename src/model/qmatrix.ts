@@ -10,8 +10,8 @@
  * wait on the CPU until {@link complete}, which picks their storage (f16 when every scale of the
  * matrix is exactly an f16 number, `scaleStorage`) and the kernel variant.
  */
-import { LimitTooLowError } from '../errors.js';
-import { qgroupChunkBytes, qgroupEmbed, qgroupMatmul, qgroupName } from '../kernels/qweight.js';
+import { LimitTooLowError, UnsupportedQuantizationError } from '../errors.js';
+import { qgroupChunkBytes, qgroupEmbed, qgroupGidxChunkBytes, qgroupGidxMatmul, qgroupMatmul, qgroupName } from '../kernels/qweight.js';
 import { packScales, qgroupRowWords, scaleStorage, type QuantBits, type QuantizedMatrix, type ScaleDtype } from './quantize.js';
 import { WeightMatrix, allocBuffer } from './weights.js';
 
@@ -28,6 +28,10 @@ export class QGroupMatrix extends WeightMatrix {
   #scales: Float32Array | null;
   #scaleDtype: ScaleDtype | null = null;
   #device!: GPUDevice;
+  /** Per-input-feature group index [Kp] (GPTQ activation order), shared by every part; null: ⌊k / group⌋. */
+  #gidx: Uint32Array | null = null;
+  #gidxSet = false;
+  #gidxBuffer: GPUBuffer | null = null;
 
   private constructor(name: string, N: number, K: number, readonly bits: QuantBits, readonly group: number) {
     super(name, N, K, 'F32');
@@ -61,19 +65,42 @@ export class QGroupMatrix extends WeightMatrix {
   }
 
   override get chunkBytes(): number {
-    return qgroupChunkBytes(this.bits);
+    return this.#gidx ? qgroupGidxChunkBytes() : qgroupChunkBytes(this.bits);
   }
 
-  /** GPU bytes: codes + zero points + scales (f16 assumed until {@link complete}). */
+  /**
+   * Records the group index of a part written next (null: the trivial ⌊k / group⌋). Every part of a
+   * fused matrix must have the same one: AutoGPTQ and GPTQModel quantize the parts of one input (q/k/v,
+   * gate/up) from the same Hessian, so their activation orders agree.
+   * @throws UnsupportedQuantizationError when a part's group index differs from an earlier part's.
+   */
+  setGidx(part: string, gidx: Uint32Array | null): void {
+    if (gidx && gidx.length !== this.Kp) throw new UnsupportedQuantizationError(`${part}: g_idx of ${gidx.length} features for a matrix of ${this.Kp}`, 'g_idx of K features');
+    if (this.#gidxSet) {
+      const a = this.#gidx;
+      const same = a === null || gidx === null ? a === gidx : a.length === gidx.length && a.every((v, i) => v === gidx[i]);
+      if (!same) throw new UnsupportedQuantizationError(`${part}: a g_idx (activation order) that differs from the other parts of the fused ${this.name} matrix`, 'one g_idx per fused input (as AutoGPTQ and GPTQModel write them)');
+      return;
+    }
+    this.#gidx = gidx;
+    this.#gidxSet = true;
+  }
+
+  /** GPU bytes: codes + zero points + scales (f16 assumed until {@link complete}) + the group index. */
   override get bytes(): number {
     const s = qgroupRowWords(this.K, this.bits, this.group, this.#scaleDtype ?? 'f16').s;
-    return 4 * this.N * (this.#q + this.#z + s);
+    return 4 * this.N * (this.#q + this.#z + s) + (this.#gidx ? 4 * this.Kp : 0);
+  }
+
+  /** Whether the matrix has a per-feature group index (then it cannot be the embedding table). */
+  get hasGidx(): boolean {
+    return this.#gidx !== null;
   }
 
   override extraBuffers(j: number): GPUBuffer[] {
     const e = this.#extra[j];
     if (!e.scales) throw new Error(`${this.name}: scales not uploaded (complete() was not called)`);
-    return [e.scales, e.zeros];
+    return this.#gidxBuffer ? [e.scales, e.zeros, this.#gidxBuffer] : [e.scales, e.zeros];
   }
 
   /** Scale storage, once {@link complete} has run. */
@@ -125,8 +152,15 @@ export class QGroupMatrix extends WeightMatrix {
     }
     this.#scaleDtype = sd;
     this.#scales = null;
-    this.kernel = qgroupMatmul(this.bits, this.group, sd);
-    this.embedKernel = qgroupEmbed(this.bits, this.group, sd);
+    if (this.#gidx) {
+      const buf = await allocBuffer(this.#device, { label: `${this.name}.g_idx`, size: Math.max(16, Math.ceil((this.#gidx.byteLength) / 16) * 16), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+      this.#device.queue.writeBuffer(buf, 0, Uint32Array.from(this.#gidx));
+      this.#gidxBuffer = buf;
+      this.kernel = qgroupGidxMatmul(this.bits, this.group, sd);
+    } else {
+      this.kernel = qgroupMatmul(this.bits, this.group, sd);
+      this.embedKernel = qgroupEmbed(this.bits, this.group, sd);
+    }
   }
 
   override destroy(): void {
@@ -135,5 +169,6 @@ export class QGroupMatrix extends WeightMatrix {
       e.zeros.destroy();
       e.scales?.destroy();
     }
+    this.#gidxBuffer?.destroy();
   }
 }

@@ -159,6 +159,19 @@ export function quantizeRows(w: Float32Array, N: number, K: number, bits: QuantB
   return m;
 }
 
+/** The rows `rows` (indices into m's N rows) of `m`, as a matrix of rows.length rows. */
+export function pickRows(m: QuantizedMatrix, rows: readonly number[]): QuantizedMatrix {
+  const qw = (m.Kp * m.bits) / 32;
+  const zw = Math.ceil(m.groups / 4);
+  const out = { ...m, N: rows.length, qweight: new Uint32Array(rows.length * qw), scales: new Float32Array(rows.length * m.groups), zeros: new Uint32Array(rows.length * zw) };
+  rows.forEach((r, i) => {
+    out.qweight.set(m.qweight.subarray(r * qw, (r + 1) * qw), i * qw);
+    out.scales.set(m.scales.subarray(r * m.groups, (r + 1) * m.groups), i * m.groups);
+    out.zeros.set(m.zeros.subarray(r * zw, (r + 1) * zw), i * zw);
+  });
+  return out;
+}
+
 /** The f32 values [N, K] the GPU computes with: (q − zero) · scale (f32). */
 export function dequantizeRows(m: QuantizedMatrix): Float32Array {
   const per = 32 / m.bits;

@@ -93,7 +93,10 @@ export class Executor implements ExecutorApi {
       const seen = await streamWeights(desc, (n) => m.target(n) !== null, async (name, dtype, shape, bytes) => {
         await m.addTensor(name, dtype, shape, bytes);
         capture?.offer(name, dtype, shape, bytes);
-      }, onProgress);
+      }, onProgress, undefined, async (t) => {
+        await m.addQuantized(t.name, t.matrix, 0, t.gidx ?? null);
+        capture?.offerQuantized(t);
+      });
       await m.finish(seen);
       await ctx.device.queue.onSubmittedWorkDone();
       this.#throwUncaptured('the model load');

@@ -29,7 +29,7 @@ import { WeightMatrix, allocBuffer, uploadVectorF32 } from '../model/weights.js'
 import { QGroupMatrix } from '../model/qmatrix.js';
 import { quantizeRows, type QuantizedMatrix, type WeightQuantization } from '../model/quantize.js';
 import { DTYPE_BYTES, decodeToF32, encodeFromF32 } from '../model/dtype.js';
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError, UnsupportedQuantizationError } from '../errors.js';
 
 /** Where a named checkpoint tensor goes. */
 type Target =
@@ -212,10 +212,12 @@ export class LlamaGpu {
   /**
    * Receives rows of a matrix already in the group format (load-time quantization, or a
    * pre-quantized checkpoint repacked by the loader): rows `row0Within` .. + m.N of tensor `name`.
+   * @param gidx per-input-feature group index [Kp] of a GPTQ activation-order checkpoint (null: none).
    * @throws ModelFormatError when the tensor is unknown here, its shape or format disagrees with the
-   *   other parts of its fused matrix.
+   *   other parts of its fused matrix; UnsupportedQuantizationError when its group index differs from
+   *   the other parts'.
    */
-  async addQuantized(name: string, qm: QuantizedMatrix, row0Within = 0): Promise<void> {
+  async addQuantized(name: string, qm: QuantizedMatrix, row0Within = 0, gidx: Uint32Array | null = null): Promise<void> {
     const t = this.target(name);
     if (!t) return;
     if (t.kind !== 'matrix' || qm.K !== t.K || row0Within + qm.N > t.N) throw new ModelFormatError(`Tensor ${name}: quantized rows [${row0Within}, ${row0Within + qm.N}) × ${qm.K} do not fit its shape [${t.kind === 'matrix' ? `${t.N}, ${t.K}` : '?'}].`, { tensor: name });
@@ -226,6 +228,7 @@ export class LlamaGpu {
     } else if (!(m instanceof QGroupMatrix) || m.bits !== qm.bits || m.group !== qm.group) {
       throw new UnsupportedModelError(`format of ${name}`, `q${qm.bits}g${qm.group}`, `${m.formatName} like the other parts of the fused ${t.key} matrix`);
     }
+    if (row0Within === 0) (m as QGroupMatrix).setGidx(name, gidx);
     (m as QGroupMatrix).writeQuantized(this.#device.queue, t.row0 + row0Within, qm);
   }
 
@@ -242,6 +245,7 @@ export class LlamaGpu {
     const mat = (k: string) => this.#matrices.get(k)!;
     const vec = (k: string) => this.#vectors.get(k)!;
     this.#embed = mat('embed');
+    if (this.#embed instanceof QGroupMatrix && this.#embed.hasGidx) throw new UnsupportedQuantizationError('an embedding table with a g_idx (activation order)', 'embeddings dense or in plain groups');
     this.#lmHead = this.cfg.tieWordEmbeddings ? this.#embed : mat('lm_head');
     this.#finalNorm = vec('norm');
     for (const m of this.#matrices.values()) {

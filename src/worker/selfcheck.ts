@@ -17,12 +17,13 @@
  * the captured weights go through the same rule (`quantizeRows` then `dequantizeRows`, row by row,
  * so capture and GPU agree exactly), and dense embeddings of a quantized f32 model are rounded to
  * f16 as they are stored. A pre-quantized checkpoint offers its dequantized matrices ({@link
- * SelfCheckCapture.offerValues}).
+ * SelfCheckCapture.offerQuantized}).
  */
 import { SelfCheckError } from '../errors.js';
 import type { LlamaConfig } from '../model/config.js';
 import { DTYPE_BYTES, decodeToF32, encodeFromF32, type TensorDtype } from '../model/dtype.js';
-import { dequantizeRows, quantizeRows, type WeightQuantization } from '../model/quantize.js';
+import { dequantizeRows, pickRows, quantizeRows, type WeightQuantization } from '../model/quantize.js';
+import { dequantizeQuantized, type QuantizedTensor } from '../model/prequant.js';
 import { llamaLayer64, type KvCache64, type LayerWeights64 } from '../model/float64.js';
 import { ropeInvFreq } from '../model/rope.js';
 import type { SelfCheckReport } from './api.js';
@@ -116,17 +117,18 @@ export class SelfCheckCapture {
   }
 
   /**
-   * Offers a weight matrix as f32 values [N, K] exactly as the GPU holds them (a pre-quantized
-   * checkpoint's dequantized matrix); embedding rows are picked from it.
+   * Offers a matrix of a pre-quantized checkpoint as the loader repacked it: its dequantized values
+   * are what the GPU holds (only the checked layer's matrices and the checked tokens' embedding rows
+   * are dequantized).
    */
-  offerValues(name: string, N: number, K: number, values: Float32Array): void {
-    if (name === 'model.embed_tokens.weight') {
-      this.#embed = new Float32Array(this.tokens.length * K);
-      this.tokens.forEach((id, i) => this.#embed!.set(values.subarray(id * K, (id + 1) * K), i * K));
+  offerQuantized(t: QuantizedTensor): void {
+    const m = t.matrix;
+    if (t.name === 'model.embed_tokens.weight') {
+      const all = dequantizeQuantized({ ...t, matrix: pickRows(m, this.tokens) });
+      this.#embed = all;
       return;
     }
-    void N;
-    if (this.#wanted(name)) this.#tensors.set(name, values.slice());
+    if (this.#wanted(t.name)) this.#tensors.set(t.name, dequantizeQuantized(t));
   }
 
   /** The checked layer's weights as f32 arrays (decoded from the file dtype: exact; through the quantization rule for a quantized load). */
