@@ -9,7 +9,7 @@
  * (`src/gpu/scope.ts`). Kernel needs are checked against the device limits when the pipelines are
  * made at load, and the load ends with the self-check (`selfcheck.ts`).
  */
-import { BusyError, ContextOverflowError, DeviceLostError, InvalidArgumentError, KvLengthMismatchError, LimitTooLowError, MsnError, UnknownMaskError } from '../errors.js';
+import { BusyError, ContextOverflowError, DeviceLostError, InvalidArgumentError, KvLengthMismatchError, MsnError, OutOfMemoryError, UnknownMaskError } from '../errors.js';
 import { adapterName, createGpuContext, type GpuContext } from '../gpu/context.js';
 import { encodePasses } from '../gpu/kernel.js';
 import { openErrorScopes, toMsnError, type CaughtGpuError } from '../gpu/scope.js';
@@ -21,6 +21,9 @@ import { chooseKernelConfig, kernelConfigKey } from '../gpu/kernel-config.js';
 import { DEVICE_LIMIT_NAMES, TREE_ROOM, type DeviceLimits, type ExecutorApi, type ForwardRequest, type ForwardResult, type LoadOptions, type ModelInfo } from './api.js';
 import { JACOBI_CANDIDATES } from '../decode/tree.js';
 import { LlamaGpu } from './llama.js';
+import { HeapSampler } from './heap.js';
+import { KV_DTYPES } from '../kernels/kv-format.js';
+import { defaultKvDtype, denseFormat, fileWeightDtype, memoryAdvice, planMemory, type MemoryPlan } from '../model/memory-plan.js';
 import { runSelfCheck, SelfCheckCapture, SELF_CHECK_LAYER } from './selfcheck.js';
 
 function checkMaskDiagonal(mask: ArrayLike<number>, T: number): void {
@@ -56,29 +59,35 @@ export class Executor implements ExecutorApi {
     ctx.lost.then((e) => {
       if (this.#ctx === ctx) this.#lost = e;
     });
+    const heap = new HeapSampler();
+    let plan: MemoryPlan | null = null;
     try {
       const src = createModelSource(model);
       const desc = await describeModel(src);
       const cfg = desc.config;
-      const contextLength = options.contextLength ?? Math.min(cfg.maxPositionEmbeddings, 4096);
-      if (!Number.isInteger(contextLength) || contextLength < 2) throw new InvalidArgumentError(`contextLength must be an integer ≥ 2, got ${contextLength}.`);
+      if (options.contextLength !== undefined && (!Number.isInteger(options.contextLength) || options.contextLength < 2)) throw new InvalidArgumentError(`contextLength must be an integer ≥ 2, got ${options.contextLength}.`);
+      const kvDtype = options.kvDtype ?? defaultKvDtype(cfg);
+      if (!KV_DTYPES.includes(kvDtype)) throw new InvalidArgumentError(`kvDtype must be one of ${KV_DTYPES.join(', ')}, got ${JSON.stringify(kvDtype)}.`);
+      const budget = options.gpuMemoryBytes ?? options.memoryBudgetBytes;
+      if (budget !== undefined && !(Number.isSafeInteger(budget) && budget > 0)) throw new InvalidArgumentError(`gpuMemoryBytes must be a positive integer (bytes), got ${budget}.`);
       const faults = options.faults ?? {};
       const kernels = chooseKernelConfig(ctx.adapter, options.kernelConfig, { ...options.kernelOverrides, matmulLanes: options.matmulLanes });
-      const m = new LlamaGpu(ctx, cfg, contextLength, TREE_ROOM, kernels, options.maxRows, faults);
+      // The memory plan, before anything is allocated: it may shorten a context the user did not fix.
+      plan = planMemory({
+        config: cfg, format: denseFormat(fileWeightDtype(cfg, desc.totalBytes)), kvDtype, contextLength: options.contextLength, treeRoom: TREE_ROOM,
+        maxRows: options.maxRows, limits: { maxBindingBytes: ctx.limits.maxBindingBytes, maxBufferBytes: ctx.limits.maxBufferBytes }, budgetBytes: budget,
+      });
+      const contextLength = plan.contextLength;
+      const m = new LlamaGpu(ctx, cfg, contextLength, TREE_ROOM, kernels, options.maxRows, faults, kvDtype);
       this.#model = m;
-      if (options.memoryBudgetBytes !== undefined) {
-        const plan = m.plannedBytes();
-        const need = (desc.totalBytes ?? 0) + plan.kv + plan.scratch;
-        if (need > options.memoryBudgetBytes) {
-          throw new LimitTooLowError('GPU memory budget (bytes)', options.memoryBudgetBytes, need, `Weights ${desc.totalBytes ?? '?'} + KV cache ${plan.kv} + scratch ${plan.scratch} bytes: use a smaller model or contextLength.`);
-        }
-      }
       const capture = options.selfCheck === false ? null : new SelfCheckCapture(cfg);
       const seen = await streamWeights(desc, (n) => m.target(n) !== null, async (name, dtype, shape, bytes) => {
+        heap.sample();
         await m.addTensor(name, dtype, shape, bytes);
         capture?.offer(name, dtype, shape, bytes);
       }, onProgress);
       await m.finish(seen);
+      const peakJsHeapBytes = heap.stop();
       await ctx.device.queue.onSubmittedWorkDone();
       this.#throwUncaptured('the model load');
       this.#model = m;
@@ -94,7 +103,9 @@ export class Executor implements ExecutorApi {
         maxRows: m.dims.maxRows,
         adapter: ctx.adapter,
         features: ctx.features,
-        memory: { weightsBytes: m.weightsBytes, kvBytes: m.kvBytes, scratchBytes: m.scratchBytes, weightBuffers: m.weightBuffers, kvBuffers: m.kvBuffers },
+        memory: { weightsBytes: m.weightsBytes, kvBytes: m.kvBytes, scratchBytes: m.scratchBytes, weightBuffers: m.weightBuffers, kvBuffers: m.kvBuffers, peakJsHeapBytes },
+        kvDtype,
+        memoryPlan: plan,
         weightFormats: m.weightFormats,
         selfCheck: null,
         kernelConfig: { ...kernels, key: kernelConfigKey(kernels) },
@@ -109,7 +120,15 @@ export class Executor implements ExecutorApi {
       if (faults.destroyScratch) m.b.act.destroy();
       return this.#info;
     } catch (e) {
+      heap.stop();
       await this.dispose();
+      // A real allocation failure is the same typed error as the plan's, with the plan's numbers.
+      if (e instanceof OutOfMemoryError && plan && e.detail.requiredBytes === undefined) {
+        throw new OutOfMemoryError(String(e.detail.what), e.detail.bytes as number | undefined, {
+          requiredBytes: plan.totalBytes, allowedBytes: plan.budgetBytes, weightsBytes: plan.weightsBytes, kvBytes: plan.kvBytes, scratchBytes: plan.scratchBytes,
+          contextLength: plan.contextLength, advice: memoryAdvice(plan),
+        });
+      }
       throw e;
     }
   }
