@@ -83,7 +83,7 @@ export class OutOfMemoryError extends MsnError {
   constructor(what: string, bytes?: number, plan?: OutOfMemoryPlan) {
     const where = bytes === undefined ? `during ${what}` : `while allocating ${what} (${bytes} bytes)`;
     const message = plan
-      ? `Out of GPU memory ${plan.allowedBytes === null ? `${where}: the model needs ${plan.requiredBytes} bytes and the GPU could not provide them` : `: the model needs ${plan.requiredBytes} bytes, but ${plan.allowedBytes} are allowed`} (weights ${plan.weightsBytes} + KV cache ${plan.kvBytes} + scratch ${plan.scratchBytes} bytes at ${plan.contextLength} tokens of context). Use ${plan.advice.join(', or ')}.`
+      ? `Out of GPU memory${plan.allowedBytes === null ? ` ${where}: the model needs ${plan.requiredBytes} bytes and the GPU could not provide them` : `: the model needs ${plan.requiredBytes} bytes, but ${plan.allowedBytes} are allowed`} (weights ${plan.weightsBytes} + KV cache ${plan.kvBytes} + scratch ${plan.scratchBytes} bytes at ${plan.contextLength} tokens of context). Use ${plan.advice.join(', or ')}.`
       : `Out of GPU memory ${where}. Use a smaller model or a shorter contextLength.`;
     super('out-of-memory', message, { what, bytes, ...plan });
     this.name = 'OutOfMemoryError'; // explicit: class names do not survive minification

@@ -4,6 +4,8 @@ import { InvalidArgumentError } from '../errors.js';
 import { resolveNodeModelLocation } from '../model/location-node.js';
 import { DECODE_MODES, type DecodeMode } from '../decode/scheduler.js';
 import { KERNEL_CONFIG_CHOICES, type KernelConfigChoice } from '../gpu/kernel-config.js';
+import { KV_DTYPES, type KvDtype } from '../kernels/kv-format.js';
+import { parseByteSize } from '../model/byte-size.js';
 
 export interface CliOptions {
   /** --model resolved by the shared location parser: an absolute folder path or an http(s) folder URL. */
@@ -24,6 +26,10 @@ export interface CliOptions {
   selfCheck: boolean;
   /** --kernel-config: the kernel configuration (`LoadOptions.kernelConfig`), default `auto`. */
   kernelConfig: KernelConfigChoice;
+  /** --kv-dtype: the KV cache element type (`LoadOptions.kvDtype`); undefined = the model's default. */
+  kvDtype: KvDtype | undefined;
+  /** --gpu-memory: the GPU memory budget in bytes (`LoadOptions.gpuMemoryBytes`); undefined = none. */
+  gpuMemoryBytes: number | undefined;
   help: boolean;
 }
 
@@ -43,6 +49,10 @@ export const USAGE = `Usage: npm run generate -- [options]
   --swiftshader              Node: use Chromium's SwiftShader Vulkan driver instead of lavapipe
   --kernel-config auto|gpu|cpu  kernel configuration: auto (default) picks cpu on a software (fallback)
                              adapter, else gpu; gpu forces what a GPU gets, on any adapter
+  --kv-dtype f16|f32         KV cache element type (default f16 for models above 100M parameters, else f32)
+  --gpu-memory <bytes>       GPU memory the model may take, e.g. 4GB, 6GiB or 4000000000 (default: no budget).
+                             Without --context-length, the context shrinks to fit (a note on stderr);
+                             with it, a model that does not fit fails with OutOfMemoryError
   --no-self-check            skip the load-time self-check (layer 0 on the GPU vs float64 on the CPU)
   --json                     print exactly one JSON object (the result) instead of streaming text; nothing on failure
   --verbose                  print stack traces on errors
@@ -65,6 +75,8 @@ const CLI_OPTIONS = {
   swiftshader: { type: 'boolean', default: false },
   'no-self-check': { type: 'boolean', default: false },
   'kernel-config': { type: 'string', default: 'auto' },
+  'kv-dtype': { type: 'string' },
+  'gpu-memory': { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -111,6 +123,9 @@ export function parseCli(argv: string[]): CliOptions {
   if (!(DECODE_MODES as readonly string[]).includes(values.decode!)) throw new InvalidArgumentError(`--decode must be one of ${DECODE_MODES.join(', ')}, got "${values.decode}".`);
   if (values.tree !== 'fixed' && values.tree !== 'adaptive') throw new InvalidArgumentError(`--tree must be fixed or adaptive, got "${values.tree}".`);
   if (!(KERNEL_CONFIG_CHOICES as readonly string[]).includes(values['kernel-config']!)) throw new InvalidArgumentError(`--kernel-config must be one of ${KERNEL_CONFIG_CHOICES.join(', ')}, got "${values['kernel-config']}".`);
+  const kvDtype = values['kv-dtype'];
+  if (kvDtype !== undefined && !(KV_DTYPES as readonly string[]).includes(kvDtype)) throw new InvalidArgumentError(`--kv-dtype must be one of ${KV_DTYPES.join(', ')}, got "${kvDtype}".`);
+  const gpuMemoryBytes = values['gpu-memory'] === undefined ? undefined : parseByteSize(values['gpu-memory'], '--gpu-memory');
   const seed = Number(values.seed);
   if (!Number.isInteger(seed) || seed < 0) throw new InvalidArgumentError(`--seed must be a non-negative integer, got "${values.seed}".`);
   if (!values.help && values.prompt === undefined) throw new InvalidArgumentError('--prompt is required.');
@@ -131,6 +146,8 @@ export function parseCli(argv: string[]): CliOptions {
     swiftshader: values.swiftshader!,
     selfCheck: !values['no-self-check'],
     kernelConfig: values['kernel-config'] as KernelConfigChoice,
+    kvDtype: kvDtype as KvDtype | undefined,
+    gpuMemoryBytes,
     help: values.help!,
   };
 }

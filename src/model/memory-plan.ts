@@ -140,6 +140,8 @@ export interface MemoryPlanInput {
   limits: { maxBindingBytes: number; maxBufferBytes: number };
   /** GPU bytes the model may take in all (`LoadOptions.gpuMemoryBytes`); undefined = no budget. */
   budgetBytes?: number;
+  /** Already 4-bit weights (the advice then does not suggest them). */
+  q4?: boolean;
 }
 
 /** The plan: sizes, the context chosen, and why it differs from the one asked for. */
@@ -259,19 +261,19 @@ export function planMemory(inp: MemoryPlanInput): MemoryPlan {
   if (full === null) throw kvLayerTooLarge(inp, requested);
   throw new OutOfMemoryError('the model (memory plan)', full.totalBytes, {
     requiredBytes: full.totalBytes, allowedBytes: budget!, weightsBytes: full.weightsBytes, kvBytes: full.kvBytes, scratchBytes: full.scratchBytes,
-    contextLength: requested, advice: memoryAdvice({ ...full, budgetBytes: budget }),
+    contextLength: requested, advice: memoryAdvice({ ...full, budgetBytes: budget }, inp.q4),
   });
 }
 
 /**
  * What to do when a plan does not fit, most effective first: an f16 KV cache (when it is f32), a
- * shorter context, 4-bit weights, a larger budget (when there is one).
+ * shorter context, 4-bit weights (unless `q4`: they are already), a larger budget (when there is one).
  */
-export function memoryAdvice(p: Pick<MemoryPlan, 'kvDtype' | 'kvBytes' | 'contextLength' | 'budgetBytes'>): string[] {
+export function memoryAdvice(p: Pick<MemoryPlan, 'kvDtype' | 'kvBytes' | 'contextLength' | 'budgetBytes'>, q4 = false): string[] {
   return [
     ...(p.kvDtype === 'f32' ? ['an f16 KV cache (kvDtype: \'f16\', --kv-dtype f16), which halves the KV cache'] : []),
     `a shorter context (contextLength, --context-length: the KV cache takes ${fmtBytes(p.kvBytes)} at ${p.contextLength} tokens)`,
-    '4-bit weights (quantize: \'q4\', --quantize q4)',
+    ...(q4 ? [] : ['4-bit weights (quantize: \'q4\', --quantize q4)']),
     ...(p.budgetBytes !== null ? ['a larger gpuMemoryBytes (--gpu-memory) if the GPU has it'] : []),
   ];
 }

@@ -114,7 +114,7 @@ export class Executor implements ExecutorApi {
       if (options.warmup !== false) await this.#warmup();
       if (faults.corruptWeight) m.corruptWeight(SELF_CHECK_LAYER);
       if (capture) {
-        this.#info.selfCheck = await runSelfCheck(capture, m.dims.Cp, m.dims.maxRows, (tokens, positions, P) => this.#runLayers(tokens, positions, P, SELF_CHECK_LAYER + 1), adapterName(ctx.adapter));
+        this.#info.selfCheck = await runSelfCheck(capture, m.dims.Cp, m.dims.maxRows, (tokens, positions, P) => this.#runLayers(tokens, positions, P, SELF_CHECK_LAYER + 1), adapterName(ctx.adapter), kvDtype);
         await this.reset();
       }
       if (faults.destroyScratch) m.b.act.destroy();
