@@ -33,7 +33,7 @@ const TOPK_SLOTS = 16;
 /** Bytes of one params-arena slot (PARAM_SLOT_BYTES of src/gpu/kernel.ts). */
 const PARAM_SLOT_BYTES = 256;
 /** An automatically shortened context keeps at least this many tokens (or the default, if smaller). */
-export const MIN_AUTO_CONTEXT = 256;
+export const MIN_AUTO_CONTEXT = 64;
 
 const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
 
