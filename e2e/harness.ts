@@ -18,10 +18,10 @@ interface RunOptions extends LoadOptions {
 const engines = new Map<string, Engine>();
 
 async function engineFor(o: RunOptions): Promise<Engine> {
-  const key = JSON.stringify([o.model, o.contextLength, o.maxBindingBytes, o.maxRows, o.selfCheck, o.kernelConfig, o.quantize, o.quantizeGroupSize, o.quantizeEmbeddings]);
+  const key = JSON.stringify([o.model, o.contextLength, o.maxBindingBytes, o.maxRows, o.selfCheck, o.kernelConfig, o.kvDtype, o.gpuMemoryBytes, o.quantize, o.quantizeGroupSize, o.quantizeEmbeddings]);
   let e = engines.get(key);
   if (!e) {
-    e = await createEngine({ model: o.model, contextLength: o.contextLength, maxBindingBytes: o.maxBindingBytes, maxRows: o.maxRows, selfCheck: o.selfCheck, kernelConfig: o.kernelConfig, quantize: o.quantize, quantizeGroupSize: o.quantizeGroupSize, quantizeEmbeddings: o.quantizeEmbeddings });
+    e = await createEngine({ model: o.model, contextLength: o.contextLength, maxBindingBytes: o.maxBindingBytes, maxRows: o.maxRows, selfCheck: o.selfCheck, kernelConfig: o.kernelConfig, kvDtype: o.kvDtype, gpuMemoryBytes: o.gpuMemoryBytes, quantize: o.quantize, quantizeGroupSize: o.quantizeGroupSize, quantizeEmbeddings: o.quantizeEmbeddings });
     engines.set(key, e);
   }
   return e;
@@ -37,7 +37,7 @@ async function msnRun(o: RunOptions) {
     const res = r.value;
     return {
       ok: true as const,
-      result: { ...res, pieces, runtime: 'chromium', model: o.model, memory: engine.info.memory, weightFormats: engine.info.weightFormats, selfCheck: engine.info.selfCheck, kernelConfig: { preset: engine.info.kernelConfig.preset, key: engine.info.kernelConfig.key }, deviceLimits: engine.info.deviceLimits, adapter: { ...res.adapter } },
+      result: { ...res, pieces, runtime: 'chromium', model: o.model, memory: engine.info.memory, weightFormats: engine.info.weightFormats, kvDtype: engine.info.kvDtype, context: { length: engine.info.contextLength, reason: engine.info.memoryPlan.reason }, selfCheck: engine.info.selfCheck, kernelConfig: { preset: engine.info.kernelConfig.preset, key: engine.info.kernelConfig.key }, deviceLimits: engine.info.deviceLimits, adapter: { ...res.adapter } },
     };
   } catch (e) {
     const err = e as Error & { code?: string };

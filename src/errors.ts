@@ -72,10 +72,35 @@ export class WorkerLostError extends DeviceLostError {
 
 /** A GPU allocation failed, or the device ran out of memory during `what` (bytes unknown then). */
 export class OutOfMemoryError extends MsnError {
-  constructor(what: string, bytes?: number) {
-    super('out-of-memory', `Out of GPU memory ${bytes === undefined ? `during ${what}` : `while allocating ${what} (${bytes} bytes)`}. Use a smaller model or a shorter contextLength.`, { what, bytes });
+  /**
+   * @param what what was being allocated (a buffer's label, or the whole model).
+   * @param bytes its size, bytes.
+   * @param plan the memory plan's numbers (src/model/memory-plan.ts): the model's required bytes, the
+   *   bytes allowed (`gpuMemoryBytes`; null when the GPU itself ran out), its parts and what to do;
+   *   all land in `detail` (`requiredBytes`, `allowedBytes`, `weightsBytes`, `kvBytes`, `scratchBytes`,
+   *   `contextLength`, `advice`).
+   */
+  constructor(what: string, bytes?: number, plan?: OutOfMemoryPlan) {
+    const where = bytes === undefined ? `during ${what}` : `while allocating ${what} (${bytes} bytes)`;
+    const message = plan
+      ? `Out of GPU memory${plan.allowedBytes === null ? ` ${where}: the model needs ${plan.requiredBytes} bytes and the GPU could not provide them` : `: the model needs ${plan.requiredBytes} bytes, but ${plan.allowedBytes} are allowed`} (weights ${plan.weightsBytes} + KV cache ${plan.kvBytes} + scratch ${plan.scratchBytes} bytes at ${plan.contextLength} tokens of context). Use ${plan.advice.join(', or ')}.`
+      : `Out of GPU memory ${where}. Use a smaller model or a shorter contextLength.`;
+    super('out-of-memory', message, { what, bytes, ...plan });
     this.name = 'OutOfMemoryError'; // explicit: class names do not survive minification
   }
+}
+
+/** The memory plan's numbers carried by an {@link OutOfMemoryError}. */
+export interface OutOfMemoryPlan {
+  requiredBytes: number;
+  /** The budget (`gpuMemoryBytes`), or null when a real allocation failed without one. */
+  allowedBytes: number | null;
+  weightsBytes: number;
+  kvBytes: number;
+  scratchBytes: number;
+  contextLength: number;
+  /** What to do, most effective first, e.g. "4-bit weights (quantize: 'q4', --quantize q4)". */
+  advice: string[];
 }
 
 /** An adapter limit is below what the model or kernel needs. */

@@ -5,6 +5,8 @@ import { resolveNodeModelLocation } from '../model/location-node.js';
 import { DECODE_MODES, type DecodeMode } from '../decode/scheduler.js';
 import { KERNEL_CONFIG_CHOICES, type KernelConfigChoice } from '../gpu/kernel-config.js';
 import type { LoadOptions } from '../worker/api.js';
+import { KV_DTYPES, type KvDtype } from '../kernels/kv-format.js';
+import { parseByteSize } from '../model/byte-size.js';
 
 export interface CliOptions {
   /** --model resolved by the shared location parser: an absolute folder path or an http(s) folder URL. */
@@ -31,6 +33,10 @@ export interface CliOptions {
   quantizeGroupSize: 32 | 64 | 128;
   /** false with --keep-embeddings: the embedding and lm_head stay dense (`LoadOptions.quantizeEmbeddings`). */
   quantizeEmbeddings: boolean;
+  /** --kv-dtype: the KV cache element type (`LoadOptions.kvDtype`); undefined = the model's default. */
+  kvDtype: KvDtype | undefined;
+  /** --gpu-memory: the GPU memory budget in bytes (`LoadOptions.gpuMemoryBytes`); undefined = none. */
+  gpuMemoryBytes: number | undefined;
   help: boolean;
 }
 
@@ -54,6 +60,10 @@ export const USAGE = `Usage: npm run generate -- [options]
                              default none: the file's dtype). Pre-quantized folders load as they are
   --quantize-group-size <G>  input features per quantization group: 32 (default), 64 or 128
   --keep-embeddings          with --quantize: keep the embedding and lm_head dense (f16)
+  --kv-dtype f16|f32         KV cache element type (default f16 for models above 100M parameters, else f32)
+  --gpu-memory <bytes>       GPU memory the model may take, e.g. 4GB, 6GiB or 4000000000 (default: no budget).
+                             Without --context-length, the context shrinks to fit (a note on stderr);
+                             with it, a model that does not fit fails with OutOfMemoryError
   --no-self-check            skip the load-time self-check (layer 0 on the GPU vs float64 on the CPU)
   --json                     print exactly one JSON object (the result) instead of streaming text; nothing on failure
   --verbose                  print stack traces on errors
@@ -79,6 +89,8 @@ const CLI_OPTIONS = {
   quantize: { type: 'string', default: 'none' },
   'quantize-group-size': { type: 'string', default: '32' },
   'keep-embeddings': { type: 'boolean', default: false },
+  'kv-dtype': { type: 'string' },
+  'gpu-memory': { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -128,6 +140,9 @@ export function parseCli(argv: string[]): CliOptions {
   if (!['q4', 'q8', 'none'].includes(values.quantize!)) throw new InvalidArgumentError(`--quantize must be q4, q8 or none, got "${values.quantize}".`);
   if (!['32', '64', '128'].includes(values['quantize-group-size']!)) throw new InvalidArgumentError(`--quantize-group-size must be 32, 64 or 128, got "${values['quantize-group-size']}".`);
   if (values['keep-embeddings'] && values.quantize === 'none') throw new InvalidArgumentError('--keep-embeddings needs --quantize q4 or q8.');
+  const kvDtype = values['kv-dtype'];
+  if (kvDtype !== undefined && !(KV_DTYPES as readonly string[]).includes(kvDtype)) throw new InvalidArgumentError(`--kv-dtype must be one of ${KV_DTYPES.join(', ')}, got "${kvDtype}".`);
+  const gpuMemoryBytes = values['gpu-memory'] === undefined ? undefined : parseByteSize(values['gpu-memory'], '--gpu-memory');
   const seed = Number(values.seed);
   if (!Number.isInteger(seed) || seed < 0) throw new InvalidArgumentError(`--seed must be a non-negative integer, got "${values.seed}".`);
   if (!values.help && values.prompt === undefined) throw new InvalidArgumentError('--prompt is required.');
@@ -151,6 +166,8 @@ export function parseCli(argv: string[]): CliOptions {
     quantize: values.quantize as 'q4' | 'q8' | 'none',
     quantizeGroupSize: Number(values['quantize-group-size']) as 32 | 64 | 128,
     quantizeEmbeddings: !values['keep-embeddings'],
+    kvDtype: kvDtype as KvDtype | undefined,
+    gpuMemoryBytes,
     help: values.help!,
   };
 }

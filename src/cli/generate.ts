@@ -22,7 +22,15 @@ export type CliResult = Omit<GenerationResult, 'adapter'> & {
   runtime: string;
   model: string;
   adapter: { vendor: string; architecture: string; device: string; description: string };
-  memory: { weightsBytes: number; kvBytes: number; scratchBytes: number };
+  /**
+   * GPU bytes allocated, and the peak JavaScript memory of the executor during the load (Node:
+   * heapUsed + external; Chromium: `performance.memory`, or null where the browser has none).
+   */
+  memory: { weightsBytes: number; kvBytes: number; scratchBytes: number; peakJsHeapBytes: number | null };
+  /** The KV cache element type that ran. */
+  kvDtype: 'f16' | 'f32';
+  /** The context the model was loaded with, and why it is shorter than asked for (null when it is not). */
+  context: { length: number; reason: string | null };
   /** Weight formats on the GPU, e.g. ['f16'] or ['q4g32']. */
   weightFormats: string[];
   /** The load-time self-check (null with --no-self-check). */
@@ -46,8 +54,9 @@ export function defaultModelPath(): string {
 }
 
 async function runNode(o: CliOptions, model: string, out: (s: string) => void): Promise<CliResult> {
-  const engine = await createNodeEngine({ model, contextLength: o.contextLength, preferSwiftShader: o.swiftshader, selfCheck: o.selfCheck, kernelConfig: o.kernelConfig, ...quantizeOptions(o), faults: testFaults() });
+  const engine = await createNodeEngine({ model, contextLength: o.contextLength, preferSwiftShader: o.swiftshader, selfCheck: o.selfCheck, kernelConfig: o.kernelConfig, kvDtype: o.kvDtype, gpuMemoryBytes: o.gpuMemoryBytes, ...quantizeOptions(o), faults: testFaults() });
   try {
+    if (engine.info.memoryPlan.reason) process.stderr.write(`Note: ${engine.info.memoryPlan.reason}\n`);
     const it = engine.generate(o.prompt, { maxNewTokens: o.maxNewTokens, decode: o.decode, tree: o.tree, seed: o.seed, chat: o.chat, allowSpecialInContent: o.allowSpecialInContent });
     let r = await it.next();
     while (!r.done) {
@@ -58,7 +67,9 @@ async function runNode(o: CliOptions, model: string, out: (s: string) => void): 
     return {
       ...res, runtime: 'node', model,
       adapter: { vendor: adapter.vendor, architecture: adapter.architecture, device: adapter.device, description: adapter.description },
-      memory: { weightsBytes: engine.info.memory.weightsBytes, kvBytes: engine.info.memory.kvBytes, scratchBytes: engine.info.memory.scratchBytes },
+      memory: { weightsBytes: engine.info.memory.weightsBytes, kvBytes: engine.info.memory.kvBytes, scratchBytes: engine.info.memory.scratchBytes, peakJsHeapBytes: engine.info.memory.peakJsHeapBytes },
+      kvDtype: engine.info.kvDtype,
+      context: { length: engine.info.contextLength, reason: engine.info.memoryPlan.reason },
       weightFormats: engine.info.weightFormats,
       selfCheck: engine.info.selfCheck,
       kernelConfig: { preset: engine.info.kernelConfig.preset, key: engine.info.kernelConfig.key },

@@ -1,7 +1,10 @@
 /**
  * GPU device creation and capability probes.
  *
- * We request only the default limits (so every adapter that runs the suite behaves alike); the
+ * We request the default limits (so every adapter that runs the suite behaves alike), except the two
+ * buffer-size limits, `maxBufferSize` and `maxStorageBufferBindingSize`, which are raised to what the
+ * adapter offers ({@link REQUESTED_BUFFER_LIMITS}): large models need large buffers, and no kernel's
+ * shape depends on them (tensors are split across bindings by rows). The
  * optional features `shader-f16`, `subgroups` and `timestamp-query` are requested when present and
  * not disabled, and recorded in `GpuContext.features`. No kernel requires any of them.
  *
@@ -98,6 +101,9 @@ function trackBuffers(device: GPUDevice): { count: number; bytes: number } {
 
 const OPTIONAL_FEATURES: GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp-query'];
 
+/** The limits requested above the WebGPU defaults, each at the adapter's maximum. Every other limit stays at its default. */
+export const REQUESTED_BUFFER_LIMITS = ['maxBufferSize', 'maxStorageBufferBindingSize'] as const;
+
 /**
  * Creates a device on the best adapter of `gpu`.
  * @throws WebGpuUnavailableError when `gpu` is missing or gives no adapter/device.
@@ -114,7 +120,8 @@ export async function createGpuContext(gpu: GPU | undefined, options: GpuOptions
   const requiredFeatures = disabled.has('all') ? [] : OPTIONAL_FEATURES.filter((f) => adapter.features.has(f) && !disabled.has(f));
   let device: GPUDevice;
   try {
-    device = await adapter.requestDevice({ requiredFeatures });
+    const requiredLimits = Object.fromEntries(REQUESTED_BUFFER_LIMITS.map((k) => [k, adapter.limits[k]]));
+    device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
   } catch (e) {
     throw new WebGpuUnavailableError(`requestDevice failed: ${(e as Error).message}. Close other GPU-heavy tabs and retry.`);
   }

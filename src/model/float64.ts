@@ -142,6 +142,11 @@ export interface KvCache64 {
   k: number[];
   v: number[];
   rows: number;
+  /**
+   * How an element is stored (K after RoPE, V as projected), e.g. rounded to f16 for an f16 KV cache
+   * (the GPU stores f32 results as f16); default: kept in float64.
+   */
+  store?: (x: number) => number;
 }
 
 /** Concatenates the columns of A[T, Na] and B[T, Nb] into [T, Na + Nb]. */
@@ -168,7 +173,8 @@ export function llamaLayer64(x: Arr, positions: Arr, s: LayerShape64, w: LayerWe
   const k = rope64(matmul64(h, w.k, T, Hkv * D, C), positions, T, Hkv, D, s.invFreq);
   const v = matmul64(h, w.v, T, Hkv * D, C);
   const P = cache.rows;
-  for (let i = 0; i < k.length; i++) { cache.k.push(k[i]); cache.v.push(v[i]); }
+  const store = cache.store ?? ((e: number) => e);
+  for (let i = 0; i < k.length; i++) { cache.k.push(store(k[i])); cache.v.push(store(v[i])); }
   cache.rows += T;
   const causal = new Float64Array(T * T);
   for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) causal[i * T + j] = -Infinity;

@@ -8,6 +8,7 @@ import type { KernelConfig, KernelConfigChoice, KernelOverrides } from '../gpu/k
 import type { KernelFaults } from '../gpu/kernel.js';
 import type { LlamaConfig } from '../model/config.js';
 import type { LoadProgress } from '../model/loader.js';
+import type { KvDtype, MemoryPlan } from '../model/memory-plan.js';
 
 /** Options for {@link ExecutorApi.load}. */
 export interface LoadOptions {
@@ -25,9 +26,15 @@ export interface LoadOptions {
   /** Cap on rows per forward (prefill chunk size); default and maximum 128. */
   maxRows?: number;
   /**
-   * Refuse, before allocating anything, a model whose weights + KV cache + scratch exceed this many
-   * GPU bytes (LimitTooLowError with the numbers). Default: no budget.
+   * GPU memory the model may take in all (weights + KV cache + scratch), bytes; WebGPU cannot report
+   * free memory, so this is the user's word for it. Checked by the memory plan
+   * (src/model/memory-plan.ts) before anything is allocated: when the model does not fit and
+   * `contextLength` was not given, the largest context that fits is used (`ModelInfo.memoryPlan.reason`
+   * says so); otherwise the load fails with OutOfMemoryError naming required and allowed bytes.
+   * Default: no budget (only the device's buffer limits are checked).
    */
+  gpuMemoryBytes?: number;
+  /** @deprecated Use {@link gpuMemoryBytes} (same meaning; ignored when both are given). */
   memoryBudgetBytes?: number;
   /**
    * Load-time weight quantization (issue 12): `q4` or `q8` quantizes every weight matrix on the CPU
@@ -36,7 +43,7 @@ export interface LoadOptions {
    * {@link quantizeGroupSize} input features, f16 scales); `none` (default) keeps the file dtype.
    * Matmuls then dequantize in registers with f32 accumulation, in the same reduction order for every
    * row count, so TR-Jacobi stays token-for-token identical to AR. A pre-quantized checkpoint
-   * (compressed-tensors, GPTQ) loads in its own format; this option must then be `none`.
+   * (compressed-tensors, GPTQ) keeps its own format; this option then applies to its dense matrices (e.g. an lm_head the checkpoint left unquantized).
    */
   quantize?: 'q4' | 'q8' | 'none';
   /** Input features per quantization group for {@link quantize}: 32 (default, q4f16_1), 64 or 128. */
@@ -46,6 +53,12 @@ export interface LoadOptions {
    * them dense (16-bit files keep their dtype, f32 files are rounded to f16).
    */
   quantizeEmbeddings?: boolean;
+  /**
+   * Element type of the KV cache: `f16` (two halves per u32 word; `shader-f16` is not needed; K
+   * rounded after RoPE, V as projected) or `f32`. Default: f16 for models above 100M parameters
+   * (counted from config.json), f32 below. Decoding stays lossless (TR-Jacobi = AR) in both.
+   */
+  kvDtype?: KvDtype;
   /**
    * Kernel configuration (src/gpu/kernel-config.ts): `auto` (default) follows the adapter (`cpu` on
    * a fallback adapter, else `gpu`); `gpu` forces what a GPU gets, on any adapter.
@@ -114,8 +127,18 @@ export interface ModelInfo {
   maxRows: number;
   adapter: AdapterSummary;
   features: { shaderF16: boolean; subgroups: boolean; timestampQuery: boolean };
-  /** GPU bytes allocated. */
-  memory: { weightsBytes: number; kvBytes: number; scratchBytes: number; weightBuffers: number; kvBuffers: number };
+  /**
+   * GPU bytes allocated, and the peak JavaScript memory of the worker during the load
+   * (`peakJsHeapBytes`: Node heapUsed + external; Chromium `performance.memory`; null elsewhere).
+   */
+  memory: { weightsBytes: number; kvBytes: number; scratchBytes: number; weightBuffers: number; kvBuffers: number; peakJsHeapBytes: number | null };
+  /** Element type of the KV cache (`LoadOptions.kvDtype` or its default). */
+  kvDtype: KvDtype;
+  /**
+   * The memory plan the load followed (src/model/memory-plan.ts): planned bytes, the budget, the
+   * context chosen and, when it is shorter than the one requested, `reason`.
+   */
+  memoryPlan: MemoryPlan;
   /** Weight formats found, e.g. ['f16']. */
   weightFormats: string[];
   /** The load-time self-check's result; null when it was skipped (`selfCheck: false`). */
@@ -128,8 +151,10 @@ export interface ModelInfo {
   kernelConfig: KernelConfig & { key: string };
   /**
    * The device limits the kernels run under (names as in `GPUSupportedLimits`). The device is
-   * requested with the WebGPU default limits (src/gpu/context.ts), so on every adapter these are
-   * the spec's defaults, e.g. 16384 bytes of workgroup memory and 256 invocations per workgroup.
+   * requested with the WebGPU default limits except `maxBufferSize` and
+   * `maxStorageBufferBindingSize`, which are raised to what the adapter offers (src/gpu/context.ts):
+   * the kernels stay within the defaults (e.g. 16384 bytes of workgroup memory, 256 invocations per
+   * workgroup), only larger buffers are allowed.
    */
   deviceLimits: DeviceLimits;
 }

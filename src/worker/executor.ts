@@ -9,7 +9,7 @@
  * (`src/gpu/scope.ts`). Kernel needs are checked against the device limits when the pipelines are
  * made at load, and the load ends with the self-check (`selfcheck.ts`).
  */
-import { BusyError, ContextOverflowError, DeviceLostError, InvalidArgumentError, KvLengthMismatchError, LimitTooLowError, MsnError, UnknownMaskError } from '../errors.js';
+import { BusyError, ContextOverflowError, DeviceLostError, InvalidArgumentError, KvLengthMismatchError, MsnError, OutOfMemoryError, UnknownMaskError } from '../errors.js';
 import { adapterName, createGpuContext, type GpuContext } from '../gpu/context.js';
 import { encodePasses } from '../gpu/kernel.js';
 import { openErrorScopes, toMsnError, type CaughtGpuError } from '../gpu/scope.js';
@@ -22,6 +22,10 @@ import { chooseKernelConfig, kernelConfigKey } from '../gpu/kernel-config.js';
 import { DEVICE_LIMIT_NAMES, TREE_ROOM, type DeviceLimits, type ExecutorApi, type ForwardRequest, type ForwardResult, type LoadOptions, type ModelInfo } from './api.js';
 import { JACOBI_CANDIDATES } from '../decode/tree.js';
 import { LlamaGpu } from './llama.js';
+import { HeapSampler } from './heap.js';
+import { KV_DTYPES } from '../kernels/kv-format.js';
+import { defaultKvDtype, denseFormat, fileWeightDtype, memoryAdvice, planMemory, qgroupFormat, type MemoryPlan } from '../model/memory-plan.js';
+import type { TensorDtype } from '../model/dtype.js';
 import { runSelfCheck, SelfCheckCapture, SELF_CHECK_LAYER } from './selfcheck.js';
 
 function checkMaskDiagonal(mask: ArrayLike<number>, T: number): void {
@@ -71,26 +75,37 @@ export class Executor implements ExecutorApi {
     ctx.lost.then((e) => {
       if (this.#ctx === ctx) this.#lost = e;
     });
+    const heap = new HeapSampler();
+    let plan: MemoryPlan | null = null;
     try {
       const src = createModelSource(model);
       const desc = await describeModel(src);
       const cfg = desc.config;
-      const contextLength = options.contextLength ?? Math.min(cfg.maxPositionEmbeddings, 4096);
-      if (!Number.isInteger(contextLength) || contextLength < 2) throw new InvalidArgumentError(`contextLength must be an integer ≥ 2, got ${contextLength}.`);
+      if (options.contextLength !== undefined && (!Number.isInteger(options.contextLength) || options.contextLength < 2)) throw new InvalidArgumentError(`contextLength must be an integer ≥ 2, got ${options.contextLength}.`);
+      const kvDtype = options.kvDtype ?? defaultKvDtype(cfg);
+      if (!KV_DTYPES.includes(kvDtype)) throw new InvalidArgumentError(`kvDtype must be one of ${KV_DTYPES.join(', ')}, got ${JSON.stringify(kvDtype)}.`);
+      const budget = options.gpuMemoryBytes ?? options.memoryBudgetBytes;
+      if (budget !== undefined && !(Number.isSafeInteger(budget) && budget > 0)) throw new InvalidArgumentError(`gpuMemoryBytes must be a positive integer (bytes), got ${budget}.`);
       const faults = options.faults ?? {};
       const kernels = chooseKernelConfig(ctx.adapter, options.kernelConfig, { ...options.kernelOverrides, matmulLanes: options.matmulLanes });
+      // The memory plan, before anything is allocated: it may shorten a context the user did not fix.
       const quant = weightQuantization(options);
-      const m = new LlamaGpu(ctx, cfg, contextLength, TREE_ROOM, kernels, options.maxRows, faults, quant);
+      const fileDtype = fileWeightDtype(cfg, desc.totalBytes);
+      const denseEmbed: TensorDtype = fileDtype === 'F32' ? 'F16' : fileDtype;
+      const pre = desc.quantization;
+      const format = pre ? qgroupFormat(pre.bits, pre.group ?? 128, 'f16', quant && quant.embeddings ? null : fileDtype)
+        : quant ? qgroupFormat(quant.bits, quant.group, 'f16', quant.embeddings ? null : denseEmbed)
+        : denseFormat(fileDtype);
+      plan = planMemory({
+        config: cfg, format, kvDtype, contextLength: options.contextLength, treeRoom: TREE_ROOM, q4: quant?.bits === 4 || pre?.bits === 4,
+        maxRows: options.maxRows, limits: { maxBindingBytes: ctx.limits.maxBindingBytes, maxBufferBytes: ctx.limits.maxBufferBytes }, budgetBytes: budget,
+      });
+      const contextLength = plan.contextLength;
+      const m = new LlamaGpu(ctx, cfg, contextLength, TREE_ROOM, kernels, options.maxRows, faults, kvDtype, quant);
       this.#model = m;
-      if (options.memoryBudgetBytes !== undefined) {
-        const plan = m.plannedBytes();
-        const need = (desc.totalBytes ?? 0) + plan.kv + plan.scratch;
-        if (need > options.memoryBudgetBytes) {
-          throw new LimitTooLowError('GPU memory budget (bytes)', options.memoryBudgetBytes, need, `Weights ${desc.totalBytes ?? '?'} + KV cache ${plan.kv} + scratch ${plan.scratch} bytes: use a smaller model or contextLength.`);
-        }
-      }
       const capture = options.selfCheck === false ? null : new SelfCheckCapture(cfg, quant);
       const seen = await streamWeights(desc, (n) => m.target(n) !== null, async (name, dtype, shape, bytes) => {
+        heap.sample();
         await m.addTensor(name, dtype, shape, bytes);
         capture?.offer(name, dtype, shape, bytes);
       }, onProgress, undefined, async (t) => {
@@ -98,6 +113,7 @@ export class Executor implements ExecutorApi {
         capture?.offerQuantized(t);
       });
       await m.finish(seen);
+      const peakJsHeapBytes = heap.stop();
       await ctx.device.queue.onSubmittedWorkDone();
       this.#throwUncaptured('the model load');
       this.#model = m;
@@ -113,7 +129,9 @@ export class Executor implements ExecutorApi {
         maxRows: m.dims.maxRows,
         adapter: ctx.adapter,
         features: ctx.features,
-        memory: { weightsBytes: m.weightsBytes, kvBytes: m.kvBytes, scratchBytes: m.scratchBytes, weightBuffers: m.weightBuffers, kvBuffers: m.kvBuffers },
+        memory: { weightsBytes: m.weightsBytes, kvBytes: m.kvBytes, scratchBytes: m.scratchBytes, weightBuffers: m.weightBuffers, kvBuffers: m.kvBuffers, peakJsHeapBytes },
+        kvDtype,
+        memoryPlan: plan,
         weightFormats: m.weightFormats,
         selfCheck: null,
         kernelConfig: { ...kernels, key: kernelConfigKey(kernels) },
@@ -122,13 +140,21 @@ export class Executor implements ExecutorApi {
       if (options.warmup !== false) await this.#warmup();
       if (faults.corruptWeight) m.corruptWeight(SELF_CHECK_LAYER);
       if (capture) {
-        this.#info.selfCheck = await runSelfCheck(capture, m.dims.Cp, m.dims.maxRows, (tokens, positions, P) => this.#runLayers(tokens, positions, P, SELF_CHECK_LAYER + 1), adapterName(ctx.adapter));
+        this.#info.selfCheck = await runSelfCheck(capture, m.dims.Cp, m.dims.maxRows, (tokens, positions, P) => this.#runLayers(tokens, positions, P, SELF_CHECK_LAYER + 1), adapterName(ctx.adapter), kvDtype);
         await this.reset();
       }
       if (faults.destroyScratch) m.b.act.destroy();
       return this.#info;
     } catch (e) {
+      heap.stop();
       await this.dispose();
+      // A real allocation failure is the same typed error as the plan's, with the plan's numbers.
+      if (e instanceof OutOfMemoryError && plan && e.detail.requiredBytes === undefined) {
+        throw new OutOfMemoryError(String(e.detail.what), e.detail.bytes as number | undefined, {
+          requiredBytes: plan.totalBytes, allowedBytes: plan.budgetBytes, weightsBytes: plan.weightsBytes, kvBytes: plan.kvBytes, scratchBytes: plan.scratchBytes,
+          contextLength: plan.contextLength, advice: memoryAdvice(plan),
+        });
+      }
       throw e;
     }
   }

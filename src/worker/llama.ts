@@ -13,16 +13,18 @@ import { LimitTooLowError, ModelFormatError, UnsupportedModelError } from '../er
 import { adapterName, type GpuContext } from '../gpu/context.js';
 import { KernelCache, ParamArena, roundUp, type KernelDef, type KernelFaults, type Pass } from '../gpu/kernel.js';
 import { withErrorScopes } from '../gpu/scope.js';
-import { ATTENTION, attentionKernel, attentionPipelines, attentionPass, causalMask, ATTENTION_MAX_T } from '../kernels/attention.js';
+import { attentionKernel, attentionPipelines, attentionPass, causalMask, ATTENTION_MAX_T } from '../kernels/attention.js';
 import { embedConstants, embedKernel, embedPass } from '../kernels/embed.js';
-import { KV_COMPACT, kvCompactPass, MAX_COMPACT_ROWS } from '../kernels/kv_compact.js';
+import { kvCompactPass, MAX_COMPACT_ROWS } from '../kernels/kv_compact.js';
+import { kvKernels, type KvKernels } from '../kernels/kv-format.js';
 import { kernelFor, MATMUL_ROW_CASES, matmulConstants, matmulPass, type MatmulConfig } from '../kernels/matmul.js';
 import type { KernelConfig } from '../gpu/kernel-config.js';
 import { RMSNORM, rmsnormPass } from '../kernels/rmsnorm.js';
-import { ROPE_KV_APPEND, ropeKvAppendPass } from '../kernels/rope_kv_append.js';
+import { ropeKvAppendPass } from '../kernels/rope_kv_append.js';
 import { SWIGLU, swigluPass } from '../kernels/swiglu.js';
 import { TOPK, topkPass, MAX_TOPK } from '../kernels/topk.js';
 import type { LlamaConfig } from '../model/config.js';
+import { KV_ELEMENT_BYTES, llamaDims, planSizes, type Dims, type KvDtype, type MatrixFormat } from '../model/memory-plan.js';
 import type { TensorDtype } from '../model/dtype.js';
 import { buildRopeTable, ropeInvFreq } from '../model/rope.js';
 import { WeightMatrix, allocBuffer, uploadVectorF32 } from '../model/weights.js';
@@ -52,12 +54,7 @@ interface Slab {
   layers: number;
 }
 
-/** Sizes derived from the config (glossary letters). */
-export interface Dims {
-  C: number; Cp: number; H: number; Hkv: number; D: number; HD: number; HDp: number;
-  QKV: number; QKVp: number; F: number; Fp: number; GUp: number; V: number; Vp: number; L: number;
-  Smax: number; maxRows: number; rowF: number;
-}
+export type { Dims };
 
 export class LlamaGpu {
   readonly cache: KernelCache;
@@ -65,6 +62,8 @@ export class LlamaGpu {
   readonly matmul: MatmulConfig;
   /** Attention softmax block = workgroup size (engine-wide for determinism). */
   readonly attnBlock: number;
+  /** The kernels of the KV element type (f32: the default kernels; f16: two halves per u32). */
+  readonly kv: KvKernels;
   readonly #device: GPUDevice;
   readonly #maxPerDim: number;
   readonly #matrices = new Map<string, WeightMatrix>();
@@ -86,37 +85,29 @@ export class LlamaGpu {
   /**
    * @param kernels the engine's kernel configuration (src/gpu/kernel-config.ts: `chooseKernelConfig`).
    * @param faults test-only kernel faults (`LoadOptions.faults`).
-   */
-  /**
+   * @param kvDtype KV cache element type (`LoadOptions.kvDtype`).
+   * @throws LimitTooLowError when one activation row does not fit a binding; UnsupportedModelError
+   *   for an f16 KV cache with an odd row length Hkv·D.
    * @param quant load-time quantization of the weight matrices (`LoadOptions.quantize`), or null to
    *   keep them in their file dtype.
    */
-  constructor(readonly ctx: GpuContext, readonly cfg: LlamaConfig, contextLength: number, treeRoom: number, readonly kernels: KernelConfig, maxRows = 128, faults?: KernelFaults, readonly quant: WeightQuantization | null = null) {
+  constructor(readonly ctx: GpuContext, readonly cfg: LlamaConfig, readonly contextLength: number, readonly treeRoom: number, readonly kernels: KernelConfig, maxRows = 128, faults?: KernelFaults, readonly kvDtype: KvDtype = 'f32', readonly quant: WeightQuantization | null = null) {
     this.#device = ctx.device;
     this.#maxPerDim = ctx.limits.maxWorkgroupsPerDimension;
     this.cache = new KernelCache(ctx.device, { limits: ctx.limits.kernel, adapter: adapterName(ctx.adapter), faults });
     this.matmul = kernels.matmul;
     this.attnBlock = kernels.attention.block;
-    const C = cfg.hiddenSize; const H = cfg.numHeads; const Hkv = cfg.numKvHeads; const D = cfg.headDim;
-    const F = cfg.intermediateSize; const V = cfg.vocabSize;
-    const HD = H * D; const QKV = (H + 2 * Hkv) * D;
-    const dims = {
-      C, Cp: roundUp(C, 8), H, Hkv, D, HD, HDp: roundUp(HD, 8), QKV, QKVp: roundUp(QKV, 8), F, Fp: roundUp(F, 8), GUp: roundUp(2 * F, 8),
-      V, Vp: roundUp(V, 8), L: cfg.numLayers, Smax: contextLength + treeRoom, maxRows: 0, rowF: Hkv * D,
-    };
-    const maxRowBytes = 4 * Math.max(dims.Cp, dims.QKVp, dims.GUp, dims.Vp, dims.HDp);
-    dims.maxRows = Math.min(maxRows, 128, ATTENTION_MAX_T, Math.floor(ctx.limits.maxBindingBytes / maxRowBytes));
-    if (dims.maxRows < 1) throw new LimitTooLowError('maxStorageBufferBindingSize', ctx.limits.maxBindingBytes, maxRowBytes, 'One activation row of this model does not fit one binding.');
-    this.dims = dims;
+    this.dims = llamaDims(cfg, contextLength, treeRoom, Math.min(maxRows, ATTENTION_MAX_T), ctx.limits.maxBindingBytes);
+    this.kv = kvKernels(kvDtype, this.dims.rowF);
   }
 
-  /** GPU bytes the KV cache and scratch buffers will take (weights excluded). */
-  plannedBytes(): { kv: number; scratch: number } {
-    const d = this.dims;
-    const T = d.maxRows;
-    const kv = 2 * d.L * d.Smax * d.rowF * 4;
-    const scratch = 4 * (T * (2 * d.Cp + d.QKVp + d.HDp + d.GUp + d.Fp + d.Vp + 2 * 16 + 2) + d.Smax * d.D + 8 * T * T);
-    return { kv, scratch };
+  /**
+   * GPU bytes this model will allocate with weight format `format` (src/model/memory-plan.ts, the
+   * one place the sizes are computed): weights, KV cache, scratch.
+   */
+  plannedBytes(format: MatrixFormat): { weights: number; kv: number; scratch: number } {
+    const s = planSizes({ config: this.cfg, format, kvDtype: this.kvDtype, treeRoom: this.treeRoom, maxRows: this.dims.maxRows, limits: { maxBindingBytes: this.ctx.limits.maxBindingBytes, maxBufferBytes: this.ctx.limits.maxBufferBytes } }, this.contextLength);
+    return { weights: s.weightsBytes, kv: s.kvBytes, scratch: s.scratchBytes };
   }
 
   // ---------------------------------------------------------------- weights
@@ -264,11 +255,11 @@ export class LlamaGpu {
 
   /** Every pipeline a forward of this model can use: the embedding and matmuls per weight format (one per row class of MATMUL_ROW_CASES), and the rest. */
   #pipelines(): Array<[KernelDef, Record<string, number>]> {
-    const list: Array<[KernelDef, Record<string, number>]> = [[this.#embed.embedKernel, embedConstants(this.#embed.fmt)], ...attentionPipelines(this.kernels.attention, this.dims.H / this.dims.Hkv).map((c): [KernelDef, Record<string, number>] => [ATTENTION, c])];
+    const list: Array<[KernelDef, Record<string, number>]> = [[this.#embed.embedKernel, embedConstants(this.#embed.fmt)], ...attentionPipelines(this.kernels.attention, this.dims.H / this.dims.Hkv).map((c): [KernelDef, Record<string, number>] => [this.kv.attention, c])];
     const rowCases = MATMUL_ROW_CASES.filter((T) => T <= this.dims.maxRows); // one pipeline per row class (the cache merges equal ones)
     const kernels = new Map([...this.#matrices.values()].map((m) => [`${m.kernel.name}|${m.fmt}`, m] as const)); // one per (kernel, format)
     for (const m of kernels.values()) for (const T of rowCases) list.push([m.kernel, matmulConstants(this.matmul, m.fmt, T)]);
-    for (const def of [RMSNORM, ROPE_KV_APPEND, SWIGLU, TOPK, KV_COMPACT]) list.push([def, {}]);
+    for (const def of [RMSNORM, this.kv.ropeKvAppend, SWIGLU, TOPK, this.kv.kvCompact]) list.push([def, {}]);
     return list;
   }
 
@@ -283,9 +274,9 @@ export class LlamaGpu {
       this.scratchBytes += buf.size;
       return buf;
     };
-    // KV slabs: K and V buffers [layers, Smax, Hkv·D] f32, as many layers per buffer as one binding allows.
-    const perLayer = d.Smax * d.rowF * 4;
-    const lps = Math.min(d.L, Math.floor(this.ctx.limits.maxBindingBytes / perLayer));
+    // KV slabs: K and V buffers [layers, Smax, Hkv·D] in the KV dtype, as many layers per buffer as one binding allows.
+    const perLayer = d.Smax * d.rowF * KV_ELEMENT_BYTES[this.kvDtype];
+    const lps = Math.min(d.L, Math.floor(Math.min(this.ctx.limits.maxBindingBytes, this.ctx.limits.maxBufferBytes) / perLayer));
     if (lps < 1) throw new LimitTooLowError('maxStorageBufferBindingSize', this.ctx.limits.maxBindingBytes, perLayer, 'One layer of the KV cache does not fit one binding: lower contextLength.');
     for (let l0 = 0; l0 < d.L; l0 += lps) {
       const n = Math.min(lps, d.L - l0);
@@ -341,10 +332,10 @@ export class LlamaGpu {
       mm(l.down, b.act, b.x, `down${i}`);
     });
     this.#slabs.forEach((s, j) => {
-      set(`ropeAppend:${j}`, c.bind(c.get(ROPE_KV_APPEND), [b.qkv, b.pos, b.rope, s.k, s.v]));
-      set(`attention:${j}`, c.bind(attentionKernel(c, this.kernels.attention), [b.qkv, s.k, s.v, b.masks, b.attn]));
-      set(`compactK:${j}`, c.bind(c.get(KV_COMPACT), [s.k]));
-      set(`compactV:${j}`, c.bind(c.get(KV_COMPACT), [s.v]));
+      set(`ropeAppend:${j}`, c.bind(c.get(this.kv.ropeKvAppend), [b.qkv, b.pos, b.rope, s.k, s.v]));
+      set(`attention:${j}`, c.bind(attentionKernel(c, this.kernels.attention, this.kv.attention), [b.qkv, s.k, s.v, b.masks, b.attn]));
+      set(`compactK:${j}`, c.bind(c.get(this.kv.kvCompact), [s.k]));
+      set(`compactV:${j}`, c.bind(c.get(this.kv.kvCompact), [s.v]));
     });
     set('final', c.bind(c.get(RMSNORM), [b.x, this.#finalNorm, b.h]));
     mm(this.#lmHead, b.h, b.logits, 'lm_head');
@@ -358,7 +349,7 @@ export class LlamaGpu {
     if (src.length > MAX_COMPACT_ROWS) throw new Error(`kv_compact: at most ${MAX_COMPACT_ROWS} rows, got ${src.length}`);
     if (src.every((s, i) => s === P + i)) return [];
     return this.#slabs.flatMap((s, j) => ['K', 'V'].map((kv) =>
-      kvCompactPass(this.cache, this.#bg.get(`compact${kv}:${j}`)!, { src, P, rowWords: this.dims.rowF, Smax: this.dims.Smax, layers: s.layers })));
+      kvCompactPass(this.cache, this.#bg.get(`compact${kv}:${j}`)!, { src, P, rowWords: this.dims.rowF / this.kv.elementsPerWord, Smax: this.dims.Smax, layers: s.layers }, this.kv.kvCompact)));
   }
 
   /**
@@ -384,8 +375,8 @@ export class LlamaGpu {
       const sj = this.#slabs.findIndex((s) => i >= s.layer0 && i < s.layer0 + s.layers);
       passes.push(rmsnormPass(c, mpd, bg(`in${i}`), { T, C: d.C, stride: d.Cp, eps: this.cfg.rmsNormEps }));
       mm(this.#layers[i].qkv, `qkv${i}`, d.Cp, d.QKVp, false);
-      passes.push(ropeKvAppendPass(c, mpd, bg(`ropeAppend:${sj}`), { T, P, H: d.H, Hkv: d.Hkv, D: d.D, stride: d.QKVp, kBase, vBase, Smax: d.Smax }));
-      passes.push(attentionPass(c, bg(`attention:${sj}`), { T, P, H: d.H, Hkv: d.Hkv, D: d.D, qStride: d.QKVp, outStride: d.HDp, kBase, vBase, maskBase: mask.base, maskStride: mask.stride, Smax: d.Smax, visible: mask.visible }, this.kernels.attention));
+      passes.push(ropeKvAppendPass(c, mpd, bg(`ropeAppend:${sj}`), { T, P, H: d.H, Hkv: d.Hkv, D: d.D, stride: d.QKVp, kBase, vBase, Smax: d.Smax }, this.kv.ropeKvAppend));
+      passes.push(attentionPass(c, bg(`attention:${sj}`), { T, P, H: d.H, Hkv: d.Hkv, D: d.D, qStride: d.QKVp, outStride: d.HDp, kBase, vBase, maskBase: mask.base, maskStride: mask.stride, Smax: d.Smax, visible: mask.visible, kvBytes: this.kv.elementBytes }, this.kernels.attention, this.kv.attention));
       mm(this.#layers[i].o, `o${i}`, d.HDp, d.Cp, true);
       passes.push(rmsnormPass(c, mpd, bg(`post${i}`), { T, C: d.C, stride: d.Cp, eps: this.cfg.rmsNormEps }));
       mm(this.#layers[i].gu, `gu${i}`, d.Cp, d.GUp, false);

@@ -25,6 +25,8 @@ import { DTYPE_BYTES, decodeToF32, encodeFromF32, type TensorDtype } from '../mo
 import { dequantizeRows, pickRows, quantizeRows, type WeightQuantization } from '../model/quantize.js';
 import { dequantizeQuantized, type QuantizedTensor } from '../model/prequant.js';
 import { llamaLayer64, type KvCache64, type LayerWeights64 } from '../model/float64.js';
+import { f16ToF32, f32ToF16 } from '../model/dtype.js';
+import type { KvDtype } from '../model/memory-plan.js';
 import { ropeInvFreq } from '../model/rope.js';
 import type { SelfCheckReport } from './api.js';
 import { announceSyncStep } from './heartbeat.js';
@@ -163,6 +165,7 @@ export class SelfCheckCapture {
  * @param runGpu runs layers 0..{@link SELF_CHECK_LAYER} on the GPU for `tokens` at `positions`,
  *   appended at KV row `P`, and returns the residual stream after them, [T, Cp] f32 (Cp = row stride).
  * @param adapter the adapter as named in the error.
+ * @param kvDtype the KV cache element type: with f16, the float64 side rounds K and V to f16 as the GPU stores them.
  * @throws SelfCheckError when the GPU and float64 outputs differ by more than the tolerance, or
  *   one is finite where the other is not. Elements that are non-finite in both (the model's own
  *   NaN or infinity) are counted in `nonFinite`, not failed: this check judges the GPU, and decoding
@@ -174,6 +177,7 @@ export async function runSelfCheck(
   maxRows: number,
   runGpu: (tokens: number[], positions: number[], P: number) => Promise<Float32Array>,
   adapter: string,
+  kvDtype: KvDtype = 'f32',
 ): Promise<SelfCheckReport> {
   const t0 = performance.now();
   const cfg = capture.cfg;
@@ -191,7 +195,8 @@ export async function runSelfCheck(
   };
   const w = cpu('decoding layer 0', () => capture.weights());
   const emb = capture.embeddings();
-  const cache: KvCache64 = { k: [], v: [], rows: 0 };
+  // An f16 KV cache: K and V rounded as the GPU stores them (f32, then f16 round-to-nearest-even).
+  const cache: KvCache64 = { k: [], v: [], rows: 0, store: kvDtype === 'f16' ? (x) => f16ToF32(f32ToF16(x)) : undefined };
   const gpuRows: Float32Array[] = [];
   const refRows: Float64Array[] = [];
   let P = 0;

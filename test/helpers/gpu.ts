@@ -2,6 +2,8 @@
 import { createNodeGpu } from '../../src/gpu/node.js';
 import { createGpuContext, type GpuContext } from '../../src/gpu/context.js';
 import { KernelCache, ParamArena, encodePasses, type Pass } from '../../src/gpu/kernel.js';
+import { WEBGPU_DEFAULT_LIMITS as API_DEFAULT_LIMITS } from '../../src/worker/api.js';
+import { expect } from 'vitest';
 
 let ctxPromise: Promise<GpuContext> | undefined;
 
@@ -113,5 +115,9 @@ export function randomData(n: number, seed: number, outliers = true): Float32Arr
  */
 export const KERNEL_CONFIGS = ['cpu', 'gpu'] as const;
 
-/** The WebGPU spec's default limits (src/worker/api.ts), which every engine's device must report. */
-export { WEBGPU_DEFAULT_LIMITS } from '../../src/worker/api.js';
+/**
+ * The limits every engine's device must report: the WebGPU spec's defaults (src/worker/api.ts),
+ * except `maxBufferSize` and `maxStorageBufferBindingSize`, which are the adapter's own (raised at
+ * device creation, src/gpu/context.ts; test/model/memory-plan.test.ts checks their exact values).
+ */
+export const WEBGPU_DEFAULT_LIMITS = { ...API_DEFAULT_LIMITS, maxBufferSize: expect.any(Number), maxStorageBufferBindingSize: expect.any(Number) };

@@ -1,13 +1,14 @@
 // The `kv` override point hosts packed KV formats: RoPE/KV-append stores 4 consecutive elements of one
 // KV row per call (bit-identical to the old one-pair-per-thread kernel), compaction copies storage
 // words, attention's Pass.reads takes the element size; a packed f16 variant (2 elements per u32)
-// runs through all three. Also Pass.reads of kv_compact (load-counting variant) and RoPE/KV-append.
+// runs through all three (the shipped f16 variants of src/kernels/kv-format.ts). Also Pass.reads of kv_compact (load-counting variant) and RoPE/KV-append.
 import { describe, expect, it } from 'vitest';
 import oldRopeCode from '../fixtures/wgsl/rope_kv_append.pairs.wgsl';
 import { type KernelDef, ceilDiv, flatGrid, roundUp } from '../../src/gpu/kernel.js';
 import { kernelPreset } from '../../src/gpu/kernel-config.js';
 import { ATTENTION, causalMask } from '../../src/kernels/attention.js';
 import { KV_COMPACT, kvCompactPass } from '../../src/kernels/kv_compact.js';
+import { kvKernels } from '../../src/kernels/kv-format.js';
 import { overridePoint } from '../../src/kernels/override.js';
 import { ROPE_KV_APPEND, ropeKvAppendPass } from '../../src/kernels/rope_kv_append.js';
 import { decodeToF32 } from '../../src/model/dtype.js';
@@ -18,17 +19,9 @@ import { expectClose, type Rig, randomData, readU32, rng, run, storage, testRig 
 /** The pre-change kernel: one thread per RoPE pair, f32 stores of single elements. */
 const OLD_ROPE: KernelDef = { name: 'rope_kv_append.pairs', code: oldRopeCode, bindings: ['rw', 'read', 'read', 'rw', 'rw'], params: 'uuuuuuuuu' };
 
-/** f16 KV: two elements per u32 word (element 2w in the low half), as issue 12 will add. */
-const F16_ROPE = overridePoint(ROPE_KV_APPEND, 'kv', `
-@group(0) @binding(3) var<storage, read_write> Kc: array<u32>;
-@group(0) @binding(4) var<storage, read_write> Vc: array<u32>;
-fn storeK4(row: u32, e0: u32, v: vec4<f32>) { let w = (row * p.rowElems + e0) / 2u; Kc[w] = pack2x16float(v.xy); Kc[w + 1u] = pack2x16float(v.zw); }
-fn storeV4(row: u32, e0: u32, v: vec4<f32>) { let w = (row * p.rowElems + e0) / 2u; Vc[w] = pack2x16float(v.xy); Vc[w + 1u] = pack2x16float(v.zw); }
-`, 'f16');
-const F16_COMPACT = overridePoint(KV_COMPACT, 'kv', `
-@group(0) @binding(0) var<storage, read_write> KV: array<u32>;
-fn copyKV(dst: u32, src: u32) { KV[dst] = KV[src]; }
-`, 'f16');
+/** f16 KV: two elements per u32 word (element 2w in the low half): the shipped variants (src/kernels/kv-format.ts). */
+const F16_ROPE = kvKernels('f16', 2).ropeKvAppend;
+const F16_COMPACT = kvKernels('f16', 2).kvCompact;
 /** kv_compact whose word loads also add their bytes to a counter (binding 1). */
 const COUNTING_COMPACT = overridePoint(KV_COMPACT, 'kv', `
 @group(0) @binding(0) var<storage, read_write> KV: array<u32>;

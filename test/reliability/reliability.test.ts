@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createNodeEngine } from '../../src/engine/node.js';
 import type { Engine } from '../../src/engine/engine.js';
-import { AbortedError, BusyError, DeviceLostError, IntegrityError, LimitTooLowError, ModelFormatError, OutOfMemoryError } from '../../src/errors.js';
+import { AbortedError, BusyError, DeviceLostError, IntegrityError, ModelFormatError, OutOfMemoryError } from '../../src/errors.js';
 import { allocBuffer } from '../../src/model/weights.js';
 import { fixturePath, golden } from '../helpers/fixtures.js';
 
@@ -74,10 +74,10 @@ describe('GPU faults', () => {
   });
 
   it('a model above the memory budget is refused up front with the numbers', async () => {
-    const err = await engine(fixturePath('tiny-gqa-f32'), { memoryBudgetBytes: 100_000 }).then(() => null, (e) => e);
-    expect(err).toBeInstanceOf(LimitTooLowError);
-    expect(err.message).toMatch(/budget.*100000.*but \d+ is required/);
-    const ok = await engine(fixturePath('tiny-gqa-f32'), { memoryBudgetBytes: 64_000_000 });
+    const err = await engine(fixturePath('tiny-gqa-f32'), { gpuMemoryBytes: 100_000 }).then(() => null, (e) => e);
+    expect(err).toBeInstanceOf(OutOfMemoryError);
+    expect(err.message).toMatch(/needs \d+ bytes, but 100000 are allowed/);
+    const ok = await engine(fixturePath('tiny-gqa-f32'), { gpuMemoryBytes: 64_000_000 });
     expect(ok.info.memory.weightsBytes).toBeGreaterThan(0);
   });
 
