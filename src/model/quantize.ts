@@ -179,14 +179,20 @@ export function dequantizeRows(m: QuantizedMatrix): Float32Array {
 
 /** 'f16' when every scale is exactly an f16 number that is normal or 0 (so the kernel's f16 decode is exact everywhere), else 'f32'. */
 export function scaleStorage(scales: Float32Array): ScaleDtype {
-  for (const s of scales) if (!(s === 0 || (Math.abs(s) >= F16_MIN_NORMAL && toF16Value(s) === s))) return 'f32';
+  for (const s of scales) if (!f16Scale(s)) return 'f32';
   return 'f16';
+}
+
+/** Whether a scale can be stored as f16: exactly an f16 number that is normal or 0 (WGSL may flush f16 subnormals). */
+function f16Scale(s: number): boolean {
+  return s === 0 || (Math.abs(s) >= F16_MIN_NORMAL && toF16Value(s) === s);
 }
 
 /**
  * Scales [N, groups] (f32 values) as stored on the GPU: f32 words [N, groups], or f16 [N, ceil(groups/2)]
  * (two per u32, the even group in the low half).
- * @throws InvalidArgumentError when `dtype` is 'f16' and a scale is not exactly f16 ({@link scaleStorage}).
+ * @throws InvalidArgumentError when `dtype` is 'f16' and a scale is not exactly a normal f16 number or 0
+ *   (what {@link scaleStorage} refuses; an f16 subnormal too).
  */
 export function packScales(scales: Float32Array, N: number, groups: number, dtype: ScaleDtype): Uint32Array {
   if (dtype === 'f32') return new Uint32Array(scales.buffer.slice(scales.byteOffset, scales.byteOffset + N * groups * 4));
@@ -195,9 +201,8 @@ export function packScales(scales: Float32Array, N: number, groups: number, dtyp
   for (let n = 0; n < N; n++) {
     for (let g = 0; g < groups; g++) {
       const s = scales[n * groups + g];
-      const h = f32ToF16(s);
-      if (f16ToF32(h) !== s) throw new InvalidArgumentError(`packScales: scale [${n}, ${g}] = ${s} is not an f16 number.`);
-      out[n * sw + (g >> 1)] |= h << ((g & 1) * 16);
+      if (!f16Scale(s)) throw new InvalidArgumentError(`packScales: scale [${n}, ${g}] = ${s} is not a normal f16 number or 0; store these scales as f32.`);
+      out[n * sw + (g >> 1)] |= f32ToF16(s) << ((g & 1) * 16);
     }
   }
   return out;
