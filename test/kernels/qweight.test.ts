@@ -56,6 +56,21 @@ describe('quantization rule', () => {
     expect(() => packScales(m.scales, 2, 1, 'f16')).toThrow(InvalidArgumentError);
   });
 
+  it('a scale past the f16 range (f16 would make it inf) stays f32: values kept, not NaN', () => {
+    for (const bits of [4, 8] as const) {
+      // amax = 70000 M → s32 = 70000; w / 70000 = [M, −M/2, 0.5, 1.5] → c = [M, −4 | −64, 0, 2] (ties to even)
+      const M = bits === 4 ? 7 : 127;
+      const m = quantizeRows(Float32Array.of(70000 * M, -35000 * M, 35000, 105000, 0, 0, 0, 0), 1, 8, bits, 32);
+      expect(Array.from(m.scales)).toEqual([70000]);
+      expect(scaleStorage(m.scales)).toBe('f32');
+      const c = [M, bits === 4 ? -4 : -64, 0, 2, 0, 0, 0, 0];
+      expect(Array.from(dequantizeRows(m))).toEqual(c.map((x) => x * 70000));
+      // q = c + 8 = [15, 4, 8, 10, 8, 8, 8, 8], nibbles high to low 8 8 8 8 A 8 4 F
+      if (bits === 4) expect(m.qweight[0]).toBe(0x8888a84f);
+      expect(Array.from(quantizeRows(Float32Array.of(65504 * M, 0, 0, 0, 0, 0, 0, 0), 1, 8, bits, 32).scales)).toEqual([65504]);
+    }
+  });
+
   it('8-bit zero points, four per word, for many groups and both bit widths; error within scale / 2', () => {
     for (const bits of [4, 8] as const) {
       const N = 3; const K = 300; // Kp 304 → 10 groups of 32 → 3 zeros words per row
@@ -89,6 +104,7 @@ describe('scale storage: scaleStorage and packScales', () => {
     expect(scaleStorage(Float32Array.of(1, 2 ** -15))).toBe('f32'); // an f16 subnormal
     expect(scaleStorage(Float32Array.of(2 ** -14 - 2 ** -24))).toBe('f32'); // the largest f16 subnormal
     expect(scaleStorage(Float32Array.of(65536))).toBe('f32'); // past the f16 range
+    expect(scaleStorage(Float32Array.of(Infinity))).toBe('f32'); // an f16 number, but not a normal one
   });
 
   it('f16 pairs, the even group in the low half; an odd group count leaves the last high half 0', () => {
@@ -105,7 +121,7 @@ describe('scale storage: scaleStorage and packScales', () => {
   });
 
   it('refuses to store as f16 a scale that f16 would change or that f16 holds only as a subnormal', () => {
-    for (const bad of [Math.fround(1 + 2 ** -12), 65536, 2 ** -15, 2 ** -20 * (1 + 2 ** -10), NaN]) {
+    for (const bad of [Math.fround(1 + 2 ** -12), 65536, Infinity, 2 ** -15, 2 ** -20 * (1 + 2 ** -10), NaN]) {
       const s = Float32Array.of(1, bad, 0.5);
       expect(scaleStorage(s)).toBe('f32');
       expect(() => packScales(s, 1, 3, 'f16'), String(bad)).toThrow(InvalidArgumentError);

@@ -205,12 +205,34 @@ def test_tiny_group_keeps_an_f32_scale():
     assert sc.tolist() == [[2.0 ** -15]] and scale_storage(sc) == "f32"
 
 
+@pytest.mark.parametrize("bits", [4, 8])
+def test_scale_past_the_f16_range_keeps_an_f32_scale(bits):
+    # amax = 70000 M -> s32 = 70000 (exact); f16 would round it to inf (past 65504), not a normal f16 number:
+    # the scale stays 70000 in f32. w / 70000 = [M, -M/2, 0.5, 1.5] -> c = [M, round(-M/2), 0, 2]
+    # (-3.5 -> -4 for 4 bits; -63.5 -> -64 for 8 bits; 0.5 -> 0; 1.5 -> 2).
+    m = qmax(bits)
+    w = torch.tensor([[70000.0 * m, -35000.0 * m, 35000.0, 105000.0, 0, 0, 0, 0]])
+    o = quantize(w, bits, 32)
+    assert o["scales"].tolist() == [[70000.0]]
+    assert scale_storage(torch.from_numpy(o["scales"])) == "f32"
+    c = [m, -4 if bits == 4 else -64, 0, 2, 0, 0, 0, 0]
+    assert (unpack(o["qweight"], bits, 8)[0] - zero_point(bits)).tolist() == c
+    if bits == 4:
+        # q = [15, 4, 8, 10, 8, 8, 8, 8], nibbles high to low 8 8 8 8 A 8 4 F
+        assert o["qweight"].tolist() == [[0x8888A84F]]
+    assert dequantize(**o)[0].tolist() == [x * 70000.0 for x in c]
+    # the largest f16 number, 65504, is still an f16 scale
+    _, sc = quantize_codes(torch.tensor([[65504.0 * m]]), bits, 32)
+    assert sc.tolist() == [[65504.0]] and scale_storage(sc) == "f16"
+
+
 def test_scale_storage():
     assert scale_storage(torch.tensor([[0.0, 1.0, 2.0 ** -14, 65504.0, -0.5]])) == "f16"
     assert scale_storage(torch.tensor([[1.0, 1 + 2.0 ** -12]])) == "f32"          # not an f16 number
     assert scale_storage(torch.tensor([[1.0, 2.0 ** -15]])) == "f32"              # f16 subnormal
     assert scale_storage(torch.tensor([[1.0, 2.0 ** -14 * (1 - 2.0 ** -10)]])) == "f32"
     assert scale_storage(torch.tensor([[70000.0]])) == "f32"                      # above the f16 range
+    assert scale_storage(torch.tensor([[float("inf")]])) == "f32"                 # an f16 number, not a normal one
 
 
 def test_all_zero_group_and_underflowing_scale():
