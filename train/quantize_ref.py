@@ -13,7 +13,8 @@ THE RULE (MLC-LLM q4f16_1-style, symmetric; https://github.com/mlc-ai/mlc-llm, `
     amax  = max |w| over the group                                   (f32)
     s32   = f32(amax / M)                                            (one IEEE f32 division)
     s16   = f16(s32)                                                 (round to nearest even)
-    scale = s16 if s16 >= 2^-14 (a normal f16) else s32              (an underflowing f16 scale stays f32)
+    scale = s16 if 2^-14 <= s16 <= 65504 (a normal finite f16)      (an f16 scale that would underflow,
+            else s32                                                  or overflow to inf, stays f32)
     c     = clamp(roundHalfToEven(f32(w / scale)), -M, M)           when scale > 0 (w / scale: f32 division)
     c     = 0 for every element of the group                         when scale == 0
     q     = c + Z,  zero = Z                                         (every group)
@@ -54,6 +55,7 @@ SCHEMA = "msn-quantize-ref/1"
 
 
 F16_MIN_NORMAL = 2.0 ** -14
+F16_MAX = 65504.0
 
 
 def qmax(bits: int) -> int:
@@ -70,7 +72,7 @@ def scale_storage(scales: torch.Tensor) -> str:
     """'f16' when every scale is exactly an f16 number that is normal or 0, else 'f32' (how the GPU stores them)."""
     s = scales.to(torch.float32)
     exact = s.to(torch.float16).to(torch.float32) == s
-    ok = exact & ((s == 0) | (s.abs() >= F16_MIN_NORMAL))
+    ok = exact & ((s == 0) | ((s.abs() >= F16_MIN_NORMAL) & (s.abs() <= F16_MAX)))
     return "f16" if bool(ok.all()) else "f32"
 
 
@@ -139,7 +141,7 @@ def quantize_codes(w: torch.Tensor, bits: int, group: int) -> tuple[torch.Tensor
     # Tensor / tensor of the same shape: elementwise IEEE f32 division (no scalar-reciprocal shortcut).
     s32 = amax / torch.full_like(amax, float(m))
     s16 = s32.to(torch.float16).to(torch.float32)
-    scales = torch.where(s16 >= F16_MIN_NORMAL, s16, s32)
+    scales = torch.where((s16 >= F16_MIN_NORMAL) & (s16 <= F16_MAX), s16, s32)
     nonzero = scales > 0
     safe = torch.where(nonzero, scales, torch.ones_like(scales))
     ratio = wg / safe.unsqueeze(-1).expand_as(wg).contiguous()                    # f32 division

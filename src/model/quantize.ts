@@ -23,8 +23,9 @@
  * LOAD-TIME RULE (per row and group; M = 7 for 4 bits, 127 for 8; MLC q4f16_1: symmetric, max-abs):
  *   amax = max |w| over the group (w in f32);
  *   s32 = f32(amax / M); s16 = f16(s32) (round to nearest even);
- *   scale = s16 when s16 is a normal f16 number (≥ 2^−14), else s32 (a group whose f16 scale
- *     would underflow keeps an f32 scale: the matrix is then stored with f32 scales);
+ *   scale = s16 when s16 is a normal finite f16 number (2^−14 ≤ s16 ≤ 65504), else s32 (a group
+ *     whose f16 scale would underflow, or overflow to inf, keeps an f32 scale: the matrix is then
+ *     stored with f32 scales);
  *   when scale > 0: c = clamp(roundHalfEven(f32(w / scale)), −M, M), else c = 0;
  *   q = c + 2^(b−1), zero = 2^(b−1).
  * MLC writes q = c + M with zero M: the same values (q − zero) · scale.
@@ -39,6 +40,8 @@ export type ScaleDtype = 'f16' | 'f32';
 
 /** Smallest normal f16 number, 2^−14. */
 export const F16_MIN_NORMAL = 2 ** -14;
+/** Largest finite f16 number. */
+export const F16_MAX = 65504;
 
 /** One quantized matrix [N, K] in the format above, scales as f32 values (storage: {@link packScales}). */
 export interface QuantizedMatrix {
@@ -108,11 +111,11 @@ export function toF16Value(x: number): number {
   return f16ToF32(f32ToF16(x));
 }
 
-/** The group scale of the load-time rule for max |w| = `amax` and M: f16(amax / M) when that is a normal f16, else f32(amax / M). */
+/** The group scale of the load-time rule for max |w| = `amax` and M: f16(amax / M) when that is a normal finite f16, else f32(amax / M). */
 export function groupScale(amax: number, M: number): number {
   const s32 = Math.fround(amax / M);
   const s16 = toF16Value(s32);
-  return s16 >= F16_MIN_NORMAL ? s16 : s32;
+  return s16 >= F16_MIN_NORMAL && s16 <= F16_MAX ? s16 : s32;
 }
 
 /** An empty matrix (all codes and zero points 0, scales 0) to fill row by row. */
@@ -192,14 +195,20 @@ export function dequantizeRows(m: QuantizedMatrix): Float32Array {
 
 /** 'f16' when every scale is exactly an f16 number that is normal or 0 (so the kernel's f16 decode is exact everywhere), else 'f32'. */
 export function scaleStorage(scales: Float32Array): ScaleDtype {
-  for (const s of scales) if (!(s === 0 || (Math.abs(s) >= F16_MIN_NORMAL && toF16Value(s) === s))) return 'f32';
+  for (const s of scales) if (!f16Scale(s)) return 'f32';
   return 'f16';
+}
+
+/** Whether a scale can be stored as f16: exactly a finite f16 number that is normal or 0 (WGSL may flush f16 subnormals). */
+function f16Scale(s: number): boolean {
+  return s === 0 || (Math.abs(s) >= F16_MIN_NORMAL && Math.abs(s) <= F16_MAX && toF16Value(s) === s);
 }
 
 /**
  * Scales [N, groups] (f32 values) as stored on the GPU: f32 words [N, groups], or f16 [N, ceil(groups/2)]
  * (two per u32, the even group in the low half).
- * @throws InvalidArgumentError when `dtype` is 'f16' and a scale is not exactly f16 ({@link scaleStorage}).
+ * @throws InvalidArgumentError when `dtype` is 'f16' and a scale is not exactly a normal f16 number or 0
+ *   (what {@link scaleStorage} refuses; an f16 subnormal too).
  */
 export function packScales(scales: Float32Array, N: number, groups: number, dtype: ScaleDtype): Uint32Array<ArrayBuffer> {
   if (dtype === 'f32') return new Uint32Array(Float32Array.from(scales.subarray(0, N * groups)).buffer);
@@ -208,9 +217,8 @@ export function packScales(scales: Float32Array, N: number, groups: number, dtyp
   for (let n = 0; n < N; n++) {
     for (let g = 0; g < groups; g++) {
       const s = scales[n * groups + g];
-      const h = f32ToF16(s);
-      if (f16ToF32(h) !== s) throw new InvalidArgumentError(`packScales: scale [${n}, ${g}] = ${s} is not an f16 number.`);
-      out[n * sw + (g >> 1)] |= h << ((g & 1) * 16);
+      if (!f16Scale(s)) throw new InvalidArgumentError(`packScales: scale [${n}, ${g}] = ${s} is not a normal f16 number or 0; store these scales as f32.`);
+      out[n * sw + (g >> 1)] |= f32ToF16(s) << ((g & 1) * 16);
     }
   }
   return out;
