@@ -268,8 +268,18 @@ export function planMemory(inp: MemoryPlanInput): MemoryPlan {
 /**
  * What to do when a plan does not fit, most effective first: an f16 KV cache (when it is f32), a
  * shorter context, 4-bit weights (unless `q4`: they are already), a larger budget (when there is one).
+ * When the weights and scratch alone exceed the budget, no context helps: fewer weight bytes or a
+ * larger budget.
  */
-export function memoryAdvice(p: Pick<MemoryPlan, 'kvDtype' | 'kvBytes' | 'contextLength' | 'budgetBytes'>, q4 = false): string[] {
+export function memoryAdvice(p: Pick<MemoryPlan, 'kvDtype' | 'kvBytes' | 'contextLength' | 'budgetBytes'> & Partial<Pick<MemoryPlan, 'weightsBytes' | 'scratchBytes'>>, q4 = false): string[] {
+  const fixed = (p.weightsBytes ?? 0) + (p.scratchBytes ?? 0);
+  if (p.budgetBytes !== null && p.weightsBytes !== undefined && fixed >= p.budgetBytes) {
+    // No context fits: the weights (and scratch) alone exceed the budget.
+    return [
+      `fewer weight bytes: the weights alone take ${fmtBytes(p.weightsBytes)} (${q4 ? 'already 4-bit: a smaller model' : '4-bit weights: quantize: \'q4\', --quantize q4, or a smaller model'})`,
+      'a larger gpuMemoryBytes (--gpu-memory) if the GPU has it',
+    ];
+  }
   return [
     ...(p.kvDtype === 'f32' ? ['an f16 KV cache (kvDtype: \'f16\', --kv-dtype f16), which halves the KV cache'] : []),
     `a shorter context (contextLength, --context-length: the KV cache takes ${fmtBytes(p.kvBytes)} at ${p.contextLength} tokens)`,

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { latestRuns, performanceSummaries, range, readmeFigures, renderRunTimes, replaceRunTimes } from '../../bench/figures.ts';
 import { latestCostRuns, renderCostTable, replaceCostTable } from '../../bench/cost-report.ts';
+import { fitsAt, PAPER_MODELS_FILE, planPaperModels, renderPaperModels, replacePaperModels, type PaperModelPlan } from '../../bench/paper-models.ts';
 import { MAT_HELDOUT_FILE, MAX_NEW_TOKENS, PROMPTS, renderMatTable, replaceMatTable, type MatHeldout } from '../../bench/mat-heldout.ts';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -108,5 +109,29 @@ describe('README cost-curve and traffic table (bench/cost-report.ts)', () => {
     const bumped = structuredClone(runs);
     bumped[0].r.curves[0].curve[1].ratio += 1;
     expect(renderCostTable(bumped)).not.toBe(renderCostTable(runs));
+  });
+});
+
+describe("README table of the paper's MSN models (bench/paper-models.ts)", () => {
+  const saved = JSON.parse(readFileSync(join(root, PAPER_MODELS_FILE), 'utf8')) as { plans: PaperModelPlan[] };
+
+  it('the saved plans are what the memory plan computes today', () => {
+    expect(planPaperModels()).toEqual(saved.plans);
+  });
+
+  it('is the table rendered from bench/results/paper-models-plan.json', () => {
+    expect(readme).toContain(renderPaperModels(saved.plans));
+    expect(replacePaperModels(readme, saved.plans)).toBe(readme);
+  });
+
+  it('its contexts are the largest that fit: one more token exceeds the budget', () => {
+    for (const p of saved.plans) {
+      for (const c of p.contextFits) {
+        if (c.contextLength === null || c.contextLength === p.maxPositionEmbeddings) continue;
+        const budget = c.gib * 2 ** 30;
+        expect(fitsAt(p.config, c.contextLength, budget)).toBe(true);
+        expect(fitsAt(p.config, c.contextLength + 1, budget)).toBe(false);
+      }
+    }
   });
 });
