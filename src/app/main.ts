@@ -41,6 +41,7 @@ const el = {
   pickHint: $<HTMLParagraphElement>('pick-hint'),
   model: $<HTMLInputElement>('model'),
   weights: $<HTMLSelectElement>('weights'),
+  gpuMemory: $<HTMLInputElement>('gpu-memory'),
   load: $<HTMLButtonElement>('load'),
   progress: $<HTMLProgressElement>('progress'),
   progressText: $<HTMLParagraphElement>('progress-text'),
@@ -148,8 +149,8 @@ function onPick(): void {
   void load();
 }
 
-/** The weights setting the current engine was loaded with. */
-let loadedQuantize: 'q4' | 'q8' | 'none' = 'none';
+/** The load settings (weights, GPU memory) the current engine was loaded with. */
+let loadedSettings = '';
 
 async function load(): Promise<void> {
   if (abort) return;
@@ -163,7 +164,10 @@ async function load(): Promise<void> {
     return;
   }
   const quantize = el.weights.value as 'q4' | 'q8' | 'none';
-  if (lease?.model === url && engine && loadedQuantize === quantize) {
+  const gb = Number(el.gpuMemory.value);
+  const gpuMemoryBytes = el.gpuMemory.value.trim() !== '' && Number.isFinite(gb) && gb > 0 ? Math.round(gb * 2 ** 30) : undefined;
+  const settings = JSON.stringify([quantize, gpuMemoryBytes ?? null]);
+  if (lease?.model === url && engine && loadedSettings === settings) {
     setStatus('Ready');
     return;
   }
@@ -184,9 +188,10 @@ async function load(): Promise<void> {
   el.progressText.textContent = 'Connecting…';
   el.modelInfo.textContent = '';
   el.load.disabled = true;
-  loadedQuantize = quantize;
+  loadedSettings = settings;
   const mine = acquireEngine(url, {
     quantize,
+    gpuMemoryBytes,
     onProgress: (p) => {
       const frac = p.totalBytes ? Math.min(1, p.loadedBytes / p.totalBytes) : null;
       if (frac === null) el.progress.removeAttribute('value');
@@ -241,7 +246,7 @@ function setChatMode(on: boolean, e: Engine | null = engine): void {
 function onLoaded(e: Engine, url: string): void {
   const c = e.info.config;
   const params = (e.info.memory.weightsBytes / 1e6).toFixed(1);
-  el.modelInfo.textContent = `${modelDisplayName(url)}: ${c.architecture}, ${c.numLayers} layers, hidden ${c.hiddenSize}, vocabulary ${c.vocabSize}, ${params} MB of weights (${e.info.weightFormats.join(', ')}), context ${e.info.contextLength} tokens.`;
+  el.modelInfo.textContent = `${modelDisplayName(url)}: ${c.architecture}, ${c.numLayers} layers, hidden ${c.hiddenSize}, vocabulary ${c.vocabSize}, ${params} MB of weights (${e.info.weightFormats.join(', ')}), context ${e.info.contextLength} tokens (KV cache ${e.info.kvDtype}).${e.info.memoryPlan.reason ? ` ${e.info.memoryPlan.reason}` : ''}`;
   const a = e.info.adapter;
   el.adapterInfo.textContent = `Adapter: ${[a.vendor, a.architecture, a.description].filter(Boolean).join(' ')}${a.isFallbackAdapter ? ' (software fallback)' : ''}. GPU memory: ${mb(e.info.memory.weightsBytes + e.info.memory.kvBytes + e.info.memory.scratchBytes)}.`;
   el.useChat.checked = e.tokenizer.hasChatTemplate;
@@ -452,6 +457,7 @@ el.form.addEventListener('submit', (e) => {
 });
 el.pick.addEventListener('change', onPick);
 el.weights.addEventListener('change', () => { if (engine || lease) void load(); });
+el.gpuMemory.addEventListener('change', () => { if (engine || lease) void load(); });
 el.send.addEventListener('click', () => void send());
 el.stop.addEventListener('click', () => abort?.abort());
 el.useChat.addEventListener('change', () => {

@@ -25,6 +25,8 @@ export interface AcquireOptions {
    * acquirer's setting stands.
    */
   quantize?: 'q4' | 'q8' | 'none';
+  /** GPU memory budget in bytes (`LoadOptions.gpuMemoryBytes`); replaces an unshared engine loaded with another, like {@link quantize}. */
+  gpuMemoryBytes?: number;
 }
 
 /** A share of an engine. */
@@ -39,7 +41,8 @@ export interface EngineLease {
 
 interface Entry {
   model: string;
-  quantize: 'q4' | 'q8' | 'none';
+  /** The load settings it was made with (quantize, GPU memory), compared on acquire. */
+  settings: string;
   ready: Promise<Engine>;
   engine: Engine | null;
   refs: number;
@@ -63,17 +66,19 @@ function drop(entry: Entry): void {
 /** Takes a share of the engine of `model` (an absolute URL), loading it on first use. */
 export function acquireEngine(model: string, options: AcquireOptions = {}): EngineLease {
   const quantize = options.quantize ?? 'none';
+  const settings = JSON.stringify([quantize, options.gpuMemoryBytes ?? null]);
   let entry = entries.get(model);
-  if (entry && entry.refs === 0 && entry.quantize !== quantize) {
+  if (entry && entry.refs === 0 && entry.settings !== settings) {
     drop(entry);
     entry = undefined;
   }
   if (!entry) {
-    const e: Entry = { model, quantize, ready: null as unknown as Promise<Engine>, engine: null, refs: 0, last: null, progress: new Set(), invalidate: new Set(), timer: null };
+    const e: Entry = { model, settings, ready: null as unknown as Promise<Engine>, engine: null, refs: 0, last: null, progress: new Set(), invalidate: new Set(), timer: null };
     e.ready = createEngine({
       model,
       contextLength: options.contextLength,
       ...(quantize === 'none' ? {} : { quantize }),
+      ...(options.gpuMemoryBytes === undefined ? {} : { gpuMemoryBytes: options.gpuMemoryBytes }),
       onProgress: (p) => {
         e.last = p;
         for (const f of e.progress) f(p);
