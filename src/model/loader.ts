@@ -5,7 +5,7 @@
  */
 import { ModelFormatError, UnsupportedModelError, UnsupportedQuantizationError } from '../errors.js';
 import { parseEosIds, parseLlamaConfig, type LlamaConfig } from './config.js';
-import { isLoadableDtype, readSafetensors, type TensorInfo } from './safetensors.js';
+import { isLoadableDtype, readSafetensorBlocks, type TensorInfo } from './safetensors.js';
 import { readJson, type ModelSource } from './source.js';
 import { evictUnparsable, openCheckedSource, type ManifestEntry } from './integrity.js';
 import type { TensorDtype } from './dtype.js';
@@ -81,8 +81,12 @@ async function describeFolder(folder: ModelSource, signal?: AbortSignal): Promis
   return { config, eosTokenIds: [...eos].sort((a, b) => a - b), weightFiles, totalBytes, manifest, source: src, quantization };
 }
 
-/** Called for each wanted tensor as soon as its bytes are in. */
-export type TensorSink = (name: string, dtype: TensorDtype, shape: number[], bytes: Uint8Array) => Promise<void> | void;
+/**
+ * Called for each wanted tensor as soon as its bytes are in: the whole tensor, or with a `blockBytes`
+ * limit ({@link streamWeights}) consecutive row blocks (`block`: rows [row0, row0 + rows) of shape[0];
+ * `bytes` holds just those rows). `shape` is always the whole tensor's.
+ */
+export type TensorSink = (name: string, dtype: TensorDtype, shape: number[], bytes: Uint8Array, block: { row0: number; rows: number }) => Promise<void> | void;
 
 /** Called for each repacked quantized linear (`<prefix>.weight`) as soon as its last part is in. */
 export type QuantizedSink = (t: QuantizedTensor) => Promise<void> | void;
@@ -95,6 +99,9 @@ export type QuantizedSink = (t: QuantizedTensor) => Promise<void> | void;
  * (`<prefix>.qweight`…, `<prefix>.weight_packed`…: any dtype, checked by the assembler) are wanted when
  * `want('<prefix>.weight')` is, go to a {@link PrequantAssembler} instead of `sink`, and each complete
  * linear goes to `quantized` as `<prefix>.weight` (also added to the names returned).
+ * @param blockBytes largest piece handed to `sink` (a tensor arrives as row blocks of at most this
+ *   many bytes, so a 1 GB embedding never sits in memory whole); default Infinity (whole tensors).
+ *   Quantized parts always reach the assembler whole.
  * @throws ModelFormatError on malformed files or quantized parts, or a linear whose parts did not all
  *   arrive; UnsupportedModelError for a wanted non-float tensor; UnsupportedQuantizationError when the
  *   checkpoint is pre-quantized and no `quantized` sink is given.
@@ -106,6 +113,7 @@ export async function streamWeights(
   onProgress?: (p: LoadProgress) => void,
   signal?: AbortSignal,
   quantized?: QuantizedSink,
+  blockBytes = Infinity,
 ): Promise<Set<string>> {
   const q = desc.quantization;
   if (q && !quantized) throw new UnsupportedQuantizationError(`pre-quantized ${q.format} weights (this loader was called without a sink for them)`, 'unquantized F32/F16/BF16 safetensors here');
@@ -120,16 +128,30 @@ export async function streamWeights(
       const part = asm?.split(info.name);
       return part ? want(`${part[0]}.weight`) : want(info.name);
     };
+    let whole: Uint8Array | null = null; // a quantized part being gathered from its blocks
     try {
-      for await (const { info, bytes } of readSafetensors(f.stream, file, f.size, (n) => {
-        loaded += n;
-        onProgress?.({ loadedBytes: loaded, totalBytes: desc.totalBytes, file });
-      }, wanted)) {
+      for await (const { info, bytes, row0, rows } of readSafetensorBlocks(f.stream, file, f.size, {
+        onBytes: (n) => {
+          loaded += n;
+          onProgress?.({ loadedBytes: loaded, totalBytes: desc.totalBytes, file });
+        },
+        want: wanted,
+        blockBytes,
+      })) {
         signal?.throwIfAborted();
-        if (seen.has(info.name)) throw new ModelFormatError(`Tensor ${info.name} appears twice (in ${file}).`, { tensor: info.name, file });
+        const last = row0 + rows >= (info.shape.length === 0 ? 1 : info.shape[0]);
+        if (row0 === 0 && seen.has(info.name)) throw new ModelFormatError(`Tensor ${info.name} appears twice (in ${file}).`, { tensor: info.name, file });
         if (asm?.claims(info.name)) {
           seen.add(info.name);
-          const t = asm.add(info.name, info.dtype, info.shape, bytes);
+          let all = bytes;
+          if (!(row0 === 0 && last)) {
+            if (row0 === 0) whole = new Uint8Array(info.end - info.begin);
+            whole!.set(bytes, (row0 * (info.end - info.begin)) / (info.shape[0] || 1));
+            if (!last) continue;
+            all = whole!;
+            whole = null;
+          }
+          const t = asm.add(info.name, info.dtype, info.shape, all);
           if (t) {
             if (seen.has(t.name)) throw new ModelFormatError(`Tensor ${t.name} is stored both dense and quantized (in ${file}).`, { tensor: t.name, file });
             seen.add(t.name);
@@ -139,7 +161,7 @@ export async function streamWeights(
         }
         if (!isLoadableDtype(info.dtype)) throw new UnsupportedModelError(`dtype of tensor ${info.name}`, info.dtype, 'F32, F16, BF16');
         seen.add(info.name);
-        await sink(info.name, info.dtype, info.shape, bytes);
+        await sink(info.name, info.dtype, info.shape, bytes, { row0, rows });
       }
     } catch (e) {
       throw await evictUnparsable(desc.source, e);

@@ -17,6 +17,12 @@ export interface LoadOptions {
    * The cache gets {@link TREE_ROOM} more rows for draft-tree verification.
    */
   contextLength?: number;
+  /**
+   * Largest row block (bytes) in which a dense tensor travels from the weight stream to the GPU and
+   * the quantizer (default 64 MiB: a 1 GB embedding never sits in JS memory whole). A test option
+   * lowers it so the block path runs on small fixtures.
+   */
+  loadBlockBytes?: number;
   /** Test option: lower the storage-binding limit (bytes) so tensor splitting and chunked prefill run. */
   maxBindingBytes?: number;
   /** Optional features never to request (`'all'` for none). */

@@ -34,6 +34,9 @@ function checkMaskDiagonal(mask: ArrayLike<number>, T: number): void {
   }
 }
 
+/** Largest row block of a dense tensor handed from the weight stream to the GPU upload (bytes). */
+export const LOAD_BLOCK_BYTES = 64 * 1024 * 1024;
+
 /**
  * The load-time quantization `options` ask for (null for none).
  * @throws InvalidArgumentError for an unknown `quantize`, `quantizeGroupSize` or `quantizeEmbeddings` value.
@@ -104,14 +107,16 @@ export class Executor implements ExecutorApi {
       const m = new LlamaGpu(ctx, cfg, contextLength, TREE_ROOM, kernels, options.maxRows, faults, kvDtype, quant);
       this.#model = m;
       const capture = options.selfCheck === false ? null : new SelfCheckCapture(cfg, quant);
-      const seen = await streamWeights(desc, (n) => m.target(n) !== null, async (name, dtype, shape, bytes) => {
+      // Dense tensors arrive in row blocks of at most 64 MiB, so a large embedding never sits in JS memory whole.
+      const seen = await streamWeights(desc, (n) => m.target(n) !== null, async (name, dtype, shape, bytes, block) => {
         heap.sample();
-        await m.addTensor(name, dtype, shape, bytes);
-        capture?.offer(name, dtype, shape, bytes);
+        await m.addTensor(name, dtype, shape, bytes, block);
+        capture?.offer(name, dtype, shape, bytes, block);
       }, onProgress, undefined, async (t) => {
+        heap.sample();
         await m.addQuantized(t.name, t.matrix, 0, t.gidx ?? null);
         capture?.offerQuantized(t);
-      });
+      }, options.loadBlockBytes ?? LOAD_BLOCK_BYTES);
       await m.finish(seen);
       const peakJsHeapBytes = heap.stop();
       await ctx.device.queue.onSubmittedWorkDone();

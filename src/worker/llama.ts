@@ -149,10 +149,11 @@ export class LlamaGpu {
   }
 
   /** Receives one checkpoint tensor and uploads it. @throws ModelFormatError on a shape mismatch. */
-  async addTensor(name: string, dtype: TensorDtype, shape: number[], bytes: Uint8Array): Promise<void> {
+  async addTensor(name: string, dtype: TensorDtype, shape: number[], bytes: Uint8Array, block: { row0: number; rows: number } = { row0: 0, rows: shape[0] ?? 1 }): Promise<void> {
     const t = this.target(name);
     if (!t) return;
     if (t.kind === 'vector') {
+      if (block.row0 !== 0 || block.rows !== shape[0]) throw new Error(`${name}: a vector arrives whole`);
       if (shape.length !== 1 || shape[0] !== t.n) throw new ModelFormatError(`Tensor ${name} has shape ${JSON.stringify(shape)}, expected [${t.n}].`, { tensor: name });
       const buf = await uploadVectorF32(this.#device, name, bytes, dtype, roundUp(t.n, 8));
       this.#vectors.set(t.key, buf);
@@ -164,9 +165,10 @@ export class LlamaGpu {
     if (q) {
       // Load-time quantization, in row blocks of at most 8 MB of f32 values.
       const rowBytes = t.K * DTYPE_BYTES[dtype];
-      const block = Math.max(1, Math.floor((8 << 20) / (4 * t.K)));
-      for (let r = 0; r < t.N; r += block) {
-        const n = Math.min(block, t.N - r);
+      const blockRows = Math.max(1, Math.floor((8 << 20) / (4 * t.K)));
+      const rows = block.rows;
+      for (let r = 0; r < rows; r += blockRows) {
+        const n = Math.min(blockRows, rows - r);
         let qm: QuantizedMatrix;
         try {
           qm = quantizeRows(decodeToF32(bytes.subarray(r * rowBytes, (r + n) * rowBytes), dtype), n, t.K, q.bits, q.group);
@@ -174,7 +176,7 @@ export class LlamaGpu {
           if (e instanceof InvalidArgumentError) throw new ModelFormatError(`Tensor ${name}: ${e.message.replace(/^quantizeRows: /, '')} Non-finite weights have no quantized value: load this model with quantize 'none'.`, { tensor: name });
           throw e;
         }
-        await this.addQuantized(name, qm, r);
+        await this.addQuantized(name, qm, block.row0 + r);
       }
       return;
     }
@@ -190,7 +192,7 @@ export class LlamaGpu {
     } else if (m.dtype !== dtype || m instanceof QGroupMatrix) {
       throw new UnsupportedModelError(`dtype of ${name}`, dtype, `${m.formatName} like the other parts of the fused ${t.key} matrix`);
     }
-    m.write(this.#device.queue, t.row0, t.N, bytes);
+    m.write(this.#device.queue, t.row0 + block.row0, block.rows, bytes);
   }
 
   /** The quantization of matrix `key` under {@link quant}: null for dense (no quantization, or the embedding / lm_head when `quant.embeddings` is false). */

@@ -95,14 +95,19 @@ export class SelfCheckCapture {
     return dequantizeRows(quantizeRows(v, rows, K, q.bits, q.group));
   }
 
-  /** Offered every checkpoint tensor while loading (shapes already validated by the loader); copies what it needs. */
-  offer(name: string, dtype: TensorDtype, shape: number[], bytes: Uint8Array): void {
+  /**
+   * Offered every checkpoint tensor while loading (shapes already validated by the loader), whole or
+   * as row blocks (`block`: rows [row0, row0 + rows) of shape[0]); copies what it needs.
+   */
+  offer(name: string, dtype: TensorDtype, shape: number[], bytes: Uint8Array, block: { row0: number; rows: number } = { row0: 0, rows: shape[0] ?? 1 }): void {
     if (name === 'model.embed_tokens.weight') {
       const C = shape[1];
       const rowBytes = C * DTYPE_BYTES[dtype];
-      this.#embed = new Float32Array(this.tokens.length * C);
+      if (block.row0 === 0) this.#embed = new Float32Array(this.tokens.length * C);
       this.tokens.forEach((id, i) => {
-        let row = decodeToF32(bytes.subarray(id * rowBytes, (id + 1) * rowBytes), dtype);
+        if (id < block.row0 || id >= block.row0 + block.rows) return;
+        const at = id - block.row0;
+        let row = decodeToF32(bytes.subarray(at * rowBytes, (at + 1) * rowBytes), dtype);
         if (this.quant && !this.quant.embeddings && dtype === 'F32') row = decodeToF32(encodeFromF32(row, 'F16'), 'F16');
         this.#embed!.set(this.#asStored(row, 1, C, 'embed'), i * C);
       });
@@ -110,7 +115,14 @@ export class SelfCheckCapture {
     }
     if (!this.#wanted(name)) return;
     const v = decodeToF32(bytes, dtype);
-    this.#tensors.set(name, shape.length === 2 ? this.#asStored(v, shape[0], shape[1], 'layer') : v); // norm vectors stay f32
+    const stored = shape.length === 2 ? this.#asStored(v, block.rows, shape[1], 'layer') : v; // norm vectors stay f32
+    if (block.row0 === 0 && block.rows === (shape[0] ?? 1)) {
+      this.#tensors.set(name, stored);
+      return;
+    }
+    const per = shape.length === 2 ? shape[1] : 1;
+    if (block.row0 === 0) this.#tensors.set(name, new Float32Array((shape[0] ?? 1) * per));
+    this.#tensors.get(name)!.set(stored, block.row0 * per);
   }
 
   #wanted(name: string): boolean {
