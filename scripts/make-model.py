@@ -5,6 +5,8 @@
     .venv/bin/python scripts/make-model.py --shape deepseek-coder-6.7b --no-weights --out /tmp/d   # config + tokenizer
     .venv/bin/python scripts/make-model.py --shape llama-3.2-1b --dtype float16 --no-check --out /tmp/m1b   # bench/device.sh
     .venv/bin/python scripts/make-model.py --list
+    .venv/bin/python scripts/make-model.py --shape llama-3.2-1b --layers 2 --out /tmp/m --golden /tmp/m/golden-q4.json --quantize q4
+                                        # the golden of an existing folder on its weights dequantized (no new weights)
 
 Shapes (config.json, generation_config.json and the shard size are those of the published checkpoint):
     llama-3.2-1b         meta-llama/Llama-3.2-1B            (tied, GQA 32:8, rope_scaling llama3)
@@ -48,6 +50,15 @@ golden (JSON):
     shape, layers, seed, dtype ("bfloat16"), reference (implementation and versions), min_margin,
     prompts: [{text, ids (tokenizer(text) without special tokens), greedy_ids (GREEDY_TOKENS argmax
     tokens, EOS not honoured), min_margin (over the prompt's last row and every greedy row)}]
+
+--quantize q4|q8 (with --golden; --quantize-group-size 32|64|128, default 32): the golden of the folder
+already at --out (made by this script; no weights are written and no seed is searched), computed by
+transformers on the weights the runtime holds under `LoadOptions.quantize`: every Linear weight
+(q/k/v/o, gate/up/down), embed_tokens and lm_head (the tied one once) upcast to float32 and replaced by
+train/quantize_ref.py's `dequantize(**quantize(w, bits, group))`, in blocks of rows (the rule is per
+row, so this is exact). The golden then also has quantize {bits, group, embeddings: true} and, per
+prompt, greedy_margins and decided_tokens (leading greedy tokens whose row margin is >= 1e-3; a
+smaller margin may go either way under f32 rounding). The margins are recorded, not enforced.
 """
 
 from __future__ import annotations
@@ -249,12 +260,34 @@ def margins(logits: torch.Tensor) -> torch.Tensor:
     return top2[..., 0] - top2[..., 1]
 
 
+QUANT_LINEARS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+QUANT_ROW_BLOCK = 4096
+DECIDED_MARGIN = 1e-3
+
+
 @torch.no_grad()
-def greedy_golden(folder: Path, spec: dict) -> list[dict]:
-    """Greedy decoding with transformers on GOLDEN_PROMPTS: float32 maths on the bf16 weights."""
+def dequantize_model(model, bits: int, group: int) -> None:
+    """Replaces every Linear weight and the embedding / lm_head (tied: once) by the runtime's load-time
+    quantization of it, dequantized (train/quantize_ref.py), in blocks of QUANT_ROW_BLOCK rows."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "train"))
+    from quantize_ref import dequantize, quantize
+    for name, p in model.named_parameters():  # a tied lm_head is not listed
+        if name.endswith(tuple(f"{s}.weight" for s in QUANT_LINEARS)) or name.endswith("embed_tokens.weight") \
+                or name == "lm_head.weight":
+            for r in range(0, p.shape[0], QUANT_ROW_BLOCK):
+                block = p.data[r:r + QUANT_ROW_BLOCK]
+                block.copy_(dequantize(**quantize(block.float().contiguous(), bits, group)))
+
+
+@torch.no_grad()
+def greedy_golden(folder: Path, spec: dict, quant: tuple[int, int] | None = None) -> list[dict]:
+    """Greedy decoding with transformers on GOLDEN_PROMPTS: float32 maths on the bf16 weights (with
+    `quant` = (bits, group): on those weights quantized and dequantized, see --quantize)."""
     from transformers import AutoTokenizer, LlamaForCausalLM
     tok = AutoTokenizer.from_pretrained(folder)
     model = LlamaForCausalLM.from_pretrained(folder, dtype=torch.float32, attn_implementation="eager").eval()
+    if quant:
+        dequantize_model(model, *quant)
     out = []
     for text in GOLDEN_PROMPTS:
         ids = tok(text, add_special_tokens=False)["input_ids"]
@@ -264,9 +297,35 @@ def greedy_golden(folder: Path, spec: dict) -> list[dict]:
             row = model(torch.tensor([seq])).logits[0, -1]
             rows.append(row)
             seq.append(int(torch.argmax(row)))
-        out.append({"text": text, "ids": ids, "greedy_ids": seq[len(ids):],
-                    "min_margin": float(margins(torch.stack(rows)).min())})
+        m = margins(torch.stack(rows))
+        out.append({"text": text, "ids": ids, "greedy_ids": seq[len(ids):], "min_margin": float(m.min())})
+        if quant:
+            low = [i for i, x in enumerate(m.tolist()) if x < DECIDED_MARGIN]
+            out[-1].update(greedy_margins=[float(x) for x in m], decided_tokens=low[0] if low else GREEDY_TOKENS)
     return out
+
+
+def quantized_golden(args) -> None:
+    """--golden with --quantize: the golden of the existing --out folder on its dequantized weights."""
+    info_path = args.out / "make_model.json"
+    if not info_path.exists():
+        sys.exit(f"--quantize needs a folder made by this script at --out ({info_path} is missing)")
+    info = json.loads(info_path.read_text())
+    bits = {"q4": 4, "q8": 8}[args.quantize]
+    t0 = time.time()
+    prompts = greedy_golden(args.out, SHAPES[info["shape"]], (bits, args.quantize_group_size))
+    for p in prompts:
+        print(f"  {p['text']!r}: greedy {p['greedy_ids']}, min top-1 margin {p['min_margin']:.4f}, "
+              f"decided {p['decided_tokens']}/{GREEDY_TOKENS}")
+    golden = dict(info, reference=f"transformers {transformers.__version__} LlamaForCausalLM, eager attention, "
+                                  f"float32 maths on the {info['dtype']} weights quantized {args.quantize} (group "
+                                  f"{args.quantize_group_size}) and dequantized by train/quantize_ref.py, "
+                                  f"torch {torch.__version__}",
+                  quantize={"bits": bits, "group": args.quantize_group_size, "embeddings": True},
+                  min_margin=min(p["min_margin"] for p in prompts), prompts=prompts)
+    args.golden.parent.mkdir(parents=True, exist_ok=True)
+    write_json(args.golden, golden)
+    print(f"  golden: {args.golden} ({time.time() - t0:.1f} s)")
 
 
 def golden_problem(prompts: list[dict], spec: dict) -> str | None:
@@ -322,6 +381,9 @@ def main() -> None:
     ap.add_argument("--dtype", choices=["bfloat16", "float16"], default="bfloat16",
                     help="weight dtype (default bfloat16, as published; float16 for GPUs whose WGSL reads f16 faster)")
     ap.add_argument("--no-check", action="store_true", help="skip the top-1 margin check (benchmarks: the weights are all that is needed)")
+    ap.add_argument("--quantize", choices=["q4", "q8"], help="with --golden: the golden of the existing --out "
+                                                             "folder on its weights quantized and dequantized")
+    ap.add_argument("--quantize-group-size", type=int, choices=[32, 64, 128], default=32)
     ap.add_argument("--list", action="store_true", help="print the shapes and exit")
     ap.add_argument("--no-weights", action="store_true", help="write only the config, generation config and tokenizer")
     args = ap.parse_args()
@@ -336,6 +398,12 @@ def main() -> None:
     torch.set_num_threads(max(1, torch.get_num_threads()))
     transformers.utils.logging.disable_progress_bar()
     out = args.out or Path("models") / (args.shape + (f"-{args.layers}l" if args.layers else ""))
+    if args.quantize:
+        if not args.golden:
+            ap.error("--quantize needs --golden")
+        args.out = out
+        quantized_golden(args)
+        return
     t0 = time.time()
     if args.no_weights:
         make(args.shape, args.layers, out, args.seed, weights=False)
