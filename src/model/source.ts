@@ -17,6 +17,7 @@
  */
 import { ModelFormatError, MsnError, NetworkError } from '../errors.js';
 import { announcedBodyLength, announcedLength } from './body-length.js';
+import { isLocalFolder, LocalFolderSource, type ModelLocation } from './local-folder.js';
 
 /** An opened file: its size in bytes when known, and its bytes as a stream. */
 export interface OpenedFile {
@@ -65,10 +66,12 @@ export interface ResumeOptions {
 export const DEFAULT_RESUME: Required<ResumeOptions> = { retries: 4, backoffMs: 500 };
 
 /**
- * Creates a source for a folder URL or (in Node) a local path.
+ * Creates a source for a folder URL, (in Node) a local path, or (in a browser) a folder opened from
+ * disk (`LocalFolder`: a directory handle or the files of a webkitdirectory input, src/model/local-folder.ts).
  * @param resume how broken HTTP transfers are repaired (unused for local files).
  */
-export function createModelSource(location: string, resume: ResumeOptions = {}): ModelSource {
+export function createModelSource(location: ModelLocation, resume: ResumeOptions = {}): ModelSource {
+  if (isLocalFolder(location)) return new LocalFolderSource(location);
   if (/^https?:\/\//i.test(location) || !isNode) return new FetchSource(location, resume);
   return new FsSource(location);
 }
@@ -103,7 +106,7 @@ function fetchFailure(e: unknown): string {
  * it is the body's length, or the file size): a truncated copy, e.g. in a cache, is a bad file
  * (`detail.file`, so callers can evict it), not a network failure. Abort errors pass through.
  */
-function checkedBody(body: ReadableStream<Uint8Array>, name: string, where: string, expected: number | null): ReadableStream<Uint8Array> {
+export function checkedBody(body: ReadableStream<Uint8Array>, name: string, where: string, expected: number | null): ReadableStream<Uint8Array> {
   const reader = body.getReader();
   let n = 0;
   return new ReadableStream<Uint8Array>({
