@@ -60,10 +60,15 @@ export interface ResumeOptions {
   retries?: number;
   /** Wait before the first re-request, in ms; doubled for each further one without progress (default 500). */
   backoffMs?: number;
+  /**
+   * The `cache` mode of every request (default: the browser's). `no-store` also tells the app's
+   * service worker not to keep what it fetches (the storage check's probe, src/app/storage.ts).
+   */
+  cache?: RequestCache;
 }
 
 /** Default {@link ResumeOptions}: 4 re-requests, 0.5 + 1 + 2 + 4 s of waiting at most between progress. */
-export const DEFAULT_RESUME: Required<ResumeOptions> = { retries: 4, backoffMs: 500 };
+export const DEFAULT_RESUME: Required<Omit<ResumeOptions, 'cache'>> = { retries: 4, backoffMs: 500 };
 
 /**
  * Creates a source for a folder URL, (in Node) a local path, or (in a browser) a folder opened from
@@ -299,7 +304,7 @@ class FetchSource implements ModelSource {
   }
   async #fetch(name: string, init: RequestInit): Promise<Response> {
     try {
-      return await fetch(this.url(name), init);
+      return await fetch(this.url(name), this.resume.cache ? { ...init, cache: this.resume.cache } : init);
     } catch (e) {
       if ((e as Error).name === 'AbortError') throw e;
       throw new NetworkError(this.url(name), fetchFailure(e));
@@ -320,7 +325,7 @@ class FetchSource implements ModelSource {
       throw new NetworkError(this.url(name), res.ok ? 'an HTML page instead of the file (SPA fallback?)' : res.status);
     }
     const size = announcedBodyLength(res);
-    const body = resumingBody(res, this.url(name), { signal }, size, this.resume);
+    const body = resumingBody(res, this.url(name), this.resume.cache ? { signal, cache: this.resume.cache } : { signal }, size, this.resume);
     return { size, stream: checkedBody(body, name, this.url(name), size) };
   }
   /**
