@@ -143,7 +143,8 @@ export async function startStaticServer(pages: Record<string, string> = {}, dist
     const cut = req.method === 'GET' ? breaks.get(path) : undefined;
     if (cut !== undefined) {
       breaks.delete(path);
-      res.write(readFileSync(file).subarray(0, cut), () => res.socket?.destroy());
+      // Drop the connection a moment after the bytes left, so the client reads them before the reset.
+      res.write(readFileSync(file).subarray(0, cut), () => setTimeout(() => res.socket?.destroy(), 300));
       return;
     }
     if (req.method === 'HEAD') res.end();
