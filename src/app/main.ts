@@ -8,7 +8,7 @@
 import type { Engine, GenerationResult } from '../engine/engine.js';
 import type { DecodeMode } from '../decode/scheduler.js';
 import type { ChatMessage } from '../tokenizer/tokenizer.js';
-import { AbortedError, DeviceLostError, StorageQuotaError, WebGpuUnavailableError } from '../errors.js';
+import { AbortedError, DeviceLostError, WebGpuUnavailableError } from '../errors.js';
 import { describeError, type ErrorView } from '../component/describe-error.js';
 import { modelDisplayName, normalizeModelUrl } from '../component/model-url.js';
 import { acquireEngine, invalidateEngine, type EngineLease } from '../component/registry.js';
@@ -163,8 +163,9 @@ function onPick(): void {
  * shows the answer; then, when the service worker would cache `url` and it is not cached whole yet,
  * checks the storage estimate against the folder's bytes (src/app/storage.ts). With `uncached`, tells
  * the service worker to store nothing of it instead.
- * @returns false when the model does not fit: the StorageQuotaError is shown, with “Load without
- *   caching”; nothing of the model was cached (the check's requests are `no-store`).
+ * @returns false when the model does not fit (the StorageQuotaError is shown, with “Load without
+ *   caching”; the check's requests are `no-store`, so nothing of the model was cached) or its folder
+ *   cannot be read (that error is shown).
  */
 async function prepareCache(url: string, uncached: boolean): Promise<boolean> {
   el.storageInfo.textContent = describePersistence(await requestPersistentStorage());
@@ -179,9 +180,12 @@ async function prepareCache(url: string, uncached: boolean): Promise<boolean> {
   try {
     await checkStorageQuota(url, cached?.bytes ?? 0);
   } catch (e) {
-    if (!(e instanceof StorageQuotaError)) return true; // the load reports an unreadable folder itself
+    // Too big (StorageQuotaError), or the folder cannot be read (the load would fail the same way;
+    // a damaged cached file the probe read is evicted and said so): the page settles it as a failed
+    // load, so nothing half-cached stays.
     showError(describeError(e, 'load'));
     setStatus('Model not loaded');
+    void refreshCacheInfo({ folder: url, loaded: false });
     return false;
   }
   return true;
