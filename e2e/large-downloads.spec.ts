@@ -4,7 +4,8 @@
 // weight byte is fetched, nothing is cached, and "Load without caching" loads it uncached; a
 // transfer broken mid-file is resumed (Range) by the service worker and the model is cached whole.
 // On the dev server (no service worker): a model folder opened from disk (webkitdirectory input)
-// loads without a request and generates what the same folder over HTTP generates.
+// (webkitdirectory input, or a real directory handle from the directory picker) loads without a
+// request and generates what the same folder over HTTP generates.
 import { expect, test, type Page } from '@playwright/test';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -92,4 +93,29 @@ test('dev server: a model folder opened from disk (webkitdirectory) loads withou
   expect(await generate(page, 4)).toBe(overHttp);
   expect(requests.filter((u) => u.includes('/fixtures/models/')), 'nothing of the model came over the network').toEqual([]);
   expect(new URL(page.url()).searchParams.get('model'), 'a folder from disk cannot be reopened from a link').toBeNull();
+});
+
+test('dev server: "Open folder…" with the directory picker sends a real FileSystemDirectoryHandle to the worker and generates what HTTP gives', async ({ page }) => {
+  await page.goto(`/?model=${MODEL}`);
+  await expect(page.getByRole('status')).toHaveText('Ready', { timeout: 120_000 });
+  const overHttp = await generate(page, 4);
+  // A real directory handle (the origin-private file system) holding the folder's files, returned
+  // by a stand-in for the native picker, which a test cannot drive.
+  await page.evaluate(async (model) => {
+    const root = await navigator.storage.getDirectory();
+    const dir = await root.getDirectoryHandle('tiny-gqa-f32', { create: true });
+    for (const name of ['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']) {
+      const w = await (await dir.getFileHandle(name, { create: true })).createWritable();
+      await w.write(await (await fetch(`${model}${name}`)).arrayBuffer());
+      await w.close();
+    }
+    (window as unknown as { showDirectoryPicker: () => Promise<FileSystemDirectoryHandle> }).showDirectoryPicker = async () => dir;
+  }, MODEL);
+  const requests: string[] = [];
+  page.on('request', (r) => requests.push(r.url()));
+  await page.getByRole('button', { name: 'Open folder…' }).click();
+  await expect(page.locator('#model-info')).toContainText('tiny-gqa-f32 (from disk): LlamaForCausalLM', { timeout: 120_000 });
+  await expect(page.getByRole('status')).toHaveText('Ready');
+  expect(await generate(page, 4)).toBe(overHttp);
+  expect(requests.filter((u) => u.includes('/fixtures/models/')), 'nothing of the model came over the network').toEqual([]);
 });
