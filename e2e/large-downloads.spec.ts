@@ -3,8 +3,8 @@
 // a storage estimate too small for the model is a StorageQuotaError with the numbers before any
 // weight byte is fetched, nothing is cached, and "Load without caching" loads it uncached; a
 // transfer broken mid-file is resumed (Range) by the service worker and the model is cached whole.
-// On the dev server (no service worker): a model folder opened from disk (webkitdirectory input)
-// (webkitdirectory input, or a real directory handle from the directory picker) loads without a
+// On the dev server (no service worker): a model folder opened from disk (webkitdirectory input,
+// or a real directory handle from the directory picker) loads without a
 // request and generates what the same folder over HTTP generates.
 import { expect, test, type Page } from '@playwright/test';
 import { statSync } from 'node:fs';
