@@ -67,6 +67,10 @@ export interface StaticServer {
   down: boolean;
   /** Paths (e.g. `/test/fixtures/models/x/tokenizer.json`) answered with an HTTP status instead of the file. */
   faults: Map<string, number>;
+  /** Paths whose next whole GET is broken after this many body bytes (the connection is dropped); one-shot. */
+  breaks: Map<string, number>;
+  /** GET requests with a Range header: `/path bytes=N-`. A `bytes=N-` range is answered 206. */
+  ranges: string[];
   /** Stops listening and drops open connections (the server is really gone). */
   stop(): Promise<void>;
 }
@@ -86,6 +90,8 @@ export interface StaticServerOptions {
 export async function startStaticServer(pages: Record<string, string> = {}, dist = DIST, options: StaticServerOptions = {}): Promise<StaticServer> {
   const requests: string[] = [];
   const faults = new Map<string, number>();
+  const breaks = new Map<string, number>();
+  const ranges: string[] = [];
   let root = dist;
   const state = { down: false };
   const server = http.createServer((req, res) => {
@@ -124,7 +130,23 @@ export async function startStaticServer(pages: Record<string, string> = {}, dist
       res.end(req.method === 'HEAD' ? undefined : body);
       return;
     }
-    res.writeHead(200, { ...headers, 'content-type': type, 'content-length': statSync(file).size });
+    const size = statSync(file).size;
+    const range = req.method === 'GET' ? /^bytes=(\d+)-$/.exec(String(req.headers.range ?? '')) : null;
+    if (req.headers.range && req.method === 'GET') ranges.push(`${path} ${req.headers.range}`);
+    if (range && Number(range[1]) < size) {
+      const start = Number(range[1]);
+      res.writeHead(206, { ...headers, 'content-type': type, 'content-length': size - start, 'content-range': `bytes ${start}-${size - 1}/${size}` });
+      createReadStream(file, { start }).pipe(res);
+      return;
+    }
+    res.writeHead(200, { ...headers, 'content-type': type, 'content-length': size });
+    const cut = req.method === 'GET' ? breaks.get(path) : undefined;
+    if (cut !== undefined) {
+      breaks.delete(path);
+      // Drop the connection a moment after the bytes left, so the client reads them before the reset.
+      res.write(readFileSync(file).subarray(0, cut), () => setTimeout(() => res.socket?.destroy(), 300));
+      return;
+    }
     if (req.method === 'HEAD') res.end();
     else createReadStream(file).pipe(res);
   });
@@ -134,6 +156,8 @@ export async function startStaticServer(pages: Record<string, string> = {}, dist
     url: `http://127.0.0.1:${port}`,
     requests,
     faults,
+    breaks,
+    ranges,
     serve: (d) => {
       root = d;
     },

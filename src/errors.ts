@@ -281,11 +281,26 @@ export class ChatTemplateError extends MsnError {
   }
 }
 
+/**
+ * The browser's storage for this site (the Cache API the offline copy of a model goes into) has
+ * less room than the model needs, found before any of its weights were cached
+ * (`navigator.storage.estimate()`: available = quota − usage). `detail`: folder, neededBytes,
+ * availableBytes, quotaBytes, usageBytes.
+ */
+export class StorageQuotaError extends MsnError {
+  constructor(folder: string, needed: number, quota: number, usage: number) {
+    const available = Math.max(0, quota - usage);
+    const mb = (b: number) => `${(b / 1e6).toFixed(1)} MB`;
+    super('storage-quota', `Not enough browser storage to cache ${folder} for offline use: it needs ${needed} bytes (${mb(needed)}), but only ${available} bytes (${mb(available)}) are available (quota ${quota} − used ${usage}). Free space (clear cached models, or other sites' data, or disk space), allow this site persistent storage, use a q4 model, open the folder from disk ("Open folder…"), or load it without caching ("Load without caching": it then downloads again on each visit).`, { folder, neededBytes: needed, availableBytes: available, quotaBytes: quota, usageBytes: usage });
+    this.name = 'StorageQuotaError'; // explicit: class names do not survive minification
+  }
+}
+
 /** All error classes by name, used to rebuild them after crossing the worker boundary. */
 export const ERROR_CLASSES: Record<string, new (...args: never[]) => MsnError> = {
   MsnError, WebGpuUnavailableError, DeviceLostError, WorkerLostError, OutOfMemoryError, LimitTooLowError, ModelFormatError,
   UnsupportedModelError, UnsupportedQuantizationError, IntegrityError, ContextOverflowError, AbortedError, InvalidArgumentError, NetworkError, BusyError,
   NonFiniteLogitsError, UnknownMaskError, KvLengthMismatchError,
   GpuValidationError, GpuInternalError, SelfCheckError,
-  ChatTemplateError,
+  ChatTemplateError, StorageQuotaError,
 };

@@ -48,6 +48,11 @@ export type SettleResult =
   | { folder: string; cached: true; files: number; bytes: number }
   | { folder: string; cached: false; reason: string }
   | { folder: string; cached: null };
+/**
+ * Message the page sends before loading a model it chose not to cache (after a StorageQuotaError):
+ * the service worker stores none of that folder's files until the load is settled. Reply: `true`.
+ */
+export interface SkipCacheRequest { type: 'msn-model-skip-cache'; folder: string }
 /** Message the page sends a waiting service worker to activate it (workbox-window's format). */
 export interface SkipWaitingRequest { type: 'SKIP_WAITING' }
 /** Reply: what the service worker served from the model cache since it started. */

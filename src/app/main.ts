@@ -12,8 +12,11 @@ import { AbortedError, DeviceLostError, WebGpuUnavailableError } from '../errors
 import { describeError, type ErrorView } from '../component/describe-error.js';
 import { modelDisplayName, normalizeModelUrl } from '../component/model-url.js';
 import { acquireEngine, invalidateEngine, type EngineLease } from '../component/registry.js';
-import { applyUpdate, cachedModels, clearCachedModels, persistStorage, registerServiceWorker, settleModelCache } from './pwa.js';
+import { applyUpdate, cachedModels, clearCachedModels, registerServiceWorker, settleModelCache } from './pwa.js';
 import type { SettleResult } from './cache-names.js';
+import { skipModelCache } from './settle.js';
+import { checkStorageQuota, describePersistence, requestPersistentStorage } from './storage.js';
+import { folderFromFiles, folderFromHandle, locationKey, type LocalFolder } from '../model/local-folder.js';
 
 /** An entry of `public/models/index.json`. */
 interface ModelEntry {
@@ -52,6 +55,10 @@ const el = {
   errorMessage: $<HTMLParagraphElement>('error-message'),
   errorAction: $<HTMLParagraphElement>('error-action'),
   errorReload: $<HTMLButtonElement>('error-reload'),
+  errorUncached: $<HTMLButtonElement>('error-uncached'),
+  openFolder: $<HTMLButtonElement>('open-folder'),
+  folderInput: $<HTMLInputElement>('folder-input'),
+  storageInfo: $<HTMLParagraphElement>('storage-info'),
   useChat: $<HTMLInputElement>('use-chat'),
   modeHint: $<HTMLParagraphElement>('mode-hint'),
   prompt: $<HTMLTextAreaElement>('prompt'),
@@ -79,6 +86,8 @@ let engine: Engine | null = null;
 let chatMode = false;
 let turns: ChatMessage[] = [];
 let abort: AbortController | null = null;
+/** The folder opened from disk that is loaded (or loading), null for a URL: "Reload model" reloads it. */
+let localFolder: LocalFolder | null = null;
 /** tokens/s of the last `ar` run per (model, prompt, max new tokens). */
 const arBaseline = new Map<string, number>();
 /** Prompts the app filled in itself (replaced when another model is loaded). */
@@ -92,7 +101,8 @@ function showError(view: ErrorView): void {
   el.errorTitle.textContent = view.title;
   el.errorMessage.textContent = view.message;
   el.errorAction.textContent = view.action;
-  el.errorReload.hidden = !view.needsReload || !el.model.value.trim();
+  el.errorReload.hidden = !view.needsReload || (!el.model.value.trim() && !localFolder) || view.code === 'storage-quota';
+  el.errorUncached.hidden = view.code !== 'storage-quota';
   el.error.dataset.code = view.code;
   el.error.hidden = false;
 }
@@ -110,6 +120,7 @@ function sync(): void {
   el.send.disabled = !engine || busy;
   el.stop.disabled = !busy;
   el.load.disabled = busy;
+  el.openFolder.disabled = busy;
   el.simulateLoss.disabled = !engine || busy;
   el.newChat.hidden = !chatMode;
   el.newChat.disabled = busy || turns.length === 0;
@@ -152,12 +163,70 @@ function onPick(): void {
 /** The load settings (weights, GPU memory) the current engine was loaded with. */
 let loadedSettings = '';
 
-async function load(): Promise<void> {
+/**
+ * Before the first download into the offline cache: asks for persistent storage (once per page) and
+ * shows the answer; then, when the service worker would cache `url` and it is not cached whole yet,
+ * checks the storage estimate against the folder's bytes (src/app/storage.ts). With `uncached`, tells
+ * the service worker to store nothing of it instead.
+ * @returns false when the model does not fit (the StorageQuotaError is shown, with “Load without
+ *   caching”; the check's requests are `no-store`, so nothing of the model was cached) or its folder
+ *   cannot be read (that error is shown).
+ */
+async function prepareCache(url: string, uncached: boolean): Promise<boolean> {
+  el.storageInfo.textContent = describePersistence(await requestPersistentStorage());
+  if (!navigator.serviceWorker?.controller) return true;
+  if (uncached) {
+    await skipModelCache(url);
+    return true;
+  }
+  const cached = (await cachedModels().catch(() => [])).find((m) => m.folder === url);
+  if (cached?.complete) return true;
+  setStatus(`Checking storage for ${modelDisplayName(url)}…`);
+  try {
+    await checkStorageQuota(url, cached?.bytes ?? 0);
+  } catch (e) {
+    // Too big (StorageQuotaError), or the folder cannot be read (the load would fail the same way;
+    // a damaged cached file the probe read is evicted and said so): the page settles it as a failed
+    // load, so nothing half-cached stays.
+    showError(describeError(e, 'load'));
+    setStatus('Model not loaded');
+    void refreshCacheInfo({ folder: url, loaded: false });
+    return false;
+  }
+  return true;
+}
+
+/** Loads the folder opened from disk: nothing is downloaded, so nothing is cached. */
+async function loadLocal(folder: LocalFolder): Promise<void> {
+  localFolder = folder;
+  await load();
+}
+
+/** Opens a model folder from disk: the directory picker where there is one (Chromium), else the webkitdirectory input. */
+async function openFolder(): Promise<void> {
+  const picker = (window as unknown as { showDirectoryPicker?: (o?: { mode?: 'read' }) => Promise<FileSystemDirectoryHandle> }).showDirectoryPicker;
+  if (!picker) {
+    el.folderInput.click();
+    return;
+  }
+  let handle: FileSystemDirectoryHandle;
+  try {
+    handle = await picker({ mode: 'read' });
+  } catch (e) {
+    if ((e as Error)?.name === 'AbortError') return; // the user closed the picker
+    el.folderInput.click(); // e.g. a SecurityError in a cross-origin frame
+    return;
+  }
+  await loadLocal(folderFromHandle(handle));
+}
+
+async function load({ uncached = false }: { uncached?: boolean } = {}): Promise<void> {
   if (abort) return;
   hideError();
+  const local = localFolder;
   let url: string;
   try {
-    url = normalizeModelUrl(el.model.value, document.baseURI);
+    url = local ? locationKey(local) : normalizeModelUrl(el.model.value, document.baseURI);
   } catch (e) {
     showError(describeError(e, 'load'));
     setStatus('Model not loaded');
@@ -171,25 +240,32 @@ async function load(): Promise<void> {
     setStatus('Ready');
     return;
   }
+  if (!local && !(await prepareCache(url, uncached))) return;
   lease?.release({ immediate: true });
   engine = null;
   turns = [];
   sync();
-  el.model.value = url;
-  const pickMatch = [...el.pick.options].find((o) => o.value === url);
-  el.pick.value = pickMatch ? pickMatch.value : CUSTOM;
-  describePick();
+  const name = local ? `${local.name} (from disk)` : modelDisplayName(url);
   const u = new URL(location.href);
-  if (models[0] && url === el.pick.options[0]?.value) u.searchParams.delete('model');
-  else u.searchParams.set('model', url);
+  if (local) {
+    el.pick.value = CUSTOM;
+    u.searchParams.delete('model'); // a folder from disk cannot be reopened from a link
+  } else {
+    el.model.value = url;
+    const pickMatch = [...el.pick.options].find((o) => o.value === url);
+    el.pick.value = pickMatch ? pickMatch.value : CUSTOM;
+    if (models[0] && url === el.pick.options[0]?.value) u.searchParams.delete('model');
+    else u.searchParams.set('model', url);
+  }
+  describePick();
   window.history.replaceState(null, '', u);
-  setStatus(`Loading ${modelDisplayName(url)}…`);
+  setStatus(`Loading ${name}…`);
   el.progress.value = 0;
   el.progressText.textContent = 'Connecting…';
   el.modelInfo.textContent = '';
   el.load.disabled = true;
   loadedSettings = settings;
-  const mine = acquireEngine(url, {
+  const mine = acquireEngine(local ?? url, {
     quantize,
     gpuMemoryBytes,
     onProgress: (p) => {
@@ -214,10 +290,9 @@ async function load(): Promise<void> {
     if (lease !== mine) return;
     engine = e;
     el.progress.value = 1;
-    onLoaded(e, url);
+    onLoaded(e, url, name);
     setStatus('Ready');
     loaded = true;
-    if (navigator.serviceWorker?.controller) void persistStorage();
   } catch (e) {
     if (lease !== mine) return;
     lease = null;
@@ -228,7 +303,7 @@ async function load(): Promise<void> {
     el.load.disabled = false;
     sync();
     // A loaded model is kept whole in the offline cache, or not at all (the service worker decides).
-    void refreshCacheInfo({ folder: url, loaded });
+    void refreshCacheInfo(local ? null : { folder: url, loaded });
   }
 }
 
@@ -243,10 +318,10 @@ function setChatMode(on: boolean, e: Engine | null = engine): void {
       : 'Completion: the chat template is off, so the model continues your text as it is.';
 }
 
-function onLoaded(e: Engine, url: string): void {
+function onLoaded(e: Engine, url: string, name: string): void {
   const c = e.info.config;
   const params = (e.info.memory.weightsBytes / 1e6).toFixed(1);
-  el.modelInfo.textContent = `${modelDisplayName(url)}: ${c.architecture}, ${c.numLayers} layers, hidden ${c.hiddenSize}, vocabulary ${c.vocabSize}, ${params} MB of weights (${e.info.weightFormats.join(', ')}), context ${e.info.contextLength} tokens (KV cache ${e.info.kvDtype}).${e.info.memoryPlan.reason ? ` ${e.info.memoryPlan.reason}` : ''}`;
+  el.modelInfo.textContent = `${name}: ${c.architecture}, ${c.numLayers} layers, hidden ${c.hiddenSize}, vocabulary ${c.vocabSize}, ${params} MB of weights (${e.info.weightFormats.join(', ')}), context ${e.info.contextLength} tokens (KV cache ${e.info.kvDtype}).${e.info.memoryPlan.reason ? ` ${e.info.memoryPlan.reason}` : ''}`;
   const a = e.info.adapter;
   el.adapterInfo.textContent = `Adapter: ${[a.vendor, a.architecture, a.description].filter(Boolean).join(' ')}${a.isFallbackAdapter ? ' (software fallback)' : ''}. GPU memory: ${mb(e.info.memory.weightsBytes + e.info.memory.kvBytes + e.info.memory.scratchBytes)}.`;
   el.useChat.checked = e.tokenizer.hasChatTemplate;
@@ -453,9 +528,32 @@ async function clearCache(): Promise<void> {
 
 el.form.addEventListener('submit', (e) => {
   e.preventDefault();
+  localFolder = null;
   void load();
 });
-el.pick.addEventListener('change', onPick);
+el.pick.addEventListener('change', () => {
+  localFolder = null;
+  onPick();
+});
+el.openFolder.addEventListener('click', () => void openFolder());
+el.folderInput.addEventListener('change', () => {
+  const files = el.folderInput.files;
+  if (!files?.length) return;
+  let folder: LocalFolder;
+  try {
+    folder = folderFromFiles(files);
+  } catch (e) {
+    showError(describeError(e, 'load'));
+    return;
+  } finally {
+    el.folderInput.value = '';
+  }
+  void loadLocal(folder);
+});
+el.errorUncached.addEventListener('click', () => {
+  el.errorUncached.hidden = true;
+  void load({ uncached: true });
+});
 el.weights.addEventListener('change', () => { if (engine || lease) void load(); });
 el.gpuMemory.addEventListener('change', () => { if (engine || lease) void load(); });
 el.send.addEventListener('click', () => void send());

@@ -114,12 +114,3 @@ export async function clearCachedModels(): Promise<number> {
   await Promise.all(names.map((n) => caches.delete(n)));
   return names.length;
 }
-
-/** Asks the browser to keep this origin's storage (the cached models) under storage pressure. */
-export async function persistStorage(): Promise<boolean> {
-  try {
-    return (await navigator.storage?.persisted?.()) || ((await navigator.storage?.persist?.()) ?? false);
-  } catch {
-    return false;
-  }
-}

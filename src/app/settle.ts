@@ -5,7 +5,29 @@
  * and by `<msn-chat>` (its loads on a page the app's service worker controls, e.g. the example
  * page). Free of workbox-window, so the library can import it.
  */
-import type { SettleRequest, SettleResult } from './cache-names.js';
+import type { SettleRequest, SettleResult, SkipCacheRequest } from './cache-names.js';
+
+/**
+ * Before loading the model in `folder` without caching it (the user's choice after a
+ * StorageQuotaError): tells the service worker to store none of its files until the load is settled
+ * ({@link settleModelCache}), and waits for its answer so that no file of the load is stored before.
+ * @returns whether a service worker acknowledged it (false: none controls the page, so nothing is cached anyway).
+ */
+export async function skipModelCache(folder: string, timeoutMs = 5000): Promise<boolean> {
+  const c = typeof navigator === 'undefined' ? null : navigator.serviceWorker?.controller;
+  if (!c) return false;
+  const ch = new MessageChannel();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const reply = new Promise<boolean>((r) => { ch.port1.onmessage = () => r(true); });
+  const timeout = new Promise<boolean>((r) => { timer = setTimeout(() => r(false), timeoutMs); });
+  c.postMessage({ type: 'msn-model-skip-cache', folder } satisfies SkipCacheRequest, [ch.port2]);
+  try {
+    return await Promise.race([reply, timeout]);
+  } finally {
+    clearTimeout(timer);
+    ch.port1.close();
+  }
+}
 
 /**
  * After the model in `folder` (URL ending in `/`) loaded (`loaded`) or failed to: asks the service

@@ -19,6 +19,12 @@
  * told which and why; a failed load's files are evicted, unless they belong to a model recorded
  * whole before and still whole. Offline, a file that a recorded (whole) model does not list answers 404, as it
  * did online: the loader reads only 404 as "absent" and any other failure as an error.
+ *
+ * Large downloads: a same-origin model file whose transfer breaks is resumed by the service worker
+ * itself (`resumingBody`: `Range: bytes=N-` from the bytes received, else a restart from 0), so one
+ * break does not cost a multi-GB file nor its cached copy. Requests made with `cache: 'no-store'`
+ * (the page's storage check, src/app/storage.ts) are never stored, and a folder the page loads
+ * without caching (`msn-model-skip-cache`, after a StorageQuotaError) stores nothing.
  */
 import { PrecacheController, PrecacheRoute, cleanupOutdatedCaches } from 'workbox-precaching';
 import { registerRoute, setCatchHandler } from 'workbox-routing';
@@ -26,6 +32,8 @@ import type { RouteHandlerCallbackOptions } from 'workbox-core/types.js';
 import { cacheNames, clientsClaim, setCacheNameDetails } from 'workbox-core';
 import { createPartialResponse } from 'workbox-range-requests';
 import { CACHE_PREFIX, CACHE_VERSION, MODEL_CACHE, PREVIOUS_CACHE, isModelFile, type CacheStats, type SettleResult } from './cache-names.js';
+import { announcedBodyLength } from '../model/body-length.js';
+import { resumingBody } from '../model/source.js';
 import { auditFolder, evictFailedLoad, evictFolder, folderOf, readRecord, writeRecord } from './model-cache.js';
 
 type WithManifest = { __WB_MANIFEST: Array<{ url: string; revision: string | null }> };
@@ -118,6 +126,8 @@ const served = new Map<string, Set<string>>();
 const writing = new Map<string, Set<Promise<void>>>();
 /** Per folder: why storing one of its files failed (its files are evicted, no more are stored). */
 const failed = new Map<string, string>();
+/** The reason in `failed` of a folder loaded without caching, as the page asked (`msn-model-skip-cache`). */
+const SKIPPED = 'it was loaded without caching, as asked after the storage check';
 
 function note(folder: string, name: string): void {
   let s = served.get(folder);
@@ -175,10 +185,20 @@ async function modelFile({ request, event }: RouteHandlerCallbackOptions): Promi
     if (record && !(name in record.files)) return new Response(null, { status: 404, statusText: 'Not part of the cached model' });
     throw e;
   }
-  // Only whole files are stored: no HEAD, no Range requests, no 206, no errors.
-  if (whole && res.status === 200 && !res.headers.has('content-range')) {
+  // A whole same-origin file whose transfer breaks is resumed here (Range: bytes=N-, see
+  // resumingBody in src/model/source.ts), so the page and the cache both get one unbroken body. A
+  // cross-origin response is passed as it is (its hidden Content-Encoding must stay hidden, see
+  // src/model/body-length.ts); the page's own source resumes it, and its cache copy is evicted.
+  if (whole && res.status === 200 && res.type === 'basic' && res.body && !res.headers.has('content-range')) {
+    res = new Response(resumingBody(res, url, {}, announcedBodyLength(res)), { status: res.status, statusText: res.statusText, headers: res.headers });
+  }
+  // Only whole files are stored: no HEAD, no Range requests, no 206, no errors, and nothing asked
+  // with `cache: 'no-store'` (the page's storage check probes the folder that way: src/app/storage.ts).
+  if (whole && req.cache !== 'no-store' && res.status === 200 && !res.headers.has('content-range')) {
     note(folder, url.slice(folder.length));
-    if (!failed.has(folder)) (event as ExtendableEvent).waitUntil(store(cache, folder, url, res.clone()));
+    // A folder loaded without caching covers its sub-folders (shards) too.
+    const skipped = [...failed].some(([f, why]) => why === SKIPPED && url.startsWith(f));
+    if (!failed.has(folder) && !skipped) (event as ExtendableEvent).waitUntil(store(cache, folder, url, res.clone()));
   }
   return res;
 }
@@ -245,5 +265,9 @@ sw.addEventListener('message', (event) => {
       (r) => event.ports[0]?.postMessage(r),
       (e: unknown) => event.ports[0]?.postMessage({ folder, cached: false, reason: describeFailure(e, 'checking the cached files') } satisfies SettleResult),
     ));
+  } else if (data?.type === 'msn-model-skip-cache' && typeof data.folder === 'string') {
+    // Loaded without caching (the user's choice after the storage check): store none of its files.
+    failed.set(data.folder, SKIPPED);
+    event.ports[0]?.postMessage(true);
   } else if (data?.type === 'SKIP_WAITING') void sw.skipWaiting();
 });

@@ -39,6 +39,8 @@ export function describeError(e: unknown, phase: 'load' | 'generate' = 'generate
     case 'model-format':
       if ((e as MsnError).detail?.evicted) return view('A cached model file was damaged', 'The damaged copy was removed from the offline cache. Load the model again (or reload the page) to download it afresh.', true);
       return view('This folder does not hold a model the runtime can read', 'Use a Hugging Face folder of a Llama-family model with config.json, tokenizer.json and safetensors weights (F32, F16 or BF16).', true);
+    case 'storage-quota':
+      return view('Not enough browser storage to cache this model', 'Press “Load without caching” to use it now (it downloads again on each visit), or free space and load it again, or open the folder from disk with “Open folder…”, or pick a q4 model.', true);
     case 'unsupported-model':
       return view('This model is not supported', 'Pick a Llama-family model (LlamaForCausalLM, or MistralForCausalLM without a sliding window).', true);
     case 'integrity':

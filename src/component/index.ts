@@ -12,5 +12,6 @@ export { acquireEngine, invalidateEngine, sharedEngineModels, type AcquireOption
 export { describeError, type ErrorView } from './describe-error.js';
 export { normalizeModelUrl } from './model-url.js';
 export { createEngine } from '../engine/browser.js';
+export { folderFromFiles, folderFromHandle, type LocalFolder, type ModelLocation } from '../model/local-folder.js';
 export type { Engine, GenerateOptions, GenerationResult } from '../engine/engine.js';
 export * from '../errors.js';

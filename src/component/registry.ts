@@ -7,6 +7,7 @@
 import { createEngine } from '../engine/browser.js';
 import type { Engine } from '../engine/engine.js';
 import type { LoadProgress } from '../model/loader.js';
+import { locationKey, type ModelLocation } from '../model/local-folder.js';
 
 /** Options of {@link acquireEngine}; the first acquirer of a URL decides them. */
 export interface AcquireOptions {
@@ -31,7 +32,7 @@ export interface AcquireOptions {
 
 /** A share of an engine. */
 export interface EngineLease {
-  /** The absolute model folder URL (the registry key). */
+  /** The registry key: the absolute model folder URL, or `locationKey` of a folder opened from disk. */
   readonly model: string;
   /** Resolves when the model is loaded; rejects with the load error (a later acquire retries). */
   readonly ready: Promise<Engine>;
@@ -63,8 +64,12 @@ function drop(entry: Entry): void {
   entry.ready.then((e) => e.dispose()).catch(() => {});
 }
 
-/** Takes a share of the engine of `model` (an absolute URL), loading it on first use. */
-export function acquireEngine(model: string, options: AcquireOptions = {}): EngineLease {
+/**
+ * Takes a share of the engine of `location` (an absolute URL, or a folder opened from disk: one
+ * engine per LocalFolder object), loading it on first use.
+ */
+export function acquireEngine(location: ModelLocation, options: AcquireOptions = {}): EngineLease {
+  const model = locationKey(location);
   const quantize = options.quantize ?? 'none';
   const settings = JSON.stringify([quantize, options.gpuMemoryBytes ?? null]);
   let entry = entries.get(model);
@@ -75,7 +80,7 @@ export function acquireEngine(model: string, options: AcquireOptions = {}): Engi
   if (!entry) {
     const e: Entry = { model, settings, ready: null as unknown as Promise<Engine>, engine: null, refs: 0, last: null, progress: new Set(), invalidate: new Set(), timer: null };
     e.ready = createEngine({
-      model,
+      model: location,
       contextLength: options.contextLength,
       ...(quantize === 'none' ? {} : { quantize }),
       ...(options.gpuMemoryBytes === undefined ? {} : { gpuMemoryBytes: options.gpuMemoryBytes }),

@@ -8,6 +8,7 @@ import type { ExecutorApi } from '../worker/api.js';
 import { createEngineWith, type EngineOptions } from './create.js';
 import type { Engine } from './engine.js';
 import { resolveModelLocation } from '../model/location.js';
+import { isLocalFolder } from '../model/local-folder.js';
 import { IndexedDbCostCache } from './cost-cache.js';
 import { guardExecutor, WorkerWatch } from './worker-watch.js';
 import { WORKER_SCRIPT_FAILED } from '../errors.js';
@@ -15,16 +16,16 @@ import { WORKER_SCRIPT_FAILED } from '../errors.js';
 /**
  * Creates an engine whose model runs in a Web Worker. `options.model` takes every location form of
  * `src/model/location.ts` (`hf:owner/name[@rev]`, huggingface.co links, http(s) URLs, paths on this
- * site), resolved against the page URL.
+ * site), resolved against the page URL, or a folder opened from disk (`LocalFolder`, src/model/local-folder.ts).
  * @throws InvalidArgumentError (not a model location), WebGpuUnavailableError, ModelFormatError, UnsupportedModelError, NetworkError, OutOfMemoryError.
  */
 export async function createEngine(options: EngineOptions): Promise<Engine> {
   installErrorTransfer();
-  options = { ...options, model: resolveModelLocation(options.model, { base: location.href }) };
+  // A folder opened from disk goes to the worker as it is (its handle or Files are structured-cloneable).
+  const model = isLocalFolder(options.model) ? options.model : new URL(resolveModelLocation(options.model, { base: location.href }), location.href).href;
   const worker = new Worker(new URL('../worker/worker.ts', import.meta.url), { type: 'module', name: 'msn-executor' });
   const watch = watchWebWorker(worker);
   const executor = guardExecutor(Comlink.wrap<ExecutorApi>(worker) as unknown as ExecutorApi, watch);
-  const model = new URL(options.model, location.href).href;
   return createEngineWith(executor, { costCache: new IndexedDbCostCache(), ...options, model }, () => {
     watch.stop();
     worker.terminate();

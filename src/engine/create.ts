@@ -1,6 +1,7 @@
 /** Shared engine construction: load the model in the executor, the tokenizer on this thread. */
 import type { LoadProgress } from '../model/loader.js';
 import { createModelSource } from '../model/source.js';
+import { isLocalFolder, type ModelLocation } from '../model/local-folder.js';
 import { evictUnparsable, openCheckedSource } from '../model/integrity.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import type { ExecutorApi, LoadOptions } from '../worker/api.js';
@@ -9,8 +10,11 @@ import { MemoryCostCache, type CostCache } from './cost-cache.js';
 
 /** Options of `createEngine` (browser) and `createNodeEngine` (Node). */
 export interface EngineOptions extends LoadOptions {
-  /** Model folder: URL (browser, Node) or local path (Node). */
-  model: string;
+  /**
+   * Model folder: URL (browser, Node), local path (Node), or a folder opened from disk (browser:
+   * a `LocalFolder` of src/model/local-folder.ts, sent to the worker as it is).
+   */
+  model: ModelLocation;
   /** Load progress `{loadedBytes, totalBytes, file}`. */
   onProgress?: (p: LoadProgress) => void;
   /** Cache of the adaptive tree's forward-cost table (default: IndexedDB in browsers, a folder in Node). */
@@ -32,7 +36,7 @@ export async function createEngineWith(executor: ExecutorApi, options: EngineOpt
     const { source } = await openCheckedSource(createModelSource(model));
     // A cached tokenizer file that fails to parse is evicted, so a reload downloads it again.
     const tokenizer = await Tokenizer.load(source).catch(async (e: unknown) => { throw await evictUnparsable(source, e); });
-    return new Engine(executor, info, tokenizer, onDispose, costCache ?? new MemoryCostCache(), model);
+    return new Engine(executor, info, tokenizer, onDispose, costCache ?? new MemoryCostCache(), isLocalFolder(model) ? `local-folder:${model.name}/` : model);
   } catch (e) {
     await onDispose();
     throw e;

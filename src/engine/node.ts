@@ -21,6 +21,8 @@ import { FileCostCache } from './cost-cache-node.js';
 import { guardExecutor, WorkerWatch } from './worker-watch.js';
 
 export interface NodeEngineOptions extends EngineOptions {
+  /** Model folder: a local path or a URL (a folder opened from disk is a browser-only location). */
+  model: string;
   /**
    * Run the executor in this process instead of a child process. Then nothing isolates a native
    * failure: an abort or a crash in Dawn or the GPU driver ends this process too.

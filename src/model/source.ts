@@ -9,9 +9,15 @@
  * not be read is never silently skipped. A transfer that breaks is a NetworkError too, and a body
  * that ends short of (or past) its announced length (the file size, or a content-length that is the
  * body's length: see `body-length.ts`) is a ModelFormatError naming the file.
+ *
+ * Over HTTP a transfer that breaks (a network error, or a body that ends short of its announced
+ * length) is first repaired where it can be ({@link resumingBody}): the file is asked for again from
+ * the bytes already received (`Range: bytes=N-`), a bounded number of times with backoff, and the
+ * stream goes on as if nothing happened; only a break that cannot be repaired fails it as above.
  */
-import { ModelFormatError, NetworkError } from '../errors.js';
+import { ModelFormatError, MsnError, NetworkError } from '../errors.js';
 import { announcedBodyLength, announcedLength } from './body-length.js';
+import { isLocalFolder, LocalFolderSource, type ModelLocation } from './local-folder.js';
 
 /** An opened file: its size in bytes when known, and its bytes as a stream. */
 export interface OpenedFile {
@@ -48,9 +54,30 @@ export interface ModelSource {
 
 const isNode = typeof process !== 'undefined' && !!process.versions?.node && typeof window === 'undefined';
 
-/** Creates a source for a folder URL or (in Node) a local path. */
-export function createModelSource(location: string): ModelSource {
-  if (/^https?:\/\//i.test(location) || !isNode) return new FetchSource(location);
+/** How a broken HTTP transfer is repaired ({@link resumingBody}). */
+export interface ResumeOptions {
+  /** Re-requests after breaks that delivered no new byte, before the break fails the stream (default 4). */
+  retries?: number;
+  /** Wait before the first re-request, in ms; doubled for each further one without progress (default 500). */
+  backoffMs?: number;
+  /**
+   * The `cache` mode of every request (default: the browser's). `no-store` also tells the app's
+   * service worker not to keep what it fetches (the storage check's probe, src/app/storage.ts).
+   */
+  cache?: RequestCache;
+}
+
+/** Default {@link ResumeOptions}: 4 re-requests, 0.5 + 1 + 2 + 4 s of waiting at most between progress. */
+export const DEFAULT_RESUME: Required<Omit<ResumeOptions, 'cache'>> = { retries: 4, backoffMs: 500 };
+
+/**
+ * Creates a source for a folder URL, (in Node) a local path, or (in a browser) a folder opened from
+ * disk (`LocalFolder`: a directory handle or the files of a webkitdirectory input, src/model/local-folder.ts).
+ * @param resume how broken HTTP transfers are repaired (unused for local files).
+ */
+export function createModelSource(location: ModelLocation, resume: ResumeOptions = {}): ModelSource {
+  if (isLocalFolder(location)) return new LocalFolderSource(location);
+  if (/^https?:\/\//i.test(location) || !isNode) return new FetchSource(location, resume);
   return new FsSource(location);
 }
 
@@ -84,7 +111,7 @@ function fetchFailure(e: unknown): string {
  * it is the body's length, or the file size): a truncated copy, e.g. in a cache, is a bad file
  * (`detail.file`, so callers can evict it), not a network failure. Abort errors pass through.
  */
-function checkedBody(body: ReadableStream<Uint8Array>, name: string, where: string, expected: number | null): ReadableStream<Uint8Array> {
+export function checkedBody(body: ReadableStream<Uint8Array>, name: string, where: string, expected: number | null): ReadableStream<Uint8Array> {
   const reader = body.getReader();
   let n = 0;
   return new ReadableStream<Uint8Array>({
@@ -93,7 +120,7 @@ function checkedBody(body: ReadableStream<Uint8Array>, name: string, where: stri
       try {
         r = await reader.read();
       } catch (e) {
-        c.error((e as Error)?.name === 'AbortError' ? e : new NetworkError(where, `transfer failed after ${n} bytes: ${fetchFailure(e)}`));
+        c.error((e as Error)?.name === 'AbortError' || e instanceof MsnError ? e : new NetworkError(where, `transfer failed after ${n} bytes: ${fetchFailure(e)}`));
         return;
       }
       if (r.done) {
@@ -115,9 +142,157 @@ function checkedBody(body: ReadableStream<Uint8Array>, name: string, where: stri
   }, { highWaterMark: 0 });
 }
 
+/** `Content-Range: bytes a-b/size` parsed (size null for `*`), or null when absent or malformed. */
+function contentRange(res: Response): { start: number; end: number; size: number | null } | null {
+  const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec((res.headers.get('content-range') ?? '').trim());
+  return m ? { start: Number(m[1]), end: Number(m[2]), size: m[3] === '*' ? null : Number(m[3]) } : null;
+}
+
+/** A wait of `ms` that an abort cuts short (rejecting with the signal's reason). */
+function pause(ms: number, signal?: AbortSignal | null): Promise<void> {
+  return new Promise((ok, fail) => {
+    if (signal?.aborted) return fail(signal.reason as Error);
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', stop);
+      ok();
+    }, ms);
+    const stop = () => {
+      clearTimeout(t);
+      fail(signal!.reason as Error);
+    };
+    signal?.addEventListener('abort', stop, { once: true });
+  });
+}
+
+/** A break that re-requesting cannot repair: the file changed on the server during the download. */
+class Changed extends Error {}
+/** The break of a body that ended cleanly but short of its length. */
+const SHORT = Symbol('short body');
+
+/**
+ * The body of `first` (a 200 answer to a GET of `url`), with breaks repaired: when the transfer
+ * fails (a network error) or the body ends short of `expected` bytes, the file is requested again
+ * with `Range: bytes=N-`, N being the bytes received so far, and the stream continues with the new
+ * body. The answer is accepted when it is 206 with `Content-Range: bytes N-…/total` (total = the
+ * file's size when known) and the same `ETag` and `Last-Modified` as the first answer where it gave
+ * them (RFC 9110 §14.4, §8.8). A 200 (a server that ignores Range) with the same validators restarts
+ * the file from byte 0: its first N bytes are read and dropped, so the reader still sees each byte
+ * once, in order, and nothing more is held in memory. A 206 for other bytes or a 416 makes the next
+ * re-request one for the whole file (restart from 0); any other answer (5xx, a network error) counts
+ * as another break too. Before each re-request the stream waits
+ * `backoffMs`, doubled after each re-request that brought no new byte; after `retries` of those the
+ * last break ends the stream as it would have ended without repair (the transfer's error, or a
+ * clean end short of `expected`), for {@link checkedBody} to report. A different ETag or
+ * Last-Modified (or a restarted body of another length) means the bytes already delivered belong to
+ * an older version of the file: that fails at once with a NetworkError saying so. Aborts
+ * (`init.signal`) pass through. Used by FetchSource and the service worker (sw.ts).
+ * @param first the answer to `fetch(url, init)`, status 200, with a body.
+ * @param expected the body's length in bytes (announcedBodyLength), or null when unknown: then only
+ *   transfer errors are repaired.
+ */
+export function resumingBody(first: Response, url: string, init: RequestInit, expected: number | null, resume: ResumeOptions = {}): ReadableStream<Uint8Array> {
+  const { retries, backoffMs } = { ...DEFAULT_RESUME, ...resume };
+  const etag = first.headers.get('etag');
+  const modified = first.headers.get('last-modified');
+  let reader = first.body!.getReader();
+  let size = expected;
+  /** Bytes delivered; bytes of the current body still to drop (a restart from 0); re-requests since the last new byte, and where that was. */
+  let n = 0;
+  let skip = 0;
+  let failures = 0;
+  let mark = 0;
+  /** Whether to ask for the rest (Range) or, after a 206 for other bytes or a 416, for the whole file again. */
+  let ranged = true;
+  const sameVersion = (res: Response) => (etag === null || res.headers.get('etag') === etag) && (modified === null || res.headers.get('last-modified') === modified);
+  /** Re-requests the rest of the file after `broken`; resolves when a usable body is open, rejects with the break it could not repair. */
+  const reopen = async (broken: unknown): Promise<void> => {
+    for (;;) {
+      if (failures >= retries) throw broken;
+      await pause(backoffMs * 2 ** failures, init.signal);
+      failures++;
+      mark = n;
+      reader.cancel().catch(() => {});
+      let res: Response;
+      try {
+        res = await fetch(url, ranged && n > 0 ? { ...init, headers: { ...(init.headers as Record<string, string> | undefined), range: `bytes=${n}-` } } : init);
+      } catch (e) {
+        if ((e as Error)?.name === 'AbortError') throw e;
+        broken = e;
+        continue;
+      }
+      const usable = !!res.body && (res.status === 200 || res.status === 206);
+      if (usable && !sameVersion(res)) {
+        await res.body!.cancel().catch(() => {});
+        throw new Changed(`it changed on the server during the download (ETag or Last-Modified differs after ${n} bytes); load the model again`);
+      }
+      const range = res.status === 206 ? contentRange(res) : null;
+      if (usable && range && range.start === n && (range.size === null || size === null || range.size === size)) {
+        size ??= range.size;
+        reader = res.body!.getReader();
+        skip = 0;
+        return;
+      }
+      if (usable && res.status === 200) {
+        const len = announcedBodyLength(res);
+        if (size !== null && len !== null && len !== size) {
+          await res.body!.cancel().catch(() => {});
+          throw new Changed(`it changed on the server during the download (now ${len} bytes, was ${size}); load the model again`);
+        }
+        reader = res.body!.getReader();
+        skip = n;
+        return;
+      }
+      if (res.status === 206 || res.status === 416) ranged = false;
+      await res.body?.cancel().catch(() => {});
+    }
+  };
+  return new ReadableStream<Uint8Array>({
+    async pull(c) {
+      for (;;) {
+        let r: ReadableStreamReadResult<Uint8Array>;
+        let broken: unknown = null;
+        try {
+          r = await reader.read();
+        } catch (e) {
+          if ((e as Error)?.name === 'AbortError') return c.error(e);
+          broken = e;
+          r = { done: true, value: undefined };
+        }
+        if (broken === null && r.done) {
+          if (skip === 0 && (size === null || n >= size)) return c.close();
+          broken = SHORT;
+        }
+        if (broken !== null) {
+          try {
+            await reopen(broken);
+          } catch (e) {
+            if (e === SHORT) return c.close();
+            return c.error(e instanceof Changed ? new NetworkError(url, e.message) : e);
+          }
+          continue;
+        }
+        let chunk = r.value!;
+        if (skip > 0) {
+          const drop = Math.min(skip, chunk.byteLength);
+          skip -= drop;
+          chunk = chunk.subarray(drop);
+          if (chunk.byteLength === 0) continue;
+        }
+        n += chunk.byteLength;
+        if (n > mark) failures = 0;
+        c.enqueue(chunk);
+        return;
+      }
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
+}
+
 class FetchSource implements ModelSource {
   readonly #base: string;
-  constructor(readonly location: string) {
+  constructor(readonly location: string, readonly resume: ResumeOptions = {}) {
     const href = typeof location === 'string' && typeof globalThis.location !== 'undefined' ? new URL(location, globalThis.location.href).href : location;
     this.#base = href.endsWith('/') ? href : `${href}/`;
   }
@@ -129,7 +304,7 @@ class FetchSource implements ModelSource {
   }
   async #fetch(name: string, init: RequestInit): Promise<Response> {
     try {
-      return await fetch(this.url(name), init);
+      return await fetch(this.url(name), this.resume.cache ? { ...init, cache: this.resume.cache } : init);
     } catch (e) {
       if ((e as Error).name === 'AbortError') throw e;
       throw new NetworkError(this.url(name), fetchFailure(e));
@@ -150,7 +325,8 @@ class FetchSource implements ModelSource {
       throw new NetworkError(this.url(name), res.ok ? 'an HTML page instead of the file (SPA fallback?)' : res.status);
     }
     const size = announcedBodyLength(res);
-    return { size, stream: checkedBody(res.body, name, this.url(name), size) };
+    const body = resumingBody(res, this.url(name), this.resume.cache ? { signal, cache: this.resume.cache } : { signal }, size, this.resume);
+    return { size, stream: checkedBody(body, name, this.url(name), size) };
   }
   /**
    * The announced size (HEAD), for progress and memory figures: from another origin it may count

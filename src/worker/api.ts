@@ -9,6 +9,7 @@ import type { KernelFaults } from '../gpu/kernel.js';
 import type { LlamaConfig } from '../model/config.js';
 import type { LoadProgress } from '../model/loader.js';
 import type { KvDtype, MemoryPlan } from '../model/memory-plan.js';
+import type { ModelLocation } from '../model/local-folder.js';
 
 /** Options for {@link ExecutorApi.load}. */
 export interface LoadOptions {
@@ -275,11 +276,11 @@ export interface ForwardResult {
 /** The worker-side executor, as seen through Comlink. */
 export interface ExecutorApi {
   /**
-   * Loads a model folder (URL or local path) and runs the self-check.
+   * Loads a model folder (URL, local path, or a folder opened from disk in a browser) and runs the self-check.
    * @throws ModelFormatError, UnsupportedModelError, NetworkError, WebGpuUnavailableError, OutOfMemoryError,
    *   LimitTooLowError, GpuValidationError, GpuInternalError, SelfCheckError.
    */
-  load(model: string, options: LoadOptions, onProgress?: (p: LoadProgress) => void): Promise<ModelInfo>;
+  load(model: ModelLocation, options: LoadOptions, onProgress?: (p: LoadProgress) => void): Promise<ModelInfo>;
   /** Uploads a T×T additive mask once; returns its id for {@link ForwardRequest.mask}. */
   registerMask(mask: Float32Array, T: number): Promise<number>;
   /**

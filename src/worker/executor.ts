@@ -18,6 +18,7 @@ import { MAX_TOPK } from '../kernels/topk.js';
 import { describeModel, streamWeights, type LoadProgress } from '../model/loader.js';
 import { createModelSource } from '../model/source.js';
 import { QUANT_GROUPS, type WeightQuantization } from '../model/quantize.js';
+import type { ModelLocation } from '../model/local-folder.js';
 import { chooseKernelConfig, kernelConfigKey } from '../gpu/kernel-config.js';
 import { DEVICE_LIMIT_NAMES, TREE_ROOM, type DeviceLimits, type ExecutorApi, type ForwardRequest, type ForwardResult, type LoadOptions, type ModelInfo } from './api.js';
 import { JACOBI_CANDIDATES } from '../decode/tree.js';
@@ -70,7 +71,7 @@ export class Executor implements ExecutorApi {
 
   constructor(readonly gpuProvider: GpuProvider) {}
 
-  async load(model: string, options: LoadOptions = {}, onProgress?: (p: LoadProgress) => void): Promise<ModelInfo> {
+  async load(model: ModelLocation, options: LoadOptions = {}, onProgress?: (p: LoadProgress) => void): Promise<ModelInfo> {
     await this.dispose();
     this.#lost = null;
     const ctx = await createGpuContext(await this.gpuProvider(), { disableFeatures: options.disableFeatures, maxBindingBytes: options.maxBindingBytes });

@@ -12,6 +12,9 @@ import { ModelFormatError, NetworkError } from '../../src/errors.js';
 import { fixturePath } from '../helpers/fixtures.js';
 import { closedPort, serveModel, truncate, type ModelServer } from '../helpers/http-model.js';
 
+/** Resuming a broken transfer (resume.test.ts) gives up at once: these tests are about what comes after. */
+const NO_WAIT = { retries: 1, backoffMs: 1 };
+
 /** The rejection of `p` (fails the test when `p` resolves). */
 async function failure(p: Promise<unknown>): Promise<Error> {
   const r = await p.then(() => null, (e: Error) => e);
@@ -107,7 +110,8 @@ describe('HTTP model folder: absent versus failed files', () => {
     expect((await describeModel(src())).eosTokenIds).toEqual([0]);
   });
 
-  it('a truncated body (connection dropped before content-length bytes) is a NetworkError naming the file', async () => {
+  it('a truncated body (connection dropped before content-length bytes, every time: resume.test.ts) is a NetworkError naming the file', async () => {
+    const src = () => createModelSource(base, NO_WAIT);
     srv.faults.set('config.json', truncate);
     const e = await failure(describeModel(src()));
     expect(e).toBeInstanceOf(NetworkError);
@@ -128,14 +132,14 @@ describe('HTTP model folder: absent versus failed files', () => {
     try {
       for (const [bytes, message] of [[50, 'is truncated: 50 of its 100 bytes arrived'], [120, 'is longer than its announced 100 bytes']] as const) {
         vi.stubGlobal('fetch', answer(bytes, 100));
-        const e = await failure(readJson(createModelSource('https://example.invalid/m/'), 'config.json'));
+        const e = await failure(readJson(createModelSource('https://example.invalid/m/', NO_WAIT), 'config.json'));
         expect(e).toBeInstanceOf(ModelFormatError);
         expect(e.message).toBe(`config.json (${url}) ${message}.`);
         expect((e as ModelFormatError).detail).toEqual({ file: 'config.json', url, expected: 100, received: bytes });
       }
       // In a load: only config.json is there (every other file answers 404), and it is cut short.
       vi.stubGlobal('fetch', vi.fn(async (u: string) => (u === url ? answer(50, 100)() : new Response(null, { status: 404 }))));
-      const w = await failure(describeModel(createModelSource('https://example.invalid/m/')));
+      const w = await failure(describeModel(createModelSource('https://example.invalid/m/', NO_WAIT)));
       expect(w).toBeInstanceOf(ModelFormatError);
       expect((w as ModelFormatError).detail.file).toBe('config.json');
     } finally {
