@@ -27,6 +27,14 @@ written from their published code (read, not copied):
 writes /tmp/prequant/<variant>/{config.json, model.safetensors, reference.safetensors} for the variants of
 VARIANTS; reference.safetensors holds `<prefix>.weight` float32 [N, K] = the dequantized values above,
 computed in float32 from the written tensors (unpacked by the readers' rules).
+
+    .venv/bin/python train/prequant_ref.py --out /tmp/prequant --golden
+
+also writes <variant>/golden.json: transformers `LlamaForCausalLM` (eager attention, float32) built from the
+folder's config.json, with the dense tensors of model.safetensors (f16, upcast) and the linears of
+reference.safetensors, run on GOLDEN_PROMPT: prompt_ids, prompt_logits [T][V] (one causal forward),
+greedy_ids [GOLDEN_STEPS], greedy_logits [GOLDEN_STEPS][V] (row i produced greedy_ids[i], with the KV cache),
+min_margin (top1 - top2 over all those rows), reference. Floats as float32 with 9 significant digits.
 """
 import argparse
 import json
@@ -259,14 +267,64 @@ def gptq_dequantize(tensors: dict, p: str, bits: int, ckpt: str) -> torch.Tensor
     return ((q - z[g]).float() * s[g]).t().contiguous()
 
 
+GOLDEN_PROMPT = [1, 17, 250, 42, 99, 3, 188, 64, 7]
+GOLDEN_STEPS = 8
+
+
+@torch.no_grad()
+def write_golden(d: Path) -> None:
+    """golden.json of folder `d` (see the module docstring): what PyTorch computes with the dequantized weights."""
+    import transformers
+    from safetensors.torch import load_file
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    cfg = json.loads((d / "config.json").read_text())
+    cfg.pop("quantization_config", None)
+    config = LlamaConfig.from_dict(dict(cfg, dtype="float32"))
+    config._attn_implementation = "eager"
+    model = LlamaForCausalLM(config).eval()
+    files = load_file(str(d / "model.safetensors"))
+    state = {k: v.float() for k, v in files.items() if k.endswith(".weight") and v.dtype.is_floating_point}
+    state.update(load_file(str(d / "reference.safetensors")))
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    assert not unexpected, unexpected
+    assert all("rotary_emb" in m for m in missing), missing
+    out = model(torch.tensor([GOLDEN_PROMPT]), use_cache=True)
+    prompt_logits = out.logits[0].float()
+    past, row = out.past_key_values, prompt_logits[-1]
+    greedy_ids, greedy_logits = [], []
+    for _ in range(GOLDEN_STEPS):
+        nxt = int(torch.argmax(row))
+        greedy_ids.append(nxt)
+        greedy_logits.append(row)
+        out = model(torch.tensor([[nxt]]), past_key_values=past, use_cache=True)
+        past, row = out.past_key_values, out.logits[0, -1].float()
+    greedy_logits = torch.stack(greedy_logits)
+    full = model(torch.tensor([GOLDEN_PROMPT + greedy_ids[:-1]])).logits[0].float()
+    assert torch.allclose(full[len(GOLDEN_PROMPT) - 1:], greedy_logits, atol=1e-4, rtol=1e-4)
+    top2 = torch.topk(torch.cat([prompt_logits, greedy_logits]), 2, dim=-1).values
+    rows = lambda t: [[float("%.9g" % x) for x in r] for r in t.tolist()]
+    golden = {
+        "reference": f"transformers {transformers.__version__} LlamaForCausalLM (eager, float32), torch {torch.__version__}: "
+                     "dense tensors of model.safetensors, linears of reference.safetensors",
+        "prompt_ids": GOLDEN_PROMPT, "prompt_logits": rows(prompt_logits),
+        "greedy_ids": greedy_ids, "greedy_logits": rows(greedy_logits),
+        "min_margin": float(top2[:, 0].sub(top2[:, 1]).min()),
+    }
+    (d / "golden.json").write_text(json.dumps(golden) + "\n")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--variant", action="append", choices=sorted(VARIANTS), help="default: all")
+    ap.add_argument("--golden", action="store_true", help="also write <variant>/golden.json (PyTorch logits)")
     a = ap.parse_args(argv)
-    for i, name in enumerate(a.variant or VARIANTS):
-        write_variant(a.out, name, a.seed * 100 + i)
+    for name in a.variant or VARIANTS:
+        write_variant(a.out, name, a.seed * 100 + list(VARIANTS).index(name))
+        if a.golden:
+            write_golden(a.out / name)
 
 
 if __name__ == "__main__":

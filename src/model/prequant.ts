@@ -13,8 +13,9 @@
  *     `<p>.weight_packed` I32 [N, ceil(K / (32/b))]: the signed code c ∈ [−2^(b−1), 2^(b−1)) plus 2^(b−1),
  *       features j·(32/b) … of a row in word j, feature j·(32/b) + i at bits i·b (`pack_to_int32`, packed_dim 1;
  *       the last word zero-padded). That is our qweight layout, feature for feature.
- *     `<p>.weight_scale` F16/BF16/F32 [N, groups] (strategy "group": groups = ceil(K / G), K a multiple of G
- *       when K ≥ G; "channel": [N, 1]).
+ *     `<p>.weight_scale` F16/BF16/F32 [N, groups] (strategy "group": groups = ceil(K / G), the last group
+ *       holding the K mod G remaining features when G does not divide K, as compressed-tensors' `strategy_cdiv`
+ *       allows and `npm run quantize` writes (src/model/convert.ts); "channel": [N, 1]).
  *     `<p>.weight_zero_point` I32 [ceil(N / (32/b)), groups] (asymmetric only): signed zero points + 2^(b−1),
  *       packed along the output dimension (`pack_to_int32`, packed_dim 0): row n's zero of group g in word
  *       [⌊n / (32/b)⌋, g], bits (n mod 32/b)·b. Symmetric: no tensor, zero = 0 signed = 2^(b−1) unsigned.
@@ -286,7 +287,6 @@ export class PrequantAssembler {
     expectDtype(t('weight_packed'), packed, ['I32']);
     expectShape(t('weight_packed'), packed, [N, Math.ceil(K / pf)]);
     const groups = G === null ? 1 : Math.ceil(K / G);
-    if (G !== null && K >= G && K % G !== 0) throw new ModelFormatError(`Tensor ${t('weight_packed')}: K = ${K} is not a multiple of the group size ${G} (compressed-tensors requires it).`, { tensor: t('weight_packed') });
     expectDtype(t('weight_scale'), scale, ['F16', 'BF16', 'F32']);
     expectShape(t('weight_scale'), scale, [N, groups]);
     let zp: Part | undefined;

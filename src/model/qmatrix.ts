@@ -30,7 +30,8 @@ export class QGroupMatrix extends WeightMatrix {
   #device!: GPUDevice;
   /** Per-input-feature group index [Kp] (GPTQ activation order), shared by every part; null: ⌊k / group⌋. */
   #gidx: Uint32Array | null = null;
-  #gidxSet = false;
+  /** The part whose group index {@link setGidx} recorded first (null: none yet). */
+  #gidxPart: string | null = null;
   #gidxBuffer: GPUBuffer | null = null;
 
   private constructor(name: string, N: number, K: number, readonly bits: QuantBits, readonly group: number) {
@@ -76,14 +77,14 @@ export class QGroupMatrix extends WeightMatrix {
    */
   setGidx(part: string, gidx: Uint32Array | null): void {
     if (gidx && gidx.length !== this.Kp) throw new UnsupportedQuantizationError(`${part}: g_idx of ${gidx.length} features for a matrix of ${this.Kp}`, 'g_idx of K features');
-    if (this.#gidxSet) {
+    if (this.#gidxPart !== null) {
       const a = this.#gidx;
       const same = a === null || gidx === null ? a === gidx : a.length === gidx.length && a.every((v, i) => v === gidx[i]);
-      if (!same) throw new UnsupportedQuantizationError(`${part}: a g_idx (activation order) that differs from the other parts of the fused ${this.name} matrix`, 'one g_idx per fused input (as AutoGPTQ and GPTQModel write them)');
+      if (!same) throw new UnsupportedQuantizationError(`${part}: a g_idx (activation order) that differs from ${this.#gidxPart}'s, another part of the fused ${this.name} matrix`, 'one g_idx per fused input (as AutoGPTQ and GPTQModel write them)');
       return;
     }
     this.#gidx = gidx;
-    this.#gidxSet = true;
+    this.#gidxPart = part;
   }
 
   /** GPU bytes: codes + zero points + scales (f16 assumed until {@link complete}) + the group index. */

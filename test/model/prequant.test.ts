@@ -267,15 +267,23 @@ describe('malformed quantized tensors are ModelFormatErrors naming the tensor', 
     expect(() => a.add('l.g_idx', 'I32', [8], i32(0, 0, 0, 0, 0, 0, 0, 0))).toThrow(/Tensor l\.qzeros: zero point 256 .* does not fit 8 bits/);
   });
 
-  it('compressed-tensors: a hostile weight_shape is refused before allocating; K must be a multiple of G', () => {
+  it('compressed-tensors: a hostile weight_shape is refused before allocating; a K that G does not divide has a short last group', () => {
     const a = new PrequantAssembler(ct());
     a.add('m.weight_packed', 'I32', [1, 1], i32(0));
     a.add('m.weight_scale', 'F16', [1, 1], f16(1));
     expect(() => a.add('m.weight_shape', 'I64', [2], new Uint8Array(BigInt64Array.of(1n, 8_000_000_000n).buffer))).toThrow(/m\.weight_packed: shape \[1, 1\], expected \[1, 1000000000\]/);
+    // K = 40, G = 32: groups [0, 32) with scale 1 and [32, 40) with scale 0.5; code 9 (signed 1) everywhere.
     const b = new PrequantAssembler(ct());
-    b.add('m.weight_packed', 'I32', [1, 6], new Uint8Array(24));
-    b.add('m.weight_scale', 'F16', [1, 2], f16(1, 1));
-    expect(() => b.add('m.weight_shape', 'I32', [2], i32(1, 48))).toThrow(/K = 48 is not a multiple of the group size 32/);
+    b.add('m.weight_packed', 'I32', [1, 5], i32(...new Array<number>(5).fill(0x99999999 | 0)));
+    b.add('m.weight_scale', 'F16', [1, 2], f16(1, 0.5));
+    const t = b.add('m.weight_shape', 'I32', [2], i32(1, 40)) as QuantizedTensor;
+    expect(t.matrix).toMatchObject({ N: 1, K: 40, Kp: 40, groups: 2, group: 32 });
+    expect(Array.from(dequantizeQuantized(t))).toEqual([...new Array<number>(32).fill(1), ...new Array<number>(8).fill(0.5)]);
+    // the scale tensor must still have ceil(K / G) groups
+    const c = new PrequantAssembler(ct());
+    c.add('m.weight_packed', 'I32', [1, 5], new Uint8Array(20));
+    c.add('m.weight_scale', 'F16', [1, 1], f16(1));
+    expect(() => c.add('m.weight_shape', 'I32', [2], i32(1, 40))).toThrow(/m\.weight_scale: shape \[1, 1\], expected \[1, 2\]/);
   });
 
   it('a linear whose parts do not all arrive fails at the end of the stream', () => {
