@@ -88,6 +88,19 @@ async function describeFolder(folder: ModelSource, signal?: AbortSignal): Promis
  */
 export type TensorSink = (name: string, dtype: TensorDtype, shape: number[], bytes: Uint8Array, block: { row0: number; rows: number }) => Promise<void> | void;
 
+/** Brackets a synchronous step that may block the thread for seconds (the worker tells its watchdog: `announceSyncStep`). */
+export interface SyncStepHooks {
+  start(label: string): void;
+  end(): void;
+}
+
+let syncHooks: SyncStepHooks = { start() {}, end() {} };
+
+/** Installs the hooks the loader calls around a long synchronous step (repacking one pre-quantized tensor). */
+export function setLoaderSyncHooks(hooks: SyncStepHooks): void {
+  syncHooks = hooks;
+}
+
 /** Called for each repacked quantized linear (`<prefix>.weight`) as soon as its last part is in. */
 export type QuantizedSink = (t: QuantizedTensor) => Promise<void> | void;
 
@@ -151,7 +164,14 @@ export async function streamWeights(
             all = whole!;
             whole = null;
           }
-          const t = asm.add(info.name, info.dtype, info.shape, all);
+          // The last part of a linear repacks it whole, synchronously (an 8B lm_head: about 8 s): announce it.
+          syncHooks.start(`repacking ${info.name}`);
+          let t;
+          try {
+            t = asm.add(info.name, info.dtype, info.shape, all);
+          } finally {
+            syncHooks.end();
+          }
           if (t) {
             if (seen.has(t.name)) throw new ModelFormatError(`Tensor ${t.name} is stored both dense and quantized (in ${file}).`, { tensor: t.name, file });
             seen.add(t.name);

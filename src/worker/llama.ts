@@ -33,6 +33,11 @@ import { quantizeRows, type QuantizedMatrix, type WeightQuantization } from '../
 import { DTYPE_BYTES, decodeToF32, encodeFromF32 } from '../model/dtype.js';
 import { InvalidArgumentError, UnsupportedQuantizationError } from '../errors.js';
 
+/** Lets the event loop run (heartbeat pings, messages) between synchronous steps of the load. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
 /** Where a named checkpoint tensor goes. */
 type Target =
   | { kind: 'matrix'; key: string; row0: number; N: number; K: number; fusedN: number }
@@ -177,6 +182,7 @@ export class LlamaGpu {
           throw e;
         }
         await this.addQuantized(name, qm, block.row0 + r);
+        await yieldToEventLoop(); // quantizing a large tensor takes seconds: let the worker answer its watchdog
       }
       return;
     }

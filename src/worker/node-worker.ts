@@ -11,6 +11,7 @@
 import * as Comlink from 'comlink';
 import { createNodeGpu } from '../gpu/node.js';
 import { setCompileHooks } from '../gpu/kernel.js';
+import { setLoaderSyncHooks } from '../model/loader.js';
 import type { ExecutorApi } from './api.js';
 import { Executor } from './executor.js';
 import { announceSyncStep, answerHeartbeat } from './heartbeat.js';
@@ -55,4 +56,5 @@ const fault = readProcessFault();
 if (fault) armProcessFault(api, fault);
 Comlink.expose(api, ipcEndpoint(process));
 setCompileHooks(announceSyncStep);
+setLoaderSyncHooks(announceSyncStep);
 answerHeartbeat({ postMessage: (m) => process.send?.(m, () => {}), addEventListener: (_, listener) => process.on('message', (data: unknown) => listener({ data })) });
