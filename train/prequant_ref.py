@@ -38,6 +38,7 @@ min_margin (top1 - top2 over all those rows), reference. Floats as float32 with 
 """
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -289,19 +290,9 @@ def write_golden(d: Path) -> None:
     missing, unexpected = model.load_state_dict(state, strict=False)
     assert not unexpected, unexpected
     assert all("rotary_emb" in m for m in missing), missing
-    out = model(torch.tensor([GOLDEN_PROMPT]), use_cache=True)
-    prompt_logits = out.logits[0].float()
-    past, row = out.past_key_values, prompt_logits[-1]
-    greedy_ids, greedy_logits = [], []
-    for _ in range(GOLDEN_STEPS):
-        nxt = int(torch.argmax(row))
-        greedy_ids.append(nxt)
-        greedy_logits.append(row)
-        out = model(torch.tensor([[nxt]]), past_key_values=past, use_cache=True)
-        past, row = out.past_key_values, out.logits[0, -1].float()
-    greedy_logits = torch.stack(greedy_logits)
-    full = model(torch.tensor([GOLDEN_PROMPT + greedy_ids[:-1]])).logits[0].float()
-    assert torch.allclose(full[len(GOLDEN_PROMPT) - 1:], greedy_logits, atol=1e-4, rtol=1e-4)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test" / "fixtures"))
+    from make_fixtures import run_golden  # the fixtures' golden loop (prompt forward, cached greedy steps, full-forward check)
+    prompt_logits, greedy_ids, greedy_logits = run_golden(model, GOLDEN_PROMPT, steps=GOLDEN_STEPS)
     top2 = torch.topk(torch.cat([prompt_logits, greedy_logits]), 2, dim=-1).values
     rows = lambda t: [[float("%.9g" % x) for x in r] for r in t.tolist()]
     golden = {

@@ -473,20 +473,5 @@ export function assertSameGidx(parts: QuantizedTensor[]): void {
 
 /** The f32 values [N, K] the GPU computes with for `t`: (q − zero[g]) · scale[g], g its group index. */
 export function dequantizeQuantized(t: QuantizedTensor): Float32Array {
-  const m = t.matrix;
-  if (!t.gidx) return dequantizeRows(m);
-  const per = 32 / m.bits;
-  const mask = (1 << m.bits) - 1;
-  const qWords = (m.Kp * m.bits) / 32;
-  const zWords = Math.ceil(m.groups / 4);
-  const out = new Float32Array(m.N * m.K);
-  for (let n = 0; n < m.N; n++) {
-    for (let k = 0; k < m.K; k++) {
-      const g = t.gidx[k];
-      const q = (m.qweight[n * qWords + Math.floor(k / per)] >>> ((k % per) * m.bits)) & mask;
-      const z = (m.zeros[n * zWords + (g >> 2)] >>> ((g & 3) * 8)) & 0xff;
-      out[n * m.K + k] = Math.fround((q - z) * m.scales[n * m.groups + g]);
-    }
-  }
-  return out;
+  return dequantizeRows(t.matrix, t.gidx);
 }

@@ -175,8 +175,11 @@ export function pickRows(m: QuantizedMatrix, rows: readonly number[]): Quantized
   return out;
 }
 
-/** The f32 values [N, K] the GPU computes with: (q − zero) · scale (f32). */
-export function dequantizeRows(m: QuantizedMatrix): Float32Array {
+/**
+ * The f32 values [N, K] the GPU computes with: (q − zero[g]) · scale[g] (f32), g = ⌊k / group⌋, or
+ * `gidx[k]` when a per-input-feature group index is given (GPTQ activation order, src/model/prequant.ts).
+ */
+export function dequantizeRows(m: QuantizedMatrix, gidx?: Uint32Array): Float32Array {
   const per = 32 / m.bits;
   const mask = (1 << m.bits) - 1;
   const qWords = (m.Kp * m.bits) / 32;
@@ -184,7 +187,7 @@ export function dequantizeRows(m: QuantizedMatrix): Float32Array {
   const out = new Float32Array(m.N * m.K);
   for (let n = 0; n < m.N; n++) {
     for (let k = 0; k < m.K; k++) {
-      const g = Math.floor(k / m.group);
+      const g = gidx ? gidx[k] : Math.floor(k / m.group);
       const q = (m.qweight[n * qWords + Math.floor(k / per)] >>> ((k % per) * m.bits)) & mask;
       const z = (m.zeros[n * zWords + (g >> 2)] >>> ((g & 3) * 8)) & 0xff;
       out[n * m.K + k] = Math.fround((q - z) * m.scales[n * m.groups + g]);
