@@ -2,7 +2,7 @@
 // `quantize` / `quantizeGroupSize` / `quantizeEmbeddings`, the CLI flags (usage errors exit 2; a q4
 // run prints PyTorch's tokens on the dequantized weights), a non-finite weight in a quantized load,
 // and the load-time self-check under quantization (passes, and catches a corrupted weight).
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,18 +15,11 @@ import { InvalidArgumentError, ModelFormatError, SelfCheckError } from '../../sr
 import type { LoadOptions } from '../../src/worker/api.js';
 import { fixturePath, golden } from '../helpers/fixtures.js';
 import { disabledFeatures } from '../helpers/gpu.js';
+import { executorLoader } from '../helpers/executor.js';
 import { copyWithValue } from '../helpers/safetensors-file.js';
 
 const run = promisify(execFile);
-const executors: Executor[] = [];
-afterAll(async () => { for (const e of executors) await e.dispose(); });
-
-async function load(model: string, options: LoadOptions = {}) {
-  const ex = new Executor(() => createNodeGpu());
-  executors.push(ex);
-  const info = await ex.load(model, { contextLength: 64, disableFeatures: disabledFeatures(), ...options });
-  return { ex, info };
-}
+const load = executorLoader();
 
 describe('weightQuantization (the executor\'s validation of the load options)', () => {
   it('maps the options to the format, with group 32 and quantized embeddings by default', () => {
@@ -53,7 +46,6 @@ describe('weightQuantization (the executor\'s validation of the load options)', 
 
   it('a bad value fails the load before any weight is read, and the executor loads again afterwards', async () => {
     const ex = new Executor(() => createNodeGpu());
-    executors.push(ex);
     const err = await ex.load(fixturePath('tiny-gqa-f32'), { contextLength: 64, quantize: 'q2' as 'q4' }).catch((e) => e);
     expect(err).toBeInstanceOf(InvalidArgumentError);
     const info = await ex.load(fixturePath('tiny-gqa-f32'), { contextLength: 64, quantize: 'q4', disableFeatures: disabledFeatures() });

@@ -1,29 +1,18 @@
 // The load-time self-check (issue 16, item 5): layer 0 on the GPU against float64 on the CPU.
 // It passes on every fixture and the default model, reports its cost, fails with SelfCheckError
 // naming the adapter when a weight on the GPU is wrong, and `selfCheck: false` skips it.
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { Executor } from '../../src/worker/executor.js';
-import { createNodeGpu } from '../../src/gpu/node.js';
 import { SelfCheckError } from '../../src/errors.js';
 import { SELF_CHECK_CHUNKS, SELF_CHECK_RTOL, selfCheckChunks, selfCheckTokens } from '../../src/worker/selfcheck.js';
 import { MATMUL_ROW_CASES } from '../../src/kernels/matmul.js';
 import { bf16ToF32, decodeToF32, f16ToF32 } from '../../src/model/dtype.js';
-import type { LoadOptions } from '../../src/worker/api.js';
 import { FIXTURES, fixturePath } from '../helpers/fixtures.js';
-import { disabledFeatures } from '../helpers/gpu.js';
+import { executorLoader } from '../helpers/executor.js';
 
 const DEFAULT_MODEL = join(import.meta.dirname, '..', '..', 'public', 'models', 'msn-code-tiny');
 
-const executors: Executor[] = [];
-afterAll(async () => { for (const e of executors) await e.dispose(); });
-
-async function load(model: string, options: LoadOptions = {}) {
-  const ex = new Executor(() => createNodeGpu());
-  executors.push(ex);
-  const info = await ex.load(model, { contextLength: 64, disableFeatures: disabledFeatures(), ...options });
-  return { ex, info };
-}
+const load = executorLoader();
 
 describe('self-check', () => {
   it.each([...FIXTURES.map((f) => [f, fixturePath(f)]), ['msn-code-tiny (default model)', DEFAULT_MODEL]])('passes on %s and reports its cost', async (_name, path) => {
