@@ -70,7 +70,23 @@ export function cliArgs(prompt: string, decode: 'ar' | 'fixed', quantize: MatQua
   return ['--prompt', prompt, '--max-new-tokens', String(MAX_NEW_TOKENS), ...mode, '--json', ...(quantize === 'none' ? [] : ['--quantize', quantize])];
 }
 
-function runCli(args: string[]): CliRun {
+/**
+ * One CLI run. A run that fails (a non-zero exit: e.g. the worker watchdog's WorkerLostError when the
+ * shared CPU starves the executor process for 2 s) is retried up to twice, logged; the lossless check
+ * is on the output, so a retry never hides a mismatch.
+ */
+function runCli(args: string[], attempts = 3): CliRun {
+  for (let i = 1; ; i++) {
+    try {
+      return runCliOnce(args);
+    } catch (e) {
+      if (i >= attempts) throw e;
+      console.log(`retrying a failed run (attempt ${i + 1} of ${attempts}): ${((e as Error).message ?? '').split('\n')[0].slice(0, 120)}`);
+    }
+  }
+}
+
+function runCliOnce(args: string[]): CliRun {
   const out = execFileSync(process.execPath, [join(root, 'dist-node/cli.mjs'), ...args], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 });
   const run = JSON.parse(out) as CliRun;
   // The model folder relative to the repo, so the saved file names no machine path.
