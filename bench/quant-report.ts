@@ -16,7 +16,7 @@
  * README); rerun without it on a quiet machine. Exit 1 when any run broke the lossless check.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -148,7 +148,25 @@ export function renderQuantReadme(s: QuantSaved): string {
     const asF16 = m.prompts.filter((p, i) => p.ar.tokenIds.join() === s.mats.none.prompts[i]?.ar.tokenIds.join()).length;
     return `| ${qName(q)} | ${m.prompts.reduce((a, p) => a + p.fixed.newTokens, 0)} | ${m.prompts.reduce((a, p) => a + p.fixed.steps, 0)} | **${matOf(m).toFixed(2)}** | ${same}/${m.prompts.length} | ${asF16}/${m.prompts.length} | \`${short(m.commit)}\` | [\`${matHeldoutFile(q)}\`](${matHeldoutFile(q)}) |`;
   });
-  const speed = s.speed.flatMap(({ file, r }) => {
+  return [
+    README_BEGIN,
+    `Quality: ${qualityMethod(s.quality, `[\`${QUANT_QUALITY_FILE}\`](${QUANT_QUALITY_FILE})`)}`,
+    '',
+    ...renderQualityTable(s.quality),
+    '',
+    `Runtime MAT on the ${s.mats.none.prompts.length} held-out prompts of the table above (\`bench/mat-heldout.ts --quantize q8|q4\`: the same CLI runs with \`--quantize\`):`,
+    '',
+    '| weights | new tokens | steps | MAT (fixed tree) | tokens = ar | ar tokens = f16 ar | commit | raw outputs |',
+    '|---|---|---|---|---|---|---|---|',
+    ...mats,
+    ...renderSpeed(s.speed),
+    README_END,
+  ].join('\n');
+}
+
+/** The speed tables (Markdown lines, each run introduced by a blank line and its method). Pure function of `speed`. */
+export function renderSpeed(speed: QuantSaved['speed']): string[] {
+  return speed.flatMap(({ file, r }) => {
     const first = r.runs.none;
     const head = `Decode speed and load time on ${r.adapterName} (${first.runtime}), the default model, plan \`${first.plan.name}\` ` +
       `(${first.plan.maxNewTokens} new tokens, ${Object.entries(first.plan.promptsPerSuite).map(([k, n]) => `${n} × ${k}`).join(' + ')}, warm-up + ${first.plan.runs} runs, median), ` +
@@ -167,20 +185,6 @@ export function renderQuantReadme(s: QuantSaved): string {
     });
     return ['', head, '', '| weights | GPU format | weights MiB | load ms | ar tok/s | tr-jacobi fixed tok/s | tr-jacobi adaptive tok/s | tokens = ar |', '|---|---|---|---|---|---|---|---|', ...rows];
   });
-  return [
-    README_BEGIN,
-    `Quality: ${qualityMethod(s.quality, `[\`${QUANT_QUALITY_FILE}\`](${QUANT_QUALITY_FILE})`)}`,
-    '',
-    ...renderQualityTable(s.quality),
-    '',
-    `Runtime MAT on the ${s.mats.none.prompts.length} held-out prompts of the table above (\`bench/mat-heldout.ts --quantize q8|q4\`: the same CLI runs with \`--quantize\`):`,
-    '',
-    '| weights | new tokens | steps | MAT (fixed tree) | tokens = ar | ar tokens = f16 ar | commit | raw outputs |',
-    '|---|---|---|---|---|---|---|---|',
-    ...mats,
-    ...speed,
-    README_END,
-  ].join('\n');
 }
 
 /** The model card's section (with its markers): the quality table. Pure function of `q`. */
@@ -254,10 +258,10 @@ function main(argv: string[]): number {
   const r: QuantBench = { schema: 1, kind: 'quant-bench', date: new Date().toISOString(), commit: gitCommit(root), preliminary: !!values.preliminary, adapterName: first.adapterSlug, benchArgs, runs: runs as Record<BenchQuantize, BenchResults> };
   const stem = `${RESULTS}/${r.date.slice(0, 10)}-quant-${r.adapterName}`;
   writeFileSync(join(root, `${stem}.json`), `${JSON.stringify(r, null, 1)}\n`);
-  const s = loadSaved();
-  writeFileSync(join(root, `${stem}.md`), `# Quantized weights: ${r.adapterName}, ${r.date.slice(0, 10)}\n\n${renderQuantReadme({ ...s, speed: [{ file: `${stem}.json`, r }] }).split('\n').slice(1, -1).join('\n')}\n`);
+  writeFileSync(join(root, `${stem}.md`), `# Quantized weights: ${r.adapterName}, ${r.date.slice(0, 10)}\n${renderSpeed([{ file: `${stem}.json`, r }]).join('\n')}\n`);
   console.log(`saved ${stem}.json and .md`);
-  render();
+  if (existsSync(join(root, QUANT_QUALITY_FILE))) render();
+  else console.log(`${QUANT_QUALITY_FILE} is missing: run train/evaluate_quant.py (or --all), then --render`);
   return failed ? 1 : 0;
 }
 
