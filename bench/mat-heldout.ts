@@ -143,6 +143,8 @@ function main(argv: string[]): number {
   if (values.render) {
     data = JSON.parse(readFileSync(file, 'utf8')) as MatHeldout;
   } else {
+    // The commit built and measured (read before the runs, which take minutes).
+    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
     execFileSync(process.execPath, [join(root, 'scripts/build-node.mjs')], { cwd: root, stdio: 'inherit' });
     const lines = readFileSync(join(root, 'train/data/test_prompts.jsonl'), 'utf8').split('\n').filter(Boolean).slice(0, PROMPTS);
     const prompts: MatHeldout['prompts'] = [];
@@ -154,7 +156,6 @@ function main(argv: string[]): number {
       console.log(`prompt ${id} ${name}: ${fixed.newTokens} tokens, ${fixed.steps} steps, MAT ${fixed.meanAcceptedTokens.toFixed(2)}, ${identical ? 'identical to ar' : 'DIFFERS from ar'}`);
       prompts.push({ id, name, prompt, ar, fixed, identical });
     }
-    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
     data = { schema: 1, date: new Date().toISOString(), commit, ...(quantize === 'none' ? {} : { quantize }), commands: { ar: cliArgs('$P', 'ar', quantize), fixed: cliArgs('$P', 'fixed', quantize) }, prompts };
     writeFileSync(file, `${JSON.stringify(data, null, 1)}\n`);
     console.log(`saved ${saved}`);
