@@ -193,7 +193,7 @@ export function renderCardSection(q: QuantQuality): string {
     CARD_BEGIN,
     '## Quantized weights (q8, q4): held-out quality',
     '',
-    'The runtime can quantize these weights at load (`LoadOptions.quantize`, CLI `--quantize q4|q8`: symmetric, one f16 scale per group of ' +
+    'The runtime can quantize these weights at load (`LoadOptions.quantize`, CLI `--quantize q4|q8`: symmetric, one scale (f16; f32 where f16 would underflow) per group of ' +
       `${q.group_size} input features, embedding included). The same evaluation as above, on the dequantized weights: ${qualityMethod(q, `\`${QUANT_QUALITY_FILE}\` of the msn-webgpu repository`)}`,
     '',
     ...renderQualityTable(q),
