@@ -170,7 +170,7 @@ export function renderSpeed(speed: QuantSaved['speed']): string[] {
     const first = r.runs.none;
     const head = `Decode speed and load time on ${r.adapterName} (${first.runtime}), the default model, plan \`${first.plan.name}\` ` +
       `(${first.plan.maxNewTokens} new tokens, ${Object.entries(first.plan.promptsPerSuite).map(([k, n]) => `${n} × ${k}`).join(' + ')}, warm-up + ${first.plan.runs} runs, median), ` +
-      `commit \`${short(r.commit)}\`, load average ${first.machine.loadAvgAtStart[0]} at the start: [\`${file}\`](${file})` +
+      `commit \`${short(r.commit)}\`, run one after the other (the last column: the 1-minute load average when each started): [\`${file}\`](${file})` +
       (r.preliminary ? ' — **preliminary: measured on a busy shared machine, timings are noisy**' : '') + '.';
     const rows = VARIANTS.map((q) => {
       const m = r.runs[q].models[0];
@@ -181,9 +181,9 @@ export function renderSpeed(speed: QuantSaved['speed']): string[] {
         return x ? (mode === 'ar' ? fx(x.tokensPerSecond, 1) : `${fx(x.tokensPerSecond, 1)} (${fx(x.speedup, 2)}x, MAT ${fx(x.mat, 2)})`) : 'n/a';
       };
       return `| ${qName(q)} | ${m.decode.info.weightFormats.join('+')} | ${(m.decode.info.memory.weightsBytes / 2 ** 20).toFixed(2)} | ${m.loadMs === undefined ? 'n/a' : Math.round(m.loadMs)} | ` +
-        `${MODES.map(cell).join(' | ')} | ${r.runs[q].mismatches === 0 ? 'yes' : `**${r.runs[q].mismatches} mismatches**`} |`;
+        `${MODES.map(cell).join(' | ')} | ${r.runs[q].mismatches === 0 ? 'yes' : `**${r.runs[q].mismatches} mismatches**`} | ${r.runs[q].machine.loadAvgAtStart[0]} |`;
     });
-    return ['', head, '', '| weights | GPU format | weights MiB | load ms | ar tok/s | tr-jacobi fixed tok/s | tr-jacobi adaptive tok/s | tokens = ar |', '|---|---|---|---|---|---|---|---|', ...rows];
+    return ['', head, '', '| weights | GPU format | weights MiB | load ms | ar tok/s | tr-jacobi fixed tok/s | tr-jacobi adaptive tok/s | tokens = ar | load avg |', '|---|---|---|---|---|---|---|---|---|', ...rows];
   });
 }
 
@@ -201,6 +201,11 @@ export function renderCardSection(q: QuantQuality): string {
   ].join('\n');
 }
 
+/** The `.md` beside a saved speed run: its table. */
+export function speedMarkdown(x: QuantSaved['speed'][number]): string {
+  return `# Quantized weights: ${x.r.adapterName}, ${x.r.date.slice(0, 10)}\n${renderSpeed([x]).join('\n')}\n`;
+}
+
 /** `text` with the block between `begin` and `end` replaced by `block` (which carries the markers). @throws Error without the markers. */
 export function replaceBlock(text: string, begin: string, end: string, block: string): string {
   const a = text.indexOf(begin);
@@ -216,6 +221,7 @@ function render(): void {
   writeFileSync(readme, replaceBlock(readFileSync(readme, 'utf8'), README_BEGIN, README_END, renderQuantReadme(s)));
   const card = join(root, CARD);
   writeFileSync(card, replaceBlock(readFileSync(card, 'utf8'), CARD_BEGIN, CARD_END, renderCardSection(s.quality)));
+  for (const x of s.speed) writeFileSync(join(root, x.file.replace(/\.json$/, '.md')), speedMarkdown(x));
   execFileSync(join(root, '.venv/bin/python'), ['-c', 'import sys; sys.path.insert(0, "train"); from pathlib import Path; from export import write_manifest; write_manifest(Path(sys.argv[1]))', dirname(card)], { cwd: root, stdio: 'inherit' });
   console.log(renderQuantReadme(s));
 }
@@ -258,7 +264,7 @@ function main(argv: string[]): number {
   const r: QuantBench = { schema: 1, kind: 'quant-bench', date: new Date().toISOString(), commit: gitCommit(root), preliminary: !!values.preliminary, adapterName: first.adapterSlug, benchArgs, runs: runs as Record<BenchQuantize, BenchResults> };
   const stem = `${RESULTS}/${r.date.slice(0, 10)}-quant-${r.adapterName}`;
   writeFileSync(join(root, `${stem}.json`), `${JSON.stringify(r, null, 1)}\n`);
-  writeFileSync(join(root, `${stem}.md`), `# Quantized weights: ${r.adapterName}, ${r.date.slice(0, 10)}\n${renderSpeed([{ file: `${stem}.json`, r }]).join('\n')}\n`);
+  writeFileSync(join(root, `${stem}.md`), speedMarkdown({ file: `${stem}.json`, r }));
   console.log(`saved ${stem}.json and .md`);
   if (existsSync(join(root, QUANT_QUALITY_FILE))) render();
   else console.log(`${QUANT_QUALITY_FILE} is missing: run train/evaluate_quant.py (or --all), then --render`);
