@@ -40,12 +40,13 @@ export function benchRuns(dir = join(root, RESULTS)): Array<{ file: string; r: B
 
 /**
  * The latest `<date>-<adapter>.json` of each adapter in bench/results/, by adapter slug: runs in the
- * adapter's own kernel configuration (`--kernel-config auto`, or written before it was recorded), not
- * the forced `<date>-<adapter>-kernels-<choice>.json` ones.
+ * adapter's own kernel configuration (`--kernel-config auto`, or written before it was recorded) with
+ * the folder's weights, not the forced `<date>-<adapter>-kernels-<choice>.json` ones nor the
+ * quantized `<date>-<adapter>-q4.json` ones (bench/quant-report.ts reads those).
  */
 export function latestRuns(dir = join(root, RESULTS)): Map<string, SavedRun> {
   const latest = new Map<string, SavedRun>();
-  for (const { file, r } of benchRuns(dir)) if ((r.kernelConfig?.choice ?? 'auto') === 'auto') latest.set(r.adapterSlug, { file: `${RESULTS}/${file}`, r });
+  for (const { file, r } of benchRuns(dir)) if ((r.kernelConfig?.choice ?? 'auto') === 'auto' && (r.quantize ?? 'none') === 'none') latest.set(r.adapterSlug, { file: `${RESULTS}/${file}`, r });
   return latest;
 }
 

@@ -4,6 +4,10 @@
  *
  *   npx tsx bench/mat-heldout.ts            # build the CLI, run the prompts, save the JSON, rewrite the README table
  *   npx tsx bench/mat-heldout.ts --render   # only rewrite the README table from the saved JSON
+ *   npx tsx bench/mat-heldout.ts --quantize q4   # the same runs with `--quantize q4` (or q8) added to every
+ *                                                # CLI call, saved in bench/results/mat-heldout-q4.json (-q8.json);
+ *                                                # the README table stays the unquantized one (the quantized
+ *                                                # files feed bench/quant-report.ts)
  *
  * Method: the first {@link PROMPTS} prompts of `train/data/test_prompts.jsonl` (held-out functions in
  * the SFT format), each run on the default model with
@@ -17,10 +21,17 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** The saved raw outputs (repo-relative). */
 export const MAT_HELDOUT_FILE = 'bench/results/mat-heldout.json';
+/** Load-time weight quantization of the runs (`--quantize` of the CLI); `none` = the file's f16 weights. */
+export type MatQuantize = 'none' | 'q4' | 'q8';
+/** The saved file of a quantization: {@link MAT_HELDOUT_FILE} for `none`, else `bench/results/mat-heldout-<q>.json`. */
+export function matHeldoutFile(quantize: MatQuantize): string {
+  return quantize === 'none' ? MAT_HELDOUT_FILE : `bench/results/mat-heldout-${quantize}.json`;
+}
 /** Prompts run: the first PROMPTS lines of the held-out file. */
 export const PROMPTS = 8;
 /** New tokens per run. */
@@ -46,17 +57,36 @@ export interface MatHeldout {
   schema: 1;
   date: string;
   commit: string;
+  /** `--quantize` of every run (absent in files written before the option: `none`). */
+  quantize?: MatQuantize;
   /** The argument lists given to `node dist-node/cli.mjs` (the prompt replaced by `$P`). */
   commands: { ar: string[]; fixed: string[] };
   prompts: Array<{ id: number; name: string; prompt: string; ar: CliRun; fixed: CliRun; identical: boolean }>;
 }
 
-function cliArgs(prompt: string, decode: 'ar' | 'fixed'): string[] {
+/** The CLI arguments of one run; `--quantize q` is appended unless `quantize` is `none`. */
+export function cliArgs(prompt: string, decode: 'ar' | 'fixed', quantize: MatQuantize = 'none'): string[] {
   const mode = decode === 'ar' ? ['--decode', 'ar'] : ['--decode', 'tr-jacobi', '--tree', 'fixed'];
-  return ['--prompt', prompt, '--max-new-tokens', String(MAX_NEW_TOKENS), ...mode, '--json'];
+  return ['--prompt', prompt, '--max-new-tokens', String(MAX_NEW_TOKENS), ...mode, '--json', ...(quantize === 'none' ? [] : ['--quantize', quantize])];
 }
 
-function runCli(args: string[]): CliRun {
+/**
+ * One CLI run. A run that fails (a non-zero exit: e.g. the worker watchdog's WorkerLostError when the
+ * shared CPU starves the executor process for 2 s) is retried up to twice, logged; the lossless check
+ * is on the output, so a retry never hides a mismatch.
+ */
+function runCli(args: string[], attempts = 3): CliRun {
+  for (let i = 1; ; i++) {
+    try {
+      return runCliOnce(args);
+    } catch (e) {
+      if (i >= attempts) throw e;
+      console.log(`retrying a failed run (attempt ${i + 1} of ${attempts}): ${((e as Error).message ?? '').split('\n')[0].slice(0, 120)}`);
+    }
+  }
+}
+
+function runCliOnce(args: string[]): CliRun {
   const out = execFileSync(process.execPath, [join(root, 'dist-node/cli.mjs'), ...args], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 });
   const run = JSON.parse(out) as CliRun;
   // The model folder relative to the repo, so the saved file names no machine path.
@@ -90,6 +120,11 @@ export function renderMatTable(data: MatHeldout): string {
   ].join('\n');
 }
 
+/** Σ new tokens / Σ steps of the fixed-tree runs of a saved file (the "all" row's MAT). */
+export function matOf(data: MatHeldout): number {
+  return data.prompts.reduce((s, p) => s + p.fixed.newTokens, 0) / data.prompts.reduce((s, p) => s + p.fixed.steps, 0);
+}
+
 /** `readme` with the text between the markers replaced by {@link renderMatTable}; throws without markers. */
 export function replaceMatTable(readme: string, data: MatHeldout): string {
   const a = readme.indexOf(BEGIN);
@@ -99,31 +134,41 @@ export function replaceMatTable(readme: string, data: MatHeldout): string {
 }
 
 function main(argv: string[]): number {
-  const file = join(root, MAT_HELDOUT_FILE);
+  const { values } = parseArgs({ args: argv, strict: true, options: { render: { type: 'boolean' }, quantize: { type: 'string', default: 'none' } } });
+  const quantize = values.quantize as MatQuantize;
+  if (!['none', 'q4', 'q8'].includes(quantize)) throw new Error(`--quantize must be q4, q8 or none, got "${quantize}"`);
+  const saved = matHeldoutFile(quantize);
+  const file = join(root, saved);
   let data: MatHeldout;
-  if (argv.includes('--render')) {
+  if (values.render) {
     data = JSON.parse(readFileSync(file, 'utf8')) as MatHeldout;
   } else {
+    // The commit built and measured (read before the runs, which take minutes).
+    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
     execFileSync(process.execPath, [join(root, 'scripts/build-node.mjs')], { cwd: root, stdio: 'inherit' });
     const lines = readFileSync(join(root, 'train/data/test_prompts.jsonl'), 'utf8').split('\n').filter(Boolean).slice(0, PROMPTS);
     const prompts: MatHeldout['prompts'] = [];
     for (const line of lines) {
       const { id, name, prompt } = JSON.parse(line) as { id: number; name: string; prompt: string };
-      const ar = runCli(cliArgs(prompt, 'ar'));
-      const fixed = runCli(cliArgs(prompt, 'fixed'));
+      const ar = runCli(cliArgs(prompt, 'ar', quantize));
+      const fixed = runCli(cliArgs(prompt, 'fixed', quantize));
       const identical = same(ar.tokenIds, fixed.tokenIds);
       console.log(`prompt ${id} ${name}: ${fixed.newTokens} tokens, ${fixed.steps} steps, MAT ${fixed.meanAcceptedTokens.toFixed(2)}, ${identical ? 'identical to ar' : 'DIFFERS from ar'}`);
       prompts.push({ id, name, prompt, ar, fixed, identical });
     }
-    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
-    data = { schema: 1, date: new Date().toISOString(), commit, commands: { ar: cliArgs('$P', 'ar'), fixed: cliArgs('$P', 'fixed') }, prompts };
+    data = { schema: 1, date: new Date().toISOString(), commit, ...(quantize === 'none' ? {} : { quantize }), commands: { ar: cliArgs('$P', 'ar', quantize), fixed: cliArgs('$P', 'fixed', quantize) }, prompts };
     writeFileSync(file, `${JSON.stringify(data, null, 1)}\n`);
-    console.log(`saved ${MAT_HELDOUT_FILE}`);
+    console.log(`saved ${saved}`);
+  }
+  const lossless = data.prompts.every((p) => p.identical);
+  if (quantize !== 'none') {
+    console.log(`MAT ${matOf(data).toFixed(2)} over ${data.prompts.length} prompts${lossless ? '' : '; SOME tokenIds DIFFER from ar'} (README: npx tsx bench/quant-report.ts --render)`);
+    return lossless ? 0 : 1;
   }
   const readmePath = join(root, 'README.md');
   writeFileSync(readmePath, replaceMatTable(readFileSync(readmePath, 'utf8'), data));
   console.log(renderMatTable(data));
-  return data.prompts.every((p) => p.identical) ? 0 : 1;
+  return lossless ? 0 : 1;
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) process.exitCode = main(process.argv.slice(2));

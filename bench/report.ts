@@ -41,6 +41,8 @@ export function renderMarkdown(r: BenchResults): string {
   L.push(`- commit \`${r.commit}\`, ${r.date}, runtime \`${r.runtime}\`, node ${r.machine.node}, ${r.machine.cpus} CPUs (${r.machine.cpuModel}), load average at start ${r.machine.loadAvgAtStart.join(' / ')}${Object.keys(r.machine.env).length ? `, ${Object.entries(r.machine.env).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''}`);
   L.push(`- plan \`${r.plan.name}\`: greedy, batch 1, ${r.plan.maxNewTokens} new tokens, prompts ${Object.entries(r.plan.promptsPerSuite).map(([s, n]) => `${n} × ${s}`).join(' + ')}, one warm-up then ${r.plan.runs} runs (median); wall ${(r.wallMs / 1000).toFixed(0)} s${r.expectedSeconds ? ` (expected ${r.expectedSeconds.toFixed(0)} s)` : ''}`);
   // Results written before the kernel configuration was recorded have none.
+  if (r.quantize && r.quantize !== 'none') L.push(`- weights quantized at load: \`--quantize ${r.quantize}\` (groups of 32, embeddings included)`);
+  if (r.models.some((m) => m.loadMs !== undefined)) L.push(`- load time (\`createNodeEngine\`, incl. self-check): ${r.models.map((m) => `${m.model.id} ${m.loadMs === undefined ? 'n/a' : `${m.loadMs.toFixed(0)} ms`}`).join(', ')}`);
   if (r.kernelConfig) L.push(`- kernel configuration: \`--kernel-config ${r.kernelConfig.choice}\` → \`${r.kernelConfig.key ?? 'not resolved (nothing ran)'}\``);
   L.push(`- lossless: ${r.mismatches ? `**FAILED: ${r.mismatches} generation(s) differ from ar**` : 'every generation of every mode produced exactly ar\'s tokens'}`);
   for (const n of r.notes) L.push(`- ${n}`);

@@ -50,7 +50,17 @@ export interface BenchResults {
    * this adapter (`preset`, `key`: src/gpu/kernel-config.ts), from the first engine or the kernel bench.
    */
   kernelConfig: { choice: KernelConfigChoice; preset: 'gpu' | 'cpu' | null; key: string | null };
-  models: Array<{ model: BenchModel; decode: DecodeBenchResult }>;
+  /**
+   * `--quantize`: load-time weight quantization of every engine (`LoadOptions.quantize`, groups of 32,
+   * embeddings included); absent in runs saved before the option (= `none`). Each model's
+   * `decode.info.weightFormats` says what the GPU held (e.g. `q4g32`).
+   */
+  quantize?: BenchQuantize;
+  /**
+   * Per model: `loadMs` = wall time of `createNodeEngine` (a local folder: reading, quantizing when
+   * asked, uploading, compiling, the load-time self-check); absent in older runs and in Chromium runs.
+   */
+  models: Array<{ model: BenchModel; decode: DecodeBenchResult; loadMs?: number }>;
   kernels: KernelBenchResult | null;
   host: HostBenchRow[] | null;
   mismatches: number;
@@ -58,8 +68,12 @@ export interface BenchResults {
   wallMs: number;
 }
 
+/** `--quantize` of the benchmark. */
+export type BenchQuantize = 'none' | 'q4' | 'q8';
+
 interface Args {
   plan: PlanName;
+  quantize: BenchQuantize;
   runtime: 'node' | 'chromium';
   models: BenchModel[];
   maxNewTokens?: number;
@@ -78,7 +92,7 @@ interface Args {
 
 const USAGE = `npm run bench -- [--quick | --full] [--runtime node|chromium] [--models twins|default|fixture] [--model LOCATION]...
   [--modes ar,jacobi,retrieval,tr-jacobi-fixed,tr-jacobi-adaptive] [--max-new-tokens N] [--runs N] [--prompts N]
-  [--kernel-size quick|small|cpu|gpu] [--kernel-config auto|gpu|cpu] [--no-kernels] [--no-decode] [--no-host] [--out DIR] [--inline]`;
+  [--kernel-size quick|small|cpu|gpu] [--kernel-config auto|gpu|cpu] [--quantize q4|q8|none] [--no-kernels] [--no-decode] [--no-host] [--out DIR] [--inline]`;
 
 /** Options of `npm run bench` (node:util parseArgs, as the generate CLI). @throws Error on a bad option. */
 function parseBenchArgs(argv: string[]): Args {
@@ -87,7 +101,7 @@ function parseBenchArgs(argv: string[]): Args {
     strict: true,
     options: {
       quick: { type: 'boolean' }, full: { type: 'boolean' }, runtime: { type: 'string' }, model: { type: 'string', multiple: true },
-      modes: { type: 'string' }, models: { type: 'string' }, 'kernel-size': { type: 'string' }, 'kernel-config': { type: 'string' }, 'max-new-tokens': { type: 'string' },
+      modes: { type: 'string' }, models: { type: 'string' }, 'kernel-size': { type: 'string' }, 'kernel-config': { type: 'string' }, quantize: { type: 'string' }, 'max-new-tokens': { type: 'string' },
       runs: { type: 'string' }, prompts: { type: 'string' }, 'no-kernels': { type: 'boolean' }, 'no-decode': { type: 'boolean' },
       'no-host': { type: 'boolean' }, out: { type: 'string' }, inline: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
@@ -106,6 +120,7 @@ function parseBenchArgs(argv: string[]): Args {
   return {
     plan: v.full ? 'full' : v.quick ? 'quick' : 'standard',
     runtime: oneOf('runtime', v.runtime, ['node', 'chromium'] as const) ?? 'node',
+    quantize: oneOf('quantize', v.quantize, ['q4', 'q8', 'none'] as const) ?? 'none',
     models: (v.model ?? []).map(customModel),
     modes: v.modes?.split(','),
     which: oneOf('models', v.models, ['twins', 'default', 'fixture'] as const),
@@ -181,6 +196,10 @@ async function main(): Promise<number> {
     log(`${(e as Error).message}\n${USAGE}`);
     return 2;
   }
+  if (args.quantize !== 'none' && args.runtime === 'chromium') {
+    log(`--quantize is measured in Node only (the Chromium bench page loads the folder's dtype).\n${USAGE}`);
+    return 2;
+  }
   prepareNodeGpuEnv();
   const machine = machineInfo(args.runtime === 'chromium');
   const root = packageRoot();
@@ -198,7 +217,7 @@ async function main(): Promise<number> {
   const cls = adapterClass(args.runtime);
   // Decode costs are calibrated on the 3.2M-parameter default model; the random fixtures cost about a tenth.
   const expected = estimateSeconds(plan, cls, models.length, 150, models.every((m) => m.kind === 'fixture') ? 0.15 : 1);
-  log(`msn-webgpu bench: plan ${plan.name}, runtime ${args.runtime} (${cls}), ${models.length} model(s) × ${modes.length} modes × ${prompts.length} prompts, ` +
+  log(`msn-webgpu bench: plan ${plan.name}, runtime ${args.runtime} (${cls}), weights ${args.quantize === 'none' ? 'as in the folder' : args.quantize}, ${models.length} model(s) × ${modes.length} modes × ${prompts.length} prompts, ` +
     `${plan.maxNewTokens} new tokens, warm-up + ${plan.runs} runs, kernel config ${plan.kernelConfig}`);
   log(`expected run time: about ${Math.ceil(expected / 60)} min on ${cls}${plan.name === 'full' ? ' (the full matrix; CPU adapters run at 1-10 GFLOP/s)' : ''}`);
   const notes: string[] = [];
@@ -210,7 +229,7 @@ async function main(): Promise<number> {
   const date = new Date().toISOString();
   const results: BenchResults = {
     schema: 1, date, commit: gitCommit(root), runtime: args.runtime, adapter: { vendor: '', architecture: '', device: '', description: '', isFallbackAdapter: false }, adapterSlug: '',
-    plan, machine, expectedSeconds: expected, kernelConfig: { choice: plan.kernelConfig, preset: null, key: null }, models: [], kernels: null, host: null, mismatches: 0, notes, wallMs: 0,
+    plan, machine, expectedSeconds: expected, kernelConfig: { choice: plan.kernelConfig, preset: null, key: null }, quantize: args.quantize, models: [], kernels: null, host: null, mismatches: 0, notes, wallMs: 0,
   };
   let stem = '';
   /** Writes the JSON and Markdown (after every stage, so a run cut short still leaves its results). */
@@ -218,8 +237,8 @@ async function main(): Promise<number> {
     results.mismatches = results.models.reduce((n, m) => n + m.decode.mismatches.length, 0);
     results.wallMs = performance.now() - t0;
     if (!results.adapterSlug) return;
-    // A forced configuration gets a file of its own, so it never replaces the day's `auto` run.
-    stem = join(outDir, `${date.slice(0, 10)}-${results.adapterSlug}${plan.kernelConfig === 'auto' ? '' : `-kernels-${plan.kernelConfig}`}`);
+    // A forced configuration or quantization gets a file of its own, so it never replaces the day's `auto` run.
+    stem = join(outDir, `${date.slice(0, 10)}-${results.adapterSlug}${plan.kernelConfig === 'auto' ? '' : `-kernels-${plan.kernelConfig}`}${args.quantize === 'none' ? '' : `-${args.quantize}`}`);
     writeFileSync(`${stem}.json`, JSON.stringify({ ...results, ...(final ? {} : { partial: true }) }, null, 1) + '\n');
     writeFileSync(`${stem}.md`, renderMarkdown(results));
   };
@@ -239,12 +258,16 @@ async function main(): Promise<number> {
     // Order: default model, kernels, host, then the twin (the most wanted numbers first).
     const decodeModel = async (m: BenchModel) => {
       log(`decode: ${m.id}`);
-      const engine = await createNodeEngine({ model: m.path, inline: args.inline, kernelConfig: plan.kernelConfig });
+      const tLoad = performance.now();
+      const quantize = args.quantize === 'none' ? {} : { quantize: args.quantize };
+      const engine = await createNodeEngine({ model: m.path, inline: args.inline, kernelConfig: plan.kernelConfig, ...quantize });
+      const loadMs = Math.round((performance.now() - tLoad) * 10) / 10;
+      log(`  loaded in ${loadMs.toFixed(0)} ms, weights ${engine.info.weightFormats.join('+')}`);
       try {
         setAdapter(engine.info.adapter);
         Object.assign(results.kernelConfig, { preset: engine.info.kernelConfig.preset, key: engine.info.kernelConfig.key });
         const r = await runDecodeBench(engine, m.id, { prompts, modes, maxNewTokens: plan.maxNewTokens, runs: plan.runs, log });
-        results.models.push({ model: m, decode: r });
+        results.models.push({ model: m, decode: r, loadMs });
       } finally {
         await engine.dispose();
       }

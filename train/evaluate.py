@@ -182,6 +182,49 @@ def pair_losses(model, rows, batch_size=32):
     return sums, counts
 
 
+def load_pairs(tok, pairs, prompts):
+    """The held-out (prompt, response) pairs of the loss: `pairs` (jsonl; `prompts` when it does not exist),
+    kept when the SFT ids are <= MAX_PAIR_TOKENS. Returns (path read, [(ids, n_prompt_tokens)])."""
+    pairs_path = Path(pairs) if Path(pairs).exists() else Path(prompts)
+    rows = []
+    for line in open(pairs_path):
+        p = json.loads(line)
+        ids, n_prompt = sft_ids(tok, p["prompt"], p["response"])
+        if len(ids) <= MAX_PAIR_TOKENS:
+            rows.append((ids, n_prompt))
+    return pairs_path, rows
+
+
+def load_prompts(tok, prompts, n_prompts):
+    """The decoding prompts: [(id, ids, row)] of `prompts` (jsonl) with <= MAX_PROMPT_TOKENS SFT-format ids,
+    n_prompts of them evenly spaced over the file (it is sorted by package) when there are more."""
+    out = []
+    for line in open(prompts):
+        p = json.loads(line)
+        ids = tok.encode(format_sft(p["prompt"]), add_special_tokens=False)
+        if len(ids) <= MAX_PROMPT_TOKENS:
+            out.append((p["id"], ids, p))
+    if len(out) > n_prompts:
+        out = [out[i * len(out) // n_prompts] for i in range(n_prompts)]
+    return out
+
+
+def decode_rows(model, eos, prompts, new_tokens, window, name):
+    """Greedy, Jacobi and tree-proxy decoding of each prompt (asserting both equal greedy); one row per
+    prompt: {id, tokens, jacobi_steps, tree_steps, distinct4, greedy}."""
+    dec = Decoder(model, eos)
+    rows = []
+    for pid, ids, _ in prompts:
+        g = dec.greedy(ids, new_tokens)
+        j, j_steps, _ = dec.jacobi(ids, new_tokens, XorShift32(1 + pid), window)
+        assert j == g, f"{name} prompt {pid}: Jacobi output differs from greedy"
+        t, t_steps, _ = dec.jacobi(ids, new_tokens, XorShift32(1 + pid), window, topk=TOPK_TREE, truth=g)
+        assert t == g, f"{name} prompt {pid}: tree-proxy output differs from greedy"
+        rows.append(dict(id=pid, tokens=len(g), jacobi_steps=j_steps, tree_steps=t_steps,
+                         distinct4=round(distinct_ngrams(g), 4), greedy=g))
+    return rows
+
+
 def load_model(folder, device="cpu"):
     m = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float64).to(device)
     m.eval()
@@ -209,21 +252,8 @@ def main(argv=None):
 
     tok = AutoTokenizer.from_pretrained(args.msn)
     eos = tok.convert_tokens_to_ids(EOT)
-    pairs_path = Path(args.pairs) if Path(args.pairs).exists() else Path(args.prompts)
-    pair_rows = []
-    for line in open(pairs_path):
-        p = json.loads(line)
-        ids, n_prompt = sft_ids(tok, p["prompt"], p["response"])
-        if len(ids) <= MAX_PAIR_TOKENS:
-            pair_rows.append((ids, n_prompt))
-    prompts = []
-    for line in open(args.prompts):
-        p = json.loads(line)
-        ids = tok.encode(format_sft(p["prompt"]), add_special_tokens=False)
-        if len(ids) <= MAX_PROMPT_TOKENS:
-            prompts.append((p["id"], ids, p))
-    if len(prompts) > args.n_prompts:     # evenly spaced over the file (it is sorted by package)
-        prompts = [prompts[i * len(prompts) // args.n_prompts] for i in range(args.n_prompts)]
+    pairs_path, pair_rows = load_pairs(tok, args.pairs, args.prompts)
+    prompts = load_prompts(tok, args.prompts, args.n_prompts)
 
     if args.device.startswith("cuda"):
         torch.backends.cuda.matmul.allow_tf32 = False   # keep float64/32 argmaxes exact
@@ -241,17 +271,7 @@ def main(argv=None):
         metrics[f"heldout_loss_{name}_ci95"] = [round(lo, 4), round(hi, 4)]
         if name == "base":
             continue
-        dec = Decoder(model, eos)
-        rows = []
-        for pid, ids, _ in prompts:
-            g = dec.greedy(ids, args.new_tokens)
-            j, j_steps, j_acc = dec.jacobi(ids, args.new_tokens, XorShift32(1 + pid), args.window)
-            assert j == g, f"{name} prompt {pid}: Jacobi output differs from greedy"
-            t, t_steps, _ = dec.jacobi(ids, args.new_tokens, XorShift32(1 + pid), args.window,
-                                       topk=TOPK_TREE, truth=g)
-            assert t == g, f"{name} prompt {pid}: tree-proxy output differs from greedy"
-            rows.append(dict(id=pid, tokens=len(g), jacobi_steps=j_steps, tree_steps=t_steps,
-                             distinct4=round(distinct_ngrams(g), 4), greedy=g))
+        rows = decode_rows(model, eos, prompts, args.new_tokens, args.window, name)
         per_prompt[name] = rows
         toks = [r["tokens"] for r in rows]
         for kind in ("jacobi", "tree"):
