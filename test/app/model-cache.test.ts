@@ -12,14 +12,17 @@ import { fixturePath } from '../helpers/fixtures.js';
 
 const BASE = 'https://example.test/models/';
 
-/** The fixture's files (golden.json excepted) cached under BASE/<name>/; returns the folder URL. */
+/** The tests' own files in a fixture folder (golden.json, golden-q4.json, …): no load reads them. */
+const isGolden = (f: string) => /^golden.*\.json$/.test(f);
+
+/** The fixture's files (the tests' golden*.json excepted) cached under BASE/<name>/; returns the folder URL. */
 function cacheFixture(cache: FakeCache, name: string, skip: string[] = []): string {
   const folder = `${BASE}${name}/`;
-  for (const f of readdirSync(fixturePath(name))) if (f !== 'golden.json' && !skip.includes(f)) cache.set(folder + f, readFileSync(join(fixturePath(name), f)));
+  for (const f of readdirSync(fixturePath(name))) if (!isGolden(f) && !skip.includes(f)) cache.set(folder + f, readFileSync(join(fixturePath(name), f)));
   return folder;
 }
 
-const files = (name: string) => readdirSync(fixturePath(name)).filter((f) => f !== 'golden.json');
+const files = (name: string) => readdirSync(fixturePath(name)).filter((f) => !isGolden(f));
 const size = (name: string, f: string) => statSync(join(fixturePath(name), f)).size;
 const asCache = (c: FakeCache) => c as unknown as Cache;
 
