@@ -7,6 +7,8 @@
     .venv/bin/python scripts/make-model.py --list
     .venv/bin/python scripts/make-model.py --shape llama-3.2-1b --layers 2 --out /tmp/m --golden /tmp/m/golden-q4.json --quantize q4
                                         # the golden of an existing folder on its weights dequantized (no new weights)
+    .venv/bin/python scripts/make-model.py --shape llama-3.2-1b --layers 2 --out /tmp/m --golden /tmp/m/golden-q4-kv-f16.json --quantize q4 --kv-dtype f16
+                                        # ... and with K and V rounded to float16 (the runtime's f16 KV cache)
 
 Shapes (config.json, generation_config.json and the shard size are those of the published checkpoint):
     llama-3.2-1b         meta-llama/Llama-3.2-1B            (tied, GQA 32:8, rope_scaling llama3)
@@ -59,6 +61,12 @@ train/quantize_ref.py's `dequantize(**quantize(w, bits, group))`, in blocks of r
 row, so this is exact). The golden then also has quantize {bits, group, embeddings: true} and, per
 prompt, greedy_margins and decided_tokens (leading greedy tokens whose row margin is >= 1e-3; a
 smaller margin may go either way under f32 rounding). The margins are recorded, not enforced.
+
+--kv-dtype f16 (with --golden; alone or with --quantize): likewise the golden of the folder already at
+--out, with K (after RoPE) and V rounded to float16 as the runtime's f16 KV cache stores them
+(`LoadOptions.kvDtype: 'f16'`): every forward attends through test/fixtures/make_fixtures.py's
+F16KVCache (imported, the one PyTorch twin of the f16 KV cache), the new rows included. The golden then
+also has kv_dtype "float16", and greedy_margins and decided_tokens as with --quantize.
 """
 
 from __future__ import annotations
@@ -279,49 +287,68 @@ def dequantize_model(model, bits: int, group: int) -> None:
                 block.copy_(dequantize(**quantize(block.float().contiguous(), bits, group)))
 
 
+def f16_kv_cache_class():
+    """test/fixtures/make_fixtures.py's F16KVCache: a DynamicCache that rounds K (after RoPE) and V to
+    float16 as the runtime's f16 KV cache stores them (src/kernels/kv-format.ts)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "test" / "fixtures"))
+    from make_fixtures import F16KVCache
+    return F16KVCache
+
+
 @torch.no_grad()
-def greedy_golden(folder: Path, spec: dict, quant: tuple[int, int] | None = None) -> list[dict]:
+def greedy_golden(folder: Path, spec: dict, quant: tuple[int, int] | None = None,
+                  kv_f16: bool = False) -> list[dict]:
     """Greedy decoding with transformers on GOLDEN_PROMPTS: float32 maths on the bf16 weights (with
-    `quant` = (bits, group): on those weights quantized and dequantized, see --quantize)."""
+    `quant` = (bits, group): on those weights quantized and dequantized, see --quantize; with `kv_f16`:
+    K and V rounded to float16 in the attention, see --kv-dtype)."""
     from transformers import AutoTokenizer, LlamaForCausalLM
     tok = AutoTokenizer.from_pretrained(folder)
     model = LlamaForCausalLM.from_pretrained(folder, dtype=torch.float32, attn_implementation="eager").eval()
     if quant:
         dequantize_model(model, *quant)
+    cache = f16_kv_cache_class() if kv_f16 else None
     out = []
     for text in GOLDEN_PROMPTS:
         ids = tok(text, add_special_tokens=False)["input_ids"]
         assert tok.decode(ids) == text, (text, ids)
         seq, rows = list(ids), []
         for _ in range(GREEDY_TOKENS):
-            row = model(torch.tensor([seq])).logits[0, -1]
+            # A fresh cache per full forward: every row's K and V pass through its update (rounded) before
+            # any attention reads them, as in the runtime's prefill and decode steps.
+            kw = dict(past_key_values=cache(config=model.config), use_cache=True) if cache else {}
+            row = model(torch.tensor([seq]), **kw).logits[0, -1]
             rows.append(row)
             seq.append(int(torch.argmax(row)))
         m = margins(torch.stack(rows))
         out.append({"text": text, "ids": ids, "greedy_ids": seq[len(ids):], "min_margin": float(m.min())})
-        if quant:
+        if quant or kv_f16:
             low = [i for i, x in enumerate(m.tolist()) if x < DECIDED_MARGIN]
             out[-1].update(greedy_margins=[float(x) for x in m], decided_tokens=low[0] if low else GREEDY_TOKENS)
     return out
 
 
 def quantized_golden(args) -> None:
-    """--golden with --quantize: the golden of the existing --out folder on its dequantized weights."""
+    """--golden with --quantize and/or --kv-dtype f16: the golden of the existing --out folder on its
+    dequantized weights and/or with K and V rounded to float16."""
+    what = " and ".join(o for o, on in (("--quantize", args.quantize), ("--kv-dtype f16", args.kv_dtype == "f16")) if on)
     info_path = args.out / "make_model.json"
     if not info_path.exists():
-        sys.exit(f"--quantize needs a folder made by this script at --out ({info_path} is missing)")
+        sys.exit(f"{what} needs a folder made by this script at --out ({info_path} is missing)")
     info = json.loads(info_path.read_text())
-    bits = {"q4": 4, "q8": 8}[args.quantize]
+    bits = {"q4": 4, "q8": 8}[args.quantize] if args.quantize else None
+    kv_f16 = args.kv_dtype == "f16"
     t0 = time.time()
-    prompts = greedy_golden(args.out, SHAPES[info["shape"]], (bits, args.quantize_group_size))
+    prompts = greedy_golden(args.out, SHAPES[info["shape"]], (bits, args.quantize_group_size) if bits else None, kv_f16)
     for p in prompts:
         print(f"  {p['text']!r}: greedy {p['greedy_ids']}, min top-1 margin {p['min_margin']:.4f}, "
               f"decided {p['decided_tokens']}/{GREEDY_TOKENS}")
+    weights = (f"the {info['dtype']} weights quantized {args.quantize} (group {args.quantize_group_size}) and "
+               f"dequantized by train/quantize_ref.py" if bits else f"the {info['dtype']} weights")
+    kv = ", K (after RoPE) and V rounded to float16 by make_fixtures.F16KVCache" if kv_f16 else ""
     golden = dict(info, reference=f"transformers {transformers.__version__} LlamaForCausalLM, eager attention, "
-                                  f"float32 maths on the {info['dtype']} weights quantized {args.quantize} (group "
-                                  f"{args.quantize_group_size}) and dequantized by train/quantize_ref.py, "
-                                  f"torch {torch.__version__}",
-                  quantize={"bits": bits, "group": args.quantize_group_size, "embeddings": True},
+                                  f"float32 maths on {weights}{kv}, torch {torch.__version__}",
+                  **({"quantize": {"bits": bits, "group": args.quantize_group_size, "embeddings": True}} if bits else {}),
+                  kv_dtype="float16" if kv_f16 else "float32",
                   min_margin=min(p["min_margin"] for p in prompts), prompts=prompts)
     args.golden.parent.mkdir(parents=True, exist_ok=True)
     write_json(args.golden, golden)
@@ -384,6 +411,9 @@ def main() -> None:
     ap.add_argument("--quantize", choices=["q4", "q8"], help="with --golden: the golden of the existing --out "
                                                              "folder on its weights quantized and dequantized")
     ap.add_argument("--quantize-group-size", type=int, choices=[32, 64, 128], default=32)
+    ap.add_argument("--kv-dtype", choices=["f32", "f16"], default="f32",
+                    help="with --golden: f16 = the golden of the existing --out folder with K and V rounded to "
+                         "float16 as the runtime's f16 KV cache stores them (combinable with --quantize)")
     ap.add_argument("--list", action="store_true", help="print the shapes and exit")
     ap.add_argument("--no-weights", action="store_true", help="write only the config, generation config and tokenizer")
     args = ap.parse_args()
@@ -398,9 +428,9 @@ def main() -> None:
     torch.set_num_threads(max(1, torch.get_num_threads()))
     transformers.utils.logging.disable_progress_bar()
     out = args.out or Path("models") / (args.shape + (f"-{args.layers}l" if args.layers else ""))
-    if args.quantize:
+    if args.quantize or args.kv_dtype == "f16":
         if not args.golden:
-            ap.error("--quantize needs --golden")
+            ap.error("--quantize and --kv-dtype f16 need --golden")
         args.out = out
         quantized_golden(args)
         return

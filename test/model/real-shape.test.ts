@@ -3,7 +3,8 @@
 // into a cache folder) decodes transformers' greedy tokens on lavapipe, with tr-jacobi's fixed tree
 // giving exactly AR's tokens. With load-time q4 quantization (issue 12) it decodes transformers'
 // greedy tokens on the same weights dequantized (make-model.py --golden --quantize q4) and reports
-// the group format's bytes.
+// the group format's bytes; with an f16 KV cache too (make-model.py --kv-dtype f16: K and V rounded to
+// f16 in the reference), in half the KV bytes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
@@ -25,6 +26,7 @@ interface Golden {
   shape: string; layers: number; seed: number;
   prompts: Array<{ text: string; ids: number[]; greedy_ids: number[]; min_margin: number; decided_tokens?: number }>;
   quantize?: { bits: number; group: number; embeddings: boolean };
+  kv_dtype?: 'float32' | 'float16';
 }
 
 function makeModel(args: string[], timeoutMs: number): void {
@@ -63,7 +65,7 @@ describe('llama-3.2-1b shape, 2 layers, on the GPU (Dawn/lavapipe)', () => {
     if (!existsSync(goldenPath)) makeModel(['--shape', 'llama-3.2-1b', '--layers', '2', '--out', folder, '--golden', goldenPath], 600_000);
     golden = JSON.parse(readFileSync(goldenPath, 'utf8')) as Golden;
     const t1 = performance.now();
-    engine = await createNodeEngine({ model: folder, contextLength: 48, inline: true });
+    engine = await createNodeEngine({ model: folder, contextLength: 48, inline: true, kvDtype: 'f32' }); // as the golden
     console.log(`llama-3.2-1b-2l: made in ${((t1 - t0) / 1000).toFixed(1)} s (0 when cached), loaded in ${((performance.now() - t1) / 1000).toFixed(1)} s`);
   }, 900_000);
   afterAll(async () => { await engine?.dispose(); });
@@ -100,11 +102,12 @@ describe('llama-3.2-1b shape, 2 layers, quantized at load (q4, groups of 32), on
     if (!existsSync(goldenPath)) makeModel(['--shape', 'llama-3.2-1b', '--layers', '2', '--out', folder, '--golden', goldenPath], 600_000);
     if (!existsSync(q4GoldenPath)) makeModel(['--shape', 'llama-3.2-1b', '--layers', '2', '--out', folder, '--golden', q4GoldenPath, '--quantize', 'q4'], 600_000);
     golden = JSON.parse(readFileSync(q4GoldenPath, 'utf8')) as Golden;
-    engine = await createNodeEngine({ model: folder, contextLength: 48, inline: true, quantize: 'q4' });
+    engine = await createNodeEngine({ model: folder, contextLength: 48, inline: true, quantize: 'q4', kvDtype: 'f32' }); // f32 KV, as the golden (f16 would be the default above 100M parameters)
   }, 1_500_000);
   afterAll(async () => { await engine?.dispose(); });
 
   it('reports the group format and its bytes: qgroupMatrixBytes per matrix + f32 norms', () => {
+    expect(engine.info.kvDtype).toBe('f32');
     expect(golden.quantize).toEqual({ bits: 4, group: 32, embeddings: true });
     expect(engine.info.weightFormats).toEqual(['q4g32']); // f16 scales everywhere
     const { vocabSize: V, hiddenSize: C, intermediateSize: F, numHeads: H, numKvHeads: Hkv, headDim: D, numLayers: L } = engine.info.config;
@@ -125,6 +128,42 @@ describe('llama-3.2-1b shape, 2 layers, quantized at load (q4, groups of 32), on
     expect(tr.tokenIds).toEqual(p.greedy_ids.slice(0, 6));
   }, 600_000);
 
-  // ---- --kv-dtype f16 (issue 12 item 4): another engineer adds the q4 + f16 KV cache case here
-  // (a golden whose reference rounds K and V to f16, and an engine loaded with kvDtype: 'f16').
+  // q4 + f16 KV cache (issue 12 item 4): the golden rounds K (after RoPE) and V to f16 as the runtime
+  // stores them (make-model.py --kv-dtype f16, through make_fixtures.py's F16KVCache).
+  describe('with an f16 KV cache (kvDtype: \'f16\')', () => {
+    const kvGoldenPath = join(folder, 'golden-q4-kv-f16.json');
+    let kvGolden: Golden;
+    let engine16: Engine;
+
+    beforeAll(async () => {
+      if (!existsSync(kvGoldenPath)) makeModel(['--shape', 'llama-3.2-1b', '--layers', '2', '--out', folder, '--golden', kvGoldenPath, '--quantize', 'q4', '--kv-dtype', 'f16'], 600_000);
+      kvGolden = JSON.parse(readFileSync(kvGoldenPath, 'utf8')) as Golden;
+      engine16 = await createNodeEngine({ model: folder, contextLength: 48, inline: true, quantize: 'q4', kvDtype: 'f16' });
+    }, 1_500_000);
+    afterAll(async () => { await engine16?.dispose(); });
+
+    it('holds K and V in half the bytes of the f32 cache, with the same weights', () => {
+      expect(kvGolden).toMatchObject({ kv_dtype: 'float16', quantize: { bits: 4, group: 32, embeddings: true }, seed: golden.seed });
+      expect(engine.info.kvDtype).toBe('f32');
+      expect(engine16.info.kvDtype).toBe('f16');
+      expect(engine16.info.contextLength).toBe(engine.info.contextLength);
+      const { numLayers: L, numKvHeads: Hkv, headDim: D } = engine16.info.config;
+      expect(engine16.info.memory.kvBytes).toBeGreaterThanOrEqual(2 * L * engine16.info.contextLength * Hkv * D * 2); // K and V, 2 bytes each
+      expect(engine16.info.memory.kvBytes * 2).toBe(engine.info.memory.kvBytes);
+      expect(engine16.info.memory.weightsBytes).toBe(engine.info.memory.weightsBytes);
+      expect(engine16.info.weightFormats).toEqual(['q4g32']);
+    });
+
+    it('greedy AR gives transformers\' tokens with K and V rounded to f16, and tr-jacobi gives AR\'s', async () => {
+      for (const p of kvGolden.prompts) {
+        const n = p.decided_tokens ?? p.greedy_ids.length;
+        expect(n).toBeGreaterThanOrEqual(4); // the golden decides most of its tokens
+        const ar = await engine16.complete(p.text, { decode: 'ar', maxNewTokens: n });
+        expect(ar.tokenIds, JSON.stringify(p.text)).toEqual(p.greedy_ids.slice(0, n));
+      }
+      const p = kvGolden.prompts[0];
+      const tr = await engine16.complete(p.text, { decode: 'tr-jacobi', tree: 'fixed', maxNewTokens: 6 });
+      expect(tr.tokenIds).toEqual(p.greedy_ids.slice(0, 6));
+    }, 600_000);
+  });
 });
