@@ -28,6 +28,8 @@ export interface ModelDescription {
   /** Union of config.json and generation_config.json EOS ids. */
   eosTokenIds: number[];
   weightFiles: string[];
+  /** Tensor names from `model.safetensors.index.json` (null for a single `model.safetensors`): what the memory plan knows before any header is read. */
+  tensorNames: string[] | null;
   totalBytes: number | null;
   manifest: ManifestEntry[] | null;
   /** The folder, verified against manifest.json when there is one (use it for every later read). */
@@ -60,10 +62,12 @@ async function describeFolder(folder: ModelSource, signal?: AbortSignal): Promis
     for (const id of parseEosIds(await readJson(src, 'generation_config.json', signal), 'generation_config.json')) eos.add(id);
   }
   let weightFiles: string[];
+  let tensorNames: string[] | null = null;
   if (await src.exists('model.safetensors.index.json')) {
     const idx = (await readJson(src, 'model.safetensors.index.json', signal)) as { weight_map?: Record<string, string> };
     if (!idx || typeof idx.weight_map !== 'object' || idx.weight_map === null) throw new ModelFormatError('model.safetensors.index.json has no "weight_map" object.', { file: 'model.safetensors.index.json' });
     weightFiles = [...new Set(Object.values(idx.weight_map))].sort();
+    tensorNames = Object.keys(idx.weight_map);
     if (weightFiles.length === 0 || weightFiles.some((f) => typeof f !== 'string' || f.includes('..'))) throw new ModelFormatError('model.safetensors.index.json: weight_map must name .safetensors files in the folder.', { file: 'model.safetensors.index.json' });
   } else if (await src.exists('model.safetensors')) {
     weightFiles = ['model.safetensors'];
@@ -78,7 +82,7 @@ async function describeFolder(folder: ModelSource, signal?: AbortSignal): Promis
     const s = fromManifest ?? (await src.size(f));
     totalBytes = s === null || totalBytes === null ? null : totalBytes + s;
   }
-  return { config, eosTokenIds: [...eos].sort((a, b) => a - b), weightFiles, totalBytes, manifest, source: src, quantization };
+  return { config, eosTokenIds: [...eos].sort((a, b) => a - b), weightFiles, tensorNames, totalBytes, manifest, source: src, quantization };
 }
 
 /**

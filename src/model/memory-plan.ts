@@ -276,7 +276,7 @@ export function memoryAdvice(p: Pick<MemoryPlan, 'kvDtype' | 'kvBytes' | 'contex
   if (p.budgetBytes !== null && p.weightsBytes !== undefined && fixed >= p.budgetBytes) {
     // No context fits: the weights (and scratch) alone exceed the budget.
     return [
-      `fewer weight bytes: the weights alone take ${fmtBytes(p.weightsBytes)} (${q4 ? 'already 4-bit: a smaller model' : '4-bit weights: quantize: \'q4\', --quantize q4, or a smaller model'})`,
+      `fewer weight bytes: the weights (${fmtBytes(p.weightsBytes)}) and scratch buffers (${fmtBytes(p.scratchBytes ?? 0)}) alone exceed the budget (${q4 ? 'the weights are already 4-bit: a smaller model' : '4-bit weights: quantize: \'q4\', --quantize q4, or a smaller model'})`,
       'a larger gpuMemoryBytes (--gpu-memory) if the GPU has it',
     ];
   }

@@ -7,7 +7,8 @@
  *
  * Filled part by part (fused q/k/v, gate/up) and row block by row block: codes and zero points go to
  * the GPU as they come; the scales (N × groups f32 values, 1/8 of the f32 weights' size for G = 32)
- * wait on the CPU until {@link complete}, which picks their storage (f16 when every scale of the
+ * wait on the CPU until the last row is in ({@link full}; the model then calls {@link complete}, so
+ * only the matrices being filled hold CPU scales), which picks their storage (f16 when every scale of the
  * matrix is exactly an f16 number, `scaleStorage`) and the kernel variant.
  */
 import { LimitTooLowError, UnsupportedQuantizationError } from '../errors.js';
@@ -33,6 +34,7 @@ export class QGroupMatrix extends WeightMatrix {
   /** The part whose group index {@link setGidx} recorded first (null: none yet). */
   #gidxPart: string | null = null;
   #gidxBuffer: GPUBuffer | null = null;
+  #rowsWritten = 0;
 
   private constructor(name: string, N: number, K: number, readonly bits: QuantBits, readonly group: number) {
     super(name, N, K, 'F32');
@@ -104,6 +106,11 @@ export class QGroupMatrix extends WeightMatrix {
     return this.#gidxBuffer ? [e.scales, e.zeros, this.#gidxBuffer] : [e.scales, e.zeros];
   }
 
+  /** Whether every row has been written (then {@link complete} can store the scales and free the CPU copy). */
+  get full(): boolean {
+    return this.#rowsWritten >= this.N;
+  }
+
   /** Scale storage, once {@link complete} has run. */
   get scaleDtype(): ScaleDtype | null {
     return this.#scaleDtype;
@@ -122,6 +129,7 @@ export class QGroupMatrix extends WeightMatrix {
     if (row0 < 0 || row0 + m.N > this.N) throw new Error(`${this.name}: rows [${row0}, ${row0 + m.N}) out of [0, ${this.N})`);
     if (!this.#scales) throw new Error(`${this.name}: already complete`);
     this.#scales.set(m.scales, row0 * this.#groups);
+    this.#rowsWritten += m.N;
     this.chunks.forEach((c, j) => {
       const a = Math.max(row0, c.row0);
       const b = Math.min(row0 + m.N, c.row0 + c.rows);

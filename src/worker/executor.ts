@@ -25,7 +25,8 @@ import { JACOBI_CANDIDATES } from '../decode/tree.js';
 import { LlamaGpu } from './llama.js';
 import { HeapSampler } from './heap.js';
 import { KV_DTYPES } from '../kernels/kv-format.js';
-import { defaultKvDtype, denseFormat, fileWeightDtype, memoryAdvice, planMemory, qgroupFormat, type MemoryPlan } from '../model/memory-plan.js';
+import { defaultKvDtype, denseFormat, fileWeightDtype, memoryAdvice, planMemory, qgroupFormat, type MatrixFormat, type MemoryPlan } from '../model/memory-plan.js';
+import type { PrequantScheme } from '../model/prequant.js';
 import type { TensorDtype } from '../model/dtype.js';
 import { runSelfCheck, SelfCheckCapture, SELF_CHECK_LAYER } from './selfcheck.js';
 
@@ -33,6 +34,23 @@ function checkMaskDiagonal(mask: ArrayLike<number>, T: number): void {
   for (let i = 0; i < T; i++) {
     if (!(mask[i * T + i] > -1e30)) throw new InvalidArgumentError(`mask row ${i} must see itself (diagonal not masked).`);
   }
+}
+
+/**
+ * The memory plan's format of a pre-quantized folder: its group format (f16 scales, no g_idx: an
+ * estimate within a few per cent; `ModelInfo.memory` reports what was allocated) for every layer
+ * matrix, and for the embedding and lm_head too when the index names their quantized parts
+ * (`<prefix>.weight_packed` / `.qweight`: `npm run quantize` writes them); else those are dense
+ * tensors, planned as `dense` (the load-time format of the dense parts).
+ */
+export function prequantPlanFormat(pre: PrequantScheme, tensorNames: string[] | null, dense: MatrixFormat): MatrixFormat {
+  const q = qgroupFormat(pre.bits, pre.group ?? 128, 'f16');
+  const quantized = (prefix: string) => !!tensorNames?.some((n) => n === `${prefix}.weight_packed` || n === `${prefix}.qweight`);
+  return (key, N, K, maxBindingBytes) => {
+    if (key === 'embed') return (quantized('model.embed_tokens') ? q : dense)(key, N, K, maxBindingBytes);
+    if (key === 'lm_head') return (quantized('lm_head') ? q : dense)(key, N, K, maxBindingBytes);
+    return q(key, N, K, maxBindingBytes);
+  };
 }
 
 /** Largest row block of a dense tensor handed from the weight stream to the GPU upload (bytes). */
@@ -97,9 +115,8 @@ export class Executor implements ExecutorApi {
       const fileDtype = fileWeightDtype(cfg, desc.totalBytes);
       const denseEmbed: TensorDtype = fileDtype === 'F32' ? 'F16' : fileDtype;
       const pre = desc.quantization;
-      const format = pre ? qgroupFormat(pre.bits, pre.group ?? 128, 'f16', quant && quant.embeddings ? null : fileDtype)
-        : quant ? qgroupFormat(quant.bits, quant.group, 'f16', quant.embeddings ? null : denseEmbed)
-        : denseFormat(fileDtype);
+      const loadTime = quant ? qgroupFormat(quant.bits, quant.group, 'f16', quant.embeddings ? null : denseEmbed) : denseFormat(fileDtype);
+      const format: MatrixFormat = pre ? prequantPlanFormat(pre, desc.tensorNames, loadTime) : loadTime;
       plan = planMemory({
         config: cfg, format, kvDtype, contextLength: options.contextLength, treeRoom: TREE_ROOM, q4: quant?.bits === 4 || pre?.bits === 4,
         maxRows: options.maxRows, limits: { maxBindingBytes: ctx.limits.maxBindingBytes, maxBufferBytes: ctx.limits.maxBufferBytes }, budgetBytes: budget,

@@ -229,6 +229,7 @@ export class LlamaGpu {
     }
     if (row0Within === 0) (m as QGroupMatrix).setGidx(name, gidx);
     (m as QGroupMatrix).writeQuantized(this.#device.queue, t.row0 + row0Within, qm);
+    if ((m as QGroupMatrix).full) await (m as QGroupMatrix).complete(); // frees its CPU scales now, not at finish
   }
 
   /**

@@ -99,6 +99,10 @@ describe.each(CASES)('%s: npm run quantize --bits %d --group-size %d (keep embed
     expect(conv.info.weightFormats).toEqual(direct.info.weightFormats);
     expect(conv.info.weightFormats).toContain(`q${bits}g${group}`);
     expect(conv.info.memory.weightsBytes).toBe(direct.info.memory.weightsBytes);
+    // The memory plan knows from the index which of the folder's matrices are quantized (embedding and
+    // lm_head included): it plans exactly what is allocated when every scale is an f16 number.
+    if (!conv.info.weightFormats.some((f) => f.endsWith('s32'))) expect(conv.info.memoryPlan.weightsBytes).toBe(conv.info.memory.weightsBytes);
+    expect(direct.info.memoryPlan.weightsBytes).toBe(direct.info.memory.weightsBytes);
     for (let i = 0; i < STEPS; i++) expect(bits32(conv.rows[i]), `row ${i}`).toEqual(bits32(direct.rows[i]));
     expect(conv.ids).toEqual(direct.ids);
     if (f32Kept) expect((await run(out, {}, prompt)).info.weightFormats).toEqual(['f32', `q${bits}g${group}`]);
