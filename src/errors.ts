@@ -217,12 +217,12 @@ export class UnsupportedParameterError extends MsnError {
 }
 
 /**
- * An OpenAI-style request named a model this engine has not loaded. `detail`: model (asked for),
- * available (the engine's model id).
+ * An OpenAI-style request named a model this engine has not loaded. `detail`: param (`model`),
+ * model (asked for), available (the engine's model id).
  */
 export class ModelNotFoundError extends MsnError {
   constructor(model: string, available: string) {
-    super('model-not-found', `The model "${model}" is not loaded here; this engine serves "${available}". Use that id (GET /v1/models lists it) or omit "model".`, { model, available });
+    super('model-not-found', `The model "${model}" is not loaded here; this engine serves "${available}". Use that id (GET /v1/models lists it) or omit "model".`, { param: 'model', model, available });
     this.name = 'ModelNotFoundError'; // explicit: class names do not survive minification
   }
 }

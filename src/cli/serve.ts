@@ -72,7 +72,7 @@ export function errorResponse(e: unknown): { status: number; body: { error: { me
     switch (e.code) {
       case 'unsupported-parameter': return out(400, e.message, 'invalid_request_error', 'unsupported_parameter', param);
       case 'invalid-argument': return out(400, e.message, 'invalid_request_error', 'invalid_value', param);
-      case 'context-overflow': return out(400, e.message, 'invalid_request_error', 'context_length_exceeded', 'messages');
+      case 'context-overflow': return out(400, e.message, 'invalid_request_error', 'context_length_exceeded');
       case 'chat-template': return out(400, e.message, 'invalid_request_error', 'invalid_messages', 'messages');
       case 'model-not-found': return out(404, e.message, 'invalid_request_error', 'model_not_found', 'model');
       default: return out(500, `${e.name}: ${e.message}`, 'server_error', e.code.replace(/-/g, '_'));
