@@ -357,7 +357,8 @@ function chatMessages(raw: unknown): ChatMessage[] {
 interface Envelope { id: string; created: number; model: string; system_fingerprint: string }
 
 function envelope(engine: Engine, prefix: string): Envelope {
-  const hex = globalThis.crypto.randomUUID().replace(/-/g, '');
+  // getRandomValues, not randomUUID: the latter exists only in secure contexts (https, localhost).
+  const hex = Array.from(globalThis.crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
   return { id: `${prefix}-${hex}`, created: Math.floor(Date.now() / 1000), model: apiModelId(engine), system_fingerprint: engine.info.kernelConfig.key };
 }
 
