@@ -205,6 +205,29 @@ export class InvalidArgumentError extends MsnError {
 }
 
 /**
+ * An OpenAI-style request (`engine.chat.completions.create`, `engine.completions.create`, `npm run
+ * serve`) set a parameter this runtime does not support to a value other than its default, or a
+ * parameter the API does not have. `detail`: param (its name, e.g. `n` or `messages[0].name`), value.
+ */
+export class UnsupportedParameterError extends MsnError {
+  constructor(param: string, value: unknown, why: string) {
+    super('unsupported-parameter', `Unsupported parameter "${param}" (${JSON.stringify(value) ?? String(value)}): ${why}`, { param, value });
+    this.name = 'UnsupportedParameterError'; // explicit: class names do not survive minification
+  }
+}
+
+/**
+ * An OpenAI-style request named a model this engine has not loaded. `detail`: param (`model`),
+ * model (asked for), available (the engine's model id).
+ */
+export class ModelNotFoundError extends MsnError {
+  constructor(model: string, available: string) {
+    super('model-not-found', `The model "${model}" is not loaded here; this engine serves "${available}". Use that id (GET /v1/models lists it) or omit "model".`, { param: 'model', model, available });
+    this.name = 'ModelNotFoundError'; // explicit: class names do not survive minification
+  }
+}
+
+/**
  * A forward named a mask id the executor does not hold: never registered, registered for another
  * tree size, or forgotten when the executor's mask library filled up and was cleared. Register the
  * mask again with `registerMask()` (the decode scheduler does so once, on this error's code
@@ -302,5 +325,5 @@ export const ERROR_CLASSES: Record<string, new (...args: never[]) => MsnError> =
   UnsupportedModelError, UnsupportedQuantizationError, IntegrityError, ContextOverflowError, AbortedError, InvalidArgumentError, NetworkError, BusyError,
   NonFiniteLogitsError, UnknownMaskError, KvLengthMismatchError,
   GpuValidationError, GpuInternalError, SelfCheckError,
-  ChatTemplateError, StorageQuotaError,
+  ChatTemplateError, StorageQuotaError, UnsupportedParameterError, ModelNotFoundError,
 };

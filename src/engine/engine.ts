@@ -11,6 +11,7 @@ import { costKey, isCostTable, MemoryCostCache, type CostCache } from './cost-ca
 import type { ChatMessage, Tokenizer } from '../tokenizer/tokenizer.js';
 import type { AdapterSummary } from '../gpu/context.js';
 import type { ExecutorApi, ModelInfo } from '../worker/api.js';
+import { createChatCompletion, createCompletion } from './openai.js';
 
 /** Options of one generation. */
 export interface GenerateOptions {
@@ -57,6 +58,13 @@ export interface GenerationResult extends DecodeStats {
   adapter: AdapterSummary;
 }
 
+/** An API function's overloads without their leading engine argument. */
+type OmitEngine<F> = F extends {
+  (e: Engine, ...a: infer A1): infer R1;
+  (e: Engine, ...a: infer A2): infer R2;
+  (e: Engine, ...a: infer A3): infer R3;
+} ? { (...a: A1): R1; (...a: A2): R2; (...a: A3): R3 } : never;
+
 /** Longest wait on the adaptive tree's cost cache, in ms; past it the engine measures instead. */
 export const COST_CACHE_WAIT_MS = 250;
 
@@ -75,6 +83,15 @@ export class Engine {
   readonly lost: Promise<DeviceLostError>;
   #lostError: DeviceLostError | null = null;
   #cacheWarned = false;
+
+  /**
+   * OpenAI-style chat completions (`src/engine/openai.ts`, as WebLLM's): `create({ messages, stream,
+   * max_tokens, temperature, top_p, seed, stop, ... })` → a ChatCompletion, or with `stream: true` an
+   * async iterable of ChatCompletionChunks. Queued FIFO with {@link generate}.
+   */
+  readonly chat = { completions: { create: ((body, req) => createChatCompletion(this, body, req)) as OmitEngine<typeof createChatCompletion> } };
+  /** OpenAI-style completions of a raw prompt (no chat template): `create({ prompt, ... })`. */
+  readonly completions = { create: ((body, req) => createCompletion(this, body, req)) as OmitEngine<typeof createCompletion> };
 
   constructor(
     readonly executor: ExecutorApi,
