@@ -369,6 +369,22 @@ export class Engine {
     }
   }
 
+  /**
+   * Token ids whose KV rows the next request may reuse (the previous request's prompt and output,
+   * minus the last token). Empty after `clearKvCache()`, a failed request, or the adaptive probe.
+   */
+  get kvCacheTokens(): readonly number[] {
+    return this.#kvIds;
+  }
+
+  /**
+   * Forgets the KV prefix cache: the next request prefills its whole prompt (a cold start). Call it
+   * after using `executor` directly, which the cache cannot see.
+   */
+  clearKvCache(): void {
+    this.#kvIds = [];
+  }
+
   /** Forward cost table used by the adaptive tree (null before the first adaptive generation). */
   get adaptive(): AdaptiveTreePolicy | null {
     return this.#policy;
