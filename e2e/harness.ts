@@ -11,6 +11,7 @@ interface RunOptions extends LoadOptions {
   decode?: DecodeMode;
   tree?: 'fixed' | 'adaptive';
   seed?: number;
+  stop?: string[];
   chat?: boolean;
   allowSpecialInContent?: boolean;
 }
@@ -31,7 +32,7 @@ async function msnRun(o: RunOptions) {
   try {
     const engine = await engineFor(o);
     const pieces: string[] = [];
-    const it = engine.generate(o.prompt, { maxNewTokens: o.maxNewTokens ?? 64, decode: o.decode ?? 'tr-jacobi', tree: o.tree, seed: o.seed, chat: o.chat, allowSpecialInContent: o.allowSpecialInContent });
+    const it = engine.generate(o.prompt, { maxNewTokens: o.maxNewTokens ?? 64, decode: o.decode ?? 'tr-jacobi', tree: o.tree, seed: o.seed, stop: o.stop, chat: o.chat, allowSpecialInContent: o.allowSpecialInContent });
     let r = await it.next();
     while (!r.done) { pieces.push(r.value); r = await it.next(); }
     const res = r.value;

@@ -410,7 +410,9 @@ async function send(): Promise<void> {
   let result: GenerationResult | null = null;
   try {
     const it = e.generate(input, {
-      maxNewTokens, decode, chat: chatMode, signal: abort.signal,
+      // A chat longer than the context drops its oldest turns (the system message stays); earlier
+      // turns' KV rows are reused from the previous request (cachedPromptTokens in the statistics).
+      maxNewTokens, decode, chat: chatMode, signal: abort.signal, truncate: chatMode ? 'oldest' : 'error',
       onPhase: (phase) => {
         if (phase === 'probe') setStatus('Measuring this GPU once for the adaptive tree (cached afterwards)…');
         else if (phase === 'prefill') setStatus('Generating…');
@@ -462,7 +464,7 @@ function showStats(s: GenerationResult, input: string | ChatMessage[], maxNew: n
   el.tokens.textContent = `${s.newTokens} in ${s.steps} steps`;
   el.tps.textContent = s.tokensPerSecond.toFixed(1);
   el.mat.textContent = s.meanAcceptedTokens.toFixed(2);
-  el.ttft.textContent = `${s.ttftMs.toFixed(0)} ms (prefill ${s.prefillMs.toFixed(0)} ms)`;
+  el.ttft.textContent = `${s.ttftMs.toFixed(0)} ms (prefill ${s.prefillMs.toFixed(0)} ms; ${s.cachedPromptTokens} of ${s.promptTokens} prompt tokens cached)`;
   const key = baselineKey(input, maxNew);
   if (s.decode === 'ar') {
     arBaseline.set(key, s.tokensPerSecond);

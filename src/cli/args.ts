@@ -7,6 +7,7 @@ import { KERNEL_CONFIG_CHOICES, type KernelConfigChoice } from '../gpu/kernel-co
 import type { LoadOptions } from '../worker/api.js';
 import { KV_DTYPES, type KvDtype } from '../kernels/kv-format.js';
 import { parseByteSize } from '../model/byte-size.js';
+import { validateStops } from '../decode/stop.js';
 
 export interface CliOptions {
   /** --model resolved by the shared location parser: an absolute folder path or an http(s) folder URL. */
@@ -16,6 +17,8 @@ export interface CliOptions {
   decode: DecodeMode;
   tree: 'fixed' | 'adaptive';
   seed: number;
+  /** --stop (repeatable, at most 4): stop sequences (`GenerateOptions.stop`). */
+  stop: string[];
   json: boolean;
   runtime: 'node' | 'chromium';
   chat: boolean;
@@ -51,6 +54,8 @@ export const USAGE = `Usage: npm run generate -- [options]
   --decode ar|jacobi|retrieval|tr-jacobi   decoding strategy (default tr-jacobi); all give the same tokens
   --tree fixed|adaptive      tr-jacobi draft tree: the paper's 69 nodes, or the sub-tree that is fastest here (default adaptive)
   --seed <N>                 seed of the random draft initialisation (does not change the output)
+  --stop <text>              stop sequence (repeatable, at most 4): the output ends before it, the tokens
+                             with the one that completed it
   --runtime node|chromium    Dawn in Node (default) or headless Chromium through Playwright
   --context-length <N>       KV cache size in tokens (default min(max_position_embeddings, 4096))
   --swiftshader              Node: use Chromium's SwiftShader Vulkan driver instead of lavapipe
@@ -77,6 +82,7 @@ const CLI_OPTIONS = {
   decode: { type: 'string', default: 'tr-jacobi' },
   tree: { type: 'string', default: 'adaptive' },
   seed: { type: 'string', default: '24301' },
+  stop: { type: 'string', multiple: true },
   json: { type: 'boolean', default: false },
   runtime: { type: 'string', default: 'node' },
   chat: { type: 'boolean', default: false },
@@ -145,6 +151,7 @@ export function parseCli(argv: string[]): CliOptions {
   const gpuMemoryBytes = values['gpu-memory'] === undefined ? undefined : parseByteSize(values['gpu-memory'], '--gpu-memory');
   const seed = Number(values.seed);
   if (!Number.isInteger(seed) || seed < 0) throw new InvalidArgumentError(`--seed must be a non-negative integer, got "${values.seed}".`);
+  const stop = validateStops(values.stop);
   if (!values.help && values.prompt === undefined) throw new InvalidArgumentError('--prompt is required.');
   return {
     // Every location form (hf:owner/name, Hugging Face links, URLs, paths) through the shared parser.
@@ -154,6 +161,7 @@ export function parseCli(argv: string[]): CliOptions {
     decode: values.decode as DecodeMode,
     tree: values.tree as 'fixed' | 'adaptive',
     seed,
+    stop,
     json: values.json!,
     runtime: values.runtime as 'node' | 'chromium',
     chat: values.chat!,

@@ -277,7 +277,7 @@ export class MsnChatElement extends HTMLElement {
       const result = r.value;
       this.#finish();
       const s = result;
-      this.#els.stats.textContent = `${s.newTokens} tokens · ${s.tokensPerSecond.toFixed(1)} tokens/s · mean accepted tokens ${s.meanAcceptedTokens.toFixed(2)} · ${s.decode}`;
+      this.#els.stats.textContent = `${s.newTokens} tokens · ${s.tokensPerSecond.toFixed(1)} tokens/s · mean accepted tokens ${s.meanAcceptedTokens.toFixed(2)} · ${s.decode} · ${s.cachedPromptTokens}/${s.promptTokens} prompt tokens cached`;
       this.#emit('done', { requestId, prompt, result } satisfies MsnDoneDetail);
       return result;
     } catch (e) {

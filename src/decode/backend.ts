@@ -9,4 +9,6 @@ export type { ForwardRequest, ForwardResult };
 export interface StepBackend {
   forward(req: ForwardRequest): Promise<ForwardResult>;
   registerMask(mask: Float32Array, T: number): Promise<number>;
+  /** Commits listed pending rows (see ForwardRequest.keep); used for `DecodeOptions.commitTail`. */
+  kvKeep?(rows: number[]): Promise<number>;
 }

@@ -1,5 +1,5 @@
 /**
- * The decoding scheduler: prefill, then decode steps until EOS or `maxNewTokens`, yielding the new
+ * The decoding scheduler: prefill, then decode steps until EOS, a stop (`stopAfter`) or `maxNewTokens`, yielding the new
  * tokens of each step. One scheduler serves every mode:
  *   - `ar`: greedy autoregressive, one token per forward;
  *   - `jacobi`: a chain of 5 Jacobi candidates (no retrieval);
@@ -70,6 +70,23 @@ export interface DecodeOptions {
   onStep?: (stats: Readonly<DecodeStats>) => void;
   /** When the request started (clock of `now`), if before this call: TTFT counts from there. */
   startedAt?: number;
+  /**
+   * Called once per emitted token, in order (EOS tokens excepted), before the step is yielded; true
+   * ends generation after this token (`stopReason` 'stop'), even inside an accepted draft run: the
+   * engine's stop sequences. The tokens after it are neither emitted nor counted.
+   */
+  stopAfter?: (id: number) => boolean;
+  /**
+   * KV rows already committed in the backend that hold `promptIds[0..cachedPrefix)` (multi-turn
+   * prefix reuse); prefill starts after them. Must be ≤ promptIds.length − 1 (default 0).
+   */
+  cachedPrefix?: number;
+  /**
+   * At the end of a generation that finished normally (EOS, stop, length), commit the last tree
+   * step's accepted rows up to the last emitted token (`backend.kvKeep`), so the committed cache then
+   * holds exactly prompt + new tokens minus the last one (it has no KV row yet). Default false.
+   */
+  commitTail?: boolean;
 }
 
 /** Counters of one generation. */
@@ -87,7 +104,8 @@ export interface DecodeStats {
   retrievalWins: number;
   /** Mean tree size (rows per forward) over decode steps. */
   meanTreeSize: number;
-  stopReason: 'eos' | 'length' | null;
+  /** 'stop': `stopAfter` ended it. */
+  stopReason: 'eos' | 'stop' | 'length' | null;
 }
 
 function abortCheck(signal?: AbortSignal): void {
@@ -117,9 +135,11 @@ export async function* decode(backend: StepBackend, promptIds: readonly number[]
   if (promptIds.length + opts.maxNewTokens > opts.contextLength) throw new ContextOverflowError(promptIds.length, opts.maxNewTokens, opts.contextLength);
   const stats: DecodeStats = { promptTokens: promptIds.length, newTokens: 0, steps: 0, prefillMs: 0, ttftMs: 0, decodeMs: 0, acceptedHistogram: [], retrievalWins: 0, meanTreeSize: 0, stopReason: null };
   const t0 = now();
-  // Prefill: prompt[:-1] in chunks, no logits.
+  // Prefill: prompt[:-1] in chunks, no logits (after the rows a previous request left).
   const pre = promptIds.length - 1;
-  for (let s = 0; s < pre; s += opts.maxRows) {
+  const cached = opts.cachedPrefix ?? 0;
+  if (!Number.isInteger(cached) || cached < 0 || cached > pre) throw new InvalidArgumentError(`cachedPrefix must be an integer in [0, ${pre}], got ${cached}.`);
+  for (let s = cached; s < pre; s += opts.maxRows) {
     abortCheck(opts.signal);
     const n = Math.min(opts.maxRows, pre - s);
     await backend.forward({ tokens: promptIds.slice(s, s + n), positions: Array.from({ length: n }, (_, i) => s + i), mask: 'causal', topK: 0, commit: true, expectedKvLength: s });
@@ -234,6 +254,7 @@ export async function* decode(backend: StepBackend, promptIds: readonly number[]
     for (const t of newTokens) {
       emit.push(t);
       if (opts.eosTokenIds.has(t)) { stats.stopReason = 'eos'; break; }
+      if (opts.stopAfter?.(t)) { stats.stopReason = 'stop'; break; }
       if (stats.newTokens + emit.length >= opts.maxNewTokens) { stats.stopReason = 'length'; break; }
     }
     stats.newTokens += emit.length;
@@ -243,7 +264,12 @@ export async function* decode(backend: StepBackend, promptIds: readonly number[]
     pool.push(...emit);
     opts.onStep?.(stats);
     yield emit;
-    if (stats.stopReason) break;
+    if (stats.stopReason) {
+      // The last tree step's accepted rows are still pending: commit those of the emitted tokens
+      // (the root's and each emitted draft's but the last; slot i holds the token before emit[i]).
+      if (opts.commitTail && keep && backend.kvKeep) await backend.kvKeep(keep.slice(0, emit.length));
+      break;
+    }
     if (nonFinite) throw nonFinite;
     root = newTokens[newTokens.length - 1];
     if (base) cand.setRetrieval(pool.lookup());

@@ -7,6 +7,7 @@ import { decode, DECODE_MODES, type DecodeMode, type DecodeStats, type TreePolic
 import { createRng } from '../decode/rng.js';
 import { AdaptiveTreePolicy } from '../decode/adaptive.js';
 import { probeForwardCost } from '../decode/probe.js';
+import { StopMatcher, validateStops } from '../decode/stop.js';
 import { costKey, isCostTable, MemoryCostCache, type CostCache } from './cost-cache.js';
 import type { ChatMessage, Tokenizer } from '../tokenizer/tokenizer.js';
 import type { AdapterSummary } from '../gpu/context.js';
@@ -31,6 +32,19 @@ export interface GenerateOptions {
    * text is plain text, and only the template's markup yields control tokens). Trusted input only.
    */
   allowSpecialInContent?: boolean;
+  /**
+   * Stop sequences (at most 4 non-empty strings), matched on the decoded text across token and
+   * step boundaries: generation ends with the token that completes one; the stop text and anything
+   * after it are not emitted, and streamed text that could still begin a stop is held back until it
+   * cannot (src/decode/stop.ts). `tokenIds` and the counts include that token.
+   */
+  stop?: string[];
+  /**
+   * A chat (messages) longer than the context: `error` (default) refuses it with
+   * ContextOverflowError; `oldest` drops whole turns (a user message and the replies after it) from
+   * the oldest on, keeping leading system messages and the last turn, until prompt + maxNewTokens fit.
+   */
+  truncate?: 'error' | 'oldest';
   /** Aborts the generation (between decode steps); the engine stays usable. */
   signal?: AbortSignal;
   /**
@@ -43,9 +57,17 @@ export interface GenerateOptions {
 }
 
 /** Final record of a generation. */
-export interface GenerationResult extends DecodeStats {
-  /** Generated text (excludes the prompt and EOS). */
+export interface GenerationResult extends Omit<DecodeStats, 'stopReason'> {
+  /** Generated text (excludes the prompt, EOS and a stop sequence with what followed it). */
   text: string;
+  /** `stop`: EOS or a stop sequence ended it; `length`: maxNewTokens did. */
+  stopReason: 'stop' | 'length';
+  /** The stop sequence that ended the text, or null. */
+  stopSequence: string | null;
+  /** Prompt tokens whose KV rows were reused from the previous request (not prefilled again). */
+  cachedPromptTokens: number;
+  /** Chat messages dropped from the start by `truncate: 'oldest'` (0 when none). */
+  droppedMessages: number;
   /** New token ids (includes a generated EOS). */
   tokenIds: number[];
   /** newTokens / steps (MAT). */
@@ -83,6 +105,11 @@ export class Engine {
   readonly lost: Promise<DeviceLostError>;
   #lostError: DeviceLostError | null = null;
   #cacheWarned = false;
+  /**
+   * The KV prefix cache: token ids whose KV rows 0..n−1 are committed in the executor (left by the
+   * previous request). Empty while a request runs, until it knows which rows stay valid.
+   */
+  #kvIds: number[] = [];
 
   /**
    * OpenAI-style chat completions (`src/engine/openai.ts`, as WebLLM's): `create({ messages, stream,
@@ -138,6 +165,9 @@ export class Engine {
     const treeKind = options.tree ?? 'adaptive';
     if (treeKind !== 'fixed' && treeKind !== 'adaptive') throw new InvalidArgumentError(`tree must be "fixed" or "adaptive", got "${treeKind}".`);
     const maxNewTokens = options.maxNewTokens ?? 128;
+    const stops = validateStops(options.stop);
+    const truncate = options.truncate ?? 'error';
+    if (truncate !== 'error' && truncate !== 'oldest') throw new InvalidArgumentError(`truncate must be "error" or "oldest", got ${JSON.stringify(truncate)}.`);
     let release!: () => void;
     const turn = new Promise<void>((r) => { release = r; });
     const prev = this.#queue;
@@ -181,17 +211,28 @@ export class Engine {
     try {
       if (this.#lostError) throw this.#lostError;
       if (options.signal?.aborted) throw new AbortedError();
-      const promptIds = this.encodePrompt(prompt, options.chat, options.allowSpecialInContent);
-      // Context overflow is refused before any GPU work (the adaptive probe included).
       if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) throw new InvalidArgumentError(`maxNewTokens must be a positive integer, got ${maxNewTokens}.`);
-      if (promptIds.length + maxNewTokens > this.info.contextLength) throw new ContextOverflowError(promptIds.length, maxNewTokens, this.info.contextLength);
-      await this.executor.reset();
+      // Context overflow is refused (or the chat trimmed) before any GPU work (the adaptive probe included).
+      const { ids: promptIds, dropped } = this.#fitPrompt(prompt, options, maxNewTokens, truncate);
       const startedAt = performance.now();
       const policy = mode === 'tr-jacobi' && treeKind === 'adaptive' ? await this.#adaptivePolicy(options.onPhase) : undefined;
+      // KV prefix reuse: keep the rows of the longest common prefix with the previous request (at
+      // most the prompt minus its last token, which every decode starts from), drop the rest.
+      const prevIds = this.#kvIds;
+      this.#kvIds = [];
+      let cachedPrompt = 0;
+      while (cachedPrompt < prevIds.length && cachedPrompt < promptIds.length - 1 && prevIds[cachedPrompt] === promptIds[cachedPrompt]) cachedPrompt++;
+      if (cachedPrompt > 0) await this.executor.kvTruncate(cachedPrompt);
+      else await this.executor.reset();
+      this.#kvIds = promptIds.slice(0, cachedPrompt);
       options.onPhase?.('prefill');
       const stream = this.tokenizer.streamDecoder();
+      const matcher = new StopMatcher(stops);
       const eos = new Set(this.info.eosTokenIds);
       const tokenIds: number[] = [];
+      /** Text released by the stop matcher and not yet yielded. */
+      let ready = '';
+      let text = '';
       const gen = decode(this.executor, promptIds, {
         mode, maxNewTokens, eosTokenIds: eos, maxRows: this.info.maxRows, contextLength: this.info.contextLength, signal: options.signal,
         rng: createRng(options.seed ?? 0x5eed), maskCache: this.#masks, vocabSize: this.info.config.vocabSize,
@@ -205,31 +246,52 @@ export class Engine {
         } : undefined,
         policy,
         startedAt,
+        // Every emitted token but EOS goes through the stream decoder and the stop matcher here, in
+        // order; the scheduler ends generation on the token that completes a stop.
+        stopAfter: (id) => {
+          const piece = stream.push(id);
+          if (piece) ready += matcher.push(piece);
+          return matcher.stopped !== null;
+        },
+        cachedPrefix: cachedPrompt,
+        commitTail: true,
       });
       let stats: DecodeStats;
       while (true) {
+        // The rows of every token before this step's root are committed once its forward ran.
+        const committed = promptIds.length - 1 + tokenIds.length;
         const step = await gen.next();
         if (step.done) { stats = step.value; break; }
-        for (const id of step.value) {
-          tokenIds.push(id);
-          if (eos.has(id)) continue;
-          const piece = stream.push(id);
-          if (piece) {
-            beforeYield();
-            yield piece;
-            afterYield();
-          }
+        if (committed > this.#kvIds.length) this.#kvIds = [...promptIds, ...tokenIds].slice(0, committed);
+        tokenIds.push(...step.value);
+        if (ready) {
+          const piece = ready;
+          ready = '';
+          text += piece;
+          beforeYield();
+          yield piece;
+          afterYield();
         }
       }
+      // The last step's accepted rows were committed (commitTail): all but the last token's.
+      this.#kvIds = [...promptIds, ...tokenIds].slice(0, -1);
       const rest = stream.flush();
-      if (rest) {
+      if (rest) ready += matcher.push(rest);
+      if (matcher.stopped === null) ready += matcher.flush();
+      if (ready) {
+        text += ready;
         beforeYield();
-        yield rest;
+        yield ready;
         afterYield();
       }
+      const { stopReason, ...counts } = stats;
       const result: GenerationResult = {
-        ...stats,
-        text: stream.text,
+        ...counts,
+        text,
+        stopReason: stopReason === 'length' && matcher.stopped === null ? 'length' : 'stop',
+        stopSequence: matcher.stopped,
+        cachedPromptTokens: cachedPrompt,
+        droppedMessages: dropped,
         tokenIds,
         meanAcceptedTokens: stats.steps ? stats.newTokens / stats.steps : 0,
         tokensPerSecond: stats.decodeMs > 0 ? stats.newTokens / (stats.decodeMs / 1000) : 0,
@@ -240,12 +302,44 @@ export class Engine {
       this.lastResult = result;
       return result;
     } catch (e) {
+      // After an abort the committed rows recorded so far stay valid; after any other failure the
+      // cache is dropped (the next request prefills from scratch). A request whose turn was released
+      // while parked no longer owns the cache.
+      if (!abandoned && !(e instanceof AbortedError || (e as Error)?.name === 'AbortError')) this.#kvIds = [];
       if (e instanceof MsnError) throw e;
       if ((e as Error)?.name === 'AbortError') throw new AbortedError();
       throw e;
     } finally {
       signal?.removeEventListener('abort', onAbortParked);
       release();
+    }
+  }
+
+  /**
+   * Prompt ids for `prompt`, checked against the context: prompt + maxNewTokens must fit. A chat
+   * that does not fit is trimmed with `truncate: 'oldest'`: whole turns (a user message and the
+   * messages up to the next user message) are dropped from the oldest on, leading system messages
+   * are kept, and the last turn is never dropped.
+   * @returns the ids and how many messages were dropped.
+   * @throws ContextOverflowError when it does not fit (after trimming, with `oldest`).
+   */
+  #fitPrompt(prompt: string | ChatMessage[], options: GenerateOptions, maxNewTokens: number, truncate: 'error' | 'oldest'): { ids: number[]; dropped: number } {
+    const C = this.info.contextLength;
+    let ids = this.encodePrompt(prompt, options.chat, options.allowSpecialInContent);
+    if (ids.length + maxNewTokens <= C || truncate !== 'oldest' || !Array.isArray(prompt)) {
+      if (ids.length + maxNewTokens > C) throw new ContextOverflowError(ids.length, maxNewTokens, C);
+      return { ids, dropped: 0 };
+    }
+    let head = 0;
+    while (head < prompt.length && prompt[head].role === 'system') head++;
+    let rest = prompt.slice(head);
+    while (true) {
+      // The next turn starts at the second user message of what is left.
+      const next = rest.findIndex((m, i) => i > 0 && m.role === 'user');
+      if (next < 0) throw new ContextOverflowError(ids.length, maxNewTokens, C);
+      rest = rest.slice(next);
+      ids = this.encodePrompt([...prompt.slice(0, head), ...rest], true, options.allowSpecialInContent);
+      if (ids.length + maxNewTokens <= C) return { ids, dropped: prompt.length - head - rest.length };
     }
   }
 
@@ -260,6 +354,9 @@ export class Engine {
     let table = isCostTable(cached) ? cached : null;
     if (!table) {
       onPhase?.('probe');
+      // The probe needs an empty committed cache: the prefix cache is dropped.
+      this.#kvIds = [];
+      await this.executor.reset();
       const measured = await probeForwardCost(this.executor, this.info.maxRows, this.info.config.vocabSize);
       // Written in the background: the generation never waits on the cache's write.
       void this.#cacheCall(() => this.costCache.set(key, measured), undefined);
@@ -287,6 +384,22 @@ export class Engine {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * Token ids whose KV rows the next request may reuse (the previous request's prompt and output,
+   * minus the last token). Empty after `clearKvCache()`, a failed request, or the adaptive probe.
+   */
+  get kvCacheTokens(): readonly number[] {
+    return this.#kvIds;
+  }
+
+  /**
+   * Forgets the KV prefix cache: the next request prefills its whole prompt (a cold start). Call it
+   * after using `executor` directly, which the cache cannot see.
+   */
+  clearKvCache(): void {
+    this.#kvIds = [];
   }
 
   /** Forward cost table used by the adaptive tree (null before the first adaptive generation). */

@@ -28,7 +28,7 @@ function fakeExecutor(vocab: number, lossy: boolean): ExecutorApi {
       if (lossy && req.mask !== 'causal' && r.ids.length) r.ids[0] = (r.ids[0] + 1) % vocab;
       return r;
     },
-    kvKeep: async () => m.kv.length,
+    kvKeep: (rows: number[]) => m.kvKeep(rows),
     kvTruncate: async (n: number) => { m.kv.length = n; return n; },
     reset: async () => { m.kv = []; m.pending = null; },
     gpuStats: async () => ({ liveBuffers: 0, liveBytes: 0, kvLength: m.kv.length }),

@@ -66,3 +66,13 @@ describe('usage errors', () => {
     expect(r).toEqual({ code: 0, stdout: USAGE, stderr: '' });
   });
 });
+
+describe('--stop', () => {
+  it('is repeatable, at most 4 non-empty strings, and documented', () => {
+    expect(parseCli(['--prompt', 'x']).stop).toEqual([]);
+    expect(parseCli(['--prompt', 'x', '--stop', '\n\n', '--stop', 'END']).stop).toEqual(['\n\n', 'END']);
+    expect(() => parseCli(['--prompt', 'x', ...['a', 'b', 'c', 'd', 'e'].flatMap((s) => ['--stop', s])])).toThrow(InvalidArgumentError);
+    expect(() => parseCli(['--prompt', 'x', '--stop', ''])).toThrow(InvalidArgumentError);
+    expect(USAGE).toContain('--stop <text>');
+  });
+});

@@ -71,7 +71,7 @@ describe('engine (Node executor process)', () => {
     (e.info.eosTokenIds as number[]).push(eosId);
     const res = await e.complete(g.prompt_text, { maxNewTokens: 16 });
     expect(res.tokenIds).toEqual(g.greedy_ids.slice(0, first + 1));
-    expect(res.stopReason).toBe('eos');
+    expect(res.stopReason).toBe('stop');
     expect(res.text).toBe(e.tokenizer.decode(g.greedy_ids.slice(0, first)));
   });
 

@@ -84,18 +84,24 @@ export class FakeModel implements StepBackend {
     return id;
   }
 
+  /** Commits kept pending rows (a root path), as the executor's kvKeep. */
+  async kvKeep(keep: number[]): Promise<number> {
+    if (!this.pending) throw new Error('fake: keep without a pending block');
+    const { tokens, parent } = this.pending;
+    keep.forEach((r, i) => {
+      if (i === 0 ? r !== 0 : parent[r] !== keep[i - 1]) throw new Error(`fake: kept rows ${JSON.stringify(keep)} are not a root path`);
+      this.kv.push(tokens[r]);
+    });
+    this.pending = null;
+    return this.kv.length;
+  }
+
   async forward(req: ForwardRequest): Promise<ForwardResult> {
     this.forwards++;
     const T = req.tokens.length;
     this.rowsTotal += T;
-    if (req.keep) {
-      if (!this.pending) throw new Error('fake: keep without a pending block');
-      const { tokens, parent } = this.pending;
-      req.keep.forEach((r, i) => {
-        if (i === 0 ? r !== 0 : parent[r] !== req.keep![i - 1]) throw new Error(`fake: kept rows ${JSON.stringify(req.keep)} are not a root path`);
-        this.kv.push(tokens[r]);
-      });
-    }
+    if (req.keep) await this.kvKeep(req.keep);
+    if (req.expectedKvLength !== undefined && req.expectedKvLength !== this.kv.length) throw new Error(`fake: expectedKvLength ${req.expectedKvLength} != ${this.kv.length}`);
     this.pending = null;
     let mask: Float32Array;
     if (req.mask === 'causal') mask = causalMask(T);
