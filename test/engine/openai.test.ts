@@ -44,7 +44,9 @@ describe('library: engine.chat.completions.create / engine.completions.create', 
     expect(r.id).toMatch(/^chatcmpl-[0-9a-f]{32}$/);
     expect(r.model).toBe(FIXTURE);
     expect(r.choices).toEqual([{ index: 0, message: { role: 'assistant', content: ref.text, refusal: null }, logprobs: null, finish_reason: 'length' }]);
-    expect(r.usage).toEqual({ prompt_tokens: ref.promptTokens, completion_tokens: 12, total_tokens: ref.promptTokens + 12, prompt_tokens_details: { cached_tokens: 0 } });
+    // The same prompt again: the engine reuses the KV rows of all but its last token (multi-turn reuse).
+    expect(r.usage).toEqual({ prompt_tokens: ref.promptTokens, completion_tokens: 12, total_tokens: ref.promptTokens + 12, prompt_tokens_details: { cached_tokens: ref.promptTokens - 1 } });
+    expect(r.msn.cachedPromptTokens).toBe(ref.promptTokens - 1);
     expect(r.msn.decode).toBe('tr-jacobi');
     expect(r.msn.tree).toBe('fixed');
     expect(r.msn.steps).toBeLessThanOrEqual(12);
@@ -58,7 +60,7 @@ describe('library: engine.chat.completions.create / engine.completions.create', 
     expect(chunks[0].choices[0].delta).toEqual({ role: 'assistant', content: '' });
     const last = chunks.at(-1)!;
     expect(last.choices).toEqual([]);
-    expect(last.usage).toEqual({ prompt_tokens: ref.promptTokens, completion_tokens: 10, total_tokens: ref.promptTokens + 10, prompt_tokens_details: { cached_tokens: 0 } });
+    expect(last.usage).toEqual({ prompt_tokens: ref.promptTokens, completion_tokens: 10, total_tokens: ref.promptTokens + 10, prompt_tokens_details: { cached_tokens: ref.promptTokens - 1 } });
     const fin = chunks.at(-2)!;
     expect(fin.choices[0]).toEqual({ index: 0, delta: {}, logprobs: null, finish_reason: 'length' });
     expect(fin.msn?.steps).toBeGreaterThan(0);
