@@ -64,7 +64,7 @@ export class WeightMatrix {
 
   /**
    * The matmul kernel this matrix runs with: {@link MATMUL} for f32/f16/bf16; a weight format with
-   * its own decoding (issue 12's 4/8-bit groups) sets a variant made with `overridePoint(MATMUL,
+   * its own decoding (the 4/8-bit groups of QGroupMatrix, src/model/qmatrix.ts) sets a variant made with `overridePoint(MATMUL,
    * 'weight', ...)`, which the model compiles, binds and dispatches for this matrix.
    */
   kernel: KernelDef = MATMUL;
