@@ -64,7 +64,7 @@ export const USAGE = `Usage: npm run generate -- [options]
   --quantize q4|q8|none      quantize the weights at load to 4 or 8 bits (MLC q4f16_1 rule, groups of 32;
                              default none: the file's dtype). Pre-quantized folders load as they are
   --quantize-group-size <G>  input features per quantization group: 32 (default), 64 or 128
-  --keep-embeddings          with --quantize: keep the embedding and lm_head dense (f16)
+  --keep-embeddings          with --quantize: keep the embedding and lm_head dense (16-bit as in the file, f32 as f16)
   --kv-dtype f16|f32         KV cache element type (default f16 for models above 100M parameters, else f32)
   --gpu-memory <bytes>       GPU memory the model may take, e.g. 4GB, 6GiB or 4000000000 (default: no budget).
                              Without --context-length, the context shrinks to fit (a note on stderr);

@@ -75,6 +75,10 @@ export function errorResponse(e: unknown): { status: number; body: { error: { me
       case 'context-overflow': return out(400, e.message, 'invalid_request_error', 'context_length_exceeded');
       case 'chat-template': return out(400, e.message, 'invalid_request_error', 'invalid_messages', 'messages');
       case 'model-not-found': return out(404, e.message, 'invalid_request_error', 'model_not_found', 'model');
+      case 'model-format':
+        // A chat request to a model without a chat template is the request's fault: 400, use /v1/completions.
+        if ('chatTemplate' in e.detail) return out(400, `${e.message} (POST /v1/completions takes a raw prompt)`, 'invalid_request_error', 'no_chat_template', 'messages');
+        return out(500, `${e.name}: ${e.message}`, 'server_error', 'model_format');
       default: return out(500, `${e.name}: ${e.message}`, 'server_error', e.code.replace(/-/g, '_'));
     }
   }
@@ -273,13 +277,17 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
   process.stderr.write(`msn-webgpu serving "${apiModelId(engine)}" at ${running.url} (${engine.info.adapter.description || engine.info.adapter.device})\n`);
+  let stopping = false;
   const stopped = new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
+    const stop = () => { stopping = true; resolve(); };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
   });
-  // A lost engine cannot serve: stop with an error.
-  const lost = engine.lost.then((e) => { process.stderr.write(`${e.name}: ${e.message}\n`); return 1; });
+  // A lost engine cannot serve: stop with an error (not when it is lost because we are stopping: a
+  // Ctrl+C reaches the executor process too).
+  const lost = engine.lost.then((e) => { if (!stopping) process.stderr.write(`${e.name}: ${e.message}\n`); return stopping ? 0 : 1; });
   const code = await Promise.race([stopped.then(() => 0), lost]);
+  stopping = true;
   await running.close();
   await engine.dispose().catch(() => {});
   return code;

@@ -214,7 +214,7 @@ export class Tokenizer {
   }
 
   #template(): ChatTemplate {
-    if (!this.chatTemplate) throw new ModelFormatError('This model has no chat template (tokenizer_config.json chat_template or chat_template.jinja); use a plain completion prompt.');
+    if (!this.chatTemplate) throw new ModelFormatError('This model has no chat template (tokenizer_config.json chat_template or chat_template.jinja); use a plain completion prompt.', { chatTemplate: null });
     return this.chatTemplate;
   }
 

@@ -9,7 +9,7 @@ import { createNodeEngine } from '../../src/engine/node.js';
 import type { Engine, GenerationResult } from '../../src/engine/engine.js';
 import { apiModelId, finishReason, type ChatCompletionChunk, type Completion } from '../../src/engine/openai.js';
 import { errorResponse, startServer, type RequestRecord, type RunningServer } from '../../src/cli/serve.js';
-import { ContextOverflowError, InvalidArgumentError, ModelNotFoundError, UnsupportedParameterError } from '../../src/errors.js';
+import { ContextOverflowError, InvalidArgumentError, ModelFormatError, ModelNotFoundError, UnsupportedParameterError } from '../../src/errors.js';
 import { fixturePath } from '../helpers/fixtures.js';
 import { disabledFeatures } from '../helpers/gpu.js';
 
@@ -179,6 +179,9 @@ describe('npm run serve with the openai client', () => {
     expect(json.status).toBe(400);
     expect((await json.json() as { error: { code: string } }).error.code).toBe('invalid_json');
     expect(errorResponse(new Error('boom')).status).toBe(500);
+    // A chat request to a model without a chat template is the request's fault (400, param messages); another model-format error is the server's.
+    expect(errorResponse(new ModelFormatError('This model has no chat template …', { chatTemplate: null }))).toMatchObject({ status: 400, body: { error: { code: 'no_chat_template', param: 'messages' } } });
+    expect(errorResponse(new ModelFormatError('bad shard')).status).toBe(500);
   });
 
   it('stops a generation when its client disconnects, and serves the next request', async () => {
