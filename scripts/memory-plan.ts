@@ -19,16 +19,24 @@ import { defaultKvDtype, denseFormat, fileWeightDtype, parameterCount, planMemor
 import { parseByteSize } from '../src/model/byte-size.js';
 import { PAPER_TREE_SIZE } from '../src/decode/tree.js';
 
-const { values, positionals } = parseArgs({
+const USAGE = 'Usage: npx tsx scripts/memory-plan.ts <config.json> [--quantize none|q4|q8] [--group-size 32|64|128] [--kv-dtype f16|f32] [--context-length N] [--gpu-memory 4GB] [--json]\n';
+let parsed;
+try {
+  parsed = parseArgs({
   allowPositionals: true,
   options: {
     quantize: { type: 'string', default: 'none' }, 'group-size': { type: 'string', default: '32' }, 'kv-dtype': { type: 'string' },
     'context-length': { type: 'string' }, 'gpu-memory': { type: 'string' }, 'max-binding': { type: 'string', default: String(2 ** 31 - 4) },
     'max-buffer': { type: 'string', default: String(2 ** 32) }, json: { type: 'boolean', default: false },
   },
-});
+  });
+} catch (e) {
+  process.stderr.write(`${(e as Error).message}\n${USAGE}`);
+  process.exit(2);
+}
+const { values, positionals } = parsed;
 if (positionals.length !== 1) {
-  process.stderr.write('Usage: npx tsx scripts/memory-plan.ts <config.json> [--quantize none|q4|q8] [--kv-dtype f16|f32] [--context-length N] [--gpu-memory 4GB] [--json]\n');
+  process.stderr.write(USAGE);
   process.exit(2);
 }
 const cfg = parseLlamaConfig(JSON.parse(readFileSync(positionals[0], 'utf8')));
