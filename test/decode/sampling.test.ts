@@ -42,8 +42,8 @@ describe('resolveSampling', () => {
   for (const [bad, name] of [[{ temperature: -1 }, 'temperature'], [{ temperature: NaN }, 'temperature'], [{ topK: 1.5 }, 'topK'], [{ topK: -1 }, 'topK'],
     [{ topP: 0 }, 'topP'], [{ topP: 1.1 }, 'topP'], [{ minP: -0.1 }, 'minP'], [{ minP: 2 }, 'minP'], [{ seed: -1 }, 'seed'], [{ seed: 0.5 }, 'seed'], [{ seed: 2 ** 53 }, 'seed']] as const) {
     it(`refuses ${JSON.stringify(bad)} naming ${name}`, () => {
-      expect(() => resolveSampling({ temperature: 1, ...bad })).toThrow(InvalidArgumentError);
-      expect(() => resolveSampling({ temperature: 1, ...bad })).toThrow(name);
+      expect(() => resolveSampling(Object.assign({ temperature: 1 }, bad))).toThrow(InvalidArgumentError);
+      expect(() => resolveSampling(Object.assign({ temperature: 1 }, bad))).toThrow(name);
     });
   }
 });
