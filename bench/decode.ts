@@ -50,7 +50,7 @@ export interface DecodeBenchOptions {
   /** Measured repetitions (≥ 1; the issue asks for ≥ 3). */
   runs: number;
   /** Draft-initialisation seed (outputs do not depend on it). */
-  seed?: number;
+  draftSeed?: number;
   log?: (line: string) => void;
 }
 
@@ -156,10 +156,10 @@ export async function runDecodeBench(base: Engine, modelName: string, o: DecodeB
   if (!o.prompts.length) throw new Error('runDecodeBench: no prompts.');
   const timer = new TimingExecutor(base.executor);
   const engine = new Engine(timer.executor, base.info, base.tokenizer, () => {}, new MemoryCostCache(), base.modelId);
-  const seed = o.seed ?? 0x5eed;
+  const draftSeed = o.draftSeed ?? 0x5eed;
   const gen = async (mode: ModeSpec, p: BenchPrompt): Promise<{ r: GenerationResult; times: CallTimes }> => {
     timer.take();
-    const r = await engine.complete(p.prompt, { maxNewTokens: o.maxNewTokens, decode: mode.decode, tree: mode.tree, seed });
+    const r = await engine.complete(p.prompt, { maxNewTokens: o.maxNewTokens, decode: mode.decode, tree: mode.tree, draftSeed });
     return { r, times: timer.take() };
   };
 

@@ -86,6 +86,34 @@ test('bad model URLs: readable errors, and the page stays usable', async ({ page
   await expect(page.getByRole('status')).toHaveText('Model not loaded');
 });
 
+test('sampling controls: greedy by default; temperature + top-p + seed give the same text in ar and tr-jacobi; the seed is shown', async ({ page }) => {
+  await page.goto(`/?model=${FIXTURE}`);
+  await expect(page.getByRole('status')).toHaveText('Ready', { timeout: 120_000 });
+  await expect(page.getByLabel('Temperature')).toHaveValue('0');
+  await expect(page.getByLabel('Top-p')).toHaveValue('1');
+  const prompt = 'x = ';
+  await send(page, { decode: 'ar', maxNew: 10, prompt });
+  await finished(page);
+  await expect(page.locator('#stat-tokens')).toHaveText('10 in 10 steps');
+  const greedy = await page.locator('#output .text').last().innerText();
+  await page.getByLabel('Temperature').fill('1');
+  await page.getByLabel('Top-p').fill('0.95');
+  await page.getByLabel('Seed').fill('7');
+  const texts: string[] = [];
+  for (const decode of ['ar', 'tr-jacobi']) {
+    await send(page, { decode, maxNew: 10, prompt });
+    await finished(page);
+    await expect(page.locator('#stat-tokens')).toContainText('(seed 7)');
+    texts.push(await page.locator('#output .text').last().innerText());
+  }
+  expect(texts[1], 'lossless sampling: tr-jacobi text equals ar text').toBe(texts[0]);
+  await page.getByLabel('Seed').fill('8');
+  await send(page, { decode: 'tr-jacobi', maxNew: 10, prompt });
+  await finished(page);
+  const other = await page.locator('#output .text').last().innerText();
+  expect(new Set([greedy, texts[0], other]).size, 'greedy, seed 7 and seed 8 differ').toBe(3);
+});
+
 test('generate and stream, ar vs tr-jacobi statistics, stop then a second prompt, keyboard, phone width', async ({ page }, info) => {
   const pageErrors: string[] = [];
   page.on('pageerror', (e) => pageErrors.push(e.message));

@@ -308,3 +308,31 @@ test('<msn-chat chat="off"> sends raw completion prompts to a model that has a c
   expect(r.raw).toBeLessThan(r.templated);
   expect(r.raw).toBeGreaterThan(0);
 });
+
+test('<msn-chat temperature top-p seed>: sampled, the same tokens in ar and tr-jacobi; per-call override; a bad value is refused', async ({ page }) => {
+  await page.goto(`${server.url}/example-e2e.html`);
+  const r = await page.evaluate(async (model) => {
+    type R = { tokenIds: number[]; seed: number | null };
+    type S = HTMLElement & { generate(p: string, o?: Record<string, unknown>): Promise<R> };
+    const el = document.createElement('msn-chat') as S;
+    el.setAttribute('model', model);
+    el.setAttribute('temperature', '1');
+    el.setAttribute('top-p', '0.95');
+    el.setAttribute('seed', '7');
+    document.body.append(el);
+    const ar = await el.generate('x = ', { maxNewTokens: 10, decode: 'ar' });
+    const tr = await el.generate('x = ', { maxNewTokens: 10, decode: 'tr-jacobi' });
+    const other = await el.generate('x = ', { maxNewTokens: 10, decode: 'tr-jacobi', seed: 8 });
+    const greedy = await el.generate('x = ', { maxNewTokens: 10, decode: 'ar', temperature: 0 });
+    el.setAttribute('temperature', 'hot');
+    const bad = await el.generate('x = ', { maxNewTokens: 2 }).then(() => null, (e: Error) => ({ name: e.name, message: e.message }));
+    return { ar, tr, other, greedy, bad };
+  }, MODEL);
+  expect(r.ar.seed).toBe(7);
+  expect(r.tr.tokenIds).toEqual(r.ar.tokenIds);
+  expect(r.other.seed).toBe(8);
+  expect(r.other.tokenIds).not.toEqual(r.ar.tokenIds);
+  expect(r.greedy.seed).toBeNull();
+  expect(r.greedy.tokenIds).not.toEqual(r.ar.tokenIds);
+  expect(r.bad).toEqual({ name: 'InvalidArgumentError', message: expect.stringContaining('temperature') });
+});

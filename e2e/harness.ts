@@ -10,6 +10,11 @@ interface RunOptions extends LoadOptions {
   maxNewTokens?: number;
   decode?: DecodeMode;
   tree?: 'fixed' | 'adaptive';
+  draftSeed?: number;
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  minP?: number;
   seed?: number;
   stop?: string[];
   chat?: boolean;
@@ -32,7 +37,7 @@ async function msnRun(o: RunOptions) {
   try {
     const engine = await engineFor(o);
     const pieces: string[] = [];
-    const it = engine.generate(o.prompt, { maxNewTokens: o.maxNewTokens ?? 64, decode: o.decode ?? 'tr-jacobi', tree: o.tree, seed: o.seed, stop: o.stop, chat: o.chat, allowSpecialInContent: o.allowSpecialInContent });
+    const it = engine.generate(o.prompt, { maxNewTokens: o.maxNewTokens ?? 64, decode: o.decode ?? 'tr-jacobi', tree: o.tree, draftSeed: o.draftSeed, temperature: o.temperature, topK: o.topK, topP: o.topP, minP: o.minP, seed: o.seed, stop: o.stop, chat: o.chat, allowSpecialInContent: o.allowSpecialInContent });
     let r = await it.next();
     while (!r.done) { pieces.push(r.value); r = await it.next(); }
     const res = r.value;

@@ -1,4 +1,4 @@
-// topk.wgsl — per-row top-k of the logits (k ≤ 16), largest first; ties go to the lowest token id.
+// topk.wgsl — per-row top-k of the logits (k ≤ 64), largest first; ties go to the lowest token id.
 // Element 0 is the greedy argmax. Only these ids and values cross back to the host.
 //
 // Only finite logits are ranked: NaN, +inf and −inf are skipped, detected by their bit pattern
@@ -10,17 +10,20 @@
 // Dispatch: one workgroup of WG threads per row. Each thread keeps a sorted list of its best k over
 // the ids it visits (tid, tid+WG, ... ascending, replacing only on strictly greater values, so ties
 // keep the lower id); lists are then merged pairwise in a fixed tree with (value desc, id asc) order.
+// k = 64 (sampling's candidate set) is why WG is 32: the lists live in WG · MAXK · 8 B = 16 KiB of
+// workgroup memory, WebGPU's default maxComputeWorkgroupStorageSize. The result is an exact
+// selection (values are copied, never computed), so every k and WG give the same top-1.
 // Glossary: T rows, V vocabulary size.
 
-const WG: u32 = 64u;
-const MAXK: u32 = 16u;
+const WG: u32 = 32u;
+const MAXK: u32 = 64u;
 const EMPTY: u32 = 0xffffffffu;      // id of a slot no finite logit fills
 const EXP_MASK: u32 = 0x7f800000u;   // f32 exponent bits: all ones = NaN or ±inf
 
 struct Params {
   V: u32,          // vocabulary size (columns considered)
   stride: u32,     // logits row stride, floats
-  k: u32,          // 1 ≤ k ≤ 16
+  k: u32,          // 1 ≤ k ≤ 64
   row0: u32,       // first logits row
 }
 
@@ -87,8 +90,8 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     }
     workgroupBarrier();
   }
-  if (tid < k) {
-    outIds[t * k + tid] = si[tid];
-    outVals[t * k + tid] = sv[tid];
+  for (var j = tid; j < k; j += WG) {
+    outIds[t * k + j] = si[j];
+    outVals[t * k + j] = sv[j];
   }
 }

@@ -64,6 +64,9 @@ const el = {
   prompt: $<HTMLTextAreaElement>('prompt'),
   decode: $<HTMLSelectElement>('decode'),
   maxNew: $<HTMLInputElement>('max-new'),
+  temperature: $<HTMLInputElement>('temperature'),
+  topP: $<HTMLInputElement>('top-p'),
+  seed: $<HTMLInputElement>('seed'),
   send: $<HTMLButtonElement>('send'),
   stop: $<HTMLButtonElement>('stop'),
   newChat: $<HTMLButtonElement>('new-chat'),
@@ -387,6 +390,13 @@ async function send(): Promise<void> {
   hideError();
   const decode = el.decode.value as DecodeMode;
   const maxNewTokens = Math.max(1, Math.min(4096, Math.floor(Number(el.maxNew.value)) || 64));
+  // Sampling controls (README "Sampling"): out-of-range input falls back to greedy / top-p off.
+  const t = Number(el.temperature.value);
+  const temperature = Number.isFinite(t) && t > 0 ? Math.min(t, 2) : 0;
+  const p = Number(el.topP.value);
+  const topP = p > 0 && p <= 1 ? p : 1;
+  const sd = el.seed.value.trim() === '' ? NaN : Number(el.seed.value);
+  const seed = Number.isSafeInteger(sd) && sd >= 0 ? sd : undefined;
   const input: string | ChatMessage[] = chatMode ? [...turns, { role: 'user', content: promptText }] : promptText;
   abort = new AbortController();
   sync();
@@ -412,7 +422,7 @@ async function send(): Promise<void> {
     const it = e.generate(input, {
       // A chat longer than the context drops its oldest turns (the system message stays); earlier
       // turns' KV rows are reused from the previous request (cachedPromptTokens in the statistics).
-      maxNewTokens, decode, chat: chatMode, signal: abort.signal, truncate: chatMode ? 'oldest' : 'error',
+      maxNewTokens, decode, chat: chatMode, signal: abort.signal, truncate: chatMode ? 'oldest' : 'error', temperature, topP, seed,
       onPhase: (phase) => {
         if (phase === 'probe') setStatus('Measuring this GPU once for the adaptive tree (cached afterwards)…');
         else if (phase === 'prefill') setStatus('Generating…');
@@ -461,7 +471,7 @@ async function send(): Promise<void> {
 }
 
 function showStats(s: GenerationResult, input: string | ChatMessage[], maxNew: number): void {
-  el.tokens.textContent = `${s.newTokens} in ${s.steps} steps`;
+  el.tokens.textContent = `${s.newTokens} in ${s.steps} steps${s.seed === null ? '' : ` (seed ${s.seed})`}`;
   el.tps.textContent = s.tokensPerSecond.toFixed(1);
   el.mat.textContent = s.meanAcceptedTokens.toFixed(2);
   el.ttft.textContent = `${s.ttftMs.toFixed(0)} ms (prefill ${s.prefillMs.toFixed(0)} ms; ${s.cachedPromptTokens} of ${s.promptTokens} prompt tokens cached)`;

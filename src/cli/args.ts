@@ -8,6 +8,7 @@ import type { LoadOptions } from '../worker/api.js';
 import { KV_DTYPES, type KvDtype } from '../kernels/kv-format.js';
 import { parseByteSize } from '../model/byte-size.js';
 import { validateStops } from '../decode/stop.js';
+import { resolveSampling } from '../decode/sampling.js';
 
 export interface CliOptions {
   /** --model resolved by the shared location parser: an absolute folder path or an http(s) folder URL. */
@@ -16,7 +17,14 @@ export interface CliOptions {
   maxNewTokens: number;
   decode: DecodeMode;
   tree: 'fixed' | 'adaptive';
-  seed: number;
+  /** --draft-seed: seed of the random draft initialisation (`GenerateOptions.draftSeed`). */
+  draftSeed: number;
+  /** --temperature (0 = greedy), --top-k, --top-p, --min-p, --seed: `GenerateOptions` sampling; undefined = default. */
+  temperature: number | undefined;
+  topK: number | undefined;
+  topP: number | undefined;
+  minP: number | undefined;
+  seed: number | undefined;
   /** --stop (repeatable, at most 4): stop sequences (`GenerateOptions.stop`). */
   stop: string[];
   json: boolean;
@@ -53,9 +61,15 @@ export const USAGE = `Usage: npm run generate -- [options]
   --max-new-tokens <N>       new tokens at most (default 64)
   --decode ar|jacobi|retrieval|tr-jacobi   decoding strategy (default tr-jacobi); all give the same tokens
   --tree fixed|adaptive      tr-jacobi draft tree: the paper's 69 nodes, or the sub-tree that is fastest here (default adaptive)
-  --seed <N>                 seed of the random draft initialisation (does not change the output)
   --stop <text>              stop sequence (repeatable, at most 4): the output ends before it, the tokens
                              with the one that completed it
+  --temperature <T>          sampling temperature (default 0: greedy). Every --decode gives the same tokens
+  --top-k <K>                with --temperature: keep the K most likely tokens (default 0: off)
+  --top-p <P>                with --temperature: nucleus sampling, P in (0, 1] (default 1: off)
+  --min-p <P>                with --temperature: drop tokens below P × the top probability (default 0: off)
+                             (candidates are at most the 64 most likely tokens; order: temperature, top-k, top-p, min-p)
+  --seed <N>                 sampling seed, an integer in [0, 2^53) (default: random; the JSON reports it)
+  --draft-seed <N>           seed of the random draft initialisation (does not change the output)
   --runtime node|chromium    Dawn in Node (default) or headless Chromium through Playwright
   --context-length <N>       KV cache size in tokens (default min(max_position_embeddings, 4096))
   --swiftshader              Node: use Chromium's SwiftShader Vulkan driver instead of lavapipe
@@ -81,8 +95,13 @@ const CLI_OPTIONS = {
   'max-new-tokens': { type: 'string', default: '64' },
   decode: { type: 'string', default: 'tr-jacobi' },
   tree: { type: 'string', default: 'adaptive' },
-  seed: { type: 'string', default: '24301' },
   stop: { type: 'string', multiple: true },
+  'draft-seed': { type: 'string', default: '24301' },
+  temperature: { type: 'string' },
+  'top-k': { type: 'string' },
+  'top-p': { type: 'string' },
+  'min-p': { type: 'string' },
+  seed: { type: 'string' },
   json: { type: 'boolean', default: false },
   runtime: { type: 'string', default: 'node' },
   chat: { type: 'boolean', default: false },
@@ -149,8 +168,23 @@ export function parseCli(argv: string[]): CliOptions {
   const kvDtype = values['kv-dtype'];
   if (kvDtype !== undefined && !(KV_DTYPES as readonly string[]).includes(kvDtype)) throw new InvalidArgumentError(`--kv-dtype must be one of ${KV_DTYPES.join(', ')}, got "${kvDtype}".`);
   const gpuMemoryBytes = values['gpu-memory'] === undefined ? undefined : parseByteSize(values['gpu-memory'], '--gpu-memory');
-  const seed = Number(values.seed);
-  if (!Number.isInteger(seed) || seed < 0) throw new InvalidArgumentError(`--seed must be a non-negative integer, got "${values.seed}".`);
+  const draftSeed = Number(values['draft-seed']);
+  if (!Number.isInteger(draftSeed) || draftSeed < 0) throw new InvalidArgumentError(`--draft-seed must be a non-negative integer, got "${values['draft-seed']}".`);
+  /** A number option (range checks: resolveSampling, with the option's flag name). */
+  const num = (name: string, v: string | undefined) => {
+    if (v === undefined) return undefined;
+    const n = v.trim() === '' ? NaN : Number(v);
+    if (!Number.isFinite(n)) throw new InvalidArgumentError(`--${name} must be a number, got "${v}".`, { option: `--${name}` });
+    return n;
+  };
+  const sampling = { temperature: num('temperature', values.temperature), topK: num('top-k', values['top-k']), topP: num('top-p', values['top-p']), minP: num('min-p', values['min-p']), seed: num('seed', values.seed) };
+  try {
+    resolveSampling(sampling, () => 0);
+  } catch (e) {
+    const flag = { temperature: '--temperature', topK: '--top-k', topP: '--top-p', minP: '--min-p', seed: '--seed' } as const;
+    const key = (Object.keys(flag) as (keyof typeof flag)[]).find((k) => (e as Error).message.startsWith(k));
+    throw key ? new InvalidArgumentError((e as Error).message.replace(key, flag[key]), { option: flag[key] }) : e;
+  }
   const stop = validateStops(values.stop);
   if (!values.help && values.prompt === undefined) throw new InvalidArgumentError('--prompt is required.');
   return {
@@ -160,7 +194,8 @@ export function parseCli(argv: string[]): CliOptions {
     maxNewTokens: int('max-new-tokens', values['max-new-tokens'])!,
     decode: values.decode as DecodeMode,
     tree: values.tree as 'fixed' | 'adaptive',
-    seed,
+    draftSeed,
+    ...sampling,
     stop,
     json: values.json!,
     runtime: values.runtime as 'node' | 'chromium',

@@ -36,7 +36,7 @@ export async function runInChromium(o: CliOptions, model: string): Promise<CliRe
     await page.goto(`http://127.0.0.1:${addr.port}/e2e/harness.html`);
     await page.waitForFunction(() => (window as unknown as { msnReady?: boolean }).msnReady === true, null, { timeout: 120_000 });
     const run = await page.evaluate((args) => (window as unknown as { msnRun: (a: unknown) => Promise<unknown> }).msnRun(args), {
-      model: modelUrlPath(root, model), prompt: o.prompt, maxNewTokens: o.maxNewTokens, decode: o.decode, tree: o.tree, seed: o.seed, stop: o.stop, chat: o.chat, allowSpecialInContent: o.allowSpecialInContent, contextLength: o.contextLength, selfCheck: o.selfCheck, kernelConfig: o.kernelConfig, kvDtype: o.kvDtype, gpuMemoryBytes: o.gpuMemoryBytes, ...quantizeOptions(o),
+      model: modelUrlPath(root, model), prompt: o.prompt, maxNewTokens: o.maxNewTokens, decode: o.decode, tree: o.tree, draftSeed: o.draftSeed, temperature: o.temperature, topK: o.topK, topP: o.topP, minP: o.minP, seed: o.seed, stop: o.stop, chat: o.chat, allowSpecialInContent: o.allowSpecialInContent, contextLength: o.contextLength, selfCheck: o.selfCheck, kernelConfig: o.kernelConfig, kvDtype: o.kvDtype, gpuMemoryBytes: o.gpuMemoryBytes, ...quantizeOptions(o),
     }) as { ok: true; result: CliResult } | { ok: false; error: { name: string; message: string; code?: string } };
     if (!run.ok) {
       const Cls = ERROR_CLASSES[run.error.name];

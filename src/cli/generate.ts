@@ -57,7 +57,8 @@ async function runNode(o: CliOptions, model: string, out: (s: string) => void): 
   const engine = await createNodeEngine({ model, contextLength: o.contextLength, preferSwiftShader: o.swiftshader, selfCheck: o.selfCheck, kernelConfig: o.kernelConfig, kvDtype: o.kvDtype, gpuMemoryBytes: o.gpuMemoryBytes, ...quantizeOptions(o), faults: testFaults() });
   try {
     if (engine.info.memoryPlan.reason) process.stderr.write(`Note: ${engine.info.memoryPlan.reason}\n`);
-    const it = engine.generate(o.prompt, { maxNewTokens: o.maxNewTokens, decode: o.decode, tree: o.tree, seed: o.seed, stop: o.stop, chat: o.chat, allowSpecialInContent: o.allowSpecialInContent });
+    const it = engine.generate(o.prompt, { maxNewTokens: o.maxNewTokens, decode: o.decode, tree: o.tree, draftSeed: o.draftSeed,
+      temperature: o.temperature, topK: o.topK, topP: o.topP, minP: o.minP, seed: o.seed, stop: o.stop, chat: o.chat, allowSpecialInContent: o.allowSpecialInContent });
     let r = await it.next();
     while (!r.done) {
       if (!o.json) out(r.value);

@@ -7,7 +7,9 @@
  * Attributes: `model` (model folder URL, `hf:owner/name` or a huggingface.co page), `decode`
  * (`ar` | `jacobi` | `retrieval` | `tr-jacobi`, default `tr-jacobi`), `max-new-tokens` (default 128),
  * `prompt` (initial text of the prompt box), `chat` (`off`: send raw completion prompts even when
- * the model has a chat template; default: the template is applied when the model has one).
+ * the model has a chat template; default: the template is applied when the model has one),
+ * `temperature` (default 0: greedy), `top-p`, `seed` (sampling, README "Sampling"; a bad value fails
+ * the request with InvalidArgumentError naming it).
  * Events (see events.ts): `progress`, `ready`, `token`, `done`, `error`. Method: `generate(prompt)`.
  * Elements with the same model URL share one worker and engine; their requests run FIFO.
  *
@@ -35,6 +37,12 @@ import { settleModelCache } from '../app/settle.js';
 export interface MsnGenerateOptions {
   maxNewTokens?: number;
   decode?: DecodeMode;
+  /** Sampling (default: the `temperature`, `top-p` and `seed` attributes; temperature 0 = greedy). */
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  minP?: number;
+  seed?: number;
   /** Apply the chat template (default: when the model has one, unless the `chat` attribute is `off`). */
   chat?: boolean;
   /** Aborts this request (a queued one leaves the queue at once). */
@@ -170,6 +178,22 @@ export class MsnChatElement extends HTMLElement {
   set maxNewTokens(v: number) {
     this.setAttribute('max-new-tokens', String(v));
   }
+  /** `temperature` attribute as a number (absent: undefined = greedy; not a number: NaN, refused by generate). */
+  get temperature(): number | undefined {
+    return this.#numberAttr('temperature');
+  }
+  /** `top-p` attribute as a number (absent: undefined = off). */
+  get topP(): number | undefined {
+    return this.#numberAttr('top-p');
+  }
+  /** `seed` attribute as a number (absent: undefined = a random seed per request). */
+  get seed(): number | undefined {
+    return this.#numberAttr('seed');
+  }
+  #numberAttr(name: string): number | undefined {
+    const v = this.getAttribute(name);
+    return v === null ? undefined : v.trim() === '' ? NaN : Number(v);
+  }
   /** The loaded engine (shared with other elements of the same model), or null. */
   get engine(): Engine | null {
     return this.#engine;
@@ -239,6 +263,9 @@ export class MsnChatElement extends HTMLElement {
     const requestId = this.#nextId++;
     const maxNewTokens = options.maxNewTokens ?? this.maxNewTokens;
     const decode = options.decode ?? this.decode;
+    const temperature = options.temperature ?? this.temperature;
+    const topP = options.topP ?? this.topP;
+    const seed = options.seed ?? this.seed;
     const chatAttr = this.getAttribute('chat') !== 'off';
     const ctl = new AbortController();
     const external = options.signal;
@@ -252,7 +279,7 @@ export class MsnChatElement extends HTMLElement {
       binding = await this.#bind(ctl.signal);
       const engine = await this.#waitReady(ctl.signal);
       const chat = options.chat ?? (chatAttr && engine.tokenizer.hasChatTemplate);
-      const it = engine.generate(prompt, { maxNewTokens, decode, chat, signal: ctl.signal });
+      const it = engine.generate(prompt, { maxNewTokens, decode, chat, signal: ctl.signal, temperature, topK: options.topK, topP, minP: options.minP, seed });
       let output = '';
       let index = 0;
       let started = false;

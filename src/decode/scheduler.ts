@@ -6,7 +6,10 @@
  *   - `retrieval`: prompt lookup, a chain of up to 5 retrieved tokens (AR when nothing matches);
  *   - `tr-jacobi`: the MSN paper's tree — retrieval chain + mc_sim_7b_63 Jacobi tree, 69 nodes —
  *     verified in one forward with a tree mask (reference §2.3, minus its bugs §2.4).
- * Every mode outputs exactly the greedy AR tokens (the lossless invariant).
+ * Every mode outputs exactly the greedy AR tokens (the lossless invariant). With `sampling` set, the
+ * token at each position is the seeded Gumbel-max draw of `sampling.ts` instead of the argmax: it
+ * depends only on (seed, position, the row's logits), so a tree row draws what AR draws there,
+ * verification stays exact-match, and every mode outputs exactly AR's sampled tokens.
  * Non-finite logits: the backend returns id −1 for a top-k slot that no finite logit fills (and ids
  * outside [0, vocabSize) are treated the same). Such ids never become tokens or Jacobi candidates;
  * when the row greedy AR would take its next token from has none, decoding stops with
@@ -22,6 +25,7 @@ import type { StepBackend } from './backend.js';
 import { CandidateTable, COLS } from './candidates.js';
 import { RetrievalPool } from './retrieval.js';
 import { createRng, type Rng } from './rng.js';
+import { noisedRanking, SAMPLING_CANDIDATES, sampleRow, type SamplingParams } from './sampling.js';
 import { DraftTree, JACOBI_CANDIDATES, MAX_DEPTH, RETRIEVAL_COL } from './tree.js';
 import { verifyGreedy } from './verify.js';
 
@@ -60,6 +64,11 @@ export interface DecodeOptions {
   now?: () => number;
   /** RNG for draft initialisation (default seeded 0x5eed). */
   rng?: Rng;
+  /**
+   * Sampling (temperature > 0), or absent for greedy decoding. Rows then return their top-64 and
+   * each token is `sampleRow` at its absolute position; Jacobi candidates are the noised ranking.
+   */
+  sampling?: SamplingParams;
   /** Tree policy for `tr-jacobi` (default: the fixed paper tree). */
   policy?: TreePolicy;
   /** Mask ids already registered with this backend, by tree key (reused across generations). */
@@ -157,10 +166,21 @@ export async function* decode(backend: StepBackend, promptIds: readonly number[]
   let P = promptIds.length - 1; // committed KV rows = position of the root
   let keep: number[] | undefined; // accepted slots of the previous (pending) tree step
   let rows = 0;
-  const topK = Math.min(JACOBI_CANDIDATES, opts.vocabSize ?? JACOBI_CANDIDATES);
+  const sampling = opts.sampling;
+  const topK = sampling ? Math.min(SAMPLING_CANDIDATES, opts.vocabSize ?? SAMPLING_CANDIDATES) : Math.min(JACOBI_CANDIDATES, opts.vocabSize ?? JACOBI_CANDIDATES);
   const V = opts.vocabSize ?? Infinity;
   /** −1 for an id that is no token (an empty top-k slot, or a broken backend's id ≥ V). */
   const tokenOr = (id: number): number => (id >= 0 && id < V ? id : -1);
+  /** Row j's valid ids and values (invalid ids → −1), best first. */
+  const rowOf = (r: { ids: Int32Array; values: Float32Array; k: number }, j: number) => ({
+    ids: Array.from(r.ids.subarray(j * r.k, (j + 1) * r.k), tokenOr), values: r.values.subarray(j * r.k, (j + 1) * r.k),
+  });
+  /** The token row j decides for absolute position `pos`: its argmax, or the seeded draw. */
+  const pick = (r: { ids: Int32Array; values: Float32Array; k: number }, j: number, pos: number): number => {
+    if (!sampling) return tokenOr(r.ids[j * r.k]);
+    const row = rowOf(r, j);
+    return sampleRow(row.ids, row.values, sampling, pos);
+  };
   let nonFinite: NonFiniteLogitsError | null = null;
   if (base) cand.setRetrieval(pool.lookup());
 
@@ -194,10 +214,11 @@ export async function* decode(backend: StepBackend, promptIds: readonly number[]
     let newTokens: number[];
     const tStep = now();
     if (!tree) {
-      const r = await backend.forward({ tokens: [root], positions: [P], mask: 'causal', topK: 1, commit: true, keep, expectedKvLength: P });
-      if (tokenOr(r.ids[0]) < 0) throw new NonFiniteLogitsError({ step: stats.steps + 1, row: 0, position: P, id: r.ids[0] });
+      const r = await backend.forward({ tokens: [root], positions: [P], mask: 'causal', topK: sampling ? topK : 1, commit: true, keep, expectedKvLength: P });
+      const next = pick(r, 0, P + 1);
+      if (next < 0) throw new NonFiniteLogitsError({ step: stats.steps + 1, row: 0, position: P, id: r.ids[0] });
       keep = undefined;
-      newTokens = [r.ids[0]];
+      newTokens = [next];
       P += 1;
       rows += 1;
       // One token accepted: the Jacobi candidates move one position closer to the root.
@@ -223,8 +244,9 @@ export async function* decode(backend: StepBackend, promptIds: readonly number[]
         r = await backend.forward({ tokens, positions, mask: await maskId(tree), topK, commit: false, keep, expectedKvLength: P });
       }
       const k = r.k;
-      // An argmax of −1 (no finite logit) matches no draft, so verification stops before it.
-      const argmax = Array.from({ length: T }, (_, j) => tokenOr(r.ids[j * k]));
+      // An argmax (or draw) of −1 (no finite logit) matches no draft, so verification stops before
+      // it. Row j holds the token at depth(j) and decides the one at position P + depth(j) + 1.
+      const argmax = Array.from({ length: T }, (_, j) => pick(r, j, P + tree!.depth[j] + 1));
       const v = verifyGreedy(tree, tokens, argmax);
       keep = v.slots;
       newTokens = v.tokens;
@@ -239,12 +261,16 @@ export async function* decode(backend: StepBackend, promptIds: readonly number[]
       P += v.slots.length;
       rows += T;
       if (v.path === tree.retrievalPath && v.accepted > 0) stats.retrievalWins++;
-      // Next Jacobi draft: top-10 outputs along the rejected tail of the best path.
+      // Next Jacobi draft: top-10 outputs along the rejected tail of the best path (sampling: the
+      // top-10 of the noised ranking at the position each candidate would take).
       cand.clear();
       const path = tree.paths[v.path];
       for (let rIdx = 0; v.accepted + 1 + rIdx < path.length && rIdx < MAX_DEPTH; rIdx++) {
         const slot = path[v.accepted + 1 + rIdx];
-        cand.setJacobi(rIdx + 1, Array.from(r.ids.subarray(slot * k, slot * k + k), tokenOr));
+        if (sampling) {
+          const row = rowOf(r, slot);
+          cand.setJacobi(rIdx + 1, noisedRanking(row.ids, row.values, sampling, P - v.slots.length + tree.depth[slot] + 1).slice(0, JACOBI_CANDIDATES));
+        } else cand.setJacobi(rIdx + 1, Array.from(r.ids.subarray(slot * k, slot * k + k), tokenOr));
       }
       opts.policy?.observe?.(tree, v.path, v.accepted, now() - tStep);
     }

@@ -5,6 +5,7 @@
 import { AbortedError, ContextOverflowError, DeviceLostError, InvalidArgumentError, MsnError } from '../errors.js';
 import { decode, DECODE_MODES, type DecodeMode, type DecodeStats, type TreePolicy } from '../decode/scheduler.js';
 import { createRng } from '../decode/rng.js';
+import { resolveSampling } from '../decode/sampling.js';
 import { AdaptiveTreePolicy } from '../decode/adaptive.js';
 import { probeForwardCost } from '../decode/probe.js';
 import { StopMatcher, validateStops } from '../decode/stop.js';
@@ -23,6 +24,20 @@ export interface GenerateOptions {
   /** Draft tree of `tr-jacobi`: the paper's fixed 69-node tree or the adaptive sub-tree (default). */
   tree?: 'fixed' | 'adaptive';
   /** Seed of the draft initialisation (random context tokens); output does not depend on it. */
+  draftSeed?: number;
+  /**
+   * Sampling temperature (default 0 = greedy). > 0: each token is the seeded Gumbel-max draw from
+   * softmax(logits / temperature) over the truncated candidate set (README "Sampling"); every decode
+   * mode gives the same tokens for the same seed.
+   */
+  temperature?: number;
+  /** Keep the k most likely tokens (ties kept; 0 = off). At most the 64 most likely are ever candidates. */
+  topK?: number;
+  /** Nucleus sampling: keep the most likely tokens whose probability reaches topP, in (0, 1] (1 = off). */
+  topP?: number;
+  /** Drop tokens whose probability is below minP × the top token's, in [0, 1] (0 = off). */
+  minP?: number;
+  /** Sampling seed, an integer in [0, 2^53) (default: random; the one used is `result.seed`). */
   seed?: number;
   /** Treat the prompt as a user message and apply the model's chat template. */
   chat?: boolean;
@@ -78,6 +93,8 @@ export interface GenerationResult extends Omit<DecodeStats, 'stopReason'> {
   /** Tree kind used by `tr-jacobi`, else null. */
   tree: 'fixed' | 'adaptive' | null;
   adapter: AdapterSummary;
+  /** The sampling seed used (given or drawn at random); null when decoding greedily. */
+  seed: number | null;
 }
 
 /** An API function's overloads without their leading engine argument. */
@@ -211,6 +228,7 @@ export class Engine {
     try {
       if (this.#lostError) throw this.#lostError;
       if (options.signal?.aborted) throw new AbortedError();
+      const sampling = resolveSampling(options);
       if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) throw new InvalidArgumentError(`maxNewTokens must be a positive integer, got ${maxNewTokens}.`);
       // Context overflow is refused (or the chat trimmed) before any GPU work (the adaptive probe included).
       const { ids: promptIds, dropped } = this.#fitPrompt(prompt, options, maxNewTokens, truncate);
@@ -235,7 +253,7 @@ export class Engine {
       let text = '';
       const gen = decode(this.executor, promptIds, {
         mode, maxNewTokens, eosTokenIds: eos, maxRows: this.info.maxRows, contextLength: this.info.contextLength, signal: options.signal,
-        rng: createRng(options.seed ?? 0x5eed), maskCache: this.#masks, vocabSize: this.info.config.vocabSize,
+        rng: createRng(options.draftSeed ?? 0x5eed), sampling: sampling ?? undefined, maskCache: this.#masks, vocabSize: this.info.config.vocabSize,
         onStep: options.onStep || options.onPhase ? (st) => {
           if (st.steps === 1) options.onPhase?.('decode');
           if (options.onStep) options.onStep({
@@ -298,6 +316,7 @@ export class Engine {
         decode: mode,
         tree: mode === 'tr-jacobi' ? treeKind : null,
         adapter: this.info.adapter,
+        seed: sampling ? sampling.seed : null,
       };
       this.lastResult = result;
       return result;

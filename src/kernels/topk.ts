@@ -7,7 +7,8 @@ import type { KernelCache, KernelDef, Pass, PassReads } from '../gpu/kernel.js';
 import { checkInt } from './shape.js';
 
 export const TOPK: KernelDef = { name: 'topk', code, bindings: ['read', 'rw', 'rw'], params: 'uuuu' };
-export const MAX_TOPK = 16;
+/** Largest k per row (sampling's candidate set, README "Sampling"); the kernel's MAXK. */
+export const MAX_TOPK = 64;
 /** Id of a top-k slot that no finite logit fills (reads as −1 in an Int32Array). */
 export const TOPK_EMPTY = 0xffffffff;
 
@@ -22,7 +23,7 @@ export interface TopkShape {
 /**
  * `bindGroup` binds (logits [row0 + T, stride] f32, ids out [T, k] u32, values out [T, k] f32). Sets
  * `reads` ({@link topkReads}).
- * @throws ShapeError when T is outside [1, maxPerDim], k outside [1, min(16, V)] or V > stride.
+ * @throws ShapeError when T is outside [1, maxPerDim], k outside [1, min(64, V)] or V > stride.
  */
 export function topkPass(cache: KernelCache, maxPerDim: number, bindGroup: GPUBindGroup, s: TopkShape): Pass {
   checkInt('topk', 'T', s.T, 1, maxPerDim);

@@ -29,7 +29,7 @@ export const F16_KV_DEFAULT_ABOVE_PARAMS = 100_000_000;
 /** Largest T of one forward (prefill chunk, tree); also attention's limit (ATTENTION_MAX_T). */
 export const MAX_ROWS = 128;
 /** Top-k slots per row (MAX_TOPK of src/kernels/topk.ts). */
-const TOPK_SLOTS = 16;
+const TOPK_SLOTS = 64;
 /** Bytes of one params-arena slot (PARAM_SLOT_BYTES of src/gpu/kernel.ts). */
 const PARAM_SLOT_BYTES = 256;
 /** An automatically shortened context keeps at least this many tokens (or the default, if smaller). */

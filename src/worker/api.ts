@@ -226,7 +226,7 @@ export interface ForwardRequest {
    * along with the step instead of costing a registration round trip).
    */
   mask: 'causal' | number | Float32Array;
-  /** Top-k per row to return (0: no logits at all, e.g. prefill), k ≤ 16. */
+  /** Top-k per row to return (0: no logits at all, e.g. prefill), k ≤ 64 (`MAX_TOPK`). */
   topK: number;
   /** Which rows get logits: `'all'` (tree) or `'last'`. Default `'all'`. */
   logitRows?: 'all' | 'last';

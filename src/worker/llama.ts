@@ -6,7 +6,7 @@
  *
  * Buffers (T ≤ maxRows rows; strides padded to multiples of 8 floats, padding columns stay zero):
  *   x [T, Cp] residual stream · h [T, Cp] normed · qkv [T, QKVp] · attn [T, HDp] · gu [T, GUp] ·
- *   act [T, Fp] · logits [T, Vp] · ids/pos [T] u32 · top ids/values [T, 16] · KV slabs ·
+ *   act [T, Fp] · logits [T, Vp] · ids/pos [T] u32 · top ids/values [T, 64] · KV slabs ·
  *   rope table [Smax, D/2] (cos, sin) · mask library.
  */
 import { LimitTooLowError, ModelFormatError, UnsupportedModelError } from '../errors.js';

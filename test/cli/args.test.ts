@@ -10,6 +10,25 @@ describe('CLI options', () => {
   });
 });
 
+describe('sampling flags', () => {
+  it('--temperature --top-k --top-p --min-p --seed are parsed; --draft-seed is the old draft seed', () => {
+    const o = parseCli(['--prompt', 'x', '--temperature', '0.8', '--top-k', '40', '--top-p', '0.95', '--min-p', '0.05', '--seed', '7', '--draft-seed', '3']);
+    expect([o.temperature, o.topK, o.topP, o.minP, o.seed, o.draftSeed]).toEqual([0.8, 40, 0.95, 0.05, 7, 3]);
+    const d = parseCli(['--prompt', 'x']);
+    expect([d.temperature, d.topK, d.topP, d.minP, d.seed, d.draftSeed]).toEqual([undefined, undefined, undefined, undefined, undefined, 24301]);
+    for (const flag of ['--temperature', '--top-k', '--top-p', '--min-p', '--seed <N>', '--draft-seed']) expect(USAGE).toContain(flag);
+  });
+
+  for (const [argv, msg] of [[['--temperature', 'hot'], '--temperature must be a number'], [['--temperature=-1'], '--temperature must be a finite number ≥ 0'],
+    [['--top-p', '0'], '--top-p must be in (0, 1]'], [['--min-p', '1.5'], '--min-p must be in [0, 1]'], [['--top-k', '2.5'], '--top-k must be an integer'],
+    [['--seed=-3'], '--seed must be an integer in [0, 2^53)'], [['--draft-seed', 'x'], '--draft-seed must be a non-negative integer']] as const) {
+    it(`${argv.join(' ')} is an InvalidArgumentError naming the flag`, () => {
+      expect(() => parseCli(['--prompt', 'x', ...argv])).toThrow(InvalidArgumentError);
+      expect(() => parseCli(['--prompt', 'x', ...argv])).toThrow(msg);
+    });
+  }
+});
+
 describe('--kernel-config', () => {
   it('defaults to auto, takes gpu and cpu, and is documented', () => {
     expect(parseCli(['--prompt', 'x']).kernelConfig).toBe('auto');

@@ -31,7 +31,7 @@ describe.each(KERNEL_CONFIGS.flatMap((k) => FIXTURES.map((name) => [k, name] as 
       expect(ar.steps).toBe(ar.newTokens);
       for (const mode of DECODE_MODES.filter((m) => m !== 'ar')) {
         for (const seed of seeds) {
-          const r = await e.complete(prompt, { decode: mode, tree: 'fixed', maxNewTokens: 40, seed });
+          const r = await e.complete(prompt, { decode: mode, tree: 'fixed', maxNewTokens: 40, draftSeed: seed });
           expect(r.tokenIds, `${mode} seed ${seed} on ${JSON.stringify(prompt)}`).toEqual(ar.tokenIds);
           expect(r.text).toBe(ar.text);
           // The step bookkeeping adds up: every step emits ≥ 1 token, and the histogram's steps and

@@ -3,13 +3,14 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { decode, type DecodeMode, type DecodeStats } from '../../src/decode/scheduler.js';
 import { createRng } from '../../src/decode/rng.js';
+import type { SamplingParams } from '../../src/decode/sampling.js';
 import { FakeModel } from '../helpers/fake-model.js';
 
-async function run(model: FakeModel, prompt: number[], mode: DecodeMode, maxNewTokens: number, eos: Set<number>, contextLength = 4096, maxRows = 128, seed = 1) {
+async function run(model: FakeModel, prompt: number[], mode: DecodeMode, maxNewTokens: number, eos: Set<number>, contextLength = 4096, maxRows = 128, seed = 1, sampling?: SamplingParams) {
   model.kv = [];
   model.pending = null;
   const out: number[] = [];
-  const gen = decode(model, prompt, { mode, maxNewTokens, eosTokenIds: eos, maxRows, contextLength, rng: createRng(seed), vocabSize: model.spec.vocab });
+  const gen = decode(model, prompt, { mode, maxNewTokens, eosTokenIds: eos, maxRows, contextLength, rng: createRng(seed), vocabSize: model.spec.vocab, sampling });
   let r = await gen.next();
   while (!r.done) { out.push(...r.value); r = await gen.next(); }
   return { out, stats: r.value as DecodeStats };
@@ -47,6 +48,52 @@ describe('scheduler: every mode equals greedy AR (fake model)', () => {
         }
       },
     ), { numRuns: 1000 });
+  });
+
+  it('sampling: every mode gives AR sampling\'s exact tokens (property over models, seeds, settings)', async () => {
+    await fc.assert(fc.asyncProperty(
+      fc.record({
+        vocab: fc.integer({ min: 2, max: 90 }),
+        seed: fc.integer({ min: 0, max: 1e6 }),
+        predictability: fc.double({ min: 0, max: 1, noNaN: true }),
+        prompt: fc.array(fc.nat(), { minLength: 1, maxLength: 30 }),
+        maxNewTokens: fc.integer({ min: 1, max: 40 }),
+        eosCount: fc.integer({ min: 0, max: 2 }),
+        maxRows: fc.constantFrom(128, 69, 7, 2),
+        rngSeed: fc.nat(),
+        sampling: fc.record({
+          temperature: fc.double({ min: 0.05, max: 3, noNaN: true }),
+          topK: fc.constantFrom(0, 1, 5, 40),
+          topP: fc.constantFrom(1, 0.95, 0.5),
+          minP: fc.constantFrom(0, 0.05, 0.3),
+          seed: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+        }),
+      }),
+      async (c) => {
+        const model = new FakeModel({ vocab: c.vocab, seed: c.seed, predictability: c.predictability });
+        const prompt = c.prompt.map((x) => x % c.vocab);
+        const eos = new Set(Array.from({ length: c.eosCount }, (_, i) => (c.seed + 7 * i) % c.vocab));
+        const ref = model.sampled(prompt, c.maxNewTokens, c.sampling, eos);
+        for (const mode of MODES) {
+          const { out, stats } = await run(model, prompt, mode, c.maxNewTokens, eos, 4096, c.maxRows, c.rngSeed, c.sampling);
+          expect(out, mode).toEqual(ref);
+          expect(stats.stopReason).toBe(eos.has(ref[ref.length - 1]) ? 'eos' : 'length');
+        }
+      },
+    ), { numRuns: 300 });
+  });
+
+  it('sampling: two seeds differ, and drafts are still accepted (MAT > 1 on a predictable model)', async () => {
+    const model = new FakeModel({ vocab: 50, seed: 4, predictability: 0.9 });
+    const prompt = [1, 2, 3, 4, 5];
+    const p = { temperature: 1, topK: 0, topP: 1, minP: 0 };
+    const a = await run(model, prompt, 'tr-jacobi', 60, new Set(), 4096, 128, 1, { ...p, seed: 1 });
+    const b = await run(model, prompt, 'tr-jacobi', 60, new Set(), 4096, 128, 1, { ...p, seed: 2 });
+    expect(a.out).not.toEqual(b.out);
+    expect(a.out).toEqual(model.sampled(prompt, 60, { ...p, seed: 1 }));
+    // Cold temperature: the draw is nearly always the argmax, so the look-ahead drafts get accepted.
+    const cold = await run(model, prompt, 'tr-jacobi', 60, new Set(), 4096, 128, 1, { ...p, temperature: 0.05, seed: 3 });
+    expect(cold.stats.newTokens / cold.stats.steps).toBeGreaterThan(1.5);
   });
 
   it('EOS inside an accepted run and maxNewTokens mid-run stop exactly', async () => {

@@ -67,6 +67,21 @@ describe('npm run generate', () => {
     expect(auto.kernelConfig.preset).toBe('cpu');
   });
 
+  it('sampling (issue 13 "Done when"): tr-jacobi with the fixed tree gives exactly ar\'s sampled tokenIds; two seeds differ', async () => {
+    const prompt = JSON.parse(readFileSync('train/data/test_prompts.jsonl', 'utf8').split('\n')[4]).prompt as string;
+    const base = ['--prompt', prompt, '--max-new-tokens', '24', '--temperature', '0.8', '--top-p', '0.95', '--json'];
+    const ar = JSON.parse((await cli([...base, '--seed', '7', '--decode', 'ar'])).stdout);
+    const tr = JSON.parse((await cli([...base, '--seed', '7', '--decode', 'tr-jacobi', '--tree', 'fixed'])).stdout);
+    const other = JSON.parse((await cli([...base, '--seed', '8', '--decode', 'tr-jacobi', '--tree', 'fixed'])).stdout);
+    expect(ar.seed).toBe(7);
+    expect(tr.seed).toBe(7);
+    expect(tr.tokenIds).toEqual(ar.tokenIds);
+    expect(tr.tokenIds.length).toBeGreaterThan(0);
+    expect(other.tokenIds).not.toEqual(ar.tokenIds);
+    const greedy = JSON.parse((await cli(['--prompt', prompt, '--max-new-tokens', '24', '--json', '--decode', 'ar'])).stdout);
+    expect(greedy.seed).toBeNull();
+  });
+
   it('bad input: one readable line and a non-zero exit, no stack trace', async () => {
     const e1 = await cli(['--model', '/nope', '--prompt', 'x']).catch((e) => e);
     expect(e1.code).toBe(1);

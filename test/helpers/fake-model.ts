@@ -9,6 +9,7 @@
  */
 import { causalMask } from '../../src/kernels/attention.js';
 import type { ForwardRequest, ForwardResult, StepBackend } from '../../src/decode/backend.js';
+import { sampleRow, type SamplingParams } from '../../src/decode/sampling.js';
 
 export interface FakeSpec {
   vocab: number;
@@ -65,6 +66,38 @@ export class FakeModel implements StepBackend {
     return out.slice(0, k);
   }
 
+  /**
+   * Logits of the top-k ids (f32, strictly decreasing by rank: gaps hashed from the context in
+   * [0.05, 1.05), so sampling is neither flat nor peaked); slots past the distinct ids found are
+   * empty (id −1, value NaN), as the executor returns them.
+   */
+  topkWithValues(ctx: readonly number[], k: number): { ids: number[]; values: number[] } {
+    const ids = this.topk(ctx, k);
+    const values: number[] = [];
+    let v = 0;
+    for (let r = 0; r < ids.length; r++) {
+      values.push(Math.fround(v));
+      v -= 0.05 + (hash(this.spec.seed, 11, r, ctx[ctx.length - 1], ctx.length) % 1000) / 1000;
+    }
+    while (ids.length < k) { ids.push(-1); values.push(NaN); }
+    return { ids, values };
+  }
+
+  /** Plain AR sampling with the seeded Gumbel-max rule (the reference output under sampling). */
+  sampled(prompt: readonly number[], n: number, params: SamplingParams, eos: ReadonlySet<number> = new Set()): number[] {
+    const ctx = [...prompt];
+    const out: number[] = [];
+    const k = Math.min(64, this.spec.vocab);
+    while (out.length < n) {
+      const r = this.topkWithValues(ctx, k);
+      const t = sampleRow(r.ids, r.values, params, ctx.length);
+      out.push(t);
+      ctx.push(t);
+      if (eos.has(t)) break;
+    }
+    return out;
+  }
+
   /** Plain greedy continuation (the reference output). */
   greedy(prompt: readonly number[], n: number, eos: ReadonlySet<number> = new Set()): number[] {
     const ctx = [...prompt];
@@ -115,6 +148,7 @@ export class FakeModel implements StepBackend {
     }
     const parent: number[] = [];
     const ids: number[] = [];
+    const values: number[] = [];
     const k = req.topK;
     for (let t = 0; t < T; t++) {
       const anc: number[] = [];
@@ -122,7 +156,13 @@ export class FakeModel implements StepBackend {
       parent.push(anc.length ? anc[anc.length - 1] : -1);
       const ctx = [...this.kv, ...anc.map((j) => req.tokens[j]), req.tokens[t]];
       if (req.positions[t] !== this.kv.length + anc.length) throw new Error(`fake: row ${t} position ${req.positions[t]} != ${this.kv.length + anc.length}`);
-      if ((req.logitRows ?? 'all') === 'all' || t === T - 1) if (k > 0) ids.push(...this.topk(ctx, k));
+      if ((req.logitRows ?? 'all') === 'all' || t === T - 1) {
+        if (k > 0) {
+          const r = this.topkWithValues(ctx, k);
+          ids.push(...r.ids);
+          values.push(...r.values);
+        }
+      }
     }
     if (req.commit) {
       if (req.mask !== 'causal') throw new Error('fake: commit of a tree block');
@@ -131,6 +171,6 @@ export class FakeModel implements StepBackend {
       this.pending = { tokens: Array.from(req.tokens), parent };
     }
     const rows = k === 0 ? 0 : (req.logitRows === 'last' ? 1 : T);
-    return { ids: Int32Array.from(ids), values: new Float32Array(ids.length), rows, k, kvLength: this.kv.length, gpuMs: 0, gpuTiming: 'wall' };
+    return { ids: Int32Array.from(ids), values: Float32Array.from(values), rows, k, kvLength: this.kv.length, gpuMs: 0, gpuTiming: 'wall' };
   }
 }

@@ -78,7 +78,10 @@ describe('attention in other configurations (fewer threads than slots, smaller b
 });
 
 describe('topk', () => {
-  for (const [T, V, k] of [[1, 301, 1], [3, 301, 10], [69, 1000, 10], [2, 17, 16], [5, 4096, 16]]) {
+  // k = 64 (sampling's candidate set): V = k, V just above k, V not a multiple of the workgroup,
+  // V < workgroup × k (threads with fewer than k values), a 69-row tree.
+  for (const [T, V, k] of [[1, 301, 1], [3, 301, 10], [69, 1000, 10], [2, 17, 16], [5, 4096, 16],
+    [2, 64, 64], [3, 65, 64], [2, 1999, 64], [1, 130, 64], [69, 517, 64], [2, 4096, 63], [4, 32003, 64]]) {
     it(`T=${T} V=${V} k=${k}, with ties`, async () => {
       const r = await testRig();
       const stride = V + 3;

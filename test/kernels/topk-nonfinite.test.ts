@@ -76,7 +76,7 @@ describe('topk: non-finite logits', () => {
     expect(TOPK_EMPTY).toBe(TOPK_EMPTY_REF);
   });
 
-  for (const [V, k] of [[301, 10], [301, 1], [17, 16], [5, 5], [200, 16]]) {
+  for (const [V, k] of [[301, 10], [301, 1], [17, 16], [5, 5], [200, 16], [301, 64], [64, 64], [130, 64]]) {
     it(`V=${V} k=${k}: each planted row matches the finite-only reference`, async () => {
       const named = cases(V);
       const rows = named.map(([, row]) => row);
