@@ -135,3 +135,13 @@ describe("README table of the paper's MSN models (bench/paper-models.ts)", () =>
     }
   });
 });
+
+describe('README second-turn TTFT (bench/kv-reuse.ts)', () => {
+  const saved = JSON.parse(readFileSync(join(root, 'bench/results/kv-reuse-lavapipe.json'), 'utf8')) as { reps: number; secondTurnPromptTokens: number; cachedPromptTokens: number; ttftMs: { cold: number; reused: number } };
+
+  it('states the saved medians, token counts and repetitions', () => {
+    const text = flat(readme);
+    expect(text).toContain(`${saved.secondTurnPromptTokens}-token second turn of which ${saved.cachedPromptTokens} were cached; median of ${saved.reps}`);
+    expect(text).toContain(`cold **${Math.round(saved.ttftMs.cold)} ms**, reused **${Math.round(saved.ttftMs.reused)} ms**`);
+  });
+});
