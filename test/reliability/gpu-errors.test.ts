@@ -39,8 +39,8 @@ describe('kernel needs, read from the WGSL', () => {
     expect(kernelNeeds('matmul', MATMUL.code, matmulConstants(gpu, 'f16', 8))).toEqual({ workgroupSize: [16, 4, 1], invocations: 64, workgroupBytes: 16 * 4 * 8 * 2 * 4 + 16, storageBuffers: 3, uniformBuffers: 1 });
     expect(kernelNeeds('matmul', MATMUL.code, matmulConstants(gpu, 'f16', 69))).toEqual({ workgroupSize: [16, 4, 4], invocations: 256, workgroupBytes: 16 * 4 * 4 * 2 * 4 * 4 + 2 * 16 * 4 * 2 * 16, storageBuffers: 3, uniformBuffers: 1 });
     expect(kernelNeeds('matmul', MATMUL.code, matmulConstants(cpu, 'f32', 8)).workgroupSize).toEqual([1, 16, 1]);
-    // topk: WG = 64; sv, si: array<f32|u32, WG·MAXK = 1024>
-    expect(kernelNeeds('topk', TOPK.code)).toEqual({ workgroupSize: [64, 1, 1], invocations: 64, workgroupBytes: 2 * 64 * 16 * 4, storageBuffers: 3, uniformBuffers: 1 });
+    // topk: WG = 32; sv, si: array<f32|u32, WG·MAXK = 32·64 = 2048>: exactly the 16 KiB default
+    expect(kernelNeeds('topk', TOPK.code)).toEqual({ workgroupSize: [32, 1, 1], invocations: 32, workgroupBytes: 2 * 32 * 64 * 4, storageBuffers: 3, uniformBuffers: 1 });
     // attention (block 64, 16 queries): tile 64×16, qc 16×16, prob 16×64, red 16×16, slotRow 16×64, slotBits 64×4,
     // qm 16×4, tileRow 64, rangeStart 65 (→ 272 B), rU 4, rPre 4, 4 scalars (16 B each): under 16 KiB
     expect(kernelNeeds('attention', ATTENTION.code, attentionConstants({ block: 64, queries: 16 }))).toEqual({ workgroupSize: [256, 1, 1], invocations: 256, workgroupBytes: 4 * (1024 + 256 + 1024 + 256 + 1024 + 256 + 64 + 64) + 272 + 16 + 16 + 4 * 16, storageBuffers: 5, uniformBuffers: 1 });
@@ -75,8 +75,8 @@ describe('kernel needs, read from the WGSL', () => {
   it('over a device limit are a LimitTooLowError naming the limit, observed and required', () => {
     const topk = kernelNeeds('topk', TOPK.code);
     for (const [limit, value, need] of [
-      ['maxComputeWorkgroupSizeX', 32, 64], ['maxComputeInvocationsPerWorkgroup', 32, 64],
-      ['maxComputeWorkgroupStorageSize', 4096, 8192], ['maxStorageBuffersPerShaderStage', 2, 3], ['maxUniformBuffersPerShaderStage', 0, 1],
+      ['maxComputeWorkgroupSizeX', 16, 32], ['maxComputeInvocationsPerWorkgroup', 16, 32],
+      ['maxComputeWorkgroupStorageSize', 8192, 16384], ['maxStorageBuffersPerShaderStage', 2, 3], ['maxUniformBuffersPerShaderStage', 0, 1],
     ] as const) {
       const err = (() => { try { checkKernelNeeds('topk:', topk, { ...DEFAULTS, [limit]: value }); return null; } catch (e) { return e as LimitTooLowError; } })();
       expect(err).toBeInstanceOf(LimitTooLowError);
