@@ -37,7 +37,7 @@ export interface GenerateOptions {
   topP?: number;
   /** Drop tokens whose probability is below minP × the top token's, in [0, 1] (0 = off). */
   minP?: number;
-  /** Sampling seed, an integer in [0, 2^53) (default: random; the one used is `result.seed`). */
+  /** Sampling seed, any safe integer, negative ones too (default: random; the one used is `result.seed`). */
   seed?: number;
   /** Treat the prompt as a user message and apply the model's chat template. */
   chat?: boolean;
