@@ -8,6 +8,10 @@
  *                                                # CLI call, saved in bench/results/mat-heldout-q4.json (-q8.json);
  *                                                # the README table stays the unquantized one (the quantized
  *                                                # files feed bench/quant-report.ts)
+ *   npx tsx bench/mat-heldout.ts --sampled  # the same runs with {@link SAMPLING_ARGS} added to every CLI
+ *                                                # call, saved in bench/results/mat-heldout-sampled.json; the
+ *                                                # README's sampled MAT sentence (section "Sampling") is checked
+ *                                                # against it by test/bench/readme-figures.test.ts
  *
  * Method: the first {@link PROMPTS} prompts of `train/data/test_prompts.jsonl` (held-out functions in
  * the SFT format), each run on the default model with
@@ -32,6 +36,10 @@ export type MatQuantize = 'none' | 'q4' | 'q8';
 export function matHeldoutFile(quantize: MatQuantize): string {
   return quantize === 'none' ? MAT_HELDOUT_FILE : `bench/results/mat-heldout-${quantize}.json`;
 }
+/** The sampling flags of `--sampled` runs (README "Sampling", "Cost"). */
+export const SAMPLING_ARGS = ['--temperature', '0.8', '--top-p', '0.95', '--seed', '7'];
+/** The saved file of the `--sampled` runs. */
+export const MAT_SAMPLED_FILE = 'bench/results/mat-heldout-sampled.json';
 /** Prompts run: the first PROMPTS lines of the held-out file. */
 export const PROMPTS = 8;
 /** New tokens per run. */
@@ -59,15 +67,24 @@ export interface MatHeldout {
   commit: string;
   /** `--quantize` of every run (absent in files written before the option: `none`). */
   quantize?: MatQuantize;
+  /** {@link SAMPLING_ARGS} when the runs sampled (absent: greedy). */
+  sampling?: string[];
   /** The argument lists given to `node dist-node/cli.mjs` (the prompt replaced by `$P`). */
   commands: { ar: string[]; fixed: string[] };
   prompts: Array<{ id: number; name: string; prompt: string; ar: CliRun; fixed: CliRun; identical: boolean }>;
 }
 
 /** The CLI arguments of one run; `--quantize q` is appended unless `quantize` is `none`. */
-export function cliArgs(prompt: string, decode: 'ar' | 'fixed', quantize: MatQuantize = 'none'): string[] {
+export function cliArgs(prompt: string, decode: 'ar' | 'fixed', quantize: MatQuantize = 'none', sampled = false): string[] {
   const mode = decode === 'ar' ? ['--decode', 'ar'] : ['--decode', 'tr-jacobi', '--tree', 'fixed'];
-  return ['--prompt', prompt, '--max-new-tokens', String(MAX_NEW_TOKENS), ...mode, '--json', ...(quantize === 'none' ? [] : ['--quantize', quantize])];
+  return ['--prompt', prompt, '--max-new-tokens', String(MAX_NEW_TOKENS), ...mode, '--json', ...(quantize === 'none' ? [] : ['--quantize', quantize]), ...(sampled ? SAMPLING_ARGS : [])];
+}
+
+/** The README's sentence on the sampled runs of a saved `--sampled` file (checked by the README test). */
+export function sampledSentence(data: MatHeldout): string {
+  const tokens = data.prompts.reduce((s, p) => s + p.fixed.newTokens, 0);
+  const steps = data.prompts.reduce((s, p) => s + p.fixed.steps, 0);
+  return `${tokens} tokens in ${steps} steps, **MAT ${(tokens / steps).toFixed(2)}**`;
 }
 
 /**
@@ -134,10 +151,12 @@ export function replaceMatTable(readme: string, data: MatHeldout): string {
 }
 
 function main(argv: string[]): number {
-  const { values } = parseArgs({ args: argv, strict: true, options: { render: { type: 'boolean' }, quantize: { type: 'string', default: 'none' } } });
+  const { values } = parseArgs({ args: argv, strict: true, options: { render: { type: 'boolean' }, quantize: { type: 'string', default: 'none' }, sampled: { type: 'boolean' } } });
   const quantize = values.quantize as MatQuantize;
   if (!['none', 'q4', 'q8'].includes(quantize)) throw new Error(`--quantize must be q4, q8 or none, got "${quantize}"`);
-  const saved = matHeldoutFile(quantize);
+  const sampled = values.sampled === true;
+  if (sampled && quantize !== 'none') throw new Error('--sampled runs the unquantized model only');
+  const saved = sampled ? MAT_SAMPLED_FILE : matHeldoutFile(quantize);
   const file = join(root, saved);
   let data: MatHeldout;
   if (values.render) {
@@ -150,17 +169,24 @@ function main(argv: string[]): number {
     const prompts: MatHeldout['prompts'] = [];
     for (const line of lines) {
       const { id, name, prompt } = JSON.parse(line) as { id: number; name: string; prompt: string };
-      const ar = runCli(cliArgs(prompt, 'ar', quantize));
-      const fixed = runCli(cliArgs(prompt, 'fixed', quantize));
+      const ar = runCli(cliArgs(prompt, 'ar', quantize, sampled));
+      const fixed = runCli(cliArgs(prompt, 'fixed', quantize, sampled));
       const identical = same(ar.tokenIds, fixed.tokenIds);
       console.log(`prompt ${id} ${name}: ${fixed.newTokens} tokens, ${fixed.steps} steps, MAT ${fixed.meanAcceptedTokens.toFixed(2)}, ${identical ? 'identical to ar' : 'DIFFERS from ar'}`);
       prompts.push({ id, name, prompt, ar, fixed, identical });
     }
-    data = { schema: 1, date: new Date().toISOString(), commit, ...(quantize === 'none' ? {} : { quantize }), commands: { ar: cliArgs('$P', 'ar', quantize), fixed: cliArgs('$P', 'fixed', quantize) }, prompts };
+    data = {
+      schema: 1, date: new Date().toISOString(), commit, ...(quantize === 'none' ? {} : { quantize }), ...(sampled ? { sampling: SAMPLING_ARGS } : {}),
+      commands: { ar: cliArgs('$P', 'ar', quantize, sampled), fixed: cliArgs('$P', 'fixed', quantize, sampled) }, prompts,
+    };
     writeFileSync(file, `${JSON.stringify(data, null, 1)}\n`);
     console.log(`saved ${saved}`);
   }
   const lossless = data.prompts.every((p) => p.identical);
+  if (sampled) {
+    console.log(`sampled (${SAMPLING_ARGS.join(' ')}): ${sampledSentence(data)}${lossless ? '' : '; SOME tokenIds DIFFER from ar'} (the README's "Cost" sentence must say this)`);
+    return lossless ? 0 : 1;
+  }
   if (quantize !== 'none') {
     console.log(`MAT ${matOf(data).toFixed(2)} over ${data.prompts.length} prompts${lossless ? '' : '; SOME tokenIds DIFFER from ar'} (README: npx tsx bench/quant-report.ts --render)`);
     return lossless ? 0 : 1;

@@ -68,7 +68,7 @@ export const USAGE = `Usage: npm run generate -- [options]
   --top-p <P>                with --temperature: nucleus sampling, P in (0, 1] (default 1: off)
   --min-p <P>                with --temperature: drop tokens below P × the top probability (default 0: off)
                              (candidates are at most the 64 most likely tokens; order: temperature, top-k, top-p, min-p)
-  --seed <N>                 sampling seed, an integer in [0, 2^53) (default: random; the JSON reports it)
+  --seed <N>                 sampling seed, a safe integer, negative ones too (default: random; the JSON reports it)
   --draft-seed <N>           seed of the random draft initialisation (does not change the output)
   --runtime node|chromium    Dawn in Node (default) or headless Chromium through Playwright
   --context-length <N>       KV cache size in tokens (default min(max_position_embeddings, 4096))

@@ -28,11 +28,20 @@ export const DEFAULT_BODY_LIMIT = 1 << 20;
 export interface RequestRecord {
   method: string;
   path: string;
-  status: number;
+  /** The HTTP status sent, or null when no response was sent (the client left first). */
+  status: number | null;
   /** The client went away before the response ended (its generation was aborted). */
   aborted: boolean;
   /** The error message sent, or null. */
   error: string | null;
+}
+
+/**
+ * The log line of a request: method, path, the status sent (or `no response`), `(client
+ * disconnected)` when the client left before the response ended, and the error message sent.
+ */
+export function formatRecord(r: RequestRecord): string {
+  return `${r.method} ${r.path} ${r.status ?? 'no response'}${r.aborted ? ' (client disconnected)' : ''}${r.error ? ` ${r.error}` : ''}`;
 }
 
 export interface ServeOptions {
@@ -153,7 +162,12 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     const path = new URL(req.url ?? '/', 'http://localhost').pathname.replace(/\/+$/, '');
     const method = req.method ?? 'GET';
     if (method === 'GET' && path.startsWith('/v1/models/')) {
-      const id = decodeURIComponent(path.slice('/v1/models/'.length));
+      let id: string;
+      try {
+        id = decodeURIComponent(path.slice('/v1/models/'.length));
+      } catch {
+        throw new HttpError(400, `The model id in ${path} is not valid percent-encoding (UTF-8).`, 'invalid_request_error', 'invalid_url', 'model');
+      }
       if (id !== modelId) throw new HttpError(404, `The model "${id}" does not exist here; this server serves "${modelId}".`, 'invalid_request_error', 'model_not_found', 'model');
       return sendJson(res, 200, model);
     }
@@ -187,7 +201,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         sendJson(res, status, body, status === 413 ? { connection: 'close' } : {});
       }
     }).finally(() => {
-      const done = () => options.onRequest?.({ method: req.method ?? '', path: req.url ?? '', status: res.statusCode, aborted: ac.signal.aborted, error });
+      const done = () => options.onRequest?.({ method: req.method ?? '', path: req.url ?? '', status: res.headersSent ? res.statusCode : null, aborted: ac.signal.aborted, error });
       if (res.writableFinished || res.destroyed) done();
       else res.once('close', done);
     });
@@ -269,7 +283,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     running = await startServer({
       engine, host: o.host, port: o.port, bodyLimitBytes: o.bodyLimitBytes,
-      onRequest: (r) => process.stderr.write(`${r.method} ${r.path} ${r.status}${r.aborted ? ' (client disconnected)' : ''}${r.error ? ` ${r.error}` : ''}\n`),
+      onRequest: (r) => process.stderr.write(`${formatRecord(r)}\n`),
     });
   } catch (e) {
     await engine.dispose();

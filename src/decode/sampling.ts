@@ -18,7 +18,11 @@
  * `TopKLogitsWarper`, `TopPLogitsWarper`, `MinPLogitsWarper`, applied in that order):
  *   0. the row's {@link SAMPLING_CANDIDATES} = 64 most likely finite tokens (the worker's top-64,
  *      ranked by logit descending, ties to the lower id); ties with the 64th beyond it are dropped;
- *   1. temperature: s_t = logit_t / temperature (float64 of the f32 logit);
+ *   1. temperature: s_t = logit_t / temperature (float64 of the f32 logit); when some |s_t| > 2^32
+ *      or overflows (a tiny temperature: the noise would be lost in the rounding of s_t and ties go
+ *      to the lower id), s_t = (logit_t − max logit) / temperature instead, the same
+ *      distribution shifted, so the top logits score 0 and the others −∞ or far below: the limit
+ *      t → 0, greedy with ties among the top logits drawn by the noise;
  *   2. top-k: keep s_t ≥ the k-th largest s (ties with it kept, as HF); k = 0 or k ≥ 64: no-op;
  *   3. top-p: softmax over the kept set; in ascending order (ties: higher id first), drop tokens while
  *      the cumulative probability is ≤ 1 − topP; the most likely token is always kept;
@@ -31,6 +35,12 @@ import { InvalidArgumentError } from '../errors.js';
 /** Most likely tokens per row that sampling considers (the worker's top-k, `MAX_TOPK`). */
 export const SAMPLING_CANDIDATES = 64;
 
+/**
+ * Above this |logit / temperature| the scaled logits are shifted by their max (module header, step 1):
+ * the Gumbel noise then keeps at least 20 bits of its float64 precision.
+ */
+const SHIFT_ABOVE = 2 ** 32;
+
 /** Sampling parameters after validation; temperature > 0 (temperature 0 is greedy decoding). */
 export interface SamplingParams {
   /** > 0; logits are divided by it. */
@@ -41,7 +51,10 @@ export interface SamplingParams {
   topP: number;
   /** In [0, 1]; 0 = off. */
   minP: number;
-  /** Integer in [0, 2^53): Philox key (low 32 bits, high 21 bits). */
+  /**
+   * A safe integer (|seed| < 2^53; OpenAI's seeds are int64): the Philox key is its 64-bit two's
+   * complement, as two u32 halves (low, high): 7 → (7, 0), −1 → (0xffffffff, 0xffffffff).
+   */
   seed: number;
 }
 
@@ -58,7 +71,8 @@ export interface SamplingOptions {
  * Validates the options. Returns null for greedy decoding (temperature absent or 0), else the
  * complete parameters, with `seed` = the given one or `randomSeed()` when none is given.
  * @throws InvalidArgumentError naming the first bad option: temperature not a finite number ≥ 0,
- * topK not an integer ≥ 0, topP outside (0, 1], minP outside [0, 1], seed not an integer in [0, 2^53).
+ * topK not an integer ≥ 0, topP outside (0, 1], minP outside [0, 1], seed not a safe integer
+ * (negative seeds are allowed: see {@link SamplingParams.seed}).
  */
 export function resolveSampling(o: SamplingOptions, randomSeed: () => number = defaultRandomSeed): SamplingParams | null {
   const t = o.temperature ?? 0;
@@ -69,7 +83,7 @@ export function resolveSampling(o: SamplingOptions, randomSeed: () => number = d
   if (typeof topP !== 'number' || !(topP > 0 && topP <= 1)) throw new InvalidArgumentError(`topP must be in (0, 1], got ${String(o.topP)}.`);
   const minP = o.minP ?? 0;
   if (typeof minP !== 'number' || !(minP >= 0 && minP <= 1)) throw new InvalidArgumentError(`minP must be in [0, 1], got ${String(o.minP)}.`);
-  if (o.seed !== undefined && !(Number.isSafeInteger(o.seed) && o.seed >= 0)) throw new InvalidArgumentError(`seed must be an integer in [0, 2^53), got ${String(o.seed)}.`);
+  if (o.seed !== undefined && !Number.isSafeInteger(o.seed)) throw new InvalidArgumentError(`seed must be a safe integer (−2^53, 2^53), got ${String(o.seed)}.`);
   if (t === 0) return null;
   return { temperature: t, topK, topP, minP, seed: o.seed ?? randomSeed() };
 }
@@ -109,7 +123,9 @@ export function philox4x32(ctr: readonly number[], key: readonly number[]): Uint
 
 /**
  * u(seed, position, token) ∈ (0, 1), open: 52 bits of Philox-4x32-10 output (26 of each of the first
- * two words), u = (x + ½) / 2^52, so 0 < u ≤ 1 − 2^−53 exactly in float64.
+ * two words), u = (x + ½) / 2^52, so 0 < u ≤ 1 − 2^−53 exactly in float64. The key is the seed's
+ * 64-bit two's complement: low = seed mod 2^32, high = ⌊seed / 2^32⌋ mod 2^32 (both exact for a
+ * safe integer, negative ones included).
  */
 export function uniformAt(seed: number, position: number, token: number): number {
   const w = philox4x32([position, token, 0, 0], [seed >>> 0, Math.floor(seed / 4294967296) >>> 0]);
@@ -136,10 +152,19 @@ export interface Candidates {
 export function truncateRow(ids: ArrayLike<number>, values: ArrayLike<number>, p: SamplingParams): Candidates {
   let ids_: number[] = [];
   let s: number[] = [];
+  const raw: number[] = [];
   for (let j = 0; j < ids.length && ids_.length < SAMPLING_CANDIDATES; j++) {
     if (ids[j] < 0 || !Number.isFinite(values[j])) continue;
     ids_.push(ids[j]);
+    raw.push(values[j]);
     s.push(values[j] / p.temperature);
+  }
+  // A tiny temperature overflows logit / t, or makes it so large that the noise (of order 1) is lost
+  // in its rounding: shift by the max first (step 1 of the header). Normal temperatures keep the
+  // unshifted formula, bit for bit.
+  if (s.some((x) => !(Math.abs(x) <= SHIFT_ABOVE))) {
+    const max = Math.max(...raw);
+    s = raw.map((x) => (x - max) / p.temperature);
   }
   const keep = (f: (i: number) => boolean) => {
     const ni: number[] = [], ns: number[] = [];

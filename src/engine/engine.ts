@@ -17,8 +17,11 @@ import { createChatCompletion, createCompletion } from './openai.js';
 
 /** Options of one generation. */
 export interface GenerateOptions {
-  /** New tokens at most (default 128). */
-  maxNewTokens?: number;
+  /**
+   * New tokens at most (default 128), or `'context'`: as many as the context leaves after the prompt
+   * (after `truncate: 'oldest'` trimmed it, which then trims only as far as one new token needs).
+   */
+  maxNewTokens?: number | 'context';
   /** Decoding strategy (default `tr-jacobi`): `ar`, `jacobi`, `retrieval` or `tr-jacobi`. */
   decode?: DecodeMode;
   /** Draft tree of `tr-jacobi`: the paper's fixed 69-node tree or the adaptive sub-tree (default). */
@@ -37,7 +40,7 @@ export interface GenerateOptions {
   topP?: number;
   /** Drop tokens whose probability is below minP × the top token's, in [0, 1] (0 = off). */
   minP?: number;
-  /** Sampling seed, an integer in [0, 2^53) (default: random; the one used is `result.seed`). */
+  /** Sampling seed, any safe integer, negative ones too (default: random; the one used is `result.seed`). */
   seed?: number;
   /** Treat the prompt as a user message and apply the model's chat template. */
   chat?: boolean;
@@ -181,7 +184,7 @@ export class Engine {
     if (!(DECODE_MODES as readonly string[]).includes(mode)) throw new InvalidArgumentError(`Unknown decode mode "${mode}"; use one of ${DECODE_MODES.join(', ')}.`);
     const treeKind = options.tree ?? 'adaptive';
     if (treeKind !== 'fixed' && treeKind !== 'adaptive') throw new InvalidArgumentError(`tree must be "fixed" or "adaptive", got "${treeKind}".`);
-    const maxNewTokens = options.maxNewTokens ?? 128;
+    const maxNewOption = options.maxNewTokens ?? 128;
     const stops = validateStops(options.stop);
     const truncate = options.truncate ?? 'error';
     if (truncate !== 'error' && truncate !== 'oldest') throw new InvalidArgumentError(`truncate must be "error" or "oldest", got ${JSON.stringify(truncate)}.`);
@@ -225,13 +228,19 @@ export class Engine {
       parked = false;
       if (abandoned) throw new AbortedError();
     };
+    /** Whether this request reached the executor (errors before that leave the prefix cache alone). */
+    let touched = false;
     try {
       if (this.#lostError) throw this.#lostError;
       if (options.signal?.aborted) throw new AbortedError();
       const sampling = resolveSampling(options);
-      if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) throw new InvalidArgumentError(`maxNewTokens must be a positive integer, got ${maxNewTokens}.`);
+      const fill = maxNewOption === 'context';
+      if (!fill && !(Number.isInteger(maxNewOption) && maxNewOption >= 1)) throw new InvalidArgumentError(`maxNewTokens must be a positive integer or "context", got ${JSON.stringify(maxNewOption)}.`);
       // Context overflow is refused (or the chat trimmed) before any GPU work (the adaptive probe included).
-      const { ids: promptIds, dropped } = this.#fitPrompt(prompt, options, maxNewTokens, truncate);
+      const { ids: promptIds, dropped } = this.#fitPrompt(prompt, options, fill ? 1 : maxNewOption, truncate);
+      const maxNewTokens = fill ? this.info.contextLength - promptIds.length : maxNewOption;
+      // From here on the executor is used: a failure other than an abort drops the prefix cache.
+      touched = true;
       const startedAt = performance.now();
       const policy = mode === 'tr-jacobi' && treeKind === 'adaptive' ? await this.#adaptivePolicy(options.onPhase) : undefined;
       // KV prefix reuse: keep the rows of the longest common prefix with the previous request (at
@@ -321,10 +330,11 @@ export class Engine {
       this.lastResult = result;
       return result;
     } catch (e) {
-      // After an abort the committed rows recorded so far stay valid; after any other failure the
-      // cache is dropped (the next request prefills from scratch). A request whose turn was released
-      // while parked no longer owns the cache.
-      if (!abandoned && !(e instanceof AbortedError || (e as Error)?.name === 'AbortError')) this.#kvIds = [];
+      // After an abort the committed rows recorded so far stay valid; after any other failure once
+      // the executor was used the cache is dropped (the next request prefills from scratch); a
+      // request refused before that (bad options, context overflow) leaves it as it was. A request
+      // whose turn was released while parked no longer owns the cache.
+      if (touched && !abandoned && !(e instanceof AbortedError || (e as Error)?.name === 'AbortError')) this.#kvIds = [];
       if (e instanceof MsnError) throw e;
       if ((e as Error)?.name === 'AbortError') throw new AbortedError();
       throw e;

@@ -48,7 +48,10 @@ interface CommonParams {
   stream?: boolean | null;
   /** `include_usage`: a last chunk with empty `choices` carries `usage`. */
   stream_options?: { include_usage?: boolean | null } | null;
-  /** New tokens at most. Chat default: what the context leaves; completions: 16 (OpenAI's default). */
+  /**
+   * New tokens at most. Chat default: what the context leaves after the prompt (as trimmed by
+   * `msn.truncate: 'oldest'`); completions: 16 (OpenAI's default).
+   */
   max_tokens?: number | null;
   /** 0 = greedy (our default; OpenAI's is 1), up to 2. */
   temperature?: number | null;
@@ -58,7 +61,7 @@ interface CommonParams {
   top_k?: number | null;
   /** Extra (vLLM's name): drop tokens below min_p × the top probability, in [0, 1]. */
   min_p?: number | null;
-  /** Sampling seed (an integer); the seed used is `msn.seed` of the response. */
+  /** Sampling seed, any safe integer (negative ones too); the seed used is `msn.seed` of the response. */
   seed?: number | null;
   /** Up to 4 stop strings; the text ends before the first one, which is not returned. */
   stop?: string | string[] | null;
@@ -112,7 +115,7 @@ export interface MsnResponseExtras {
   tokensPerSecond: number;
   decode: DecodeMode;
   tree: 'fixed' | 'adaptive' | null;
-  /** Prompt tokens whose KV rows were reused (0 before multi-turn reuse exists). */
+  /** Prompt tokens whose KV rows were reused from the previous request (the KV prefix cache). */
   cachedPromptTokens: number;
   /** The sampling seed used (null when greedy). */
   seed: number | null;
@@ -248,9 +251,6 @@ interface Plan {
   options: GenerateOptions;
 }
 
-/** Sampling options of the shared names (GenerateOptions; implemented by the sampling part of issue 13). */
-type SamplingOptions = { temperature?: number; topK?: number; topP?: number; minP?: number; seed?: number; stop?: string[]; draftSeed?: number; truncate?: 'error' | 'oldest' };
-
 /** Validates the parameters both endpoints share and maps them to GenerateOptions. */
 function planCommon(engine: Engine, body: Record<string, unknown>, signal: AbortSignal | undefined): Plan {
   const model = body.model;
@@ -270,7 +270,7 @@ function planCommon(engine: Engine, body: Record<string, unknown>, signal: Abort
       else if (v !== null && v !== undefined && !(k === 'include_obfuscation' && v === false)) throw new UnsupportedParameterError(`stream_options.${k}`, v, 'only "include_usage" is supported.');
     }
   }
-  const options: GenerateOptions & SamplingOptions = { signal };
+  const options: GenerateOptions = { signal };
   const temperature = numberParam(body, 'temperature', 0, 2);
   if (temperature !== undefined) options.temperature = temperature;
   const topP = numberParam(body, 'top_p', 0, 1, { openLo: true });
@@ -362,27 +362,21 @@ function envelope(engine: Engine, prefix: string): Envelope {
   return { id: `${prefix}-${hex}`, created: Math.floor(Date.now() / 1000), model: apiModelId(engine), system_fingerprint: engine.info.kernelConfig.key };
 }
 
-/** The result's shared-name fields (GenerationResult of issue 13), read where present. */
-type ResultExtras = { seed?: number | null; stopReason?: string | null; cachedPromptTokens?: number };
-
 /** `finish_reason` of a result: `length` when it ran out of tokens, else `stop` (EOS or a stop string). */
 export function finishReason(r: GenerationResult): FinishReason {
-  const reason = (r as GenerationResult & ResultExtras).stopReason;
-  return reason === 'length' || reason === null || reason === undefined ? 'length' : 'stop';
+  return r.stopReason === 'length' ? 'length' : 'stop';
 }
 
 /** OpenAI's usage of a result. */
 export function usageOf(r: GenerationResult): CompletionUsage {
-  const cached = (r as GenerationResult & ResultExtras).cachedPromptTokens ?? 0;
-  return { prompt_tokens: r.promptTokens, completion_tokens: r.tokenIds.length, total_tokens: r.promptTokens + r.tokenIds.length, prompt_tokens_details: { cached_tokens: cached } };
+  return { prompt_tokens: r.promptTokens, completion_tokens: r.tokenIds.length, total_tokens: r.promptTokens + r.tokenIds.length, prompt_tokens_details: { cached_tokens: r.cachedPromptTokens } };
 }
 
 /** Our extras of a result. */
 export function msnExtras(r: GenerationResult): MsnResponseExtras {
-  const x = r as GenerationResult & ResultExtras;
   return {
     steps: r.steps, meanAcceptedTokens: r.meanAcceptedTokens, tokensPerSecond: r.tokensPerSecond, decode: r.decode, tree: r.tree,
-    cachedPromptTokens: x.cachedPromptTokens ?? 0, seed: x.seed ?? null, prefillMs: r.prefillMs, ttftMs: r.ttftMs, decodeMs: r.decodeMs,
+    cachedPromptTokens: r.cachedPromptTokens, seed: r.seed, prefillMs: r.prefillMs, ttftMs: r.ttftMs, decodeMs: r.decodeMs,
   };
 }
 
@@ -405,12 +399,13 @@ async function* pieces(engine: Engine, prompt: string | ChatMessage[], options: 
   }
 }
 
-/** The plan's token budget: explicit, else what the context leaves after the prompt (chat) or 16 (completions). */
-function maxNewTokens(engine: Engine, plan: Plan, prompt: string | ChatMessage[], chat: boolean): number {
+/**
+ * The plan's token budget: explicit, else `'context'` for a chat (the engine fills what the context
+ * leaves after the prompt, as trimmed by `msn.truncate`) or 16 for completions (OpenAI's default).
+ */
+function maxNewTokens(plan: Plan, chat: boolean): number | 'context' {
   if (plan.maxTokens !== undefined) return plan.maxTokens;
-  if (!chat) return COMPLETIONS_DEFAULT_MAX_TOKENS;
-  const promptTokens = engine.encodePrompt(prompt, true).length;
-  return Math.max(1, engine.info.contextLength - promptTokens);
+  return chat ? 'context' : COMPLETIONS_DEFAULT_MAX_TOKENS;
 }
 
 /**
@@ -438,7 +433,7 @@ export async function createChatCompletion(engine: Engine, body: ChatCompletionC
   }
   plan.maxTokens ??= mct;
   const messages = chatMessages(b.messages);
-  const options: GenerateOptions = { ...plan.options, chat: true, maxNewTokens: maxNewTokens(engine, plan, messages, true) };
+  const options: GenerateOptions = { ...plan.options, chat: true, maxNewTokens: maxNewTokens(plan, true) };
   const env = envelope(engine, 'chatcmpl');
   if (!plan.stream) {
     const r = await engine.complete(messages, options);
@@ -491,7 +486,7 @@ export async function createCompletion(engine: Engine, body: CompletionCreatePar
   if (Array.isArray(prompt) && prompt.length === 1 && typeof prompt[0] === 'string') prompt = prompt[0];
   if (Array.isArray(prompt)) throw new UnsupportedParameterError('prompt', prompt, 'the prompt must be one string (no batches, no token ids).');
   if (typeof prompt !== 'string') throw new InvalidArgumentError(`"prompt" must be a string, got ${JSON.stringify(prompt)}.`, { param: 'prompt', value: prompt });
-  const options: GenerateOptions = { ...plan.options, maxNewTokens: maxNewTokens(engine, plan, prompt, false) };
+  const options: GenerateOptions = { ...plan.options, maxNewTokens: maxNewTokens(plan, false) };
   const env = envelope(engine, 'cmpl');
   const chunk = (text: string, finish: FinishReason | null): Completion => ({ ...env, object: 'text_completion', choices: [{ index: 0, text, logprobs: null, finish_reason: finish }] });
   if (!plan.stream) {

@@ -203,6 +203,13 @@ export class Tokenizer {
     return t !== undefined && byteOfToken(t) !== null;
   }
 
+  /** The byte of a byte-fallback token (`<0xAB>` → 0xab), else null. */
+  byteOf(id: number): number | null {
+    if (!this.#byteFallback || this.#addedById.has(id)) return null;
+    const t = this.#hf.id_to_token(id);
+    return t === undefined ? null : byteOfToken(t);
+  }
+
   /** Whether `decode` (special tokens skipped) drops `id` altogether. */
   isSilent(id: number): boolean {
     const added = this.#addedById.get(id);
@@ -277,14 +284,27 @@ export class Tokenizer {
 }
 
 /**
- * Streams text as ids arrive. Text is emitted only up to the last id that cannot change it: a trailing
- * run of byte-fallback tokens (and skipped special tokens inside it) is held back until it ends, since
- * an invalid run decodes to one U+FFFD per byte; and text ending in U+FFFD (an incomplete UTF-8
+ * Streams text as ids arrive. Text is emitted up to the last id that cannot change it. Inside a
+ * trailing run of byte-fallback tokens (`<0xAB>`, skipped special tokens inside it ignored), each
+ * character is emitted as soon as its UTF-8 bytes are complete, as long as the run so far is valid
+ * UTF-8: Python `tokenizers`' ByteFallback decoder turns a valid run into its text, so this text is
+ * final unless a later byte of the same run turns it invalid (the model emitted a broken sequence),
+ * in which case Python decodes the whole run to one U+FFFD per byte: the characters already shown
+ * stay, and the run's other bytes are one U+FFFD each. Text ending in U+FFFD (an incomplete UTF-8
  * sequence of byte-level BPE) waits for the rest. `flush()` emits whatever is left.
+ * Pieces therefore concatenate to `decode(ids)` exactly, except for the characters shown early from
+ * a run that turned invalid (each stands for the U+FFFDs of its bytes).
  */
 export class StreamDecoder {
   readonly ids: number[] = [];
+  /** Text emitted so far. */
   #emitted = '';
+  /** Python's decode of the ids accounted for (equals #emitted unless a run turned invalid). */
+  #ref = '';
+  /** Offset in #ref where the characters shown early from the open byte run begin, or −1. */
+  #runAt = -1;
+  /** Index of the first id of that run. */
+  #runStart = -1;
   constructor(private readonly tok: Tokenizer) {}
 
   /** Adds ids; returns the new text that is safe to show (may be ''). */
@@ -292,25 +312,78 @@ export class StreamDecoder {
     this.ids.push(...ids);
     let cut = this.ids.length;
     while (cut > 0 && (this.tok.isByteToken(this.ids[cut - 1]) || this.tok.isSilent(this.ids[cut - 1]))) cut--;
-    let stable = this.tok.decode(this.ids.slice(0, cut));
-    while (stable.endsWith('\uFFFD')) stable = stable.slice(0, -1);
-    if (!stable.startsWith(this.#emitted) || stable.length <= this.#emitted.length) return '';
-    const piece = stable.slice(this.#emitted.length);
-    this.#emitted = stable;
-    return piece;
+    const end = this.#completeRunEnd(cut);
+    let stable = this.tok.decode(this.ids.slice(0, end));
+    if (end === cut) while (stable.endsWith('\uFFFD')) stable = stable.slice(0, -1);
+    const runAt = end === cut ? -1 : this.#runAt >= 0 && cut === this.#runStart ? this.#runAt : this.tok.decode(this.ids.slice(0, cut)).length;
+    return this.#advance(stable, runAt, cut);
   }
 
   /** Emits the rest (including U+FFFD if the ids really end mid-character). */
   flush(): string {
-    const text = this.tok.decode(this.ids);
-    if (!text.startsWith(this.#emitted)) return '';
-    const piece = text.slice(this.#emitted.length);
-    this.#emitted = text;
-    return piece;
+    return this.#advance(this.tok.decode(this.ids), -1, this.ids.length);
   }
 
   /** All text emitted so far. */
   get text(): string {
     return this.#emitted;
   }
+
+  /**
+   * The end of the ids whose text is final: past `cut` (the start of the trailing byte run), up to
+   * the id that completes the run's last complete character while the run's bytes are valid UTF-8.
+   */
+  #completeRunEnd(cut: number): number {
+    const bytes: number[] = [];
+    let end = cut;
+    let need = 0;
+    for (let i = cut; i < this.ids.length; i++) {
+      const b = this.tok.byteOf(this.ids[i]);
+      if (b === null) continue; // a skipped special token inside the run
+      if (need === 0) {
+        need = b < 0x80 ? 0 : b >= 0xc2 && b <= 0xdf ? 1 : b >= 0xe0 && b <= 0xef ? 2 : b >= 0xf0 && b <= 0xf4 ? 3 : -1;
+        if (need < 0) break;
+      } else {
+        if ((b & 0xc0) !== 0x80) break;
+        need--;
+      }
+      bytes.push(b);
+      if (need === 0) {
+        // Overlong forms, surrogates and code points past U+10FFFF are refused by the fatal decoder.
+        try { FATAL_UTF8.decode(Uint8Array.from(bytes)); } catch { break; }
+        end = i + 1;
+      }
+    }
+    return end;
+  }
+
+  /**
+   * Emits what `stable` (Python's decode of a prefix of the ids) adds to the text accounted for.
+   * `runAt`/`runStart`: where the open byte run's shown characters begin in `stable` (−1: none
+   * shown) and the run's first id.
+   */
+  #advance(stable: string, runAt: number, runStart: number): string {
+    let piece: string;
+    if (stable.startsWith(this.#ref)) {
+      piece = stable.slice(this.#ref.length);
+    } else if (this.#ref.startsWith(stable)) {
+      return ''; // the open run turned invalid: wait for its end
+    } else if (this.#runAt >= 0 && stable.startsWith(this.#ref.slice(0, this.#runAt))) {
+      // The run turned invalid after characters of it were shown: Python has one U+FFFD per byte
+      // there; the shown characters stand for the first of them.
+      const bytes = UTF8.encode(this.#ref.slice(this.#runAt)).length;
+      piece = stable.slice(this.#runAt + bytes);
+    } else {
+      return '';
+    }
+    if (stable === this.#ref) return '';
+    this.#ref = stable;
+    this.#runAt = runAt;
+    this.#runStart = runStart;
+    this.#emitted += piece;
+    return piece;
+  }
 }
+
+const UTF8 = new TextEncoder();
+const FATAL_UTF8 = new TextDecoder('utf-8', { fatal: true });

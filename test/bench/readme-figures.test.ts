@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { latestRuns, performanceSummaries, range, readmeFigures, renderRunTimes, replaceRunTimes } from '../../bench/figures.ts';
 import { latestCostRuns, renderCostTable, replaceCostTable } from '../../bench/cost-report.ts';
 import { fitsAt, PAPER_MODELS_FILE, planPaperModels, renderPaperModels, replacePaperModels, type PaperModelPlan } from '../../bench/paper-models.ts';
-import { MAT_HELDOUT_FILE, MAX_NEW_TOKENS, PROMPTS, renderMatTable, replaceMatTable, type MatHeldout } from '../../bench/mat-heldout.ts';
+import { MAT_HELDOUT_FILE, MAT_SAMPLED_FILE, MAX_NEW_TOKENS, matOf, PROMPTS, renderMatTable, replaceMatTable, SAMPLING_ARGS, sampledSentence, type MatHeldout } from '../../bench/mat-heldout.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
@@ -42,6 +42,23 @@ describe('README held-out MAT table (bench/mat-heldout.ts)', () => {
     bumped.prompts[0].fixed.steps += 1;
     expect(renderMatTable(bumped)).not.toBe(renderMatTable(data));
     expect(readme).not.toContain(renderMatTable(bumped));
+  });
+});
+
+describe('README sampled MAT (bench/mat-heldout.ts --sampled)', () => {
+  it('the "Cost" sentence is what bench/results/mat-heldout-sampled.json holds, every run lossless', () => {
+    const data = JSON.parse(readFileSync(join(root, MAT_SAMPLED_FILE), 'utf8')) as MatHeldout;
+    const greedy = JSON.parse(readFileSync(join(root, MAT_HELDOUT_FILE), 'utf8')) as MatHeldout;
+    expect(data.sampling).toEqual(SAMPLING_ARGS);
+    expect(data.commands.fixed).toEqual(['--prompt', '$P', '--max-new-tokens', String(MAX_NEW_TOKENS), '--decode', 'tr-jacobi', '--tree', 'fixed', '--json', ...SAMPLING_ARGS]);
+    expect(data.prompts.map((p) => p.prompt)).toEqual(greedy.prompts.map((p) => p.prompt));
+    for (const p of data.prompts) {
+      expect(p.fixed.tokenIds).toEqual(p.ar.tokenIds);
+      expect(p.identical).toBe(true);
+      expect(p.fixed.seed).toBe(7);
+    }
+    const text = flat(readme);
+    expect(text).toContain(`\`${SAMPLING_ARGS.join(' ')}\`: ${sampledSentence(data)} (greedy: ${matOf(greedy).toFixed(2)})`);
   });
 });
 

@@ -17,11 +17,13 @@ describe('sampling flags', () => {
     const d = parseCli(['--prompt', 'x']);
     expect([d.temperature, d.topK, d.topP, d.minP, d.seed, d.draftSeed]).toEqual([undefined, undefined, undefined, undefined, undefined, 24301]);
     for (const flag of ['--temperature', '--top-k', '--top-p', '--min-p', '--seed <N>', '--draft-seed']) expect(USAGE).toContain(flag);
+    // OpenAI's seeds are any int64: negative safe integers are seeds too.
+    expect(parseCli(['--prompt', 'x', '--temperature', '1', '--seed=-3']).seed).toBe(-3);
   });
 
   for (const [argv, msg] of [[['--temperature', 'hot'], '--temperature must be a number'], [['--temperature=-1'], '--temperature must be a finite number ≥ 0'],
     [['--top-p', '0'], '--top-p must be in (0, 1]'], [['--min-p', '1.5'], '--min-p must be in [0, 1]'], [['--top-k', '2.5'], '--top-k must be an integer'],
-    [['--seed=-3'], '--seed must be an integer in [0, 2^53)'], [['--draft-seed', 'x'], '--draft-seed must be a non-negative integer']] as const) {
+    [['--seed=0.5'], '--seed must be a safe integer'], [['--seed=9007199254740992'], '--seed must be a safe integer'], [['--draft-seed', 'x'], '--draft-seed must be a non-negative integer']] as const) {
     it(`${argv.join(' ')} is an InvalidArgumentError naming the flag`, () => {
       expect(() => parseCli(['--prompt', 'x', ...argv])).toThrow(InvalidArgumentError);
       expect(() => parseCli(['--prompt', 'x', ...argv])).toThrow(msg);

@@ -3,7 +3,7 @@
 // chi-square test cannot tell from the truncated softmax (and can tell from the untruncated one).
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../src/errors.js';
-import { noisedRanking, philox4x32, resolveSampling, sampleRow, SAMPLING_CANDIDATES, truncatedDistribution, truncateRow, uniformAt, type SamplingParams } from '../../src/decode/sampling.js';
+import { gumbelAt, noisedRanking, philox4x32, resolveSampling, sampleRow, SAMPLING_CANDIDATES, truncatedDistribution, truncateRow, uniformAt, type SamplingParams } from '../../src/decode/sampling.js';
 import { chiSquare, gammaQ } from '../helpers/chi2.js';
 
 const hex = (w: Uint32Array) => Array.from(w, (x) => x.toString(16).padStart(8, '0'));
@@ -40,12 +40,51 @@ describe('resolveSampling', () => {
   });
 
   for (const [bad, name] of [[{ temperature: -1 }, 'temperature'], [{ temperature: NaN }, 'temperature'], [{ topK: 1.5 }, 'topK'], [{ topK: -1 }, 'topK'],
-    [{ topP: 0 }, 'topP'], [{ topP: 1.1 }, 'topP'], [{ minP: -0.1 }, 'minP'], [{ minP: 2 }, 'minP'], [{ seed: -1 }, 'seed'], [{ seed: 0.5 }, 'seed'], [{ seed: 2 ** 53 }, 'seed']] as const) {
+    [{ topP: 0 }, 'topP'], [{ topP: 1.1 }, 'topP'], [{ minP: -0.1 }, 'minP'], [{ minP: 2 }, 'minP'], [{ seed: -(2 ** 53) }, 'seed'], [{ seed: 0.5 }, 'seed'], [{ seed: 2 ** 53 }, 'seed']] as const) {
     it(`refuses ${JSON.stringify(bad)} naming ${name}`, () => {
       expect(() => resolveSampling(Object.assign({ temperature: 1 }, bad))).toThrow(InvalidArgumentError);
       expect(() => resolveSampling(Object.assign({ temperature: 1 }, bad))).toThrow(name);
     });
   }
+});
+
+describe('seeds are any safe integer (OpenAI takes int64)', () => {
+  it('a negative seed is accepted and keys Philox with its two\'s-complement 64-bit halves', () => {
+    expect(resolveSampling({ temperature: 1, seed: -1 })?.seed).toBe(-1);
+    expect(resolveSampling({ temperature: 1, seed: -(2 ** 53) + 1 })?.seed).toBe(-(2 ** 53) + 1);
+    const u = (w: Uint32Array) => ((w[0] >>> 6) * 67108864 + (w[1] >>> 6) + 0.5) / 4503599627370496;
+    // -1 = 0xffffffff_ffffffff; -2^32 - 5 = 0xfffffffe_fffffffb.
+    expect(uniformAt(-1, 3, 9)).toBe(u(philox4x32([3, 9, 0, 0], [0xffffffff, 0xffffffff])));
+    expect(uniformAt(-(2 ** 32) - 5, 3, 9)).toBe(u(philox4x32([3, 9, 0, 0], [0xfffffffb, 0xfffffffe])));
+    expect(new Set([-1, 1, -2, 2 ** 32 - 1].map((seed) => uniformAt(seed, 0, 0))).size).toBe(4);
+  });
+});
+
+describe('tiny temperatures behave as their limit', () => {
+  const ids = [4, 7, 2, 9];
+  const values = [5, 5, 3, -1]; // ids 4 and 7 share the top logit
+  for (const t of [5e-324, 1e-310, 1e-300]) {
+    it(`temperature ${t}: an exact draw among the top logits (greedy with ties broken by the noise)`, () => {
+      const drawn = new Map<number, number>();
+      for (let seed = 0; seed < 400; seed++) {
+        const tok = sampleRow(ids, values, P(t, 0, 1, 0, seed), 11);
+        drawn.set(tok, (drawn.get(tok) ?? 0) + 1);
+        expect(noisedRanking(ids, values, P(t, 0, 1, 0, seed), 11)[0]).toBe(tok);
+      }
+      expect([...drawn.keys()].sort()).toEqual([4, 7]);
+      expect(drawn.get(4)).toBeGreaterThan(150);
+      expect(drawn.get(7)).toBeGreaterThan(150);
+      const dist = truncatedDistribution(ids, values, P(t, 0, 0.9, 0.1));
+      expect([...dist.entries()]).toEqual([[4, 0.5], [7, 0.5]]);
+    });
+  }
+  it('a normal temperature is the plain formula argmax(logit / t + g), bit for bit', () => {
+    for (let seed = 0; seed < 50; seed++) {
+      const score = ids.map((id, i) => values[i] / 0.3 + gumbelAt(seed, 5, id));
+      const best = ids[score.indexOf(Math.max(...score))];
+      expect(sampleRow(ids, values, P(0.3, 0, 1, 0, seed), 5)).toBe(best);
+    }
+  });
 });
 
 describe('candidate set = transformers (Temperature → TopK → TopP → MinP warpers) over the top-64', () => {

@@ -8,7 +8,7 @@ import OpenAI from 'openai';
 import { createNodeEngine } from '../../src/engine/node.js';
 import type { Engine, GenerationResult } from '../../src/engine/engine.js';
 import { apiModelId, finishReason, type ChatCompletionChunk, type Completion } from '../../src/engine/openai.js';
-import { errorResponse, startServer, type RequestRecord, type RunningServer } from '../../src/cli/serve.js';
+import { errorResponse, formatRecord, startServer, type RequestRecord, type RunningServer } from '../../src/cli/serve.js';
 import { ContextOverflowError, InvalidArgumentError, ModelFormatError, ModelNotFoundError, UnsupportedParameterError } from '../../src/errors.js';
 import { fixturePath } from '../helpers/fixtures.js';
 import { disabledFeatures } from '../helpers/gpu.js';
@@ -38,6 +38,7 @@ async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
 
 describe('library: engine.chat.completions.create / engine.completions.create', () => {
   it('a chat completion has the text, tokens and stats of engine.generate with the same options', async () => {
+    // AR then the fixed tree: neither runs the adaptive probe, so the second reuses the first's KV rows.
     const ref = await engine.complete(MESSAGES, { chat: true, maxNewTokens: 12, decode: 'ar' });
     const r = await engine.chat.completions.create({ messages: MESSAGES, max_tokens: 12, msn: { decode: 'tr-jacobi', tree: 'fixed' } });
     expect(r.object).toBe('chat.completion');
@@ -60,8 +61,11 @@ describe('library: engine.chat.completions.create / engine.completions.create', 
     expect(chunks[0].choices[0].delta).toEqual({ role: 'assistant', content: '' });
     const last = chunks.at(-1)!;
     expect(last.choices).toEqual([]);
-    expect(last.usage).toEqual({ prompt_tokens: ref.promptTokens, completion_tokens: 10, total_tokens: ref.promptTokens + 10, prompt_tokens_details: { cached_tokens: ref.promptTokens - 1 } });
     const fin = chunks.at(-2)!;
+    // The default adaptive tree may run its one-time probe first, which empties the KV cache: the
+    // cached count is the generation's own (the first test checks reuse where it is deterministic).
+    expect(last.usage).toEqual({ prompt_tokens: ref.promptTokens, completion_tokens: 10, total_tokens: ref.promptTokens + 10, prompt_tokens_details: { cached_tokens: fin.msn?.cachedPromptTokens } });
+    expect([0, ref.promptTokens - 1]).toContain(fin.msn?.cachedPromptTokens);
     expect(fin.choices[0]).toEqual({ index: 0, delta: {}, logprobs: null, finish_reason: 'length' });
     expect(fin.msn?.steps).toBeGreaterThan(0);
     expect(chunks.slice(0, -1).every((c) => c.usage === null)).toBe(true);
@@ -99,6 +103,7 @@ describe('library: engine.chat.completions.create / engine.completions.create', 
     await refused({ messages: [{ role: 'user', content: 'a', name: 'bob' }] }, UnsupportedParameterError, 'messages[0].name');
     await refused({ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'x' } }] }] }, UnsupportedParameterError, 'messages[0].content[0].type');
     await refused({ temperature: 2.5 }, InvalidArgumentError, 'temperature');
+    await refused({ seed: 2 ** 53 }, InvalidArgumentError, 'seed');
     await refused({ top_p: 0 }, InvalidArgumentError, 'top_p');
     await refused({ stop: ['a', 'b', 'c', 'd', 'e'] }, InvalidArgumentError, 'stop');
     await refused({ max_tokens: 2, max_completion_tokens: 3 }, InvalidArgumentError, 'max_completion_tokens');
@@ -179,6 +184,11 @@ describe('npm run serve with the openai client', () => {
     expect(json.status).toBe(400);
     expect((await json.json() as { error: { code: string } }).error.code).toBe('invalid_json');
     expect(errorResponse(new Error('boom')).status).toBe(500);
+    // A model id that is not valid percent-encoding is the request's fault.
+    const malformed = await fetch(`${server.url}/models/%E0`);
+    expect(malformed.status).toBe(400);
+    expect((await malformed.json() as { error: { code: string } }).error.code).toBe('invalid_url');
+    expect((await fetch(`${server.url}/models/${encodeURIComponent('n\u00e9')}`)).status).toBe(404);
     // A chat request to a model without a chat template is the request's fault (400, param messages); another model-format error is the server's.
     expect(errorResponse(new ModelFormatError('This model has no chat template …', { chatTemplate: null }))).toMatchObject({ status: 400, body: { error: { code: 'no_chat_template', param: 'messages' } } });
     expect(errorResponse(new ModelFormatError('bad shard')).status).toBe(500);
@@ -189,14 +199,36 @@ describe('npm run serve with the openai client', () => {
     const ac = new AbortController();
     const s = await client.completions.create({ model: FIXTURE, prompt: 'x = ', max_tokens: 120, stream: true, msn: { decode: 'ar' } } as OpenAI.CompletionCreateParamsStreaming, { signal: ac.signal });
     let n = 0;
-    // The client ends its iteration quietly on abort (or throws an abort error, depending on timing).
+    // The client ends its iteration quietly on abort (or throws an abort error, depending on timing);
+    // chunks it had already received and parsed may still come out of its iterator after the abort.
     await (async () => { for await (const c of s) { n += c.choices[0] ? 1 : 0; if (n === 1) ac.abort(); } })().catch((e: unknown) => expect((e as Error).name).toMatch(/Abort/));
-    expect(n).toBe(1);
-    await expect.poll(() => records.find((r) => r.aborted), { timeout: 10_000 }).toBeTruthy();
+    expect(n).toBeGreaterThanOrEqual(1);
+    expect(n).toBeLessThan(120);
+    await expect.poll(() => records.find((r) => r.aborted), { timeout: 10_000 }).toMatchObject({ status: 200, aborted: true });
     // The aborted generation never finished (lastResult is set only by a finished one).
     expect(engine.lastResult).toBe(before);
     const next = await client.completions.create({ model: FIXTURE, prompt: 'x = ', max_tokens: 3 });
     expect(next.usage?.completion_tokens).toBe(3);
+  });
+
+  it('a plain request whose client leaves while it waits in the queue is logged as never answered', async () => {
+    // A streamed request holds the engine (its iterator is parked after its first chunk).
+    const holder = await client.completions.create({ model: FIXTURE, prompt: 'x = ', max_tokens: 60, stream: true, msn: { decode: 'ar' } } as OpenAI.CompletionCreateParamsStreaming);
+    const hold = holder[Symbol.asyncIterator]();
+    await hold.next();
+    const ac = new AbortController();
+    const count = records.length;
+    const arrived = new Promise((r) => server.server.once('request', r));
+    const queued = client.completions.create({ model: FIXTURE, prompt: 'y = ', max_tokens: 3 }, { signal: ac.signal }).catch((e: unknown) => e);
+    await arrived;
+    ac.abort();
+    expect(await queued).toBeInstanceOf(Error);
+    await expect.poll(() => records.slice(count).find((r) => r.path === '/v1/completions'), { timeout: 10_000 }).toMatchObject({ status: null, aborted: true, error: null });
+    const logged = records.slice(count).find((r) => r.path === '/v1/completions')!;
+    expect(formatRecord(logged)).toBe('POST /v1/completions no response (client disconnected)');
+    expect(formatRecord({ method: 'POST', path: '/v1/completions', status: 200, aborted: true, error: null })).toBe('POST /v1/completions 200 (client disconnected)');
+    expect(formatRecord({ method: 'GET', path: '/x', status: 404, aborted: false, error: 'Unknown route' })).toBe('GET /x 404 Unknown route');
+    await hold.return?.();
   });
 
   it('npm run serve: the built CLI serves the openai client and exits 0 on SIGTERM', async () => {

@@ -12,6 +12,7 @@ import { AbortedError, ContextOverflowError, InvalidArgumentError } from '../../
 import type { DecodeMode } from '../../src/decode/scheduler.js';
 import type { ExecutorApi, ForwardRequest, ForwardResult, ModelInfo } from '../../src/worker/api.js';
 import type { ChatMessage } from '../../src/tokenizer/tokenizer.js';
+import type { ChatCompletionMessageParam } from '../../src/engine/openai.js';
 import { FakeModel } from '../helpers/fake-model.js';
 import { fixturePath } from '../helpers/fixtures.js';
 
@@ -196,6 +197,25 @@ describe('engine: KV prefix reuse (fake model)', () => {
   });
 });
 
+describe('engine: a request refused before any GPU work keeps the KV prefix cache', () => {
+  it('bad sampling options, a bad maxNewTokens and a context overflow leave the cache as it was', async () => {
+    const { engine: e, model } = await fakeEngine();
+    const prompt = 'def f(x):\n    return ';
+    const first = await e.complete(prompt, { maxNewTokens: 8, decode: 'ar' });
+    const cache = [...e.kvCacheTokens];
+    expect(cache.length).toBeGreaterThan(0);
+    const forwards = model.forwards;
+    for (const bad of [{ temperature: -1 }, { temperature: 1, seed: 0.5 }, { topP: 0 }, { maxNewTokens: 0 }, { maxNewTokens: 1e6 }] as GenerateOptions[]) {
+      await expect(e.complete(prompt, { decode: 'ar', ...bad }), JSON.stringify(bad)).rejects.toThrow(bad.maxNewTokens === 1e6 ? ContextOverflowError : InvalidArgumentError);
+      expect(e.kvCacheTokens, JSON.stringify(bad)).toEqual(cache);
+    }
+    expect(model.forwards).toBe(forwards);
+    const again = await e.complete(prompt, { maxNewTokens: 8, decode: 'ar' });
+    expect(again.cachedPromptTokens).toBe(first.promptTokens - 1);
+    expect(again.tokenIds).toEqual(first.tokenIds);
+  });
+});
+
 describe('engine: a chat that outgrows the context', () => {
   const chat = (n: number): ChatMessage[] => [
     { role: 'system', content: 'You are terse.' },
@@ -224,5 +244,29 @@ describe('engine: a chat that outgrows the context', () => {
     // The last turn alone too long: refused even with 'oldest'.
     const huge: ChatMessage[] = [{ role: 'system', content: 'x' }, { role: 'user', content: 'word '.repeat(200) }];
     await expect(e.complete(huge, { maxNewTokens: 16, truncate: 'oldest' })).rejects.toThrow(ContextOverflowError);
+  });
+
+  it('maxNewTokens "context" fills what the context leaves after the prompt as trimmed (the chat API\'s default)', async () => {
+    const { engine: e } = await fakeEngine('tiny-mha-tied-f16', 160);
+    const messages = chat(6);
+    const full = e.encodePrompt(messages).length;
+    expect(full).toBeGreaterThan(160);
+    const res = await e.complete(messages, { maxNewTokens: 'context', truncate: 'oldest', decode: 'ar' });
+    expect(res.droppedMessages).toBeGreaterThan(0);
+    // The fewest turns were dropped for at least one new token, and the rest of the context is the budget.
+    expect(e.encodePrompt([messages[0], ...messages.slice(res.droppedMessages - 1)]).length).toBeGreaterThanOrEqual(160);
+    expect(res.newTokens).toBe(160 - res.promptTokens);
+    expect(res.newTokens).toBeGreaterThan(1);
+    expect(res.stopReason).toBe('length');
+    await expect(e.complete(messages, { maxNewTokens: 'context' })).rejects.toThrow(ContextOverflowError);
+    // A prompt that fits: C − prompt new tokens.
+    const short = await e.complete('x = ', { maxNewTokens: 'context', decode: 'ar' });
+    expect(short.newTokens).toBe(160 - short.promptTokens);
+    await expect(e.complete('x = ', { maxNewTokens: 'all' as 'context' })).rejects.toThrow(InvalidArgumentError);
+    // The OpenAI chat API without max_tokens: the same budget, finish_reason length.
+    const api = await e.chat.completions.create({ messages: messages as ChatCompletionMessageParam[], msn: { truncate: 'oldest', decode: 'ar' } });
+    expect(api.usage.completion_tokens).toBe(res.newTokens);
+    expect(api.usage.prompt_tokens).toBe(res.promptTokens);
+    expect(api.choices[0].message.content).toBe(res.text);
   });
 });
