@@ -73,8 +73,11 @@ export function rope64(X: Arr, pos: Arr, T: number, heads: number, D: number, in
 /**
  * Masked attention. q[T, H·D]; K, V = [S, Hkv·D] rows (cache rows 0..P-1 then the T new rows);
  * mask[T, T] additive for the new rows (≤ −1e30 = masked). Returns O[T, H·D].
+ * @param window sliding window W (null = none): row t's keys, in order (cache rows, then its
+ *   visible new rows), are at positions 0, 1, …, q (a tree node sees one ancestor per position), and
+ *   only those at positions > q − W count (transformers' `sliding_window_overlay`).
  */
-export function attention64(q: Arr, K: Arr, V: Arr, mask: Arr, T: number, P: number, H: number, Hkv: number, D: number, scale = 1 / Math.sqrt(D)): Float64Array {
+export function attention64(q: Arr, K: Arr, V: Arr, mask: Arr, T: number, P: number, H: number, Hkv: number, D: number, scale = 1 / Math.sqrt(D), window: number | null = null): Float64Array {
   const O = new Float64Array(T * H * D);
   const G = H / Hkv;
   for (let t = 0; t < T; t++) {
@@ -84,6 +87,11 @@ export function attention64(q: Arr, K: Arr, V: Arr, mask: Arr, T: number, P: num
       const bias: number[] = [];
       for (let j = 0; j < P; j++) { keys.push(j); bias.push(0); }
       for (let j = 0; j < T; j++) if (mask[t * T + j] > -1e30) { keys.push(P + j); bias.push(mask[t * T + j]); }
+      if (window !== null) {
+        const lo = Math.max(0, keys.length - window); // position of key i is i; the query's is keys.length − 1
+        keys.splice(0, lo);
+        bias.splice(0, lo);
+      }
       const s = keys.map((r, i) => {
         let d = 0;
         for (let e = 0; e < D; e++) d += q[t * H * D + h * D + e] * K[r * Hkv * D + kh * D + e];
