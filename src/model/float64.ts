@@ -7,7 +7,9 @@
  *
  * The layer follows HF transformers' `LlamaDecoderLayer` (modeling_llama.py): pre-RMSNorm,
  * rotate-half RoPE, (grouped-query) softmax attention with scale 1/√D, residual add, RMSNorm,
- * SwiGLU MLP, residual add.
+ * SwiGLU MLP, residual add; with the per-family options of `LlamaConfig.family` that the forward
+ * implements: q/k/v biases (modeling_qwen2.py), per-head q/k RMSNorm before RoPE (modeling_qwen3.py),
+ * a sliding window (modeling_mistral.py, modeling_qwen2.py).
  * Glossary: T rows, P cached rows, H/Hkv heads, D head dim, C hidden, F FFN width.
  */
 
@@ -110,6 +112,18 @@ export function attention64(q: Arr, K: Arr, V: Arr, mask: Arr, T: number, P: num
   return O;
 }
 
+/** Y[T, N] = X[T, N] + b[N] (nn.Linear's bias). */
+export function biasAdd64(X: Arr, b: Arr, T: number, N: number): Float64Array {
+  const Y = Float64Array.from(X);
+  for (let t = 0; t < T; t++) for (let n = 0; n < N; n++) Y[t * N + n] += b[n];
+  return Y;
+}
+
+/** RMSNorm of each of the `heads` heads of D in rows [T, heads·D] with weight g [D] (Qwen3 q_norm / k_norm). */
+export function headRmsnorm64(X: Arr, g: Arr, T: number, heads: number, D: number, eps: number): Float64Array {
+  return rmsnorm64(X, g, T * heads, D, eps);
+}
+
 /** A[T, F] = silu(G) · U from GU[T, 2F] (gate columns first, then up). */
 export function swiglu64(GU: Arr, T: number, F: number): Float64Array {
   const A = new Float64Array(T * F);
@@ -136,6 +150,10 @@ export interface LayerWeights64 {
   gate: Arr; up: Arr;
   /** down_proj [C, F]. */
   down: Arr;
+  /** q_proj, k_proj, v_proj biases [H·D], [Hkv·D], [Hkv·D] (family.qkvBias). */
+  qBias?: Arr; kBias?: Arr; vBias?: Arr;
+  /** q_norm and k_norm weights [D] (family.qkNorm). */
+  qNorm?: Arr; kNorm?: Arr;
 }
 
 /** Sizes of a layer (glossary letters) plus its RMSNorm epsilon and RoPE inverse frequencies [D/2]. */
@@ -143,6 +161,8 @@ export interface LayerShape64 {
   C: number; H: number; Hkv: number; D: number; F: number;
   eps: number;
   invFreq: Arr;
+  /** Sliding window of this layer (null/absent: full causal attention). */
+  window?: number | null;
 }
 
 /** This layer's K and V rows so far, [rows, Hkv·D] each; {@link llamaLayer64} appends to them. */
@@ -177,16 +197,23 @@ export function llamaLayer64(x: Arr, positions: Arr, s: LayerShape64, w: LayerWe
   const T = positions.length;
   const { C, H, Hkv, D, F } = s;
   const h = rmsnorm64(x, w.inNorm, T, C, s.eps);
-  const q = rope64(matmul64(h, w.q, T, H * D, C), positions, T, H, D, s.invFreq);
-  const k = rope64(matmul64(h, w.k, T, Hkv * D, C), positions, T, Hkv, D, s.invFreq);
-  const v = matmul64(h, w.v, T, Hkv * D, C);
+  let q = matmul64(h, w.q, T, H * D, C);
+  let k = matmul64(h, w.k, T, Hkv * D, C);
+  let v = matmul64(h, w.v, T, Hkv * D, C);
+  if (w.qBias) q = biasAdd64(q, w.qBias, T, H * D);
+  if (w.kBias) k = biasAdd64(k, w.kBias, T, Hkv * D);
+  if (w.vBias) v = biasAdd64(v, w.vBias, T, Hkv * D);
+  if (w.qNorm) q = headRmsnorm64(q, w.qNorm, T, H, D, s.eps);
+  if (w.kNorm) k = headRmsnorm64(k, w.kNorm, T, Hkv, D, s.eps);
+  q = rope64(q, positions, T, H, D, s.invFreq);
+  k = rope64(k, positions, T, Hkv, D, s.invFreq);
   const P = cache.rows;
   const store = cache.store ?? ((e: number) => e);
   for (let i = 0; i < k.length; i++) { cache.k.push(store(k[i])); cache.v.push(store(v[i])); }
   cache.rows += T;
   const causal = new Float64Array(T * T);
   for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) causal[i * T + j] = -Infinity;
-  const attn = attention64(q, cache.k, cache.v, causal, T, P, H, Hkv, D);
+  const attn = attention64(q, cache.k, cache.v, causal, T, P, H, Hkv, D, undefined, s.window ?? null);
   const x1 = matmul64(attn, w.o, T, C, H * D, x);
   const h2 = rmsnorm64(x1, w.postNorm, T, C, s.eps);
   const gu = concatCols(matmul64(h2, w.gate, T, F, C), matmul64(h2, w.up, T, F, C), T, F, F);
