@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseLlamaConfig, parseEosIds } from '../../src/model/config.js';
 import { ModelFormatError, UnsupportedModelError } from '../../src/errors.js';
 import { ropeInvFreq } from '../../src/model/rope.js';
-import { golden } from '../helpers/fixtures.js';
+import { FAMILY_FIXTURES, golden } from '../helpers/fixtures.js';
 import { readFileSync } from 'node:fs';
 
 const base = { architectures: ['LlamaForCausalLM'], hidden_size: 64, intermediate_size: 172, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 100, max_position_embeddings: 512, rms_norm_eps: 1e-5 };
@@ -73,6 +73,20 @@ describe('parseLlamaConfig', () => {
     const t5 = parseLlamaConfig({ ...base, rope_parameters: { rope_type: 'linear', factor: 2, rope_theta: 1e6 } });
     expect(t5).toEqual(hub);
     expect(parseLlamaConfig({ ...base, rope_parameters: { rope_type: 'default', rope_theta: 1e6 } })).toEqual(parseLlamaConfig({ ...base, rope_theta: 1e6 }));
+  });
+
+  for (const name of FAMILY_FIXTURES) {
+    it(`${name}: the published-style config.json and transformers 5's own dialect parse to the same config`, () => {
+      const hub = parseLlamaConfig(JSON.parse(readFileSync(`test/fixtures/models/${name}/config.json`, 'utf8')));
+      const t5 = parseLlamaConfig(JSON.parse(readFileSync(`test/fixtures/configs/${name}.transformers5.json`, 'utf8')));
+      expect(t5).toEqual(hub);
+    });
+  }
+  it('family fixtures: the options the forward reads', () => {
+    const fam = (n: string) => parseLlamaConfig(JSON.parse(readFileSync(`test/fixtures/models/${n}/config.json`, 'utf8')));
+    expect(fam('tiny-qwen2-bf16').family).toMatchObject({ qkvBias: true, qkNorm: false, slidingWindow: [null, null] });
+    expect(fam('tiny-qwen3-f16')).toMatchObject({ headDim: 16, family: { qkvBias: false, qkNorm: true, slidingWindow: [null, null] } });
+    expect(fam('tiny-mistral-window-f32').family).toMatchObject({ qkvBias: false, qkNorm: false, slidingWindow: [6, 6] });
   });
 
   it('rejects non-objects', () => {
