@@ -222,7 +222,8 @@ function sizes(inp: MemoryPlanInput, contextLength: number): PlanSizes | null {
   // Params arena: one slot per pass of the longest forward (LlamaGpu.#passBudget).
   const ch = (k: string) => mats.get(k)!.buffers;
   let passes = 8 + ch('embed') + ch(cfg.tieWordEmbeddings ? 'embed' : 'lm_head') + 2 * slabs;
-  for (let i = 0; i < d.L; i++) passes += 6 + ch(`qkv${i}`) + ch(`o${i}`) + ch(`gu${i}`) + ch(`down${i}`);
+  const familyPasses = (cfg.family.qkvBias ? 1 : 0) + (cfg.family.qkNorm ? 1 : 0); // bias_add, head_rmsnorm
+  for (let i = 0; i < d.L; i++) passes += 6 + familyPasses + ch(`qkv${i}`) + ch(`o${i}`) + ch(`gu${i}`) + ch(`down${i}`);
   scratchBytes += (passes + 8) * PARAM_SLOT_BYTES;
   return {
     weightsBytes, kvBytes, scratchBytes, totalBytes: weightsBytes + kvBytes + scratchBytes, kvDtype: inp.kvDtype, contextLength,

@@ -352,7 +352,7 @@ export class LlamaGpu {
   #passBudget(): number {
     const chunks = (m: WeightMatrix) => m.chunks.length;
     let n = 8 + this.#embed.chunks.length + chunks(this.#lmHead) + 2 * this.#slabs.length;
-    for (const l of this.#layers) n += 8 + chunks(l.qkv) + chunks(l.o) + chunks(l.gu) + chunks(l.down);
+    for (const l of this.#layers) n += 6 + (l.qkvBias ? 1 : 0) + (l.qkNorm ? 1 : 0) + chunks(l.qkv) + chunks(l.o) + chunks(l.gu) + chunks(l.down);
     return n + 8;
   }
 
