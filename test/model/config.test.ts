@@ -86,6 +86,7 @@ describe('parseLlamaConfig', () => {
     const fam = (n: string) => parseLlamaConfig(JSON.parse(readFileSync(`test/fixtures/models/${n}/config.json`, 'utf8')));
     expect(fam('tiny-qwen2-bf16').family).toMatchObject({ qkvBias: true, qkNorm: false, slidingWindow: [null, null] });
     expect(fam('tiny-qwen3-f16')).toMatchObject({ headDim: 16, family: { qkvBias: false, qkNorm: true, slidingWindow: [null, null] } });
+    expect(fam('tiny-qwen2-window-f32').family).toMatchObject({ qkvBias: true, slidingWindow: [null, 5] });
     expect(fam('tiny-mistral-window-f32').family).toMatchObject({ qkvBias: false, qkNorm: false, slidingWindow: [6, 6] });
   });
 
