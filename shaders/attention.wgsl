@@ -20,6 +20,13 @@
 // fixed pairwise tree (level k: x[i] += x[i + k], k = BLOCK/2 … 1); l = fma(l, alpha, sum);
 // acc[d] = acc[d]·alpha, then acc[d] = fma(p_i, V[row_i, d], acc[d]) over slots i ascending.
 //
+// Sliding window (p.window = W > 0; Mistral, Qwen2): virtual key indices equal positions (a query
+// sees its ancestors, one per position), so query row t at position P + visible − 1 sees keys with
+// virtual index ≥ lo = max(0, P + visible − W) (transformers: kv_idx > q_idx − W). Slots below lo
+// score as masked (p = 0); blocks wholly below lo leave the query's state untouched (not `live`),
+// and the workgroup's block loop starts at the block of its smallest lo. The query's arithmetic is
+// that of the same token decoded alone, block for block.
+//
 // Dispatch: grid = (ceil(T·G / QN), Hkv); QN·DC threads, thread (qi = tid / DC, lane = tid % DC).
 // BLOCK is engine-wide (`KernelConfig.attention`); QN too, except that a T = 1 step runs with
 // QN = G rounded up to a power of two (src/kernels/attention.ts: attentionQueries). No per-query
@@ -52,6 +59,7 @@ struct Params {
   maskBase: u32,   // offset of this step's mask block in the mask library, floats
   maskStride: u32, // mask row stride, floats (≥ T; a causal mask for the largest T serves every T)
   scale: f32,      // 1 / sqrt(D)
+  window: u32,     // sliding window W (keys at positions > q − W), 0 = none
 }
 
 @group(0) @binding(0) var<storage, read> Q: array<f32>;              // [T, qStride] f32; head h at h·D
@@ -83,6 +91,13 @@ var<workgroup> nRanges: u32;
 var<workgroup> nTile: u32;                        // rows in the tile
 var<workgroup> ncR: u32;                          // cached rows at the head of the tile
 var<workgroup> maxTotal: u32;                     // the workgroup's largest P + visible new rows
+var<workgroup> minLo: u32;                        // the workgroup's smallest first visible key (sliding window)
+
+/** First key (virtual index) a query with `total` keys sees under the sliding window: max(0, total − W). */
+fn firstKey(total: u32) -> u32 {
+  if (p.window == 0u) { return 0u; }
+  return total - min(total, p.window);
+}
 
 /** Tile position of slot i of query qi in the current range starting at s0 (nc cached slots in the block). */
 fn tileIndex(qi: u32, i: u32, s0: u32, nc: u32) -> u32 {
@@ -166,26 +181,30 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   var nVis = 0u;
   for (var w = 0u; w < MW; w++) { nVis += countOneBits(qm[qi * MW + w]); }
   let total = select(0u, p.P + nVis, qValid);
+  let lo = firstKey(total);
   if (tid == 0u) {
     var mx = 0u;
+    var mn = 0xffffffffu;
     for (var k = 0u; k < QN; k++) {
       var c = 0u;
       for (var w = 0u; w < MW; w++) { c += countOneBits(qm[k * MW + w]); }
-      if (wid.x * QN + k < nq) { mx = max(mx, p.P + c); }
+      if (wid.x * QN + k < nq) { mx = max(mx, p.P + c); mn = min(mn, firstKey(p.P + c)); }
     }
     maxTotal = mx;
+    minLo = select(0u, mn, mn != 0xffffffffu);
   }
   let wgTotal = workgroupUniformLoad(&maxTotal);
+  let wgFirst = (workgroupUniformLoad(&minLo) / BLOCK) * BLOCK;
 
   var m = NEG;             // running max
   var l = 0.0;             // running sum of exp
   var acc: array<f32, 16>; // output elements d = DC·c + lane
   for (var c = 0u; c < 16u; c++) { acc[c] = 0.0; }
 
-  for (var b0 = 0u; b0 < wgTotal; b0 += BLOCK) {
+  for (var b0 = wgFirst; b0 < wgTotal; b0 += BLOCK) {
     let nc = select(0u, min(BLOCK, p.P - b0), b0 < p.P);   // cached slots of the block
     let nb = min(BLOCK, wgTotal - b0);                      // slots any query of the workgroup has
-    let live = b0 < total;
+    let live = b0 < total && b0 + BLOCK > lo;
     let qnb = select(0u, min(BLOCK, total - b0), live);   // slots this query has
 
     // 0. plan: the new row of each (query, slot), the union per slot, ranges that fit the tile.
@@ -283,7 +302,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     for (var k = 0u; k < KPT; k++) {
       let i = lane + DC * k;
       s[k] = NEG;
-      if (i < qnb) {
+      if (i < qnb && b0 + i >= lo) {
         var bias = 0.0;
         if (i >= nc) { bias = M[mRow + slotRow[qi * BLOCK + i]]; }
         s[k] = fma(dot[k], p.scale, bias);   // explicit: one rounding in every pipeline
@@ -306,7 +325,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     for (var k = 0u; k < KPT; k++) {
       let i = lane + DC * k;
       pr[k] = 0.0;
-      if (i < qnb) { pr[k] = exp(s[k] - mNew); }
+      if (i < qnb && b0 + i >= lo) { pr[k] = exp(s[k] - mNew); }
       if (i < BLOCK) { prob[qi * BLOCK + i] = pr[k]; }
     }
     x0 = pr[0]; x1 = pr[1]; x2 = pr[2]; x3 = pr[3];

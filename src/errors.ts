@@ -154,7 +154,7 @@ export class ModelFormatError extends MsnError {
 /** A model config asks for something this runtime does not implement. */
 export class UnsupportedModelError extends MsnError {
   constructor(field: string, observed: unknown, supported: string) {
-    super('unsupported-model', `Unsupported model config: ${field} = ${JSON.stringify(observed)}; supported: ${supported}. Use a Llama-family model (LlamaForCausalLM, MistralForCausalLM without sliding window).`, { field, observed });
+    super('unsupported-model', `Unsupported model config: ${field} = ${JSON.stringify(observed)}; supported: ${supported}. Supported architectures: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM (README, "Supported models").`, { field, observed });
     this.name = 'UnsupportedModelError'; // explicit: class names do not survive minification
   }
 }

@@ -14,7 +14,7 @@ import { checkInt, checkMultiple, ShapeError } from './shape.js';
  * `loadV(i: u32) -> f32`, element i of the slab (index in elements: layer base + row·Hkv·D + head·D + d)
  * as f32. f32 slabs by default; another KV element type replaces the region.
  */
-export const ATTENTION: KernelDef = { name: 'attention', code, bindings: ['read', 'read', 'read', 'read', 'rw'], params: 'uuuuuuuuuuuuf' };
+export const ATTENTION: KernelDef = { name: 'attention', code, bindings: ['read', 'read', 'read', 'read', 'rw'], params: 'uuuuuuuuuuuufu' };
 
 /** Largest T one attention dispatch accepts (mask rows are 128-bit bitmasks in workgroup memory). */
 export const ATTENTION_MAX_T = 128;
@@ -51,6 +51,11 @@ export interface AttentionShape {
   /** Softmax scale, default 1/sqrt(D). */
   scale?: number;
   /**
+   * Sliding window W (Mistral, Qwen2 `sliding_window`): a query at position q sees keys at
+   * positions > q − W; null/undefined = none. Positions are the kernel's virtual key indices.
+   */
+  window?: number | null;
+  /**
    * Bytes of one KV element as the `kv` override point's format stores it, for {@link Pass.reads}:
    * 4 for f32 (the default), 2 for f16; fractional for a format with per-row data (q8 with one f32
    * scale per row of D: 1 + 4/D).
@@ -70,7 +75,8 @@ export interface AttentionShape {
  * size `s.kvBytes` gives). Sets `reads` (kv = K/V bytes fetched, repeats included; other = Q and
  * mask bytes) from the same geometry the kernel walks ({@link attentionGeometry}).
  * @throws ShapeError for T outside [1, 128], P + T > Smax, D not a multiple of 4 in [4, 256],
- *   H not a multiple of Hkv, maskStride < T, kvBytes not a positive number, or `visible` not of T rows.
+ *   H not a multiple of Hkv, maskStride < T, kvBytes not a positive number, `visible` not of T rows,
+ *   or a window that is not a positive integer.
  */
 export function attentionPass(cache: KernelCache, bindGroup: GPUBindGroup, s: AttentionShape, cfg: AttentionConfig, def: KernelDef = ATTENTION): Pass {
   checkInt('attention', 'T', s.T, 1, ATTENTION_MAX_T);
@@ -82,12 +88,14 @@ export function attentionPass(cache: KernelCache, bindGroup: GPUBindGroup, s: At
   checkMultiple('attention', 'H', s.H, s.Hkv);
   if (!(s.kvBytes === undefined || (Number.isFinite(s.kvBytes) && s.kvBytes > 0))) throw new ShapeError('attention', `kvBytes must be a positive number, got ${s.kvBytes}`);
   if (s.visible && s.visible.length !== s.T) throw new ShapeError('attention', `visible must list ${s.T} rows, got ${s.visible.length}`);
+  const window = s.window ?? 0;
+  if (s.window !== undefined && s.window !== null) checkInt('attention', 'window', s.window, 1, 0xffffffff);
   const G = s.H / s.Hkv;
   const run = { ...cfg, queries: attentionQueries(cfg, s.T, G) };
-  const geo = attentionGeometry(s.T, s.P, G, run, s.visible);
+  const geo = attentionGeometry(s.T, s.P, G, run, s.visible, window);
   return {
     kernel: attentionKernel(cache, run, def), bindGroup, label: 'attention',
-    params: [s.T, s.P, s.H, G, s.D / 4, s.qStride, s.outStride, s.Hkv * s.D, s.kBase, s.vBase, s.maskBase, s.maskStride ?? s.T, s.scale ?? 1 / Math.sqrt(s.D)],
+    params: [s.T, s.P, s.H, G, s.D / 4, s.qStride, s.outStride, s.Hkv * s.D, s.kBase, s.vBase, s.maskBase, s.maskStride ?? s.T, s.scale ?? 1 / Math.sqrt(s.D), window],
     workgroups: [geo.workgroups, s.Hkv, 1],
     reads: attentionReads(geo, s.Hkv, s.D, s.kvBytes),
   };
@@ -127,19 +135,21 @@ export interface AttentionGeometry {
  * rows of the block plus the union of the new rows its queries see at the block's slots, split into
  * slot ranges of at most `block` rows exactly as shaders/attention.wgsl does.
  * @param visible visible new rows of each row t (ascending); default causal.
+ * @param window sliding window W (0 = none): a workgroup's blocks start at the block of its queries'
+ *   smallest first visible key max(0, P + visible − W).
  */
-export function attentionGeometry(T: number, P: number, G: number, cfg: AttentionConfig, visible?: readonly (readonly number[])[]): AttentionGeometry {
+export function attentionGeometry(T: number, P: number, G: number, cfg: AttentionConfig, visible?: readonly (readonly number[])[], window = 0): AttentionGeometry {
   // Every layer of a forward asks the same question: remember the last answer.
-  const key = `${T},${P},${G},${cfg.block},${cfg.queries}`;
+  const key = `${T},${P},${G},${cfg.block},${cfg.queries},${window}`;
   if (lastGeometry && lastGeometry.key === key && lastGeometry.visible === visible) return lastGeometry.geo;
-  const geo = computeGeometry(T, P, G, cfg, visible);
+  const geo = computeGeometry(T, P, G, cfg, visible, window);
   lastGeometry = { key, visible, geo };
   return geo;
 }
 
 let lastGeometry: { key: string; visible: readonly (readonly number[])[] | undefined; geo: AttentionGeometry } | null = null;
 
-function computeGeometry(T: number, P: number, G: number, cfg: AttentionConfig, visible?: readonly (readonly number[])[]): AttentionGeometry {
+function computeGeometry(T: number, P: number, G: number, cfg: AttentionConfig, visible: readonly (readonly number[])[] | undefined, window: number): AttentionGeometry {
   const B = cfg.block;
   const QN = cfg.queries;
   const vis = (t: number): readonly number[] => visible?.[t] ?? Array.from({ length: t + 1 }, (_, j) => j);
@@ -150,8 +160,9 @@ function computeGeometry(T: number, P: number, G: number, cfg: AttentionConfig, 
     const qs: Array<readonly number[]> = [];
     for (let n = w * QN; n < Math.min(nq, (w + 1) * QN); n++) qs.push(vis(Math.floor(n / G)));
     const wgTotal = Math.max(...qs.map((v) => P + v.length));
+    const minLo = window > 0 ? Math.min(...qs.map((v) => Math.max(0, P + v.length - window))) : 0;
     maskFloats += qs.length * T;
-    for (let b0 = 0; b0 < wgTotal; b0 += B) {
+    for (let b0 = Math.floor(minLo / B) * B; b0 < wgTotal; b0 += B) {
       const nc = b0 < P ? Math.min(B, P - b0) : 0;
       const nb = Math.min(B, wgTotal - b0);
       // slot ranges and their row counts

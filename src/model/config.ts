@@ -1,6 +1,13 @@
 /**
- * Parsing and validation of a Hugging Face `config.json` for the Llama family: LlamaForCausalLM
- * (Llama 2/3/3.x, TinyLlama, SmolLM, our MSN models) and MistralForCausalLM without a sliding window.
+ * Parsing and validation of a Hugging Face `config.json` for the decoder families the one forward
+ * runs (src/worker/llama.ts): LlamaForCausalLM (Llama 2/3/3.x, TinyLlama, SmolLM, our MSN models),
+ * MistralForCausalLM (with or without `sliding_window`), Qwen2ForCausalLM (Qwen2, Qwen2.5: q/k/v
+ * biases, `use_sliding_window` / `max_window_layers`) and Qwen3ForCausalLM (per-head q/k RMSNorm,
+ * explicit `head_dim`). The per-family differences are {@link FamilyOptions} (`LlamaConfig.family`),
+ * read from the config, never from the architecture name inside the forward.
+ * Both config dialects are read: the Hub's (`rope_theta`, `rope_scaling`) and transformers 5's
+ * (`rope_parameters`, `layer_types`); null fields mean "absent".
+ * Sources: transformers 5 `models/{llama,mistral,qwen2,qwen3}/configuration_*.py` and `modeling_*.py`.
  * Every rejection names the field, the observed value and what is supported.
  */
 import { ModelFormatError, UnsupportedModelError } from '../errors.js';
@@ -10,6 +17,42 @@ export type RopeScaling =
   | { type: 'default' }
   | { type: 'linear'; factor: number }
   | { type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositionEmbeddings: number };
+
+/**
+ * The per-family options of the forward, one field per difference from the Llama decoder layer
+ * (ARCHITECTURE.md, "Model families"). Defaults are Llama's; a field the forward does not implement
+ * yet is refused at parse time (UnsupportedModelError naming the config field) rather than ignored.
+ */
+export interface FamilyOptions {
+  /** Biases on q_proj, k_proj, v_proj (`self_attn.{q,k,v}_proj.bias`), added after the fused q/k/v matmul. Qwen2: always. */
+  qkvBias: boolean;
+  /** Per-head RMSNorm over D of q and k before RoPE (`self_attn.{q,k}_norm.weight` [D]; eps = rms_norm_eps). Qwen3. */
+  qkNorm: boolean;
+  /**
+   * Sliding window per layer [L]: a query at position q sees keys at positions k with q − W < k ≤ q
+   * (transformers' `sliding_window_overlay`: kv_idx > q_idx − W); null = full causal attention.
+   * Mistral: every layer; Qwen2/3: layers ≥ max_window_layers when use_sliding_window, or `layer_types`.
+   */
+  slidingWindow: (number | null)[];
+  /** RMSNorm scale = normWeightOffset + weight (Gemma: 1). Only 0 is implemented. */
+  normWeightOffset: number;
+  /** Gated MLP activation: 'silu' (SwiGLU); 'gelu_tanh' (GeGLU, Gemma) not implemented yet. */
+  activation: 'silu' | 'gelu_tanh';
+  /** Multiplier of the embedding rows (Gemma: √C rounded to the model dtype); null = none (only null is implemented). */
+  embeddingScale: number | null;
+  /** Norms after attention and after the MLP, before the residual add (Gemma 2/3). Only false is implemented. */
+  postNorms: boolean;
+  /** tanh soft-cap of attention scores (Gemma 2 `attn_logit_softcapping`); null = none (only null is implemented). */
+  attnSoftcap: number | null;
+  /** tanh soft-cap of the final logits (Gemma 2 `final_logit_softcapping`); null = none (only null is implemented). */
+  finalSoftcap: number | null;
+  /** Attention score scale; null = 1/√D (Gemma: query_pre_attn_scalar^−½). Only null is implemented. */
+  queryScale: number | null;
+  /** RoPE base per layer [L] (Gemma 3: local layers use rope_local_base_freq); every entry = ropeTheta unless a family says otherwise. Only equal entries are implemented. */
+  ropeThetaPerLayer: number[];
+  /** Fraction of D that RoPE rotates (Phi-3 `partial_rotary_factor`); only 1 is implemented. */
+  partialRotaryFactor: number;
+}
 
 /** Normalised model config. Glossary letters in brackets. */
 export interface LlamaConfig {
@@ -38,9 +81,12 @@ export interface LlamaConfig {
   eosTokenIds: number[];
   /** `torch_dtype` / `dtype` as declared (informational; tensors carry their own dtype). */
   declaredDtype: string | null;
+  /** What the forward does differently from Llama (see {@link FamilyOptions}). */
+  family: FamilyOptions;
 }
 
-const ARCHITECTURES = ['LlamaForCausalLM', 'MistralForCausalLM'];
+const ARCHITECTURES = ['LlamaForCausalLM', 'MistralForCausalLM', 'Qwen2ForCausalLM', 'Qwen3ForCausalLM'];
+const MODEL_TYPES: Record<string, string> = { llama: 'LlamaForCausalLM', mistral: 'MistralForCausalLM', qwen2: 'Qwen2ForCausalLM', qwen3: 'Qwen3ForCausalLM' };
 
 function field(obj: Record<string, unknown>, name: string, kind: 'int' | 'number', opts: { min?: number; def?: number } = {}): number {
   const v = obj[name];
@@ -100,7 +146,7 @@ export function parseLlamaConfig(json: unknown): LlamaConfig {
   if (!json || typeof json !== 'object' || Array.isArray(json)) throw new ModelFormatError('config.json must be a JSON object.');
   const raw = json as Record<string, unknown>;
   const archs = raw.architectures;
-  const arch = Array.isArray(archs) && typeof archs[0] === 'string' ? (archs[0] as string) : raw.model_type === 'llama' ? 'LlamaForCausalLM' : raw.model_type === 'mistral' ? 'MistralForCausalLM' : null;
+  const arch = Array.isArray(archs) && typeof archs[0] === 'string' ? (archs[0] as string) : typeof raw.model_type === 'string' ? (MODEL_TYPES[raw.model_type] ?? null) : null;
   if (!arch || !ARCHITECTURES.includes(arch)) throw new UnsupportedModelError('architectures', archs ?? raw.model_type ?? null, ARCHITECTURES.join(', '));
   const act = raw.hidden_act ?? 'silu';
   if (act !== 'silu') throw new UnsupportedModelError('hidden_act', act, '"silu"');
@@ -118,10 +164,7 @@ export function parseLlamaConfig(json: unknown): LlamaConfig {
   const headDim = field(raw, 'head_dim', 'int', { min: 2, def: hiddenSize / numHeads });
   if (headDim % 4 !== 0 || headDim > 256) throw new UnsupportedModelError('head_dim', headDim, 'a multiple of 4 up to 256');
   const maxPositionEmbeddings = field(raw, 'max_position_embeddings', 'int', { min: 1, def: 2048 });
-  const sw = raw.sliding_window;
-  if (arch === 'MistralForCausalLM' && typeof sw === 'number' && sw < maxPositionEmbeddings) {
-    throw new UnsupportedModelError('sliding_window', sw, `null or ≥ max_position_embeddings (${maxPositionEmbeddings})`);
-  }
+  const numLayers = field(raw, 'num_hidden_layers', 'int', { min: 1 });
   // transformers 5 may nest RoPE settings in rope_parameters.
   const rp = (raw.rope_parameters ?? null) as Record<string, unknown> | null;
   const ropeSource = rp && typeof rp === 'object' ? { ...raw, rope_scaling: raw.rope_scaling ?? (rp.rope_type && rp.rope_type !== 'default' ? rp : null) } : raw;
@@ -132,7 +175,7 @@ export function parseLlamaConfig(json: unknown): LlamaConfig {
     vocabSize: field(raw, 'vocab_size', 'int', { min: 1 }),
     hiddenSize,
     intermediateSize: field(raw, 'intermediate_size', 'int', { min: 1 }),
-    numLayers: field(raw, 'num_hidden_layers', 'int', { min: 1 }),
+    numLayers,
     numHeads,
     numKvHeads,
     headDim,
@@ -144,5 +187,63 @@ export function parseLlamaConfig(json: unknown): LlamaConfig {
     bosTokenId: idList(raw.bos_token_id, 'config.json: bos_token_id')[0] ?? null,
     eosTokenIds: idList(raw.eos_token_id, 'config.json: eos_token_id'),
     declaredDtype: typeof dt === 'string' ? dt : null,
+    family: parseFamily(raw, arch, numLayers, ropeTheta),
+  };
+}
+
+/** A boolean config field; null or absent → `def`. @throws ModelFormatError when it is not a boolean. */
+function flag(raw: Record<string, unknown>, name: string, def: boolean): boolean {
+  const v = raw[name];
+  if (v === undefined || v === null) return def;
+  if (typeof v !== 'boolean') throw new ModelFormatError(`config.json: field "${name}" must be true or false, got ${JSON.stringify(v)}.`, { field: name });
+  return v;
+}
+
+/**
+ * The per-family options of `arch` (one of {@link ARCHITECTURES}) from the raw config.
+ * Sliding windows: Mistral's `sliding_window` applies to every layer (null: none); Qwen2/Qwen3 use it
+ * only when `use_sliding_window` is true, on the layers `layer_types` marks "sliding_attention" or,
+ * without `layer_types`, on layers ≥ `max_window_layers` (transformers' Qwen2Config.__post_init__).
+ * @throws ModelFormatError for mistyped fields or a `layer_types` of the wrong length;
+ *   UnsupportedModelError for `layer_types` entries other than full/sliding attention and for
+ *   options the forward does not implement (`partial_rotary_factor` ≠ 1, …).
+ */
+function parseFamily(raw: Record<string, unknown>, arch: string, L: number, ropeTheta: number): FamilyOptions {
+  const qwen = arch === 'Qwen2ForCausalLM' || arch === 'Qwen3ForCausalLM';
+  let window: number | null = null;
+  const rawWindow = raw.sliding_window;
+  if (arch === 'MistralForCausalLM' || (qwen && flag(raw, 'use_sliding_window', false))) {
+    window = rawWindow === undefined || rawWindow === null ? null : field(raw, 'sliding_window', 'int', { min: 1 });
+  }
+  let layerTypes: string[];
+  const lt = raw.layer_types;
+  if (lt !== undefined && lt !== null) {
+    if (!Array.isArray(lt) || lt.length !== L || lt.some((x) => typeof x !== 'string')) {
+      throw new ModelFormatError(`config.json: layer_types must be a list of ${L} strings (num_hidden_layers), got ${JSON.stringify(lt)}.`, { field: 'layer_types' });
+    }
+    const bad = (lt as string[]).find((x) => x !== 'full_attention' && x !== 'sliding_attention');
+    if (bad !== undefined) throw new UnsupportedModelError('layer_types', bad, '"full_attention", "sliding_attention"');
+    layerTypes = lt as string[];
+  } else if (qwen) {
+    const mwl = field(raw, 'max_window_layers', 'int', { min: 0, def: 28 });
+    layerTypes = Array.from({ length: L }, (_, i) => (i >= mwl ? 'sliding_attention' : 'full_attention'));
+  } else {
+    layerTypes = new Array<string>(L).fill('sliding_attention');
+  }
+  const prf = field(raw, 'partial_rotary_factor', 'number', { def: 1 });
+  if (prf !== 1) throw new UnsupportedModelError('partial_rotary_factor', prf, '1');
+  return {
+    qkvBias: arch === 'Qwen2ForCausalLM',
+    qkNorm: arch === 'Qwen3ForCausalLM',
+    slidingWindow: layerTypes.map((t) => (t === 'sliding_attention' ? window : null)),
+    normWeightOffset: 0,
+    activation: 'silu',
+    embeddingScale: null,
+    postNorms: false,
+    attnSoftcap: null,
+    finalSoftcap: null,
+    queryScale: null,
+    ropeThetaPerLayer: new Array<number>(L).fill(ropeTheta),
+    partialRotaryFactor: 1,
   };
 }

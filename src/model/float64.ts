@@ -7,7 +7,9 @@
  *
  * The layer follows HF transformers' `LlamaDecoderLayer` (modeling_llama.py): pre-RMSNorm,
  * rotate-half RoPE, (grouped-query) softmax attention with scale 1/√D, residual add, RMSNorm,
- * SwiGLU MLP, residual add.
+ * SwiGLU MLP, residual add; with the per-family options of `LlamaConfig.family` that the forward
+ * implements: q/k/v biases (modeling_qwen2.py), per-head q/k RMSNorm before RoPE (modeling_qwen3.py),
+ * a sliding window (modeling_mistral.py, modeling_qwen2.py).
  * Glossary: T rows, P cached rows, H/Hkv heads, D head dim, C hidden, F FFN width.
  */
 
@@ -73,8 +75,11 @@ export function rope64(X: Arr, pos: Arr, T: number, heads: number, D: number, in
 /**
  * Masked attention. q[T, H·D]; K, V = [S, Hkv·D] rows (cache rows 0..P-1 then the T new rows);
  * mask[T, T] additive for the new rows (≤ −1e30 = masked). Returns O[T, H·D].
+ * @param window sliding window W (null = none): row t's keys, in order (cache rows, then its
+ *   visible new rows), are at positions 0, 1, …, q (a tree node sees one ancestor per position), and
+ *   only those at positions > q − W count (transformers' `sliding_window_overlay`).
  */
-export function attention64(q: Arr, K: Arr, V: Arr, mask: Arr, T: number, P: number, H: number, Hkv: number, D: number, scale = 1 / Math.sqrt(D)): Float64Array {
+export function attention64(q: Arr, K: Arr, V: Arr, mask: Arr, T: number, P: number, H: number, Hkv: number, D: number, scale = 1 / Math.sqrt(D), window: number | null = null): Float64Array {
   const O = new Float64Array(T * H * D);
   const G = H / Hkv;
   for (let t = 0; t < T; t++) {
@@ -84,6 +89,11 @@ export function attention64(q: Arr, K: Arr, V: Arr, mask: Arr, T: number, P: num
       const bias: number[] = [];
       for (let j = 0; j < P; j++) { keys.push(j); bias.push(0); }
       for (let j = 0; j < T; j++) if (mask[t * T + j] > -1e30) { keys.push(P + j); bias.push(mask[t * T + j]); }
+      if (window !== null) {
+        const lo = Math.max(0, keys.length - window); // position of key i is i; the query's is keys.length − 1
+        keys.splice(0, lo);
+        bias.splice(0, lo);
+      }
       const s = keys.map((r, i) => {
         let d = 0;
         for (let e = 0; e < D; e++) d += q[t * H * D + h * D + e] * K[r * Hkv * D + kh * D + e];
@@ -100,6 +110,18 @@ export function attention64(q: Arr, K: Arr, V: Arr, mask: Arr, T: number, P: num
     }
   }
   return O;
+}
+
+/** Y[T, N] = X[T, N] + b[N] (nn.Linear's bias). */
+export function biasAdd64(X: Arr, b: Arr, T: number, N: number): Float64Array {
+  const Y = Float64Array.from(X);
+  for (let t = 0; t < T; t++) for (let n = 0; n < N; n++) Y[t * N + n] += b[n];
+  return Y;
+}
+
+/** RMSNorm of each of the `heads` heads of D in rows [T, heads·D] with weight g [D] (Qwen3 q_norm / k_norm). */
+export function headRmsnorm64(X: Arr, g: Arr, T: number, heads: number, D: number, eps: number): Float64Array {
+  return rmsnorm64(X, g, T * heads, D, eps);
 }
 
 /** A[T, F] = silu(G) · U from GU[T, 2F] (gate columns first, then up). */
@@ -128,6 +150,10 @@ export interface LayerWeights64 {
   gate: Arr; up: Arr;
   /** down_proj [C, F]. */
   down: Arr;
+  /** q_proj, k_proj, v_proj biases [H·D], [Hkv·D], [Hkv·D] (family.qkvBias). */
+  qBias?: Arr; kBias?: Arr; vBias?: Arr;
+  /** q_norm and k_norm weights [D] (family.qkNorm). */
+  qNorm?: Arr; kNorm?: Arr;
 }
 
 /** Sizes of a layer (glossary letters) plus its RMSNorm epsilon and RoPE inverse frequencies [D/2]. */
@@ -135,6 +161,8 @@ export interface LayerShape64 {
   C: number; H: number; Hkv: number; D: number; F: number;
   eps: number;
   invFreq: Arr;
+  /** Sliding window of this layer (null/absent: full causal attention). */
+  window?: number | null;
 }
 
 /** This layer's K and V rows so far, [rows, Hkv·D] each; {@link llamaLayer64} appends to them. */
@@ -169,16 +197,23 @@ export function llamaLayer64(x: Arr, positions: Arr, s: LayerShape64, w: LayerWe
   const T = positions.length;
   const { C, H, Hkv, D, F } = s;
   const h = rmsnorm64(x, w.inNorm, T, C, s.eps);
-  const q = rope64(matmul64(h, w.q, T, H * D, C), positions, T, H, D, s.invFreq);
-  const k = rope64(matmul64(h, w.k, T, Hkv * D, C), positions, T, Hkv, D, s.invFreq);
-  const v = matmul64(h, w.v, T, Hkv * D, C);
+  let q = matmul64(h, w.q, T, H * D, C);
+  let k = matmul64(h, w.k, T, Hkv * D, C);
+  let v = matmul64(h, w.v, T, Hkv * D, C);
+  if (w.qBias) q = biasAdd64(q, w.qBias, T, H * D);
+  if (w.kBias) k = biasAdd64(k, w.kBias, T, Hkv * D);
+  if (w.vBias) v = biasAdd64(v, w.vBias, T, Hkv * D);
+  if (w.qNorm) q = headRmsnorm64(q, w.qNorm, T, H, D, s.eps);
+  if (w.kNorm) k = headRmsnorm64(k, w.kNorm, T, Hkv, D, s.eps);
+  q = rope64(q, positions, T, H, D, s.invFreq);
+  k = rope64(k, positions, T, Hkv, D, s.invFreq);
   const P = cache.rows;
   const store = cache.store ?? ((e: number) => e);
   for (let i = 0; i < k.length; i++) { cache.k.push(store(k[i])); cache.v.push(store(v[i])); }
   cache.rows += T;
   const causal = new Float64Array(T * T);
   for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) causal[i * T + j] = -Infinity;
-  const attn = attention64(q, cache.k, cache.v, causal, T, P, H, Hkv, D);
+  const attn = attention64(q, cache.k, cache.v, causal, T, P, H, Hkv, D, undefined, s.window ?? null);
   const x1 = matmul64(attn, w.o, T, C, H * D, x);
   const h2 = rmsnorm64(x1, w.postNorm, T, C, s.eps);
   const gu = concatCols(matmul64(h2, w.gate, T, F, C), matmul64(h2, w.up, T, F, C), T, F, F);

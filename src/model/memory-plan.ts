@@ -66,7 +66,8 @@ export function llamaDims(cfg: LlamaConfig, contextLength: number, treeRoom: num
 /** Parameters of the model as its config describes it (embedding, lm_head when untied, layers, norms). */
 export function parameterCount(cfg: LlamaConfig): number {
   const C = cfg.hiddenSize; const HD = cfg.numHeads * cfg.headDim; const KV = cfg.numKvHeads * cfg.headDim;
-  const layer = C * HD + 2 * C * KV + HD * C + 3 * C * cfg.intermediateSize + 2 * C;
+  const layer = C * HD + 2 * C * KV + HD * C + 3 * C * cfg.intermediateSize + 2 * C
+    + (cfg.family.qkvBias ? HD + 2 * KV : 0) + (cfg.family.qkNorm ? 2 * cfg.headDim : 0);
   return cfg.vocabSize * C * (cfg.tieWordEmbeddings ? 1 : 2) + cfg.numLayers * layer + C;
 }
 
@@ -202,6 +203,9 @@ function sizes(inp: MemoryPlanInput, contextLength: number): PlanSizes | null {
   // Weights: matrices in their format, norm gains f32 padded to Cp.
   const mats = new Map(modelMatrices(cfg).map((m) => [m.key, inp.format(m.key, m.N, m.K, inp.limits.maxBindingBytes)]));
   let weightsBytes = (2 * d.L + 1) * d.Cp * 4;
+  // Per-family vectors (f32, padded to 8): fused q/k/v biases [QKV], q_norm + k_norm [2D].
+  if (cfg.family.qkvBias) weightsBytes += d.L * d.QKVp * 4;
+  if (cfg.family.qkNorm) weightsBytes += d.L * roundUp(2 * d.D, 8) * 4;
   let weightBuffers = 0;
   for (const m of mats.values()) { weightsBytes += m.bytes; weightBuffers += m.buffers; }
   // KV slabs.
@@ -218,7 +222,8 @@ function sizes(inp: MemoryPlanInput, contextLength: number): PlanSizes | null {
   // Params arena: one slot per pass of the longest forward (LlamaGpu.#passBudget).
   const ch = (k: string) => mats.get(k)!.buffers;
   let passes = 8 + ch('embed') + ch(cfg.tieWordEmbeddings ? 'embed' : 'lm_head') + 2 * slabs;
-  for (let i = 0; i < d.L; i++) passes += 6 + ch(`qkv${i}`) + ch(`o${i}`) + ch(`gu${i}`) + ch(`down${i}`);
+  const familyPasses = (cfg.family.qkvBias ? 1 : 0) + (cfg.family.qkNorm ? 1 : 0); // bias_add, head_rmsnorm
+  for (let i = 0; i < d.L; i++) passes += 6 + familyPasses + ch(`qkv${i}`) + ch(`o${i}`) + ch(`gu${i}`) + ch(`down${i}`);
   scratchBytes += (passes + 8) * PARAM_SLOT_BYTES;
   return {
     weightsBytes, kvBytes, scratchBytes, totalBytes: weightsBytes + kvBytes + scratchBytes, kvDtype: inp.kvDtype, contextLength,

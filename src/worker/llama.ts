@@ -1,6 +1,8 @@
 /**
- * The Llama forward on the GPU: weights, KV cache slabs, scratch buffers, bind groups (all created
- * once at load), and the pass list of one forward. Dispatches per forward: 1 embed (+1 per extra
+ * The one decoder forward on the GPU (Llama and the families of `LlamaConfig.family`: q/k/v biases
+ * + a bias-add pass after the fused q/k/v matmul, per-head q/k RMSNorm before RoPE, a sliding window
+ * per layer in the attention kernel): weights, KV cache slabs, scratch buffers, bind groups (all
+ * created once at load), and the pass list of one forward. Per-family passes add 1 per option per layer. Dispatches per forward: 1 embed (+1 per extra
  * embedding chunk) + 9 per layer (+1 per extra weight chunk; RoPE and the KV append are one kernel) + final norm, lm_head, top-k, plus
  * one KV compaction per slab when rows are kept.
  *
@@ -23,6 +25,8 @@ import { RMSNORM, rmsnormPass } from '../kernels/rmsnorm.js';
 import { ropeKvAppendPass } from '../kernels/rope_kv_append.js';
 import { SWIGLU, swigluPass } from '../kernels/swiglu.js';
 import { TOPK, topkPass, MAX_TOPK } from '../kernels/topk.js';
+import { BIAS_ADD, biasAddPass } from '../kernels/bias_add.js';
+import { HEAD_RMSNORM, headRmsNormPass } from '../kernels/head_rmsnorm.js';
 import type { LlamaConfig } from '../model/config.js';
 import { KV_ELEMENT_BYTES, llamaDims, planSizes, type Dims, type KvDtype, type MatrixFormat } from '../model/memory-plan.js';
 import type { TensorDtype } from '../model/dtype.js';
@@ -41,9 +45,13 @@ function yieldToEventLoop(): Promise<void> {
 /** Where a named checkpoint tensor goes. */
 type Target =
   | { kind: 'matrix'; key: string; row0: number; N: number; K: number; fusedN: number }
-  | { kind: 'vector'; key: string; n: number };
+  | { kind: 'vector'; key: string; n: number; off?: number; total?: number };
 
 interface Layer {
+  /** Fused q/k/v biases [QKVp] f32 (family.qkvBias). */
+  qkvBias?: GPUBuffer;
+  /** q_norm then k_norm weights [2D padded to 8] f32 (family.qkNorm). */
+  qkNorm?: GPUBuffer;
   inNorm: GPUBuffer;
   postNorm: GPUBuffer;
   qkv: WeightMatrix;
@@ -117,16 +125,31 @@ export class LlamaGpu {
 
   // ---------------------------------------------------------------- weights
 
-  /** Tensor name → where it goes; null when the runtime does not use it. */
+  /**
+   * Tensor name → where it goes; null when the runtime does not use it. Parts of a fused vector
+   * (q/k/v biases, q/k norms) carry their offset `off` in the vector of `total` elements.
+   */
   target(name: string): Target | null {
     const d = this.dims;
+    const fam = this.cfg.family;
     if (name === 'model.embed_tokens.weight') return { kind: 'matrix', key: 'embed', row0: 0, N: d.V, K: d.C, fusedN: d.V };
     if (name === 'lm_head.weight') return this.cfg.tieWordEmbeddings ? null : { kind: 'matrix', key: 'lm_head', row0: 0, N: d.V, K: d.C, fusedN: d.V };
     if (name === 'model.norm.weight') return { kind: 'vector', key: 'norm', n: d.C };
-    const m = /^model\.layers\.(\d+)\.(.+)\.weight$/.exec(name);
+    const m = /^model\.layers\.(\d+)\.(.+)\.(weight|bias)$/.exec(name);
     if (!m) return null;
     const i = Number(m[1]);
     if (i >= d.L) return null;
+    if (m[3] === 'bias') {
+      if (!fam.qkvBias) return null;
+      switch (m[2]) {
+        case 'self_attn.q_proj': return { kind: 'vector', key: `qkvb${i}`, n: d.HD, off: 0, total: d.QKV };
+        case 'self_attn.k_proj': return { kind: 'vector', key: `qkvb${i}`, n: d.rowF, off: d.HD, total: d.QKV };
+        case 'self_attn.v_proj': return { kind: 'vector', key: `qkvb${i}`, n: d.rowF, off: d.HD + d.rowF, total: d.QKV };
+        default: return null;
+      }
+    }
+    if (fam.qkNorm && m[2] === 'self_attn.q_norm') return { kind: 'vector', key: `qkn${i}`, n: d.D, off: 0, total: 2 * d.D };
+    if (fam.qkNorm && m[2] === 'self_attn.k_norm') return { kind: 'vector', key: `qkn${i}`, n: d.D, off: d.D, total: 2 * d.D };
     switch (m[2]) {
       case 'input_layernorm': return { kind: 'vector', key: `in${i}`, n: d.C };
       case 'post_attention_layernorm': return { kind: 'vector', key: `post${i}`, n: d.C };
@@ -149,6 +172,8 @@ export class LlamaGpu {
       for (const s of ['input_layernorm', 'post_attention_layernorm', 'self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'self_attn.o_proj', 'mlp.gate_proj', 'mlp.up_proj', 'mlp.down_proj']) {
         names.push(`model.layers.${i}.${s}.weight`);
       }
+      if (this.cfg.family.qkvBias) for (const s of ['q', 'k', 'v']) names.push(`model.layers.${i}.self_attn.${s}_proj.bias`);
+      if (this.cfg.family.qkNorm) for (const s of ['q', 'k']) names.push(`model.layers.${i}.self_attn.${s}_norm.weight`);
     }
     return names;
   }
@@ -160,6 +185,17 @@ export class LlamaGpu {
     if (t.kind === 'vector') {
       if (block.row0 !== 0 || block.rows !== shape[0]) throw new Error(`${name}: a vector arrives whole`);
       if (shape.length !== 1 || shape[0] !== t.n) throw new ModelFormatError(`Tensor ${name} has shape ${JSON.stringify(shape)}, expected [${t.n}].`, { tensor: name });
+      if (t.total !== undefined) {
+        // A part of a fused vector: the buffer is made by its first part, each part written at its offset.
+        let buf = this.#vectors.get(t.key);
+        if (!buf) {
+          buf = await allocBuffer(this.#device, { label: t.key, size: roundUp(t.total, 8) * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+          this.#vectors.set(t.key, buf);
+          this.weightsBytes += buf.size;
+        }
+        this.#device.queue.writeBuffer(buf, (t.off ?? 0) * 4, Float32Array.from(decodeToF32(bytes, dtype)));
+        return;
+      }
       const buf = await uploadVectorF32(this.#device, name, bytes, dtype, roundUp(t.n, 8));
       this.#vectors.set(t.key, buf);
       this.weightsBytes += buf.size;
@@ -252,7 +288,8 @@ export class LlamaGpu {
       if (m instanceof QGroupMatrix) await m.complete();
       this.weightsBytes += m.bytes;
     }
-    this.#layers = Array.from({ length: d.L }, (_, i) => ({ inNorm: vec(`in${i}`), postNorm: vec(`post${i}`), qkv: mat(`qkv${i}`), o: mat(`o${i}`), gu: mat(`gu${i}`), down: mat(`down${i}`) }));
+    const fam = this.cfg.family;
+    this.#layers = Array.from({ length: d.L }, (_, i) => ({ qkvBias: fam.qkvBias ? vec(`qkvb${i}`) : undefined, qkNorm: fam.qkNorm ? vec(`qkn${i}`) : undefined, inNorm: vec(`in${i}`), postNorm: vec(`post${i}`), qkv: mat(`qkv${i}`), o: mat(`o${i}`), gu: mat(`gu${i}`), down: mat(`down${i}`) }));
     // allSettled: every asynchronous creation must settle before a failed load destroys the device
     // (Dawn's Node binding aborts the process on a pipeline promise still pending at teardown).
     const made = await Promise.allSettled(this.#pipelines().map(([def, constants]) => this.cache.prepare(def, constants)));
@@ -269,6 +306,8 @@ export class LlamaGpu {
     const kernels = new Map([...this.#matrices.values()].map((m) => [`${m.kernel.name}|${m.fmt}`, m] as const)); // one per (kernel, format)
     for (const m of kernels.values()) for (const T of rowCases) list.push([m.kernel, matmulConstants(this.matmul, m.fmt, T)]);
     for (const def of [RMSNORM, this.kv.ropeKvAppend, SWIGLU, TOPK, this.kv.kvCompact]) list.push([def, {}]);
+    if (this.cfg.family.qkvBias) list.push([BIAS_ADD, {}]);
+    if (this.cfg.family.qkNorm) list.push([HEAD_RMSNORM, {}]);
     return list;
   }
 
@@ -313,7 +352,7 @@ export class LlamaGpu {
   #passBudget(): number {
     const chunks = (m: WeightMatrix) => m.chunks.length;
     let n = 8 + this.#embed.chunks.length + chunks(this.#lmHead) + 2 * this.#slabs.length;
-    for (const l of this.#layers) n += 6 + chunks(l.qkv) + chunks(l.o) + chunks(l.gu) + chunks(l.down);
+    for (const l of this.#layers) n += 6 + (l.qkvBias ? 1 : 0) + (l.qkNorm ? 1 : 0) + chunks(l.qkv) + chunks(l.o) + chunks(l.gu) + chunks(l.down);
     return n + 8;
   }
 
@@ -334,6 +373,8 @@ export class LlamaGpu {
     set('swiglu', c.bind(c.get(SWIGLU), [b.gu, b.act]));
     this.#layers.forEach((l, i) => {
       set(`in${i}`, c.bind(c.get(RMSNORM), [b.x, l.inNorm, b.h]));
+      if (l.qkvBias) set(`qkvb${i}`, c.bind(c.get(BIAS_ADD), [b.qkv, l.qkvBias]));
+      if (l.qkNorm) set(`qkn${i}`, c.bind(c.get(HEAD_RMSNORM), [b.qkv, l.qkNorm]));
       set(`post${i}`, c.bind(c.get(RMSNORM), [b.x, l.postNorm, b.h]));
       mm(l.qkv, b.h, b.qkv, `qkv${i}`);
       mm(l.o, b.attn, b.x, `o${i}`);
@@ -384,8 +425,10 @@ export class LlamaGpu {
       const sj = this.#slabs.findIndex((s) => i >= s.layer0 && i < s.layer0 + s.layers);
       passes.push(rmsnormPass(c, mpd, bg(`in${i}`), { T, C: d.C, stride: d.Cp, eps: this.cfg.rmsNormEps }));
       mm(this.#layers[i].qkv, `qkv${i}`, d.Cp, d.QKVp, false);
+      if (this.#layers[i].qkvBias) passes.push(biasAddPass(c, mpd, bg(`qkvb${i}`), { T, N: d.QKV, stride: d.QKVp }));
+      if (this.#layers[i].qkNorm) passes.push(headRmsNormPass(c, mpd, bg(`qkn${i}`), { T, H: d.H, Hkv: d.Hkv, D: d.D, stride: d.QKVp, eps: this.cfg.rmsNormEps }));
       passes.push(ropeKvAppendPass(c, mpd, bg(`ropeAppend:${sj}`), { T, P, H: d.H, Hkv: d.Hkv, D: d.D, stride: d.QKVp, kBase, vBase, Smax: d.Smax }, this.kv.ropeKvAppend));
-      passes.push(attentionPass(c, bg(`attention:${sj}`), { T, P, H: d.H, Hkv: d.Hkv, D: d.D, qStride: d.QKVp, outStride: d.HDp, kBase, vBase, maskBase: mask.base, maskStride: mask.stride, Smax: d.Smax, visible: mask.visible, kvBytes: this.kv.elementBytes }, this.kernels.attention, this.kv.attention));
+      passes.push(attentionPass(c, bg(`attention:${sj}`), { T, P, H: d.H, Hkv: d.Hkv, D: d.D, qStride: d.QKVp, outStride: d.HDp, kBase, vBase, maskBase: mask.base, maskStride: mask.stride, Smax: d.Smax, visible: mask.visible, kvBytes: this.kv.elementBytes, window: this.cfg.family.slidingWindow[i] }, this.kernels.attention, this.kv.attention));
       mm(this.#layers[i].o, `o${i}`, d.HDp, d.Cp, true);
       passes.push(rmsnormPass(c, mpd, bg(`post${i}`), { T, C: d.C, stride: d.Cp, eps: this.cfg.rmsNormEps }));
       mm(this.#layers[i].gu, `gu${i}`, d.Cp, d.GUp, false);

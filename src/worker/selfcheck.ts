@@ -66,11 +66,22 @@ export function selfCheckChunks(maxRows: number, n: number): number[] {
   return out;
 }
 
+/** The checked layer's tensors (name after `model.layers.<i>.`); the family's optional ones only when its options use them. */
 const LAYER_TENSORS: Record<keyof LayerWeights64, string> = {
-  inNorm: 'input_layernorm', postNorm: 'post_attention_layernorm',
-  q: 'self_attn.q_proj', k: 'self_attn.k_proj', v: 'self_attn.v_proj', o: 'self_attn.o_proj',
-  gate: 'mlp.gate_proj', up: 'mlp.up_proj', down: 'mlp.down_proj',
+  inNorm: 'input_layernorm.weight', postNorm: 'post_attention_layernorm.weight',
+  q: 'self_attn.q_proj.weight', k: 'self_attn.k_proj.weight', v: 'self_attn.v_proj.weight', o: 'self_attn.o_proj.weight',
+  gate: 'mlp.gate_proj.weight', up: 'mlp.up_proj.weight', down: 'mlp.down_proj.weight',
+  qBias: 'self_attn.q_proj.bias', kBias: 'self_attn.k_proj.bias', vBias: 'self_attn.v_proj.bias',
+  qNorm: 'self_attn.q_norm.weight', kNorm: 'self_attn.k_norm.weight',
 };
+
+/** The keys of {@link LAYER_TENSORS} a model with config `cfg` has. */
+function layerKeys(cfg: LlamaConfig): Array<keyof LayerWeights64> {
+  const keys: Array<keyof LayerWeights64> = ['inNorm', 'postNorm', 'q', 'k', 'v', 'o', 'gate', 'up', 'down'];
+  if (cfg.family.qkvBias) keys.push('qBias', 'kBias', 'vBias');
+  if (cfg.family.qkNorm) keys.push('qNorm', 'kNorm');
+  return keys;
+}
 
 /**
  * Keeps, while the checkpoint streams, the CPU copies the check needs: every tensor of layer
@@ -126,7 +137,7 @@ export class SelfCheckCapture {
 
   #wanted(name: string): boolean {
     const prefix = `model.layers.${SELF_CHECK_LAYER}.`;
-    return name.startsWith(prefix) && Object.values(LAYER_TENSORS).includes(name.slice(prefix.length).replace(/\.weight$/, ''));
+    return name.startsWith(prefix) && layerKeys(this.cfg).some((k) => LAYER_TENSORS[k] === name.slice(prefix.length));
   }
 
   /**
@@ -147,8 +158,8 @@ export class SelfCheckCapture {
   /** The checked layer's weights as f32 arrays (decoded from the file dtype: exact; through the quantization rule for a quantized load). */
   weights(): LayerWeights64 {
     const out = {} as Record<keyof LayerWeights64, Float32Array>;
-    for (const [key, t] of Object.entries(LAYER_TENSORS) as Array<[keyof LayerWeights64, string]>) {
-      const name = `model.layers.${SELF_CHECK_LAYER}.${t}.weight`;
+    for (const key of layerKeys(this.cfg)) {
+      const name = `model.layers.${SELF_CHECK_LAYER}.${LAYER_TENSORS[key]}`;
       const got = this.#tensors.get(name);
       if (!got) throw new Error(`self-check: tensor ${name} was not captured`);
       if ('matrix' in got) out[key] = dequantizeQuantized(got);
@@ -197,7 +208,7 @@ export async function runSelfCheck(
   const t0 = performance.now();
   const cfg = capture.cfg;
   const C = cfg.hiddenSize;
-  const shape = { C, H: cfg.numHeads, Hkv: cfg.numKvHeads, D: cfg.headDim, F: cfg.intermediateSize, eps: cfg.rmsNormEps, invFreq: ropeInvFreq(cfg) };
+  const shape = { C, H: cfg.numHeads, Hkv: cfg.numKvHeads, D: cfg.headDim, F: cfg.intermediateSize, eps: cfg.rmsNormEps, invFreq: ropeInvFreq(cfg), window: cfg.family.slidingWindow[SELF_CHECK_LAYER] };
   // The CPU side blocks this thread (about a second for a 1B model's layer on a slow CPU): announce
   // it, so that the main thread's liveness watch does not take the worker for hung.
   const cpu = <T>(label: string, f: () => T): T => {

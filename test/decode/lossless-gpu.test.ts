@@ -1,5 +1,5 @@
 // The real GPU path (Dawn in Node): every decode mode gives exactly the tokens of `ar` on the
-// fixture models, over several prompts, with the tree verified in one forward per step. In both
+// fixture models (Llama and the other families, issue 17), over several prompts, with the tree verified in one forward per step. In both
 // kernel configurations (issue 11 item 5): AR and the tree always run in the same one (greedy text
 // may differ between configurations; within one it may not). The `gpu` configuration is forced on
 // this software adapter, under the WebGPU default device limits.
@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createNodeEngine } from '../../src/engine/node.js';
 import type { Engine } from '../../src/engine/engine.js';
 import { DECODE_MODES } from '../../src/decode/scheduler.js';
-import { FIXTURES, fixturePath, golden } from '../helpers/fixtures.js';
+import { FAMILY_FIXTURES, FIXTURES, fixturePath, golden } from '../helpers/fixtures.js';
 import { disabledFeatures, KERNEL_CONFIGS, WEBGPU_DEFAULT_LIMITS } from '../helpers/gpu.js';
 
 const engines: Engine[] = [];
@@ -15,7 +15,7 @@ afterAll(async () => { for (const e of engines) await e.dispose(); });
 
 const EXTRA_PROMPTS = ['for i in range(10):\n    for j in range(10):\n        for k in range(', 'aaaa bbbb aaaa bbbb aaaa', 'x'];
 
-describe.each(KERNEL_CONFIGS.flatMap((k) => FIXTURES.map((name) => [k, name] as const)))('kernel config %s: %s: lossless decoding on the GPU', (kernelConfig, name) => {
+describe.each(KERNEL_CONFIGS.flatMap((k) => [...FIXTURES, ...FAMILY_FIXTURES].map((name) => [k, name] as const)))('kernel config %s: %s: lossless decoding on the GPU', (kernelConfig, name) => {
   it('jacobi, retrieval, tr-jacobi (fixed tree) equal ar token for token', async () => {
     const e = await createNodeEngine({ model: fixturePath(name), contextLength: 160, inline: true, disableFeatures: disabledFeatures(), kernelConfig });
     engines.push(e);

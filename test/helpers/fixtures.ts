@@ -4,6 +4,12 @@ import { join } from 'node:path';
 
 export const FIXTURE_DIR = join(import.meta.dirname, '..', 'fixtures', 'models');
 export const FIXTURES = ['tiny-gqa-f32', 'tiny-mha-tied-f16', 'tiny-llama3-bf16-sharded', 'tiny-gqa-f16-untied'] as const;
+/**
+ * The other families' fixtures (index.json "families"): Qwen2 (q/k/v biases, use_sliding_window
+ * false beside a short sliding_window; and with the window on for layer 1 only), Qwen3 (q/k norms,
+ * explicit head_dim), Mistral with a sliding window shorter than the golden sequence.
+ */
+export const FAMILY_FIXTURES = ['tiny-qwen2-bf16', 'tiny-qwen2-window-f32', 'tiny-qwen3-f16', 'tiny-mistral-window-f32'] as const;
 
 export interface Golden {
   dtype: string;

@@ -109,6 +109,26 @@ describe('attention traffic: Pass.reads.kv = K/V bytes the kernel fetches', () =
     }
   }
 
+  // Sliding window: whole blocks below every query's window are not fetched, and the geometry knows it.
+  for (const [name, cfg] of Object.entries(PRESETS)) {
+    const cases: Array<[string, number, number, number, Float32Array]> = [
+      ['AR step', 1, 200, 7, causalMask(1)],
+      ['causal', 40, 90, 16, causalMask(40)],
+      ['random tree', 33, 150, 20, randomTree(33, 4).mask],
+    ];
+    for (const [kind, T, P, W, mask] of cases) {
+      it(`${name}: window ${W}, ${kind} T=${T} P=${P}: counted K/V bytes = Pass.reads.kv < without the window`, async () => {
+        const r = await testRig();
+        const counter = storage(r.device, new Uint32Array(4));
+        const { pass } = await runAttention({ T, P, H: 4, Hkv: 2, D: 4, mask }, T + P, cfg, { def: COUNTING, extra: [counter], window: W });
+        const [counted] = await readU32(r.device, counter, 1);
+        expect(pass.reads?.kv).toBe(counted);
+        const { pass: full } = await runAttention({ T, P, H: 4, Hkv: 2, D: 4, mask }, T + P, cfg);
+        expect(counted).toBeLessThan(full.reads!.kv);
+      });
+    }
+  }
+
   it('the paper\'s 69-node tree at P = 256 fetches K/V at most ⌈69·G/16⌉ times (gpu preset; today 69·G)', () => {
     const tree = DraftTree.paper();
     expect(tree.size).toBe(69);

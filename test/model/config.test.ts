@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseLlamaConfig, parseEosIds } from '../../src/model/config.js';
 import { ModelFormatError, UnsupportedModelError } from '../../src/errors.js';
 import { ropeInvFreq } from '../../src/model/rope.js';
-import { golden } from '../helpers/fixtures.js';
+import { FAMILY_FIXTURES, golden } from '../helpers/fixtures.js';
 import { readFileSync } from 'node:fs';
 
 const base = { architectures: ['LlamaForCausalLM'], hidden_size: 64, intermediate_size: 172, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 100, max_position_embeddings: 512, rms_norm_eps: 1e-5 };
@@ -29,7 +29,13 @@ describe('parseLlamaConfig', () => {
     ['heads not dividing hidden', { ...base, num_attention_heads: 5, num_key_value_heads: 5 }, ModelFormatError, /hidden_size.*num_attention_heads|divisible/],
     ['kv heads not dividing heads', { ...base, num_key_value_heads: 3 }, ModelFormatError, /num_key_value_heads/],
     ['other architecture', { ...base, architectures: ['GPT2LMHeadModel'] }, UnsupportedModelError, /architectures/],
-    ['sliding window', { ...base, architectures: ['MistralForCausalLM'], sliding_window: 128 }, UnsupportedModelError, /sliding_window/],
+    ['sliding window of 0', { ...base, architectures: ['MistralForCausalLM'], sliding_window: 0 }, ModelFormatError, /sliding_window/],
+    ['use_sliding_window not a boolean', { ...base, architectures: ['Qwen2ForCausalLM'], use_sliding_window: 'yes' }, ModelFormatError, /use_sliding_window/],
+    ['layer_types of the wrong length', { ...base, layer_types: ['full_attention'] }, ModelFormatError, /layer_types/],
+    ['unknown layer type', { ...base, layer_types: ['full_attention', 'chunked_attention'] }, UnsupportedModelError, /layer_types.*chunked_attention/],
+    ['partial rotary', { ...base, partial_rotary_factor: 0.5 }, UnsupportedModelError, /partial_rotary_factor/],
+    ['qwen3 attention bias (o_proj too)', { ...base, architectures: ['Qwen3ForCausalLM'], attention_bias: true }, UnsupportedModelError, /attention_bias/],
+    ['dynamic rope in rope_parameters', { ...base, rope_parameters: { rope_type: 'dynamic', factor: 2, rope_theta: 1e4 } }, UnsupportedModelError, /rope_type.*dynamic/],
     ['attention bias', { ...base, attention_bias: true }, UnsupportedModelError, /attention_bias/],
     ['gelu', { ...base, hidden_act: 'gelu' }, UnsupportedModelError, /hidden_act/],
     ['yarn scaling', { ...base, rope_scaling: { rope_type: 'yarn', factor: 4 } }, UnsupportedModelError, /rope_type/],
@@ -42,6 +48,48 @@ describe('parseLlamaConfig', () => {
       expect(() => parseLlamaConfig(cfg)).toThrow(re);
     });
   }
+  it('family options: Llama has none; Mistral windows every layer; Qwen2 biases and windows only with use_sliding_window', () => {
+    const llama = parseLlamaConfig(base).family;
+    expect(llama).toMatchObject({ qkvBias: false, qkNorm: false, slidingWindow: [null, null], normWeightOffset: 0, activation: 'silu', embeddingScale: null, postNorms: false, attnSoftcap: null, finalSoftcap: null, queryScale: null, partialRotaryFactor: 1 });
+    expect(parseLlamaConfig({ ...base, rope_theta: 5e5 }).family.ropeThetaPerLayer).toEqual([5e5, 5e5]);
+    expect(parseLlamaConfig({ ...base, architectures: ['MistralForCausalLM'], sliding_window: 128 }).family.slidingWindow).toEqual([128, 128]);
+    expect(parseLlamaConfig({ ...base, architectures: ['MistralForCausalLM'], sliding_window: null }).family.slidingWindow).toEqual([null, null]);
+    // Qwen2.5's published fields: use_sliding_window false beside a sliding_window value → no window.
+    const q2 = { ...base, architectures: ['Qwen2ForCausalLM'], use_sliding_window: false, sliding_window: 32768, max_window_layers: 1 };
+    expect(parseLlamaConfig(q2).family).toMatchObject({ qkvBias: true, qkNorm: false, slidingWindow: [null, null] });
+    expect(parseLlamaConfig({ ...q2, use_sliding_window: true, sliding_window: 8 }).family.slidingWindow).toEqual([null, 8]);
+    expect(parseLlamaConfig({ ...q2, use_sliding_window: true, sliding_window: 8, max_window_layers: 0 }).family.slidingWindow).toEqual([8, 8]);
+    // transformers 5 writes layer_types (and rope_parameters); it decides over max_window_layers.
+    expect(parseLlamaConfig({ ...q2, use_sliding_window: true, sliding_window: 8, layer_types: ['sliding_attention', 'full_attention'] }).family.slidingWindow).toEqual([8, null]);
+    expect(parseLlamaConfig({ ...q2, use_sliding_window: false, layer_types: ['sliding_attention', 'sliding_attention'] }).family.slidingWindow).toEqual([null, null]);
+    const q3 = parseLlamaConfig({ ...base, architectures: ['Qwen3ForCausalLM'], head_dim: 32, attention_bias: false, sliding_window: null, use_sliding_window: false, rope_scaling: null });
+    expect(q3.family).toMatchObject({ qkvBias: false, qkNorm: true, slidingWindow: [null, null] });
+    expect(q3.headDim).toBe(32);
+    expect(parseLlamaConfig({ ...base, architectures: undefined, model_type: 'qwen3' }).architecture).toBe('Qwen3ForCausalLM');
+  });
+
+  it('both dialects: rope_theta / rope_scaling and transformers 5 rope_parameters give the same config', () => {
+    const hub = parseLlamaConfig({ ...base, rope_theta: 1e6, rope_scaling: { rope_type: 'linear', factor: 2 } });
+    const t5 = parseLlamaConfig({ ...base, rope_parameters: { rope_type: 'linear', factor: 2, rope_theta: 1e6 } });
+    expect(t5).toEqual(hub);
+    expect(parseLlamaConfig({ ...base, rope_parameters: { rope_type: 'default', rope_theta: 1e6 } })).toEqual(parseLlamaConfig({ ...base, rope_theta: 1e6 }));
+  });
+
+  for (const name of FAMILY_FIXTURES) {
+    it(`${name}: the published-style config.json and transformers 5's own dialect parse to the same config`, () => {
+      const hub = parseLlamaConfig(JSON.parse(readFileSync(`test/fixtures/models/${name}/config.json`, 'utf8')));
+      const t5 = parseLlamaConfig(JSON.parse(readFileSync(`test/fixtures/configs/${name}.transformers5.json`, 'utf8')));
+      expect(t5).toEqual(hub);
+    });
+  }
+  it('family fixtures: the options the forward reads', () => {
+    const fam = (n: string) => parseLlamaConfig(JSON.parse(readFileSync(`test/fixtures/models/${n}/config.json`, 'utf8')));
+    expect(fam('tiny-qwen2-bf16').family).toMatchObject({ qkvBias: true, qkNorm: false, slidingWindow: [null, null] });
+    expect(fam('tiny-qwen3-f16')).toMatchObject({ headDim: 16, family: { qkvBias: false, qkNorm: true, slidingWindow: [null, null] } });
+    expect(fam('tiny-qwen2-window-f32').family).toMatchObject({ qkvBias: true, slidingWindow: [null, 5] });
+    expect(fam('tiny-mistral-window-f32').family).toMatchObject({ qkvBias: false, qkNorm: false, slidingWindow: [6, 6] });
+  });
+
   it('rejects non-objects', () => {
     expect(() => parseLlamaConfig(null)).toThrow(ModelFormatError);
     expect(() => parseLlamaConfig([1])).toThrow(ModelFormatError);

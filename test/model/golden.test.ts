@@ -1,13 +1,13 @@
 // The executor (in-process, Dawn in Node) against HF transformers goldens of the fixture models:
 // logits of every prompt position and of 16 greedy steps, and the greedy tokens themselves. In both
-// kernel configurations (issue 11 item 5): `cpu`, and `gpu` forced on this software adapter, each
+// kernel configurations (issue 11 item 5), on the Llama fixtures and the other families' (issue 17): `cpu`, and `gpu` forced on this software adapter, each
 // under the WebGPU default device limits.
 import { describe, expect, it, afterAll } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Executor } from '../../src/worker/executor.js';
 import { createNodeGpu } from '../../src/gpu/node.js';
-import { FIXTURES, fixturePath, golden } from '../helpers/fixtures.js';
+import { FAMILY_FIXTURES, FIXTURES, fixturePath, golden } from '../helpers/fixtures.js';
 import { disabledFeatures, expectClose, KERNEL_CONFIGS, WEBGPU_DEFAULT_LIMITS } from '../helpers/gpu.js';
 
 const executors: Executor[] = [];
@@ -37,7 +37,7 @@ async function loadFixture(name: string, kernelConfig: 'cpu' | 'gpu', split = fa
   return { ex, info };
 }
 
-describe.each(KERNEL_CONFIGS.flatMap((k) => FIXTURES.map((name) => [k, name] as const)))('kernel config %s: %s', (kernelConfig, name) => {
+describe.each(KERNEL_CONFIGS.flatMap((k) => [...FIXTURES, ...FAMILY_FIXTURES].map((name) => [k, name] as const)))('kernel config %s: %s', (kernelConfig, name) => {
   const g = golden(name);
 
   it('prompt logits at every position match HF', async () => {

@@ -31,7 +31,8 @@ function load(name: string, opts: Record<string, unknown>) {
 }
 
 describe('the plan equals what LlamaGpu allocates', () => {
-  for (const [name, dtype] of [['tiny-gqa-f32', 'F32'], ['tiny-mha-tied-f16', 'F16']] as const) {
+  // (+ the family fixtures: q/k/v bias vectors, q/k norm vectors)
+  for (const [name, dtype] of [['tiny-gqa-f32', 'F32'], ['tiny-mha-tied-f16', 'F16'], ['tiny-qwen2-bf16', 'BF16'], ['tiny-qwen3-f16', 'F16']] as const) {
     for (const kvDtype of ['f32', 'f16'] as const) {
       for (const split of [false, true]) {
         it(`${name}, ${kvDtype} KV${split ? ', split under a lowered binding limit' : ''}`, async () => {

@@ -7,7 +7,7 @@ import { SelfCheckError } from '../../src/errors.js';
 import { SELF_CHECK_CHUNKS, SELF_CHECK_RTOL, selfCheckChunks, selfCheckTokens } from '../../src/worker/selfcheck.js';
 import { MATMUL_ROW_CASES } from '../../src/kernels/matmul.js';
 import { bf16ToF32, decodeToF32, f16ToF32 } from '../../src/model/dtype.js';
-import { FIXTURES, fixturePath } from '../helpers/fixtures.js';
+import { FAMILY_FIXTURES, FIXTURES, fixturePath } from '../helpers/fixtures.js';
 import { executorLoader } from '../helpers/executor.js';
 
 const DEFAULT_MODEL = join(import.meta.dirname, '..', '..', 'public', 'models', 'msn-code-tiny');
@@ -15,7 +15,8 @@ const DEFAULT_MODEL = join(import.meta.dirname, '..', '..', 'public', 'models', 
 const load = executorLoader();
 
 describe('self-check', () => {
-  it.each([...FIXTURES.map((f) => [f, fixturePath(f)]), ['msn-code-tiny (default model)', DEFAULT_MODEL]])('passes on %s and reports its cost', async (_name, path) => {
+  // The family fixtures' layer 0 has q/k/v biases (Qwen2), q/k norms (Qwen3), a window of 6 < 17 tokens (Mistral).
+  it.each([...[...FIXTURES, ...FAMILY_FIXTURES].map((f) => [f, fixturePath(f)]), ['msn-code-tiny (default model)', DEFAULT_MODEL]])('passes on %s and reports its cost', async (_name, path) => {
     const { ex, info } = await load(path);
     const s = info.selfCheck!;
     expect(s.ok).toBe(true);
