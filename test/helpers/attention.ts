@@ -47,3 +47,31 @@ export async function runAttention(c: Case, seed: number, cfg: AttentionConfig, 
   return { got, ref: () => attentionRef(ql, K, V, c.mask, T, P, H, Hkv, D, undefined, opts.window ?? null), q, kv, kBase, vBase, Smax, qStride, pass };
 }
 
+
+/**
+ * The output [H·D] of tree node `node` of `tree` (a {@link runAttention} result) computed as AR computes
+ * it: the same token decoded alone, T = 1, with the cached rows 0..P−1 followed by its ancestors' K/V rows
+ * and its own (the path from the root) in order. Tree row = AR row is the lossless invariant.
+ */
+export async function treeNodeAlone(
+  r: Awaited<ReturnType<typeof testRig>>, cfg: AttentionConfig, tree: Awaited<ReturnType<typeof runAttention>>,
+  c: { P: number; H: number; Hkv: number; D: number; window?: number | null }, parent: number[], node: number,
+): Promise<{ out: Float32Array; depth: number }> {
+  const { P, H, Hkv, D } = c;
+  const path: number[] = [];
+  for (let a = node; a >= 0; a = parent[a]) path.unshift(a);
+  const rowF = Hkv * D;
+  const Smax = tree.Smax + 1;
+  const plane = Smax * rowF;
+  const kv = new Float32Array(2 * plane);
+  for (const [pl, base] of [[0, tree.kBase], [1, tree.vBase]]) {
+    kv.set(tree.kv.subarray(base, base + P * rowF), pl * plane);
+    path.forEach((slot, i) => kv.set(tree.kv.subarray(base + (P + slot) * rowF, base + (P + slot + 1) * rowF), pl * plane + (P + i) * rowF));
+  }
+  const q1 = tree.q.slice(node * tree.qStride, (node + 1) * tree.qStride);
+  const oBuf = storage(r.device, H * D * 4);
+  const kv1 = storage(r.device, kv);
+  await run(r, [attentionPass(r.cache, r.cache.bind(attentionKernel(r.cache, cfg), [storage(r.device, q1), kv1, kv1, storage(r.device, new Float32Array(4)), oBuf]),
+    { T: 1, P: P + path.length - 1, H, Hkv, D, qStride: tree.qStride, outStride: H * D, kBase: 0, vBase: plane, maskBase: 0, Smax, ...(c.window === undefined ? {} : { window: c.window }) }, cfg)]);
+  return { out: await readF32(r.device, oBuf), depth: path.length - 1 };
+}

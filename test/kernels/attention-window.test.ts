@@ -2,12 +2,12 @@
 // windows whose edge falls across softmax blocks, with causal and tree masks, and the bitwise
 // tree-row = AR-row invariant under a window, in both kernel presets and a 16-key block.
 import { describe, expect, it } from 'vitest';
-import { attentionGeometry, attentionKernel, attentionPass, causalMask, maskVisibility } from '../../src/kernels/attention.js';
+import { attentionGeometry, attentionPass, causalMask, maskVisibility } from '../../src/kernels/attention.js';
 import { kernelPreset } from '../../src/gpu/kernel-config.js';
 import { ShapeError } from '../../src/kernels/shape.js';
 import { attentionRef } from '../../src/reference/ops.js';
-import { randomTree, runAttention } from '../helpers/attention.js';
-import { expectClose, readF32, run, storage, testRig } from '../helpers/gpu.js';
+import { randomTree, runAttention, treeNodeAlone } from '../helpers/attention.js';
+import { expectClose, testRig } from '../helpers/gpu.js';
 
 const CONFIGS = { gpu: kernelPreset('gpu').attention, cpu: kernelPreset('cpu').attention, 'block 16': { block: 16, queries: 4 } } as const;
 
@@ -54,25 +54,9 @@ for (const [name, cfg] of Object.entries(CONFIGS)) {
       for (const [T, P, H, Hkv, D, W, seed] of [[69, 77, 4, 2, 16, 20, 42], [40, 15, 4, 1, 8, 9, 7], [17, 64, 8, 2, 12, 65, 3], [30, 100, 4, 2, 8, 16, 5]]) {
         const { mask, parent } = randomTree(T, seed);
         const tree = await runAttention({ T, P, H, Hkv, D, mask }, 1234 + seed, cfg, { layer: 0, layers: 1, window: W });
-        const rowF = Hkv * D;
         for (const node of [0, 1, 5, Math.floor(T / 2), T - 1]) {
-          const path: number[] = [];
-          for (let a = node; a >= 0; a = parent[a]) path.unshift(a);
-          const d = path.length - 1;
-          const Smax = tree.Smax + 1;
-          const plane = Smax * rowF;
-          const kv = new Float32Array(2 * plane);
-          for (const [pl, base] of [[0, tree.kBase], [1, tree.vBase]]) {
-            kv.set(tree.kv.subarray(base, base + P * rowF), pl * plane);
-            path.forEach((slot, i) => kv.set(tree.kv.subarray(base + (P + slot) * rowF, base + (P + slot + 1) * rowF), pl * plane + (P + i) * rowF));
-          }
-          const q1 = tree.q.slice(node * tree.qStride, (node + 1) * tree.qStride);
-          const oBuf = storage(r.device, H * D * 4);
-          const kv1 = storage(r.device, kv);
-          await run(r, [attentionPass(r.cache, r.cache.bind(attentionKernel(r.cache, cfg), [storage(r.device, q1), kv1, kv1, storage(r.device, new Float32Array(4)), oBuf]),
-            { T: 1, P: P + d, H, Hkv, D, qStride: tree.qStride, outStride: H * D, kBase: 0, vBase: plane, maskBase: 0, Smax, window: W }, cfg)]);
-          const one = await readF32(r.device, oBuf);
-          expect(Array.from(one), `node ${node} (depth ${d})`).toEqual(Array.from(tree.got.subarray(node * H * D, (node + 1) * H * D)));
+          const { out, depth } = await treeNodeAlone(r, cfg, tree, { P, H, Hkv, D, window: W }, parent, node);
+          expect(Array.from(out), `node ${node} (depth ${depth})`).toEqual(Array.from(tree.got.subarray(node * H * D, (node + 1) * H * D)));
         }
       }
     });

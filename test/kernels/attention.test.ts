@@ -1,11 +1,11 @@
 // Tree-masked attention and top-k against float64 references, plus the bitwise tree-vs-AR invariant,
 // in both kernel presets (src/gpu/kernel-config.ts).
 import { describe, expect, it } from 'vitest';
-import { attentionKernel, attentionPass, causalMask } from '../../src/kernels/attention.js';
+import { causalMask } from '../../src/kernels/attention.js';
 import { TOPK, topkPass } from '../../src/kernels/topk.js';
 import { kernelPreset } from '../../src/gpu/kernel-config.js';
 import { topkRef } from '../../src/reference/ops.js';
-import { randomTree, runAttention } from '../helpers/attention.js';
+import { randomTree, runAttention, treeNodeAlone } from '../helpers/attention.js';
 import { expectClose, randomData, readF32, readU32, rng, run, storage, testRig } from '../helpers/gpu.js';
 
 const PRESETS = { gpu: kernelPreset('gpu').attention, cpu: kernelPreset('cpu').attention } as const;
@@ -39,26 +39,10 @@ for (const [name, cfg] of Object.entries(PRESETS)) {
       for (const [T, P, H, Hkv, D, seed] of [[69, 77, 4, 2, 16, 42], [40, 15, 4, 1, 8, 7], [17, 64, 8, 2, 12, 3]]) {
         const { mask, parent } = randomTree(T, seed);
         const tree = await runAttention({ T, P, H, Hkv, D, mask }, 1234 + seed, cfg, { layer: 0, layers: 1 });
-        const rowF = Hkv * D;
         for (const node of [0, 1, 5, Math.floor(T / 2), T - 1]) {
-          const path: number[] = [];
-          for (let a = node; a >= 0; a = parent[a]) path.unshift(a);
-          const d = path.length - 1;
           // AR layout: cache rows 0..P-1, then the ancestors at P..P+d-1, the node itself at P+d (new row).
-          const Smax = tree.Smax + 1;
-          const plane = Smax * rowF;
-          const kv = new Float32Array(2 * plane);
-          for (const [pl, base] of [[0, tree.kBase], [1, tree.vBase]]) {
-            kv.set(tree.kv.subarray(base, base + P * rowF), pl * plane);
-            path.forEach((slot, i) => kv.set(tree.kv.subarray(base + (P + slot) * rowF, base + (P + slot + 1) * rowF), pl * plane + (P + i) * rowF));
-          }
-          const q1 = tree.q.slice(node * tree.qStride, (node + 1) * tree.qStride);
-          const oBuf = storage(r.device, H * D * 4);
-          const kv1 = storage(r.device, kv);
-          await run(r, [attentionPass(r.cache, r.cache.bind(attentionKernel(r.cache, cfg), [storage(r.device, q1), kv1, kv1, storage(r.device, new Float32Array(4)), oBuf]),
-            { T: 1, P: P + d, H, Hkv, D, qStride: tree.qStride, outStride: H * D, kBase: 0, vBase: plane, maskBase: 0, Smax }, cfg)]);
-          const one = await readF32(r.device, oBuf);
-          expect(Array.from(one)).toEqual(Array.from(tree.got.subarray(node * H * D, (node + 1) * H * D)));
+          const { out } = await treeNodeAlone(r, cfg, tree, { P, H, Hkv, D }, parent, node);
+          expect(Array.from(out)).toEqual(Array.from(tree.got.subarray(node * H * D, (node + 1) * H * D)));
         }
       }
     });
