@@ -42,8 +42,8 @@ describe('kernel needs, read from the WGSL', () => {
     // topk: WG = 32; sv, si: array<f32|u32, WG·MAXK = 32·64 = 2048>: exactly the 16 KiB default
     expect(kernelNeeds('topk', TOPK.code)).toEqual({ workgroupSize: [32, 1, 1], invocations: 32, workgroupBytes: 2 * 32 * 64 * 4, storageBuffers: 3, uniformBuffers: 1 });
     // attention (block 64, 16 queries): tile 64×16, qc 16×16, prob 16×64, red 16×16, slotRow 16×64, slotBits 64×4,
-    // qm 16×4, tileRow 64, rangeStart 65 (→ 272 B), rU 4, rPre 4, 4 scalars (16 B each): under 16 KiB
-    expect(kernelNeeds('attention', ATTENTION.code, attentionConstants({ block: 64, queries: 16 }))).toEqual({ workgroupSize: [256, 1, 1], invocations: 256, workgroupBytes: 4 * (1024 + 256 + 1024 + 256 + 1024 + 256 + 64 + 64) + 272 + 16 + 16 + 4 * 16, storageBuffers: 5, uniformBuffers: 1 });
+    // qm 16×4, tileRow 64, rangeStart 65 (→ 272 B), rU 4, rPre 4, 5 scalars (16 B each): under 16 KiB
+    expect(kernelNeeds('attention', ATTENTION.code, attentionConstants({ block: 64, queries: 16 }))).toEqual({ workgroupSize: [256, 1, 1], invocations: 256, workgroupBytes: 4 * (1024 + 256 + 1024 + 256 + 1024 + 256 + 64 + 64) + 272 + 16 + 16 + 5 * 16, storageBuffers: 5, uniformBuffers: 1 });
     expect(kernelNeeds('attention', ATTENTION.code, attentionConstants({ block: 64, queries: 16 })).workgroupBytes).toBeLessThanOrEqual(16384);
     expect(kernelNeeds('attention', ATTENTION.code, attentionConstants({ block: 16, queries: 4 })).workgroupSize).toEqual([64, 1, 1]);
     expect(kernelNeeds('rmsnorm', RMSNORM.code).workgroupBytes).toBe(256);
