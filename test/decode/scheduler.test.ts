@@ -18,18 +18,23 @@ async function run(model: FakeModel, prompt: number[], mode: DecodeMode, maxNewT
 
 const MODES: DecodeMode[] = ['ar', 'jacobi', 'retrieval', 'tr-jacobi'];
 
+/** The fields of a random fake-model case shared by the greedy and sampled property tests (besides the vocabulary). */
+const MODEL_CASE = {
+  seed: fc.integer({ min: 0, max: 1e6 }),
+  predictability: fc.double({ min: 0, max: 1, noNaN: true }),
+  prompt: fc.array(fc.nat(), { minLength: 1, maxLength: 30 }),
+  maxNewTokens: fc.integer({ min: 1, max: 40 }),
+  eosCount: fc.integer({ min: 0, max: 2 }),
+  maxRows: fc.constantFrom(128, 69, 7, 2),
+  rngSeed: fc.nat(),
+};
+
 describe('scheduler: every mode equals greedy AR (fake model)', () => {
   it('random models, prompts, limits, EOS sets (property)', async () => {
     await fc.assert(fc.asyncProperty(
       fc.record({
         vocab: fc.integer({ min: 2, max: 60 }),
-        seed: fc.integer({ min: 0, max: 1e6 }),
-        predictability: fc.double({ min: 0, max: 1, noNaN: true }),
-        prompt: fc.array(fc.nat(), { minLength: 1, maxLength: 30 }),
-        maxNewTokens: fc.integer({ min: 1, max: 40 }),
-        eosCount: fc.integer({ min: 0, max: 2 }),
-        maxRows: fc.constantFrom(128, 69, 7, 2),
-        rngSeed: fc.nat(),
+        ...MODEL_CASE,
       }),
       async (c) => {
         const model = new FakeModel({ vocab: c.vocab, seed: c.seed, predictability: c.predictability });
@@ -54,13 +59,7 @@ describe('scheduler: every mode equals greedy AR (fake model)', () => {
     await fc.assert(fc.asyncProperty(
       fc.record({
         vocab: fc.integer({ min: 2, max: 90 }),
-        seed: fc.integer({ min: 0, max: 1e6 }),
-        predictability: fc.double({ min: 0, max: 1, noNaN: true }),
-        prompt: fc.array(fc.nat(), { minLength: 1, maxLength: 30 }),
-        maxNewTokens: fc.integer({ min: 1, max: 40 }),
-        eosCount: fc.integer({ min: 0, max: 2 }),
-        maxRows: fc.constantFrom(128, 69, 7, 2),
-        rngSeed: fc.nat(),
+        ...MODEL_CASE,
         sampling: fc.record({
           temperature: fc.double({ min: 0.05, max: 3, noNaN: true }),
           topK: fc.constantFrom(0, 1, 5, 40),
