@@ -68,6 +68,29 @@ test.describe('production build: storage and broken transfers', () => {
     expect(await cachedUrls(page, server), 'still nothing cached').toEqual([]);
   });
 
+  test('while a load checks storage, the loaded model takes no request: Send and Ctrl+Enter wait, then the new model generates', async ({ page }) => {
+    const OTHER = '/test/fixtures/models/tiny-mha-tied-f16/';
+    await page.goto(`${server.url}/?model=${OTHER}`);
+    await expect(page.getByRole('status')).toHaveText('Ready', { timeout: 120_000 });
+    // The storage check of the next model reads its config.json first: the server holds it.
+    let release = () => {};
+    server.holds.set(`${MODEL}config.json`, new Promise<void>((r) => (release = r)));
+    await page.getByLabel('Model folder URL').fill(`${server.url}${MODEL}`);
+    await page.getByRole('button', { name: 'Load', exact: true }).click();
+    await expect(page.getByRole('status')).toHaveText(/^(Preparing|Checking storage for) tiny-gqa-f32…$/);
+    await expect.poll(() => server.requests.filter((r) => r.endsWith(`${MODEL}config.json`)).length).toBeGreaterThan(0);
+    await expect(page.getByRole('button', { name: 'Send' })).toBeDisabled();
+    await expect(page.getByRole('button', { name: 'Load', exact: true })).toBeDisabled();
+    await page.getByLabel('Prompt').press('Control+Enter');
+    await expect(page.getByRole('button', { name: 'Stop' }), 'no generation started on the engine about to be released').toBeDisabled();
+    await expect(page.locator('#output')).toHaveText('');
+    release();
+    server.holds.clear();
+    await expect(page.getByRole('status')).toHaveText('Ready', { timeout: 120_000 });
+    await expect(page.locator('#model-info')).toContainText('tiny-gqa-f32');
+    expect((await generate(page, 4)).length).toBeGreaterThan(0);
+  });
+
   test('a transfer broken after 100 000 bytes is resumed by the service worker (Range) and the model is cached whole', async ({ page }) => {
     server.breaks.set(`${MODEL}model.safetensors`, 100_000);
     await page.goto(`${server.url}/?model=${MODEL}`);

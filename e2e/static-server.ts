@@ -67,6 +67,8 @@ export interface StaticServer {
   down: boolean;
   /** Paths (e.g. `/test/fixtures/models/x/tokenizer.json`) answered with an HTTP status instead of the file. */
   faults: Map<string, number>;
+  /** Paths whose requests (any method) wait unanswered until the promise settles (a slow server). */
+  holds: Map<string, Promise<unknown>>;
   /** Paths whose next whole GET is broken after this many body bytes (the connection is dropped); one-shot. */
   breaks: Map<string, number>;
   /** GET requests with a Range header: `/path bytes=N-`. A `bytes=N-` range is answered 206. */
@@ -91,6 +93,7 @@ export async function startStaticServer(pages: Record<string, string> = {}, dist
   const requests: string[] = [];
   const faults = new Map<string, number>();
   const breaks = new Map<string, number>();
+  const holds = new Map<string, Promise<unknown>>();
   const ranges: string[] = [];
   let root = dist;
   const state = { down: false };
@@ -101,6 +104,11 @@ export async function startStaticServer(pages: Record<string, string> = {}, dist
     }
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     requests.push(`${req.method} ${path}`);
+    const hold = holds.get(path);
+    if (hold) void hold.then(() => answer(req, res, path), () => answer(req, res, path));
+    else answer(req, res, path);
+  });
+  function answer(req: http.IncomingMessage, res: http.ServerResponse, path: string): void {
     const headers = { 'cache-control': 'no-store', 'access-control-allow-origin': '*' };
     const fault = faults.get(path);
     if (fault !== undefined) {
@@ -149,7 +157,7 @@ export async function startStaticServer(pages: Record<string, string> = {}, dist
     }
     if (req.method === 'HEAD') res.end();
     else createReadStream(file).pipe(res);
-  });
+  }
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
   return {
@@ -157,6 +165,7 @@ export async function startStaticServer(pages: Record<string, string> = {}, dist
     requests,
     faults,
     breaks,
+    holds,
     ranges,
     serve: (d) => {
       root = d;

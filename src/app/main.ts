@@ -89,6 +89,11 @@ let engine: Engine | null = null;
 let chatMode = false;
 let turns: ChatMessage[] = [];
 let abort: AbortController | null = null;
+/**
+ * True while a load runs its checks before the current engine is released (prepareCache): no
+ * generation may start on an engine about to be released, nor a second load.
+ */
+let preparing = false;
 /** The folder opened from disk that is loaded (or loading), null for a URL: "Reload model" reloads it. */
 let localFolder: LocalFolder | null = null;
 /** tokens/s of the last `ar` run per (model, prompt, max new tokens). */
@@ -120,11 +125,11 @@ function mb(bytes: number): string {
 
 function sync(): void {
   const busy = abort !== null;
-  el.send.disabled = !engine || busy;
+  el.send.disabled = !engine || busy || preparing;
   el.stop.disabled = !busy;
-  el.load.disabled = busy;
-  el.openFolder.disabled = busy;
-  el.simulateLoss.disabled = !engine || busy;
+  el.load.disabled = busy || preparing;
+  el.openFolder.disabled = busy || preparing;
+  el.simulateLoss.disabled = !engine || busy || preparing;
   el.newChat.hidden = !chatMode;
   el.newChat.disabled = busy || turns.length === 0;
   el.useChat.disabled = busy || !engine?.tokenizer.hasChatTemplate;
@@ -190,9 +195,9 @@ async function prepareCache(url: string, uncached: boolean): Promise<boolean> {
   } catch (e) {
     // Too big (StorageQuotaError), or the folder cannot be read (the load would fail the same way;
     // a damaged cached file the probe read is evicted and said so): the page settles it as a failed
-    // load, so nothing half-cached stays.
+    // load, so nothing half-cached stays. A model loaded before stays loaded and usable.
     showError(describeError(e, 'load'));
-    setStatus('Model not loaded');
+    setStatus(engine ? 'Ready' : 'Model not loaded');
     void refreshCacheInfo({ folder: url, loaded: false });
     return false;
   }
@@ -224,7 +229,7 @@ async function openFolder(): Promise<void> {
 }
 
 async function load({ uncached = false }: { uncached?: boolean } = {}): Promise<void> {
-  if (abort) return;
+  if (abort || preparing) return;
   hideError();
   const local = localFolder;
   let url: string;
@@ -243,7 +248,21 @@ async function load({ uncached = false }: { uncached?: boolean } = {}): Promise<
     setStatus('Ready');
     return;
   }
-  if (!local && !(await prepareCache(url, uncached))) return;
+  if (!local) {
+    // Until the checks end, the current engine stays loaded but takes no request: a generation
+    // started now would run on an engine released a moment later and never finish.
+    preparing = true;
+    setStatus(`Preparing ${modelDisplayName(url)}…`);
+    sync();
+    let go = false;
+    try {
+      go = await prepareCache(url, uncached);
+    } finally {
+      preparing = false;
+      sync();
+    }
+    if (!go) return;
+  }
   lease?.release({ immediate: true });
   engine = null;
   turns = [];
@@ -386,7 +405,7 @@ function newEntry(promptText: string): { entry: HTMLElement; text: HTMLElement }
 async function send(): Promise<void> {
   const e = engine;
   const promptText = el.prompt.value;
-  if (!e || abort || !promptText.trim()) return;
+  if (!e || abort || preparing || !promptText.trim()) return;
   hideError();
   const decode = el.decode.value as DecodeMode;
   const maxNewTokens = Math.max(1, Math.min(4096, Math.floor(Number(el.maxNew.value)) || 64));
