@@ -237,7 +237,7 @@ export function parseLlamaConfig(json: unknown): LlamaConfig {
   const ropeTheta = field(raw, 'rope_theta', 'number', { min: 1e-9, def: rp && typeof rp.rope_theta === 'number' ? rp.rope_theta : 10000 });
   const dt = raw.torch_dtype ?? raw.dtype ?? null;
   return {
-    architecture: arch,
+    architecture: declared,
     vocabSize: field(raw, 'vocab_size', 'int', { min: 1 }),
     hiddenSize,
     intermediateSize: field(raw, 'intermediate_size', 'int', { min: 1 }),
