@@ -5,8 +5,8 @@
 import { expect, test, type Page } from '@playwright/test';
 import { readFileSync } from 'node:fs';
 
-// Llama fixtures and the other families' (issue 17: Qwen2 biases, Qwen2 with per-layer windows, Qwen3 q/k norms, Mistral window).
-const FIXTURES = ['tiny-gqa-f32', 'tiny-mha-tied-f16', 'tiny-llama3-bf16-sharded', 'tiny-qwen2-bf16', 'tiny-qwen2-window-f32', 'tiny-qwen3-f16', 'tiny-mistral-window-f32'];
+// Llama fixtures and the other families' (issue 17: Qwen2 biases, Qwen2 with per-layer windows, Qwen3 q/k norms, Mistral window; Gemma 2 and 3, and a Gemma 3 multimodal folder's language model).
+const FIXTURES = ['tiny-gqa-f32', 'tiny-mha-tied-f16', 'tiny-llama3-bf16-sharded', 'tiny-qwen2-bf16', 'tiny-qwen2-window-f32', 'tiny-qwen3-f16', 'tiny-mistral-window-f32', 'tiny-gemma2-f32', 'tiny-gemma3-f32', 'tiny-gemma3-mm-f32'];
 const KERNEL_CONFIGS = ['cpu', 'gpu'] as const;
 /** The WebGPU spec's default limits of kernel fields the engine reports; the two buffer limits are the adapter's (src/gpu/context.ts). */
 const DEFAULT_LIMITS = { maxComputeWorkgroupStorageSize: 16384, maxComputeInvocationsPerWorkgroup: 256 };

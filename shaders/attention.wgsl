@@ -20,7 +20,10 @@
 // fixed pairwise tree (level k: x[i] += x[i + k], k = BLOCK/2 … 1); l = fma(l, alpha, sum);
 // acc[d] = acc[d]·alpha, then acc[d] = fma(p_i, V[row_i, d], acc[d]) over slots i ascending.
 //
-// Sliding window (p.window = W > 0; Mistral, Qwen2): virtual key indices equal positions (a query
+// Soft-cap (p.softcap = c > 0; Gemma 2 attn_logit_softcapping): score = c·tanh(q·k·scale / c) + bias,
+// per score, so the block order and the tree/AR equality are untouched.
+//
+// Sliding window (p.window = W > 0; Mistral, Qwen2, Gemma local layers): virtual key indices equal positions (a query
 // sees its ancestors, one per position), so query row t at position P + visible − 1 sees keys with
 // virtual index ≥ lo = max(0, P + visible − W) (transformers: kv_idx > q_idx − W). Slots below lo
 // score as masked (p = 0); blocks wholly below lo leave the query's state untouched (not `live`),
@@ -58,8 +61,9 @@ struct Params {
   vBase: u32,      // this layer's offset in the V slab, floats
   maskBase: u32,   // offset of this step's mask block in the mask library, floats
   maskStride: u32, // mask row stride, floats (≥ T; a causal mask for the largest T serves every T)
-  scale: f32,      // 1 / sqrt(D)
+  scale: f32,      // 1 / sqrt(D) (Gemma: query_pre_attn_scalar^−½)
   window: u32,     // sliding window W (keys at positions > q − W), 0 = none
+  softcap: f32,    // attention logit soft-cap c: score = c·tanh(q·k·scale / c) before the mask (Gemma 2); 0 = none
 }
 
 @group(0) @binding(0) var<storage, read> Q: array<f32>;              // [T, qStride] f32; head h at h·D
@@ -305,7 +309,12 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
       if (i < qnb && b0 + i >= lo) {
         var bias = 0.0;
         if (i >= nc) { bias = M[mRow + slotRow[qi * BLOCK + i]]; }
-        s[k] = fma(dot[k], p.scale, bias);   // explicit: one rounding in every pipeline
+        if (p.softcap > 0.0) {
+          // HF Gemma2: (q·k·scale / c) → tanh → · c, then + mask; |arg| clamped where tanh is ±1 in f32.
+          s[k] = fma(p.softcap, tanh(clamp(dot[k] * p.scale / p.softcap, -15.0, 15.0)), bias);
+        } else {
+          s[k] = fma(dot[k], p.scale, bias);   // explicit: one rounding in every pipeline
+        }
       }
     }
 

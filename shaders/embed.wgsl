@@ -1,4 +1,4 @@
-// embed.wgsl — embedding gather: X[t, :] = E[ids[t], :] for the tokens whose id lies in this
+// embed.wgsl — embedding gather: X[t, :] = E[ids[t], :] · scale for the tokens whose id lies in this
 // weight chunk's vocabulary range [v0, v0 + vRows). Rows of other chunks are left untouched (the
 // embedding matrix may be split into several buffers to respect maxStorageBufferBindingSize).
 //
@@ -19,6 +19,7 @@ struct Params {
   v0: u32,         // first vocabulary id held by this chunk
   vRows: u32,      // rows in this chunk
   gridX: u32,      // workgroups along x (for flattening)
+  scale: f32,      // row multiplier: 1, or Gemma's √C in the model dtype (1 leaves the row exact)
 }
 
 /** Elements 8c .. 8c + 7 of one weight row, decoded to f32: lo = elements 0..3, hi = 4..7. */
@@ -49,6 +50,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let xo = t * p.xStride + 8u * c;
   let n = min(8u, p.C - 8u * c);
   for (var k = 0u; k < n; k++) {
-    if (k < 4u) { X[xo + k] = w.lo[k]; } else { X[xo + k] = w.hi[k - 4u]; }
+    if (k < 4u) { X[xo + k] = w.lo[k] * p.scale; } else { X[xo + k] = w.hi[k - 4u] * p.scale; }
   }
 }

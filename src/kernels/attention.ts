@@ -14,7 +14,7 @@ import { checkInt, checkMultiple, ShapeError } from './shape.js';
  * `loadV(i: u32) -> f32`, element i of the slab (index in elements: layer base + row·Hkv·D + head·D + d)
  * as f32. f32 slabs by default; another KV element type replaces the region.
  */
-export const ATTENTION: KernelDef = { name: 'attention', code, bindings: ['read', 'read', 'read', 'read', 'rw'], params: 'uuuuuuuuuuuufu' };
+export const ATTENTION: KernelDef = { name: 'attention', code, bindings: ['read', 'read', 'read', 'read', 'rw'], params: 'uuuuuuuuuuuufuf' };
 
 /** Largest T one attention dispatch accepts (mask rows are 128-bit bitmasks in workgroup memory). */
 export const ATTENTION_MAX_T = 128;
@@ -50,6 +50,8 @@ export interface AttentionShape {
   Smax: number;
   /** Softmax scale, default 1/sqrt(D). */
   scale?: number;
+  /** Attention logit soft-cap c (Gemma 2 `attn_logit_softcapping`): score = c·tanh(score / c); null/undefined = none. */
+  softcap?: number | null;
   /**
    * Sliding window W (Mistral, Qwen2 `sliding_window`): a query at position q sees keys at
    * positions > q − W; null/undefined = none. Positions are the kernel's virtual key indices.
@@ -76,7 +78,7 @@ export interface AttentionShape {
  * mask bytes) from the same geometry the kernel walks ({@link attentionGeometry}).
  * @throws ShapeError for T outside [1, 128], P + T > Smax, D not a multiple of 4 in [4, 256],
  *   H not a multiple of Hkv, maskStride < T, kvBytes not a positive number, `visible` not of T rows,
- *   or a window that is not a positive integer.
+ *   a window that is not a positive integer, or a soft-cap that is not a positive number.
  */
 export function attentionPass(cache: KernelCache, bindGroup: GPUBindGroup, s: AttentionShape, cfg: AttentionConfig, def: KernelDef = ATTENTION): Pass {
   checkInt('attention', 'T', s.T, 1, ATTENTION_MAX_T);
@@ -90,12 +92,13 @@ export function attentionPass(cache: KernelCache, bindGroup: GPUBindGroup, s: At
   if (s.visible && s.visible.length !== s.T) throw new ShapeError('attention', `visible must list ${s.T} rows, got ${s.visible.length}`);
   const window = s.window ?? 0;
   if (s.window !== undefined && s.window !== null) checkInt('attention', 'window', s.window, 1, 0xffffffff);
+  if (s.softcap !== undefined && s.softcap !== null && !(Number.isFinite(s.softcap) && s.softcap > 0)) throw new ShapeError('attention', `softcap must be a positive number, got ${s.softcap}`);
   const G = s.H / s.Hkv;
   const run = { ...cfg, queries: attentionQueries(cfg, s.T, G) };
   const geo = attentionGeometry(s.T, s.P, G, run, s.visible, window);
   return {
     kernel: attentionKernel(cache, run, def), bindGroup, label: 'attention',
-    params: [s.T, s.P, s.H, G, s.D / 4, s.qStride, s.outStride, s.Hkv * s.D, s.kBase, s.vBase, s.maskBase, s.maskStride ?? s.T, s.scale ?? 1 / Math.sqrt(s.D), window],
+    params: [s.T, s.P, s.H, G, s.D / 4, s.qStride, s.outStride, s.Hkv * s.D, s.kBase, s.vBase, s.maskBase, s.maskStride ?? s.T, s.scale ?? 1 / Math.sqrt(s.D), window, s.softcap ?? 0],
     workgroups: [geo.workgroups, s.Hkv, 1],
     reads: attentionReads(geo, s.Hkv, s.D, s.kvBytes),
   };

@@ -13,7 +13,7 @@ import { checkInt, checkMultiple } from './shape.js';
 /** embed.wgsl with the matmul's default weight decoding in its `weight` region. */
 const code = fillOverridePoint(embedCode, 'weight', overrideDefault(MATMUL, 'weight'), 'embed');
 
-export const EMBED: KernelDef = { name: 'embed', code, bindings: ['read', 'read', 'rw'], params: 'uuuuuuu' };
+export const EMBED: KernelDef = { name: 'embed', code, bindings: ['read', 'read', 'rw'], params: 'uuuuuuuf' };
 
 export interface EmbedShape {
   T: number;
@@ -30,6 +30,8 @@ export interface EmbedShape {
    * for an unsplit embedding. Used for `Pass.reads` only.
    */
   tokensInChunk?: number;
+  /** Multiplier of the gathered rows (Gemma: `FamilyOptions.embeddingScale`); default 1. */
+  scale?: number;
 }
 
 export function embedKernel(cache: KernelCache, fmt: WeightFormat, def: KernelDef = EMBED) {
@@ -55,7 +57,7 @@ export function embedPass(cache: KernelCache, maxPerDim: number, bindGroup: GPUB
   const [gx, gy] = flatGrid(ceilDiv(s.T * chunks, 64), maxPerDim);
   return {
     kernel: embedKernel(cache, s.fmt, def), bindGroup, label: 'embed',
-    params: [s.T, s.C, s.Kp / WEIGHT_CHUNK, s.Kp, s.v0, s.vRows, gx],
+    params: [s.T, s.C, s.Kp / WEIGHT_CHUNK, s.Kp, s.v0, s.vRows, gx, s.scale ?? 1],
     workgroups: [gx, gy, 1],
     reads: { weights: (s.tokensInChunk ?? s.T) * chunks * chunkBytes, kv: 0, other: s.T * chunks * 4 },
   };

@@ -2,15 +2,17 @@
  * Parsing and validation of a Hugging Face `config.json` for the decoder families the one forward
  * runs (src/worker/llama.ts): LlamaForCausalLM (Llama 2/3/3.x, TinyLlama, SmolLM, our MSN models),
  * MistralForCausalLM (with or without `sliding_window`), Qwen2ForCausalLM (Qwen2, Qwen2.5: q/k/v
- * biases, `use_sliding_window` / `max_window_layers`) and Qwen3ForCausalLM (per-head q/k RMSNorm,
- * explicit `head_dim`). The per-family differences are {@link FamilyOptions} (`LlamaConfig.family`),
+ * biases, `use_sliding_window` / `max_window_layers`), Qwen3ForCausalLM (per-head q/k RMSNorm,
+ * explicit `head_dim`), Gemma2ForCausalLM and Gemma3ForCausalLM (and the language model of a
+ * Gemma3ForConditionalGeneration folder, its config under `text_config`). The per-family differences are {@link FamilyOptions} (`LlamaConfig.family`),
  * read from the config, never from the architecture name inside the forward.
  * Both config dialects are read: the Hub's (`rope_theta`, `rope_scaling`) and transformers 5's
  * (`rope_parameters`, `layer_types`); null fields mean "absent".
- * Sources: transformers 5 `models/{llama,mistral,qwen2,qwen3}/configuration_*.py` and `modeling_*.py`.
+ * Sources: transformers 5 `models/{llama,mistral,qwen2,qwen3,gemma2,gemma3}/configuration_*.py` and `modeling_*.py`.
  * Every rejection names the field, the observed value and what is supported.
  */
 import { ModelFormatError, UnsupportedModelError } from '../errors.js';
+import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from './dtype.js';
 
 /** RoPE scaling as read from `rope_scaling` / `rope_parameters`. */
 export type RopeScaling =
@@ -34,22 +36,32 @@ export interface FamilyOptions {
    * Mistral: every layer; Qwen2/3: layers ≥ max_window_layers when use_sliding_window, or `layer_types`.
    */
   slidingWindow: (number | null)[];
-  /** RMSNorm scale = normWeightOffset + weight (Gemma: 1). Only 0 is implemented. */
+  /**
+   * RMSNorm scale = normWeightOffset + weight, for every RMSNorm of the model (layer norms, q/k norms,
+   * final norm). Gemma: 1 (`Gemma2RMSNorm`: x·rsqrt(mean(x²) + eps)·(1 + w) in f32); the forward adds it
+   * to the f32 weight at load (exactly HF's f32 `1.0 + weight.float()`).
+   */
   normWeightOffset: number;
-  /** Gated MLP activation: 'silu' (SwiGLU); 'gelu_tanh' (GeGLU, Gemma) not implemented yet. */
+  /** Gated MLP activation: 'silu' (SwiGLU), 'gelu_tanh' (GeGLU with the tanh GELU, HF `gelu_pytorch_tanh`: Gemma). */
   activation: 'silu' | 'gelu_tanh';
-  /** Multiplier of the embedding rows (Gemma: √C rounded to the model dtype); null = none (only null is implemented). */
+  /** Multiplier of the embedding rows (Gemma: √C rounded to f32, then to the declared dtype, as HF's `embed_scale`); null = none. */
   embeddingScale: number | null;
-  /** Norms after attention and after the MLP, before the residual add (Gemma 2/3). Only false is implemented. */
+  /**
+   * Gemma 2/3 sandwich norms: `post_attention_layernorm` normalises the attention output and
+   * `post_feedforward_layernorm` the MLP output before each residual add; `pre_feedforward_layernorm`
+   * is the MLP's input norm (Llama's `post_attention_layernorm`).
+   */
   postNorms: boolean;
-  /** tanh soft-cap of attention scores (Gemma 2 `attn_logit_softcapping`); null = none (only null is implemented). */
+  /** tanh soft-cap of attention scores, scores = cap·tanh(scores/cap) before the mask (Gemma 2 `attn_logit_softcapping`); null = none. */
   attnSoftcap: number | null;
-  /** tanh soft-cap of the final logits (Gemma 2 `final_logit_softcapping`); null = none (only null is implemented). */
+  /** tanh soft-cap of the final logits (Gemma 2 `final_logit_softcapping`); null = none. */
   finalSoftcap: number | null;
-  /** Attention score scale; null = 1/√D (Gemma: query_pre_attn_scalar^−½). Only null is implemented. */
+  /** Attention score scale; null = 1/√D (Gemma: query_pre_attn_scalar^−½). */
   queryScale: number | null;
-  /** RoPE base per layer [L] (Gemma 3: local layers use rope_local_base_freq); every entry = ropeTheta unless a family says otherwise. Only equal entries are implemented. */
+  /** RoPE base per layer [L] (Gemma 3: local layers use rope_local_base_freq); every entry = ropeTheta unless a family says otherwise. */
   ropeThetaPerLayer: number[];
+  /** Whether `LlamaConfig.ropeScaling` applies to layer i [L] (Gemma 3: global layers only); all true unless a family says otherwise. */
+  ropeScaledPerLayer: boolean[];
   /** Fraction of D that RoPE rotates (Phi-3 `partial_rotary_factor`); only 1 is implemented. */
   partialRotaryFactor: number;
 }
@@ -85,8 +97,46 @@ export interface LlamaConfig {
   family: FamilyOptions;
 }
 
-const ARCHITECTURES = ['LlamaForCausalLM', 'MistralForCausalLM', 'Qwen2ForCausalLM', 'Qwen3ForCausalLM'];
-const MODEL_TYPES: Record<string, string> = { llama: 'LlamaForCausalLM', mistral: 'MistralForCausalLM', qwen2: 'Qwen2ForCausalLM', qwen3: 'Qwen3ForCausalLM' };
+const ARCHITECTURES = ['LlamaForCausalLM', 'MistralForCausalLM', 'Qwen2ForCausalLM', 'Qwen3ForCausalLM', 'Gemma2ForCausalLM', 'Gemma3ForCausalLM', 'Gemma3ForConditionalGeneration'];
+const MODEL_TYPES: Record<string, string> = {
+  llama: 'LlamaForCausalLM', mistral: 'MistralForCausalLM', qwen2: 'Qwen2ForCausalLM', qwen3: 'Qwen3ForCausalLM',
+  gemma2: 'Gemma2ForCausalLM', gemma3_text: 'Gemma3ForCausalLM', gemma3: 'Gemma3ForConditionalGeneration',
+};
+
+/**
+ * The defaults of transformers' Gemma2Config / Gemma3TextConfig for the fields that change the
+ * forward: a folder may omit them (Gemma3ForConditionalGeneration's `text_config` lists only what
+ * differs from Gemma3TextConfig). An explicit null stays null (a soft-cap of null means none).
+ */
+const GEMMA_DEFAULTS: Record<string, Record<string, unknown>> = {
+  Gemma2ForCausalLM: {
+    vocab_size: 256000, hidden_size: 2304, intermediate_size: 9216, num_hidden_layers: 26, num_attention_heads: 8, num_key_value_heads: 4,
+    head_dim: 256, hidden_activation: 'gelu_pytorch_tanh', max_position_embeddings: 8192, rms_norm_eps: 1e-6, rope_theta: 10000,
+    query_pre_attn_scalar: 256, sliding_window: 4096, final_logit_softcapping: 30, attn_logit_softcapping: 50, tie_word_embeddings: true,
+    bos_token_id: 2, eos_token_id: 1,
+  },
+  Gemma3ForCausalLM: {
+    vocab_size: 262208, hidden_size: 2304, intermediate_size: 9216, num_hidden_layers: 26, num_attention_heads: 8, num_key_value_heads: 4,
+    head_dim: 256, hidden_activation: 'gelu_pytorch_tanh', max_position_embeddings: 131072, rms_norm_eps: 1e-6, rope_theta: 1000000,
+    rope_local_base_freq: 10000, query_pre_attn_scalar: 256, sliding_window: 4096, sliding_window_pattern: 6, final_logit_softcapping: null,
+    attn_logit_softcapping: null, tie_word_embeddings: true, bos_token_id: 2, eos_token_id: 1,
+  },
+};
+
+/**
+ * The decoder config of a Gemma3ForConditionalGeneration folder: its `text_config` (over the
+ * Gemma3TextConfig defaults, added by the caller), with the top-level dtype, token ids and
+ * `tie_word_embeddings` taking precedence (the wrapper's, which transformers generates and ties with;
+ * transformers 5 writes the text config's own defaults beside them). The vision tower's config is not read.
+ * @throws ModelFormatError when `text_config` is not an object.
+ */
+function gemma3TextConfig(raw: Record<string, unknown>): Record<string, unknown> {
+  const tc = raw.text_config ?? {};
+  if (typeof tc !== 'object' || tc === null || Array.isArray(tc)) throw new ModelFormatError(`config.json: text_config must be an object, got ${JSON.stringify(tc)}.`, { field: 'text_config' });
+  const outer: Record<string, unknown> = {};
+  for (const k of ['torch_dtype', 'dtype', 'bos_token_id', 'eos_token_id', 'tie_word_embeddings']) if (raw[k] !== undefined && raw[k] !== null) outer[k] = raw[k];
+  return { ...(tc as Record<string, unknown>), ...outer };
+}
 
 function field(obj: Record<string, unknown>, name: string, kind: 'int' | 'number', opts: { min?: number; def?: number } = {}): number {
   const v = obj[name];
@@ -144,12 +194,22 @@ function parseRopeScaling(raw: Record<string, unknown>): RopeScaling | null {
  */
 export function parseLlamaConfig(json: unknown): LlamaConfig {
   if (!json || typeof json !== 'object' || Array.isArray(json)) throw new ModelFormatError('config.json must be a JSON object.');
-  const raw = json as Record<string, unknown>;
+  let raw = json as Record<string, unknown>;
   const archs = raw.architectures;
-  const arch = Array.isArray(archs) && typeof archs[0] === 'string' ? (archs[0] as string) : typeof raw.model_type === 'string' ? (MODEL_TYPES[raw.model_type] ?? null) : null;
-  if (!arch || !ARCHITECTURES.includes(arch)) throw new UnsupportedModelError('architectures', archs ?? raw.model_type ?? null, ARCHITECTURES.join(', '));
-  const act = raw.hidden_act ?? 'silu';
-  if (act !== 'silu') throw new UnsupportedModelError('hidden_act', act, '"silu"');
+  const declared = Array.isArray(archs) && typeof archs[0] === 'string' ? (archs[0] as string) : typeof raw.model_type === 'string' ? (MODEL_TYPES[raw.model_type] ?? null) : null;
+  if (!declared || !ARCHITECTURES.includes(declared)) throw new UnsupportedModelError('architectures', archs ?? raw.model_type ?? null, ARCHITECTURES.join(', '));
+  // A Gemma 3 multimodal folder: its language model is a Gemma3ForCausalLM configured by text_config.
+  const arch = declared === 'Gemma3ForConditionalGeneration' ? 'Gemma3ForCausalLM' : declared;
+  const gemma = arch === 'Gemma2ForCausalLM' || arch === 'Gemma3ForCausalLM';
+  if (gemma) raw = { ...GEMMA_DEFAULTS[arch], ...(declared === 'Gemma3ForConditionalGeneration' ? gemma3TextConfig(raw) : raw) };
+  if (gemma) {
+    // Gemma reads `hidden_activation` (gemma-2 folders also carry a legacy `hidden_act`, unused by transformers).
+    if (raw.hidden_activation !== 'gelu_pytorch_tanh') throw new UnsupportedModelError('hidden_activation', raw.hidden_activation ?? null, '"gelu_pytorch_tanh"');
+    if (raw.use_bidirectional_attention === true) throw new UnsupportedModelError('use_bidirectional_attention', true, 'false');
+  } else {
+    const act = raw.hidden_act ?? 'silu';
+    if (act !== 'silu') throw new UnsupportedModelError('hidden_act', act, '"silu"');
+  }
   if (raw.attention_bias === true) throw new UnsupportedModelError('attention_bias', true, 'false');
   if (raw.mlp_bias === true) throw new UnsupportedModelError('mlp_bias', true, 'false');
   if (typeof raw.pretraining_tp === 'number' && raw.pretraining_tp !== 1) throw new UnsupportedModelError('pretraining_tp', raw.pretraining_tp, '1');
@@ -165,13 +225,19 @@ export function parseLlamaConfig(json: unknown): LlamaConfig {
   if (headDim % 4 !== 0 || headDim > 256) throw new UnsupportedModelError('head_dim', headDim, 'a multiple of 4 up to 256');
   const maxPositionEmbeddings = field(raw, 'max_position_embeddings', 'int', { min: 1, def: 2048 });
   const numLayers = field(raw, 'num_hidden_layers', 'int', { min: 1 });
-  // transformers 5 may nest RoPE settings in rope_parameters.
-  const rp = (raw.rope_parameters ?? null) as Record<string, unknown> | null;
+  // transformers 5 may nest RoPE settings in rope_parameters; Gemma 3 has one entry per layer type
+  // (full_attention: rope_theta + rope_scaling of the global layers; sliding_attention: the local base).
+  let rp = (raw.rope_parameters ?? null) as Record<string, unknown> | null;
+  let rpLocal: Record<string, unknown> | null = null;
+  if (rp && typeof rp === 'object' && ('full_attention' in rp || 'sliding_attention' in rp)) {
+    rpLocal = (rp.sliding_attention ?? null) as Record<string, unknown> | null;
+    rp = (rp.full_attention ?? null) as Record<string, unknown> | null;
+  }
   const ropeSource = rp && typeof rp === 'object' ? { ...raw, rope_scaling: raw.rope_scaling ?? (rp.rope_type && rp.rope_type !== 'default' ? rp : null) } : raw;
   const ropeTheta = field(raw, 'rope_theta', 'number', { min: 1e-9, def: rp && typeof rp.rope_theta === 'number' ? rp.rope_theta : 10000 });
   const dt = raw.torch_dtype ?? raw.dtype ?? null;
   return {
-    architecture: arch,
+    architecture: declared,
     vocabSize: field(raw, 'vocab_size', 'int', { min: 1 }),
     hiddenSize,
     intermediateSize: field(raw, 'intermediate_size', 'int', { min: 1 }),
@@ -187,7 +253,7 @@ export function parseLlamaConfig(json: unknown): LlamaConfig {
     bosTokenId: idList(raw.bos_token_id, 'config.json: bos_token_id')[0] ?? null,
     eosTokenIds: idList(raw.eos_token_id, 'config.json: eos_token_id'),
     declaredDtype: typeof dt === 'string' ? dt : null,
-    family: parseFamily(raw, arch, numLayers, ropeTheta),
+    family: parseFamily(raw, arch, numLayers, ropeTheta, hiddenSize, headDim, rpLocal, typeof dt === 'string' ? dt : null),
   };
 }
 
@@ -208,11 +274,12 @@ function flag(raw: Record<string, unknown>, name: string, def: boolean): boolean
  *   UnsupportedModelError for `layer_types` entries other than full/sliding attention and for
  *   options the forward does not implement (`partial_rotary_factor` ≠ 1, …).
  */
-function parseFamily(raw: Record<string, unknown>, arch: string, L: number, ropeTheta: number): FamilyOptions {
+function parseFamily(raw: Record<string, unknown>, arch: string, L: number, ropeTheta: number, C: number, D: number, rpLocal: Record<string, unknown> | null, dtype: string | null): FamilyOptions {
   const qwen = arch === 'Qwen2ForCausalLM' || arch === 'Qwen3ForCausalLM';
+  const gemma = arch === 'Gemma2ForCausalLM' || arch === 'Gemma3ForCausalLM';
   let window: number | null = null;
   const rawWindow = raw.sliding_window;
-  if (arch === 'MistralForCausalLM' || (qwen && flag(raw, 'use_sliding_window', false))) {
+  if (arch === 'MistralForCausalLM' || gemma || (qwen && flag(raw, 'use_sliding_window', false))) {
     window = rawWindow === undefined || rawWindow === null ? null : field(raw, 'sliding_window', 'int', { min: 1 });
   }
   let layerTypes: string[];
@@ -227,15 +294,20 @@ function parseFamily(raw: Record<string, unknown>, arch: string, L: number, rope
   } else if (qwen) {
     const mwl = field(raw, 'max_window_layers', 'int', { min: 0, def: 28 });
     layerTypes = Array.from({ length: L }, (_, i) => (i >= mwl ? 'sliding_attention' : 'full_attention'));
+  } else if (gemma) {
+    // Gemma2Config / Gemma3TextConfig.__post_init__: every `pattern`-th layer global (Gemma 2: 2).
+    const pattern = arch === 'Gemma2ForCausalLM' ? 2 : field(raw, 'sliding_window_pattern', 'int', { min: 1, def: 6 });
+    layerTypes = Array.from({ length: L }, (_, i) => ((i + 1) % pattern !== 0 ? 'sliding_attention' : 'full_attention'));
   } else {
     layerTypes = new Array<string>(L).fill('sliding_attention');
   }
   const prf = field(raw, 'partial_rotary_factor', 'number', { def: 1 });
   if (prf !== 1) throw new UnsupportedModelError('partial_rotary_factor', prf, '1');
-  return {
+  const slidingWindow = layerTypes.map((t) => (t === 'sliding_attention' ? window : null));
+  const base: FamilyOptions = {
     qkvBias: arch === 'Qwen2ForCausalLM',
     qkNorm: arch === 'Qwen3ForCausalLM',
-    slidingWindow: layerTypes.map((t) => (t === 'sliding_attention' ? window : null)),
+    slidingWindow,
     normWeightOffset: 0,
     activation: 'silu',
     embeddingScale: null,
@@ -244,6 +316,44 @@ function parseFamily(raw: Record<string, unknown>, arch: string, L: number, rope
     finalSoftcap: null,
     queryScale: null,
     ropeThetaPerLayer: new Array<number>(L).fill(ropeTheta),
+    ropeScaledPerLayer: new Array<boolean>(L).fill(true),
     partialRotaryFactor: 1,
   };
+  if (!gemma) return base;
+  const cap = (name: string): number | null => (raw[name] === null || raw[name] === undefined ? null : field(raw, name, 'number', { min: 1e-9 }));
+  // Gemma 3: local layers rotate with rope_local_base_freq (transformers 5: rope_parameters.sliding_attention), unscaled.
+  let ropeThetaPerLayer = base.ropeThetaPerLayer;
+  let ropeScaledPerLayer = base.ropeScaledPerLayer;
+  if (arch === 'Gemma3ForCausalLM') {
+    const localType = rpLocal?.rope_type ?? rpLocal?.type ?? 'default';
+    if (localType !== 'default') throw new UnsupportedModelError('rope_parameters.sliding_attention.rope_type', localType, '"default"');
+    const local = rpLocal && typeof rpLocal.rope_theta === 'number' ? rpLocal.rope_theta : field(raw, 'rope_local_base_freq', 'number', { min: 1e-9, def: 10000 });
+    ropeThetaPerLayer = layerTypes.map((t) => (t === 'sliding_attention' ? local : ropeTheta));
+    ropeScaledPerLayer = layerTypes.map((t) => t !== 'sliding_attention');
+  }
+  return {
+    ...base,
+    qkNorm: arch === 'Gemma3ForCausalLM',
+    normWeightOffset: 1,
+    activation: 'gelu_tanh',
+    embeddingScale: gemmaEmbedScale(C, dtype),
+    postNorms: true,
+    attnSoftcap: cap('attn_logit_softcapping'),
+    finalSoftcap: cap('final_logit_softcapping'),
+    queryScale: field(raw, 'query_pre_attn_scalar', 'number', { min: 1e-9, def: D }) ** -0.5,
+    ropeThetaPerLayer,
+    ropeScaledPerLayer,
+  };
+}
+
+/**
+ * Gemma's embedding multiplier: HF's `torch.tensor(hidden_size**0.5)` (f32) cast to the weights'
+ * dtype (`embed_scale.to(self.weight.dtype)`), i.e. √C rounded to f32, then to bf16 / f16 when the
+ * folder declares that dtype.
+ */
+export function gemmaEmbedScale(C: number, dtype: string | null): number {
+  const s = Math.fround(Math.sqrt(C));
+  if (dtype === 'bfloat16') return bf16ToF32(f32ToBf16(s));
+  if (dtype === 'float16') return f16ToF32(f32ToF16(s));
+  return s;
 }

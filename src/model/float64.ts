@@ -9,7 +9,10 @@
  * rotate-half RoPE, (grouped-query) softmax attention with scale 1/√D, residual add, RMSNorm,
  * SwiGLU MLP, residual add; with the per-family options of `LlamaConfig.family` that the forward
  * implements: q/k/v biases (modeling_qwen2.py), per-head q/k RMSNorm before RoPE (modeling_qwen3.py),
- * a sliding window (modeling_mistral.py, modeling_qwen2.py).
+ * a sliding window (modeling_mistral.py, modeling_qwen2.py); Gemma 2/3 (modeling_gemma2.py,
+ * modeling_gemma3.py): (offset + w) norm scales, GeGLU with the tanh GELU, norms of the attention and
+ * MLP outputs before the residual adds, the query_pre_attn_scalar scale, attention logit soft-capping
+ * (the embedding scale and the final soft-cap lie outside a layer: the caller's).
  * Glossary: T rows, P cached rows, H/Hkv heads, D head dim, C hidden, F FFN width.
  */
 
@@ -78,8 +81,9 @@ export function rope64(X: Arr, pos: Arr, T: number, heads: number, D: number, in
  * @param window sliding window W (null = none): row t's keys, in order (cache rows, then its
  *   visible new rows), are at positions 0, 1, …, q (a tree node sees one ancestor per position), and
  *   only those at positions > q − W count (transformers' `sliding_window_overlay`).
+ * @param softcap attention logit soft-cap c (Gemma 2): score = c·tanh(q·k·scale / c), then the mask bias.
  */
-export function attention64(q: Arr, K: Arr, V: Arr, mask: Arr, T: number, P: number, H: number, Hkv: number, D: number, scale = 1 / Math.sqrt(D), window: number | null = null): Float64Array {
+export function attention64(q: Arr, K: Arr, V: Arr, mask: Arr, T: number, P: number, H: number, Hkv: number, D: number, scale = 1 / Math.sqrt(D), window: number | null = null, softcap: number | null = null): Float64Array {
   const O = new Float64Array(T * H * D);
   const G = H / Hkv;
   for (let t = 0; t < T; t++) {
@@ -97,7 +101,7 @@ export function attention64(q: Arr, K: Arr, V: Arr, mask: Arr, T: number, P: num
       const s = keys.map((r, i) => {
         let d = 0;
         for (let e = 0; e < D; e++) d += q[t * H * D + h * D + e] * K[r * Hkv * D + kh * D + e];
-        return d * scale + bias[i];
+        return (softcap === null ? d * scale : softcap * Math.tanh((d * scale) / softcap)) + bias[i];
       });
       const m = Math.max(...s);
       const p = s.map((x) => Math.exp(x - m));
@@ -136,12 +140,39 @@ export function swiglu64(GU: Arr, T: number, F: number): Float64Array {
   return A;
 }
 
+/** A[T, F] = gelu_tanh(G) · U from GU[T, 2F] (GeGLU, HF `gelu_pytorch_tanh`: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))). */
+export function geglu64(GU: Arr, T: number, F: number): Float64Array {
+  const A = new Float64Array(T * F);
+  const k = Math.sqrt(2 / Math.PI);
+  for (let t = 0; t < T; t++) {
+    for (let f = 0; f < F; f++) {
+      const g = GU[t * 2 * F + f];
+      A[t * F + f] = 0.5 * g * (1 + Math.tanh(k * (g + 0.044715 * g ** 3))) * GU[t * 2 * F + F + f];
+    }
+  }
+  return A;
+}
+
+/** X[T, C] + RMSNorm(Y[T, C]) · g: a Gemma post-norm and the residual add after it. */
+export function rmsnormAdd64(X: Arr, Y: Arr, g: Arr, T: number, C: number, eps: number): Float64Array {
+  const n = rmsnorm64(Y, g, T, C, eps);
+  for (let i = 0; i < n.length; i++) n[i] += X[i];
+  return n;
+}
+
+/** Z = cap · tanh(Z / cap) elementwise (Gemma 2 final logit soft-cap). */
+export function softcap64(Z: Arr, cap: number): Float64Array {
+  return Float64Array.from(Z, (z) => cap * Math.tanh(z / cap));
+}
+
 /** Weights of one decoder layer, nn.Linear layout [N, K], unpadded. */
 export interface LayerWeights64 {
   /** input_layernorm [C]. */
   inNorm: Arr;
-  /** post_attention_layernorm [C]. */
+  /** The MLP's input norm [C]: post_attention_layernorm (Llama), pre_feedforward_layernorm (Gemma). */
   postNorm: Arr;
+  /** Gemma's post_attention_layernorm and post_feedforward_layernorm [C] (family.postNorms). */
+  attnOutNorm?: Arr; ffnOutNorm?: Arr;
   /** q_proj [H·D, C], k_proj and v_proj [Hkv·D, C]. */
   q: Arr; k: Arr; v: Arr;
   /** o_proj [C, H·D]. */
@@ -163,6 +194,14 @@ export interface LayerShape64 {
   invFreq: Arr;
   /** Sliding window of this layer (null/absent: full causal attention). */
   window?: number | null;
+  /** Added to every norm weight of the layer (family.normWeightOffset; Gemma 1); default 0. */
+  normOffset?: number;
+  /** MLP activation (family.activation); default 'silu'. */
+  activation?: 'silu' | 'gelu_tanh';
+  /** Attention score scale (family.queryScale); null/absent = 1/√D. */
+  queryScale?: number | null;
+  /** Attention logit soft-cap (family.attnSoftcap); null/absent = none. */
+  attnSoftcap?: number | null;
 }
 
 /** This layer's K and V rows so far, [rows, Hkv·D] each; {@link llamaLayer64} appends to them. */
@@ -196,15 +235,17 @@ function concatCols(A: Float64Array, B: Float64Array, T: number, Na: number, Nb:
 export function llamaLayer64(x: Arr, positions: Arr, s: LayerShape64, w: LayerWeights64, cache: KvCache64): Float64Array {
   const T = positions.length;
   const { C, H, Hkv, D, F } = s;
-  const h = rmsnorm64(x, w.inNorm, T, C, s.eps);
+  const off = s.normOffset ?? 0;
+  const g = (v: Arr): Arr => (off === 0 ? v : Float64Array.from(v, (e) => e + off));
+  const h = rmsnorm64(x, g(w.inNorm), T, C, s.eps);
   let q = matmul64(h, w.q, T, H * D, C);
   let k = matmul64(h, w.k, T, Hkv * D, C);
   let v = matmul64(h, w.v, T, Hkv * D, C);
   if (w.qBias) q = biasAdd64(q, w.qBias, T, H * D);
   if (w.kBias) k = biasAdd64(k, w.kBias, T, Hkv * D);
   if (w.vBias) v = biasAdd64(v, w.vBias, T, Hkv * D);
-  if (w.qNorm) q = headRmsnorm64(q, w.qNorm, T, H, D, s.eps);
-  if (w.kNorm) k = headRmsnorm64(k, w.kNorm, T, Hkv, D, s.eps);
+  if (w.qNorm) q = headRmsnorm64(q, g(w.qNorm), T, H, D, s.eps);
+  if (w.kNorm) k = headRmsnorm64(k, g(w.kNorm), T, Hkv, D, s.eps);
   q = rope64(q, positions, T, H, D, s.invFreq);
   k = rope64(k, positions, T, Hkv, D, s.invFreq);
   const P = cache.rows;
@@ -213,9 +254,10 @@ export function llamaLayer64(x: Arr, positions: Arr, s: LayerShape64, w: LayerWe
   cache.rows += T;
   const causal = new Float64Array(T * T);
   for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) causal[i * T + j] = -Infinity;
-  const attn = attention64(q, cache.k, cache.v, causal, T, P, H, Hkv, D, undefined, s.window ?? null);
-  const x1 = matmul64(attn, w.o, T, C, H * D, x);
-  const h2 = rmsnorm64(x1, w.postNorm, T, C, s.eps);
+  const attn = attention64(q, cache.k, cache.v, causal, T, P, H, Hkv, D, s.queryScale ?? undefined, s.window ?? null, s.attnSoftcap ?? null);
+  const x1 = w.attnOutNorm ? rmsnormAdd64(x, matmul64(attn, w.o, T, C, H * D), g(w.attnOutNorm), T, C, s.eps) : matmul64(attn, w.o, T, C, H * D, x);
+  const h2 = rmsnorm64(x1, g(w.postNorm), T, C, s.eps);
   const gu = concatCols(matmul64(h2, w.gate, T, F, C), matmul64(h2, w.up, T, F, C), T, F, F);
-  return matmul64(swiglu64(gu, T, F), w.down, T, C, F, x1);
+  const a = s.activation === 'gelu_tanh' ? geglu64(gu, T, F) : swiglu64(gu, T, F);
+  return w.ffnOutNorm ? rmsnormAdd64(x1, matmul64(a, w.down, T, C, F), g(w.ffnOutNorm), T, C, s.eps) : matmul64(a, w.down, T, C, F, x1);
 }

@@ -18,6 +18,7 @@ import { LimitTooLowError, OutOfMemoryError, UnsupportedModelError } from '../er
 import type { LlamaConfig } from './config.js';
 import { DTYPE_BYTES, type TensorDtype } from './dtype.js';
 import { qgroupMatrixBytes, qgroupRowWords, type QuantBits, type ScaleDtype } from './quantize.js';
+import { ropeTablesOfLayers } from './rope.js';
 
 /** Element type of the KV cache (`LoadOptions.kvDtype`). */
 export type KvDtype = 'f16' | 'f32';
@@ -67,7 +68,7 @@ export function llamaDims(cfg: LlamaConfig, contextLength: number, treeRoom: num
 export function parameterCount(cfg: LlamaConfig): number {
   const C = cfg.hiddenSize; const HD = cfg.numHeads * cfg.headDim; const KV = cfg.numKvHeads * cfg.headDim;
   const layer = C * HD + 2 * C * KV + HD * C + 3 * C * cfg.intermediateSize + 2 * C
-    + (cfg.family.qkvBias ? HD + 2 * KV : 0) + (cfg.family.qkNorm ? 2 * cfg.headDim : 0);
+    + (cfg.family.qkvBias ? HD + 2 * KV : 0) + (cfg.family.qkNorm ? 2 * cfg.headDim : 0) + (cfg.family.postNorms ? 2 * C : 0);
   return cfg.vocabSize * C * (cfg.tieWordEmbeddings ? 1 : 2) + cfg.numLayers * layer + C;
 }
 
@@ -206,6 +207,8 @@ function sizes(inp: MemoryPlanInput, contextLength: number): PlanSizes | null {
   // Per-family vectors (f32, padded to 8): fused q/k/v biases [QKV], q_norm + k_norm [2D].
   if (cfg.family.qkvBias) weightsBytes += d.L * d.QKVp * 4;
   if (cfg.family.qkNorm) weightsBytes += d.L * roundUp(2 * d.D, 8) * 4;
+  // Gemma's post-attention and post-feed-forward norms [C] (f32, padded to Cp).
+  if (cfg.family.postNorms) weightsBytes += 2 * d.L * d.Cp * 4;
   let weightBuffers = 0;
   for (const m of mats.values()) { weightsBytes += m.bytes; weightBuffers += m.buffers; }
   // KV slabs.
@@ -218,11 +221,13 @@ function sizes(inp: MemoryPlanInput, contextLength: number): PlanSizes | null {
   const T = d.maxRows;
   const buf = (bytes: number) => Math.max(16, roundUp(bytes, 16));
   const floatsPerRow = [1, 1, d.Cp, d.Cp, d.QKVp, d.HDp, d.GUp, d.Fp, d.Vp, TOPK_SLOTS, TOPK_SLOTS]; // ids, pos, x, h, qkv, attn, gu, act, logits, top ids, top values
-  let scratchBytes = floatsPerRow.reduce((n, f) => n + buf(T * f * 4), 0) + buf(d.Smax * d.D * 4) + buf(8 * T * T * 4) + buf(2 * T * TOPK_SLOTS * 4);
+  // One RoPE table [Smax, D] per distinct per-layer RoPE setting (Gemma 3: local and global).
+  const ropeTables = ropeTablesOfLayers(cfg).tables.length;
+  let scratchBytes = floatsPerRow.reduce((n, f) => n + buf(T * f * 4), 0) + ropeTables * buf(d.Smax * d.D * 4) + buf(8 * T * T * 4) + buf(2 * T * TOPK_SLOTS * 4);
   // Params arena: one slot per pass of the longest forward (LlamaGpu.#passBudget).
   const ch = (k: string) => mats.get(k)!.buffers;
-  let passes = 8 + ch('embed') + ch(cfg.tieWordEmbeddings ? 'embed' : 'lm_head') + 2 * slabs;
-  const familyPasses = (cfg.family.qkvBias ? 1 : 0) + (cfg.family.qkNorm ? 1 : 0); // bias_add, head_rmsnorm
+  let passes = 8 + ch('embed') + ch(cfg.tieWordEmbeddings ? 'embed' : 'lm_head') + 2 * slabs + (cfg.family.finalSoftcap !== null ? 1 : 0);
+  const familyPasses = (cfg.family.qkvBias ? 1 : 0) + (cfg.family.qkNorm ? 1 : 0) + (cfg.family.postNorms ? 2 : 0); // bias_add, head_rmsnorm, 2 rmsnorm_add
   for (let i = 0; i < d.L; i++) passes += 6 + familyPasses + ch(`qkv${i}`) + ch(`o${i}`) + ch(`gu${i}`) + ch(`down${i}`);
   scratchBytes += (passes + 8) * PARAM_SLOT_BYTES;
   return {

@@ -27,6 +27,30 @@ export function ropeInvFreq(cfg: Pick<LlamaConfig, 'headDim' | 'ropeTheta' | 'ro
 }
 
 /**
+ * Inverse frequencies of layer `layer`: the config's RoPE with the family's per-layer base
+ * (`family.ropeThetaPerLayer`) and, where `family.ropeScaledPerLayer` says so, its `rope_scaling`
+ * (Gemma 3: local layers use rope_local_base_freq unscaled, global layers rope_theta with the scaling;
+ * HF Gemma3RotaryEmbedding, one inverse-frequency buffer per layer type).
+ */
+export function ropeInvFreqOfLayer(cfg: Pick<LlamaConfig, 'headDim' | 'ropeTheta' | 'ropeScaling' | 'family'>, layer: number): Float64Array {
+  const f = cfg.family;
+  return ropeInvFreq({ ...cfg, ropeTheta: f.ropeThetaPerLayer[layer], ropeScaling: f.ropeScaledPerLayer[layer] ? cfg.ropeScaling : null });
+}
+
+/** The distinct RoPE settings of the layers: `tables[k]` = layer index whose frequencies table k holds, `ofLayer[i]` = table of layer i. */
+export function ropeTablesOfLayers(cfg: Pick<LlamaConfig, 'numLayers' | 'family'>): { tables: number[]; ofLayer: number[] } {
+  const keys: string[] = [];
+  const tables: number[] = [];
+  const ofLayer = Array.from({ length: cfg.numLayers }, (_, i) => {
+    const key = `${cfg.family.ropeThetaPerLayer[i]}|${cfg.family.ropeScaledPerLayer[i]}`;
+    let k = keys.indexOf(key);
+    if (k < 0) { k = keys.length; keys.push(key); tables.push(i); }
+    return k;
+  });
+  return { tables, ofLayer };
+}
+
+/**
  * Table [rows, D/2] of (cos, sin)(pos · invFreq[i]) as interleaved f32 pairs. Like HF, the angle is
  * formed in f32 (f32 invFreq times the position, rounded); cos/sin of it are taken in float64.
  */

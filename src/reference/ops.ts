@@ -6,12 +6,12 @@
  * Glossary: T rows, P cached rows, H/Hkv heads, D head dim, C hidden, F FFN width, V vocab.
  */
 
-import { attention64, biasAdd64, headRmsnorm64, matmul64, rmsnorm64, rope64, swiglu64 } from '../model/float64.js';
+import { attention64, biasAdd64, geglu64, headRmsnorm64, matmul64, rmsnorm64, rmsnormAdd64, rope64, softcap64, swiglu64 } from '../model/float64.js';
 
 type Arr = ArrayLike<number>;
 
 // The float64 maths the runtime's load-time self-check also uses (one implementation, src/model/float64.ts).
-export { matmul64 as matmulRef, rmsnorm64 as rmsnormRef, rope64 as ropeRef, attention64 as attentionRef, swiglu64 as swigluRef, biasAdd64 as biasAddRef, headRmsnorm64 as headRmsnormRef };
+export { matmul64 as matmulRef, rmsnorm64 as rmsnormRef, rope64 as ropeRef, attention64 as attentionRef, swiglu64 as swigluRef, biasAdd64 as biasAddRef, headRmsnorm64 as headRmsnormRef, geglu64 as gegluRef, rmsnormAdd64 as rmsnormAddRef, softcap64 as softcapRef };
 
 /** X[T, C] = E[ids[t], :]. */
 export function embedRef(E: Arr, ids: Arr, C: number): Float64Array {

@@ -1,7 +1,10 @@
 /**
  * The one decoder forward on the GPU (Llama and the families of `LlamaConfig.family`: q/k/v biases
  * + a bias-add pass after the fused q/k/v matmul, per-head q/k RMSNorm before RoPE, a sliding window
- * per layer in the attention kernel): weights, KV cache slabs, scratch buffers, bind groups (all
+ * per layer in the attention kernel; Gemma 2/3: (1 + w) norms folded into the weights at load, √C
+ * embedding scale, GeGLU, post-attention and post-MLP norms added to the residual by rmsnorm_add,
+ * attention and final logit soft-caps, query_pre_attn_scalar, one RoPE table per distinct layer base):
+ * weights, KV cache slabs, scratch buffers, bind groups (all
  * created once at load), and the pass list of one forward. Per-family passes add 1 per option per layer. Dispatches per forward: 1 embed (+1 per extra
  * embedding chunk) + 9 per layer (+1 per extra weight chunk; RoPE and the KV append are one kernel) + final norm, lm_head, top-k, plus
  * one KV compaction per slab when rows are kept.
@@ -27,15 +30,25 @@ import { SWIGLU, swigluPass } from '../kernels/swiglu.js';
 import { TOPK, topkPass, MAX_TOPK } from '../kernels/topk.js';
 import { BIAS_ADD, biasAddPass } from '../kernels/bias_add.js';
 import { HEAD_RMSNORM, headRmsNormPass } from '../kernels/head_rmsnorm.js';
+import { GEGLU, gegluPass } from '../kernels/geglu.js';
+import { RMSNORM_ADD, rmsnormAddPass } from '../kernels/rmsnorm_add.js';
+import { SOFTCAP, softcapPass } from '../kernels/softcap.js';
 import type { LlamaConfig } from '../model/config.js';
 import { KV_ELEMENT_BYTES, llamaDims, planSizes, type Dims, type KvDtype, type MatrixFormat } from '../model/memory-plan.js';
 import type { TensorDtype } from '../model/dtype.js';
-import { buildRopeTable, ropeInvFreq } from '../model/rope.js';
+import { buildRopeTable, ropeInvFreqOfLayer, ropeTablesOfLayers } from '../model/rope.js';
 import { WeightMatrix, allocBuffer, uploadVectorF32 } from '../model/weights.js';
 import { QGroupMatrix } from '../model/qmatrix.js';
 import { quantizeRows, type QuantizedMatrix, type WeightQuantization } from '../model/quantize.js';
 import { DTYPE_BYTES, decodeToF32, encodeFromF32 } from '../model/dtype.js';
 import { InvalidArgumentError, UnsupportedQuantizationError } from '../errors.js';
+
+/** A norm's f32 weights plus the family's offset (Gemma: 1 + w, added in f32 as HF's `1.0 + weight.float()`). */
+function normScale(w: Float32Array, add: number | undefined): Float32Array<ArrayBuffer> {
+  const out = new Float32Array(w.length);
+  for (let i = 0; i < w.length; i++) out[i] = w[i] + (add ?? 0);
+  return out;
+}
 
 /** Lets the event loop run (heartbeat pings, messages) between synchronous steps of the load. */
 function yieldToEventLoop(): Promise<void> {
@@ -45,7 +58,20 @@ function yieldToEventLoop(): Promise<void> {
 /** Where a named checkpoint tensor goes. */
 type Target =
   | { kind: 'matrix'; key: string; row0: number; N: number; K: number; fusedN: number }
-  | { kind: 'vector'; key: string; n: number; off?: number; total?: number };
+  | { kind: 'vector'; key: string; n: number; off?: number; total?: number; add?: number };
+
+/**
+ * The checkpoint name of a decoder tensor with a multimodal wrapper's prefix removed: a
+ * Gemma3ForConditionalGeneration folder stores its language model as `language_model.model.*`
+ * (transformers 4.50, the published layout) or `model.language_model.*` (later), its lm_head (when
+ * untied) as `language_model.lm_head.*`; the vision tower and projector keep names no target has.
+ */
+export function canonicalTensorName(name: string): string {
+  if (name.startsWith('language_model.model.')) return `model.${name.slice('language_model.model.'.length)}`;
+  if (name.startsWith('model.language_model.')) return `model.${name.slice('model.language_model.'.length)}`;
+  if (name.startsWith('language_model.lm_head.')) return `lm_head.${name.slice('language_model.lm_head.'.length)}`;
+  return name;
+}
 
 interface Layer {
   /** Fused q/k/v biases [QKVp] f32 (family.qkvBias). */
@@ -53,7 +79,11 @@ interface Layer {
   /** q_norm then k_norm weights [2D padded to 8] f32 (family.qkNorm). */
   qkNorm?: GPUBuffer;
   inNorm: GPUBuffer;
+  /** The MLP's input norm: post_attention_layernorm (Llama) or pre_feedforward_layernorm (Gemma). */
   postNorm: GPUBuffer;
+  /** Gemma's norms of the attention output and the MLP output (family.postNorms). */
+  attnOutNorm?: GPUBuffer;
+  ffnOutNorm?: GPUBuffer;
   qkv: WeightMatrix;
   o: WeightMatrix;
   gu: WeightMatrix;
@@ -87,6 +117,9 @@ export class LlamaGpu {
   #embed!: WeightMatrix;
   #lmHead!: WeightMatrix;
   #finalNorm!: GPUBuffer;
+  /** RoPE cos/sin tables, one per distinct per-layer setting ([0] is `b.rope`), and each layer's table. */
+  #ropeTables: GPUBuffer[] = [];
+  #ropeOfLayer: number[] = [];
   arena!: ParamArena;
   b!: Record<'ids' | 'pos' | 'x' | 'h' | 'qkv' | 'attn' | 'gu' | 'act' | 'logits' | 'topIds' | 'topVals' | 'rope' | 'masks' | 'readback', GPUBuffer>;
   #bg = new Map<string, GPUBindGroup>();
@@ -129,12 +162,14 @@ export class LlamaGpu {
    * Tensor name → where it goes; null when the runtime does not use it. Parts of a fused vector
    * (q/k/v biases, q/k norms) carry their offset `off` in the vector of `total` elements.
    */
-  target(name: string): Target | null {
+  target(checkpointName: string): Target | null {
+    const name = canonicalTensorName(checkpointName);
     const d = this.dims;
     const fam = this.cfg.family;
+    const add = fam.normWeightOffset || undefined;
     if (name === 'model.embed_tokens.weight') return { kind: 'matrix', key: 'embed', row0: 0, N: d.V, K: d.C, fusedN: d.V };
     if (name === 'lm_head.weight') return this.cfg.tieWordEmbeddings ? null : { kind: 'matrix', key: 'lm_head', row0: 0, N: d.V, K: d.C, fusedN: d.V };
-    if (name === 'model.norm.weight') return { kind: 'vector', key: 'norm', n: d.C };
+    if (name === 'model.norm.weight') return { kind: 'vector', key: 'norm', n: d.C, add };
     const m = /^model\.layers\.(\d+)\.(.+)\.(weight|bias)$/.exec(name);
     if (!m) return null;
     const i = Number(m[1]);
@@ -148,11 +183,17 @@ export class LlamaGpu {
         default: return null;
       }
     }
-    if (fam.qkNorm && m[2] === 'self_attn.q_norm') return { kind: 'vector', key: `qkn${i}`, n: d.D, off: 0, total: 2 * d.D };
-    if (fam.qkNorm && m[2] === 'self_attn.k_norm') return { kind: 'vector', key: `qkn${i}`, n: d.D, off: d.D, total: 2 * d.D };
+    if (fam.qkNorm && m[2] === 'self_attn.q_norm') return { kind: 'vector', key: `qkn${i}`, n: d.D, off: 0, total: 2 * d.D, add };
+    if (fam.qkNorm && m[2] === 'self_attn.k_norm') return { kind: 'vector', key: `qkn${i}`, n: d.D, off: d.D, total: 2 * d.D, add };
+    if (fam.postNorms) {
+      // Gemma: post_attention_layernorm normalises the attention output; the MLP's input norm is pre_feedforward_layernorm.
+      if (m[2] === 'post_attention_layernorm') return { kind: 'vector', key: `pan${i}`, n: d.C, add };
+      if (m[2] === 'pre_feedforward_layernorm') return { kind: 'vector', key: `post${i}`, n: d.C, add };
+      if (m[2] === 'post_feedforward_layernorm') return { kind: 'vector', key: `pfn${i}`, n: d.C, add };
+    }
     switch (m[2]) {
-      case 'input_layernorm': return { kind: 'vector', key: `in${i}`, n: d.C };
-      case 'post_attention_layernorm': return { kind: 'vector', key: `post${i}`, n: d.C };
+      case 'input_layernorm': return { kind: 'vector', key: `in${i}`, n: d.C, add };
+      case 'post_attention_layernorm': return { kind: 'vector', key: `post${i}`, n: d.C, add };
       case 'self_attn.q_proj': return { kind: 'matrix', key: `qkv${i}`, row0: 0, N: d.HD, K: d.C, fusedN: d.QKV };
       case 'self_attn.k_proj': return { kind: 'matrix', key: `qkv${i}`, row0: d.HD, N: d.rowF, K: d.C, fusedN: d.QKV };
       case 'self_attn.v_proj': return { kind: 'matrix', key: `qkv${i}`, row0: d.HD + d.rowF, N: d.rowF, K: d.C, fusedN: d.QKV };
@@ -164,11 +205,12 @@ export class LlamaGpu {
     }
   }
 
-  /** Every tensor name the model needs. */
+  /** Every tensor name the model needs (canonical names: {@link canonicalTensorName}). */
   requiredTensors(): string[] {
     const names = ['model.embed_tokens.weight', 'model.norm.weight'];
     if (!this.cfg.tieWordEmbeddings) names.push('lm_head.weight');
     for (let i = 0; i < this.dims.L; i++) {
+      if (this.cfg.family.postNorms) for (const s of ['pre_feedforward_layernorm', 'post_feedforward_layernorm']) names.push(`model.layers.${i}.${s}.weight`);
       for (const s of ['input_layernorm', 'post_attention_layernorm', 'self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'self_attn.o_proj', 'mlp.gate_proj', 'mlp.up_proj', 'mlp.down_proj']) {
         names.push(`model.layers.${i}.${s}.weight`);
       }
@@ -193,10 +235,11 @@ export class LlamaGpu {
           this.#vectors.set(t.key, buf);
           this.weightsBytes += buf.size;
         }
-        this.#device.queue.writeBuffer(buf, (t.off ?? 0) * 4, Float32Array.from(decodeToF32(bytes, dtype)));
+        this.#device.queue.writeBuffer(buf, (t.off ?? 0) * 4, normScale(decodeToF32(bytes, dtype), t.add));
         return;
       }
-      const buf = await uploadVectorF32(this.#device, name, bytes, dtype, roundUp(t.n, 8));
+      if (t.add) bytes = new Uint8Array(normScale(decodeToF32(bytes, dtype), t.add).buffer);
+      const buf = await uploadVectorF32(this.#device, name, bytes, t.add ? 'F32' : dtype, roundUp(t.n, 8));
       this.#vectors.set(t.key, buf);
       this.weightsBytes += buf.size;
       return;
@@ -275,7 +318,8 @@ export class LlamaGpu {
    *   allows), GpuValidationError (the device rejected a pipeline or bind group), OutOfMemoryError.
    */
   async finish(seen: Set<string>): Promise<void> {
-    const missing = this.requiredTensors().filter((n) => !seen.has(n));
+    const seenNames = new Set([...seen].map(canonicalTensorName));
+    const missing = this.requiredTensors().filter((n) => !seenNames.has(n));
     if (missing.length) throw new ModelFormatError(`Missing tensor ${missing[0]}${missing.length > 1 ? ` (and ${missing.length - 1} more)` : ''}.`, { tensor: missing[0], missing });
     const d = this.dims;
     const mat = (k: string) => this.#matrices.get(k)!;
@@ -289,7 +333,7 @@ export class LlamaGpu {
       this.weightsBytes += m.bytes;
     }
     const fam = this.cfg.family;
-    this.#layers = Array.from({ length: d.L }, (_, i) => ({ qkvBias: fam.qkvBias ? vec(`qkvb${i}`) : undefined, qkNorm: fam.qkNorm ? vec(`qkn${i}`) : undefined, inNorm: vec(`in${i}`), postNorm: vec(`post${i}`), qkv: mat(`qkv${i}`), o: mat(`o${i}`), gu: mat(`gu${i}`), down: mat(`down${i}`) }));
+    this.#layers = Array.from({ length: d.L }, (_, i) => ({ qkvBias: fam.qkvBias ? vec(`qkvb${i}`) : undefined, qkNorm: fam.qkNorm ? vec(`qkn${i}`) : undefined, inNorm: vec(`in${i}`), postNorm: vec(`post${i}`), attnOutNorm: fam.postNorms ? vec(`pan${i}`) : undefined, ffnOutNorm: fam.postNorms ? vec(`pfn${i}`) : undefined, qkv: mat(`qkv${i}`), o: mat(`o${i}`), gu: mat(`gu${i}`), down: mat(`down${i}`) }));
     // allSettled: every asynchronous creation must settle before a failed load destroys the device
     // (Dawn's Node binding aborts the process on a pipeline promise still pending at teardown).
     const made = await Promise.allSettled(this.#pipelines().map(([def, constants]) => this.cache.prepare(def, constants)));
@@ -305,9 +349,12 @@ export class LlamaGpu {
     const rowCases = MATMUL_ROW_CASES.filter((T) => T <= this.dims.maxRows); // one pipeline per row class (the cache merges equal ones)
     const kernels = new Map([...this.#matrices.values()].map((m) => [`${m.kernel.name}|${m.fmt}`, m] as const)); // one per (kernel, format)
     for (const m of kernels.values()) for (const T of rowCases) list.push([m.kernel, matmulConstants(this.matmul, m.fmt, T)]);
-    for (const def of [RMSNORM, this.kv.ropeKvAppend, SWIGLU, TOPK, this.kv.kvCompact]) list.push([def, {}]);
-    if (this.cfg.family.qkvBias) list.push([BIAS_ADD, {}]);
-    if (this.cfg.family.qkNorm) list.push([HEAD_RMSNORM, {}]);
+    const fam = this.cfg.family;
+    for (const def of [RMSNORM, this.kv.ropeKvAppend, fam.activation === 'gelu_tanh' ? GEGLU : SWIGLU, TOPK, this.kv.kvCompact]) list.push([def, {}]);
+    if (fam.qkvBias) list.push([BIAS_ADD, {}]);
+    if (fam.qkNorm) list.push([HEAD_RMSNORM, {}]);
+    if (fam.postNorms) list.push([RMSNORM_ADD, {}]);
+    if (fam.finalSoftcap !== null) list.push([SOFTCAP, {}]);
     return list;
   }
 
@@ -343,7 +390,12 @@ export class LlamaGpu {
       rope: await mk('rope', d.Smax * d.D * 4), masks: await mk('masks', this.maskCapacity * 4),
       readback: await mk('readback', 2 * T * MAX_TOPK * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST),
     };
-    dev.queue.writeBuffer(this.b.rope, 0, buildRopeTable(ropeInvFreq(this.cfg), d.Smax));
+    // One cos/sin table per distinct RoPE setting of the layers (Gemma 3: local and global bases).
+    const rope = ropeTablesOfLayers(this.cfg);
+    this.#ropeOfLayer = rope.ofLayer;
+    this.#ropeTables = [this.b.rope];
+    for (let k = 1; k < rope.tables.length; k++) this.#ropeTables.push(await mk(`rope${k}`, d.Smax * d.D * 4));
+    rope.tables.forEach((layer, k) => dev.queue.writeBuffer(this.#ropeTables[k], 0, buildRopeTable(ropeInvFreqOfLayer(this.cfg, layer), d.Smax)));
     dev.queue.writeBuffer(this.b.masks, 0, causalMask(T));
     this.arena = new ParamArena(dev, this.cache.paramsLayout, this.#passBudget());
     this.scratchBytes += this.arena.buffer.size;
@@ -351,8 +403,8 @@ export class LlamaGpu {
 
   #passBudget(): number {
     const chunks = (m: WeightMatrix) => m.chunks.length;
-    let n = 8 + this.#embed.chunks.length + chunks(this.#lmHead) + 2 * this.#slabs.length;
-    for (const l of this.#layers) n += 6 + (l.qkvBias ? 1 : 0) + (l.qkNorm ? 1 : 0) + chunks(l.qkv) + chunks(l.o) + chunks(l.gu) + chunks(l.down);
+    let n = 8 + this.#embed.chunks.length + chunks(this.#lmHead) + 2 * this.#slabs.length + (this.cfg.family.finalSoftcap !== null ? 1 : 0);
+    for (const l of this.#layers) n += 6 + (l.qkvBias ? 1 : 0) + (l.qkNorm ? 1 : 0) + (l.attnOutNorm ? 2 : 0) + chunks(l.qkv) + chunks(l.o) + chunks(l.gu) + chunks(l.down);
     return n + 8;
   }
 
@@ -370,19 +422,22 @@ export class LlamaGpu {
       m.chunks.forEach((ch, j) => set(`${key}:${j}`, c.bind(kernelFor(c, this.matmul, m.fmt, 1, m.kernel), [ch.buffer, x, y, ...m.extraBuffers(j)])));
     };
     this.#embed.chunks.forEach((ch, j) => set(`embed:${j}`, c.bind(embedKernel(c, this.#embed.fmt, this.#embed.embedKernel), [ch.buffer, b.ids, b.x, ...this.#embed.extraBuffers(j)])));
-    set('swiglu', c.bind(c.get(SWIGLU), [b.gu, b.act]));
+    set('act', c.bind(c.get(this.cfg.family.activation === 'gelu_tanh' ? GEGLU : SWIGLU), [b.gu, b.act]));
     this.#layers.forEach((l, i) => {
       set(`in${i}`, c.bind(c.get(RMSNORM), [b.x, l.inNorm, b.h]));
       if (l.qkvBias) set(`qkvb${i}`, c.bind(c.get(BIAS_ADD), [b.qkv, l.qkvBias]));
       if (l.qkNorm) set(`qkn${i}`, c.bind(c.get(HEAD_RMSNORM), [b.qkv, l.qkNorm]));
       set(`post${i}`, c.bind(c.get(RMSNORM), [b.x, l.postNorm, b.h]));
       mm(l.qkv, b.h, b.qkv, `qkv${i}`);
-      mm(l.o, b.attn, b.x, `o${i}`);
+      // Gemma's post-norms: o_proj and down_proj write h, and rmsnorm_add adds norm(h) to x.
+      mm(l.o, b.attn, l.attnOutNorm ? b.h : b.x, `o${i}`);
       mm(l.gu, b.h, b.gu, `gu${i}`);
-      mm(l.down, b.act, b.x, `down${i}`);
+      mm(l.down, b.act, l.ffnOutNorm ? b.h : b.x, `down${i}`);
+      if (l.attnOutNorm) set(`pan${i}`, c.bind(c.get(RMSNORM_ADD), [b.h, l.attnOutNorm, b.x]));
+      if (l.ffnOutNorm) set(`pfn${i}`, c.bind(c.get(RMSNORM_ADD), [b.h, l.ffnOutNorm, b.x]));
     });
     this.#slabs.forEach((s, j) => {
-      set(`ropeAppend:${j}`, c.bind(c.get(this.kv.ropeKvAppend), [b.qkv, b.pos, b.rope, s.k, s.v]));
+      this.#ropeTables.forEach((table, k) => set(`ropeAppend:${j}:${k}`, c.bind(c.get(this.kv.ropeKvAppend), [b.qkv, b.pos, table, s.k, s.v])));
       set(`attention:${j}`, c.bind(attentionKernel(c, this.kernels.attention, this.kv.attention), [b.qkv, s.k, s.v, b.masks, b.attn]));
       set(`compactK:${j}`, c.bind(c.get(this.kv.kvCompact), [s.k]));
       set(`compactV:${j}`, c.bind(c.get(this.kv.kvCompact), [s.v]));
@@ -390,6 +445,7 @@ export class LlamaGpu {
     set('final', c.bind(c.get(RMSNORM), [b.x, this.#finalNorm, b.h]));
     mm(this.#lmHead, b.h, b.logits, 'lm_head');
     set('topk', c.bind(c.get(TOPK), [b.logits, b.topIds, b.topVals]));
+    if (this.cfg.family.finalSoftcap !== null) set('softcap', c.bind(c.get(SOFTCAP), [b.logits]));
   }
 
   // ---------------------------------------------------------------- forward
@@ -419,7 +475,9 @@ export class LlamaGpu {
     const mm = (m: WeightMatrix, key: string, Kp: number, yStride: number, accumulate: boolean, rows = T, xRow0 = 0) => {
       m.chunks.forEach((ch, j) => passes.push(matmulPass(c, this.matmul, bg(`${key}:${j}`), { T: rows, nRows: ch.rows, Kp, fmt: m.fmt, yStride, yCol0: ch.row0, accumulate, xRow0 }, key, m.kernel, m.chunkBytes)));
     };
-    this.#embed.chunks.forEach((ch, j) => passes.push(embedPass(c, mpd, bg(`embed:${j}`), { T, C: d.C, Kp: d.Cp, fmt: this.#embed.fmt, v0: ch.row0, vRows: ch.rows }, this.#embed.embedKernel, this.#embed.chunkBytes)));
+    const fam = this.cfg.family;
+    const scale = fam.embeddingScale ?? undefined;
+    this.#embed.chunks.forEach((ch, j) => passes.push(embedPass(c, mpd, bg(`embed:${j}`), { T, C: d.C, Kp: d.Cp, fmt: this.#embed.fmt, v0: ch.row0, vRows: ch.rows, scale }, this.#embed.embedKernel, this.#embed.chunkBytes)));
     for (let i = 0; i < layers; i++) {
       const { kBase, vBase } = this.#slabOf(i);
       const sj = this.#slabs.findIndex((s) => i >= s.layer0 && i < s.layer0 + s.layers);
@@ -427,18 +485,24 @@ export class LlamaGpu {
       mm(this.#layers[i].qkv, `qkv${i}`, d.Cp, d.QKVp, false);
       if (this.#layers[i].qkvBias) passes.push(biasAddPass(c, mpd, bg(`qkvb${i}`), { T, N: d.QKV, stride: d.QKVp }));
       if (this.#layers[i].qkNorm) passes.push(headRmsNormPass(c, mpd, bg(`qkn${i}`), { T, H: d.H, Hkv: d.Hkv, D: d.D, stride: d.QKVp, eps: this.cfg.rmsNormEps }));
-      passes.push(ropeKvAppendPass(c, mpd, bg(`ropeAppend:${sj}`), { T, P, H: d.H, Hkv: d.Hkv, D: d.D, stride: d.QKVp, kBase, vBase, Smax: d.Smax }, this.kv.ropeKvAppend));
-      passes.push(attentionPass(c, bg(`attention:${sj}`), { T, P, H: d.H, Hkv: d.Hkv, D: d.D, qStride: d.QKVp, outStride: d.HDp, kBase, vBase, maskBase: mask.base, maskStride: mask.stride, Smax: d.Smax, visible: mask.visible, kvBytes: this.kv.elementBytes, window: this.cfg.family.slidingWindow[i] }, this.kernels.attention, this.kv.attention));
-      mm(this.#layers[i].o, `o${i}`, d.HDp, d.Cp, true);
-      passes.push(rmsnormPass(c, mpd, bg(`post${i}`), { T, C: d.C, stride: d.Cp, eps: this.cfg.rmsNormEps }));
-      mm(this.#layers[i].gu, `gu${i}`, d.Cp, d.GUp, false);
-      passes.push(swigluPass(c, mpd, bg('swiglu'), { T, F: d.F, guStride: d.GUp, aStride: d.Fp }));
-      mm(this.#layers[i].down, `down${i}`, d.Fp, d.Cp, true);
+      const l = this.#layers[i];
+      passes.push(ropeKvAppendPass(c, mpd, bg(`ropeAppend:${sj}:${this.#ropeOfLayer[i]}`), { T, P, H: d.H, Hkv: d.Hkv, D: d.D, stride: d.QKVp, kBase, vBase, Smax: d.Smax }, this.kv.ropeKvAppend));
+      passes.push(attentionPass(c, bg(`attention:${sj}`), { T, P, H: d.H, Hkv: d.Hkv, D: d.D, qStride: d.QKVp, outStride: d.HDp, kBase, vBase, maskBase: mask.base, maskStride: mask.stride, Smax: d.Smax, visible: mask.visible, kvBytes: this.kv.elementBytes, window: fam.slidingWindow[i], scale: fam.queryScale ?? undefined, softcap: fam.attnSoftcap }, this.kernels.attention, this.kv.attention));
+      const norm = { T, C: d.C, stride: d.Cp, eps: this.cfg.rmsNormEps };
+      mm(l.o, `o${i}`, d.HDp, d.Cp, !l.attnOutNorm);
+      if (l.attnOutNorm) passes.push(rmsnormAddPass(c, mpd, bg(`pan${i}`), norm));
+      passes.push(rmsnormPass(c, mpd, bg(`post${i}`), norm));
+      mm(l.gu, `gu${i}`, d.Cp, d.GUp, false);
+      const act = { T, F: d.F, guStride: d.GUp, aStride: d.Fp };
+      passes.push(fam.activation === 'gelu_tanh' ? gegluPass(c, mpd, bg('act'), act) : swigluPass(c, mpd, bg('act'), act));
+      mm(l.down, `down${i}`, d.Fp, d.Cp, !l.ffnOutNorm);
+      if (l.ffnOutNorm) passes.push(rmsnormAddPass(c, mpd, bg(`pfn${i}`), norm));
     }
     if (logits !== 'none') {
       passes.push(rmsnormPass(c, mpd, bg('final'), { T, C: d.C, stride: d.Cp, eps: this.cfg.rmsNormEps }));
       const rows = logits === 'all' ? T : 1;
       mm(this.#lmHead, 'lm_head', d.Cp, d.Vp, false, rows, logits === 'all' ? 0 : T - 1);
+      if (fam.finalSoftcap !== null) passes.push(softcapPass(c, mpd, bg('softcap'), { T: rows, V: d.V, stride: d.Vp, cap: fam.finalSoftcap }));
       passes.push(topkPass(c, mpd, bg('topk'), { T: rows, V: d.V, stride: d.Vp, k: topK }));
     }
     return passes;

@@ -24,10 +24,11 @@ import type { LlamaConfig } from '../model/config.js';
 import { DTYPE_BYTES, decodeToF32, encodeFromF32, type TensorDtype } from '../model/dtype.js';
 import { dequantizeRows, pickRows, quantizeRows, type WeightQuantization } from '../model/quantize.js';
 import { dequantizeQuantized, type QuantizedTensor } from '../model/prequant.js';
-import { llamaLayer64, type KvCache64, type LayerWeights64 } from '../model/float64.js';
+import { llamaLayer64, type KvCache64, type LayerShape64, type LayerWeights64 } from '../model/float64.js';
 import { f16ToF32, f32ToF16 } from '../model/dtype.js';
 import type { KvDtype } from '../model/memory-plan.js';
-import { ropeInvFreq } from '../model/rope.js';
+import { ropeInvFreqOfLayer } from '../model/rope.js';
+import { canonicalTensorName } from './llama.js';
 import type { SelfCheckReport } from './api.js';
 import { announceSyncStep } from './heartbeat.js';
 
@@ -66,18 +67,29 @@ export function selfCheckChunks(maxRows: number, n: number): number[] {
   return out;
 }
 
-/** The checked layer's tensors (name after `model.layers.<i>.`); the family's optional ones only when its options use them. */
+/**
+ * The checked layer's tensors (name after `model.layers.<i>.`); the family's optional ones only when
+ * its options use them. With `family.postNorms` (Gemma) the MLP's input norm is
+ * pre_feedforward_layernorm and post_attention_layernorm normalises the attention output ({@link layerTensor}).
+ */
 const LAYER_TENSORS: Record<keyof LayerWeights64, string> = {
   inNorm: 'input_layernorm.weight', postNorm: 'post_attention_layernorm.weight',
+  attnOutNorm: 'post_attention_layernorm.weight', ffnOutNorm: 'post_feedforward_layernorm.weight',
   q: 'self_attn.q_proj.weight', k: 'self_attn.k_proj.weight', v: 'self_attn.v_proj.weight', o: 'self_attn.o_proj.weight',
   gate: 'mlp.gate_proj.weight', up: 'mlp.up_proj.weight', down: 'mlp.down_proj.weight',
   qBias: 'self_attn.q_proj.bias', kBias: 'self_attn.k_proj.bias', vBias: 'self_attn.v_proj.bias',
   qNorm: 'self_attn.q_norm.weight', kNorm: 'self_attn.k_norm.weight',
 };
 
+/** The tensor name (after `model.layers.<i>.`) of weight `key` in a model with config `cfg`. */
+function layerTensor(cfg: LlamaConfig, key: keyof LayerWeights64): string {
+  return key === 'postNorm' && cfg.family.postNorms ? 'pre_feedforward_layernorm.weight' : LAYER_TENSORS[key];
+}
+
 /** The keys of {@link LAYER_TENSORS} a model with config `cfg` has. */
 function layerKeys(cfg: LlamaConfig): Array<keyof LayerWeights64> {
   const keys: Array<keyof LayerWeights64> = ['inNorm', 'postNorm', 'q', 'k', 'v', 'o', 'gate', 'up', 'down'];
+  if (cfg.family.postNorms) keys.push('attnOutNorm', 'ffnOutNorm');
   if (cfg.family.qkvBias) keys.push('qBias', 'kBias', 'vBias');
   if (cfg.family.qkNorm) keys.push('qNorm', 'kNorm');
   return keys;
@@ -111,7 +123,8 @@ export class SelfCheckCapture {
    * Offered every checkpoint tensor while loading (shapes already validated by the loader), whole or
    * as row blocks (`block`: rows [row0, row0 + rows) of shape[0]); copies what it needs.
    */
-  offer(name: string, dtype: TensorDtype, shape: number[], bytes: Uint8Array, block: { row0: number; rows: number } = { row0: 0, rows: shape[0] ?? 1 }): void {
+  offer(checkpointName: string, dtype: TensorDtype, shape: number[], bytes: Uint8Array, block: { row0: number; rows: number } = { row0: 0, rows: shape[0] ?? 1 }): void {
+    const name = canonicalTensorName(checkpointName);
     if (name === 'model.embed_tokens.weight') {
       const C = shape[1];
       const rowBytes = C * DTYPE_BYTES[dtype];
@@ -137,7 +150,7 @@ export class SelfCheckCapture {
 
   #wanted(name: string): boolean {
     const prefix = `model.layers.${SELF_CHECK_LAYER}.`;
-    return name.startsWith(prefix) && layerKeys(this.cfg).some((k) => LAYER_TENSORS[k] === name.slice(prefix.length));
+    return name.startsWith(prefix) && layerKeys(this.cfg).some((k) => layerTensor(this.cfg, k) === name.slice(prefix.length));
   }
 
   /**
@@ -145,7 +158,8 @@ export class SelfCheckCapture {
    * are what the GPU holds (only the checked layer's matrices and the checked tokens' embedding rows
    * are dequantized).
    */
-  offerQuantized(t: QuantizedTensor): void {
+  offerQuantized(tensor: QuantizedTensor): void {
+    const t = { ...tensor, name: canonicalTensorName(tensor.name) };
     const m = t.matrix;
     if (t.name === 'model.embed_tokens.weight') {
       const all = dequantizeQuantized({ ...t, matrix: pickRows(m, this.tokens) });
@@ -159,7 +173,7 @@ export class SelfCheckCapture {
   weights(): LayerWeights64 {
     const out = {} as Record<keyof LayerWeights64, Float32Array>;
     for (const key of layerKeys(this.cfg)) {
-      const name = `model.layers.${SELF_CHECK_LAYER}.${LAYER_TENSORS[key]}`;
+      const name = `model.layers.${SELF_CHECK_LAYER}.${layerTensor(this.cfg, key)}`;
       const got = this.#tensors.get(name);
       if (!got) throw new Error(`self-check: tensor ${name} was not captured`);
       if ('matrix' in got) out[key] = dequantizeQuantized(got);
@@ -208,7 +222,11 @@ export async function runSelfCheck(
   const t0 = performance.now();
   const cfg = capture.cfg;
   const C = cfg.hiddenSize;
-  const shape = { C, H: cfg.numHeads, Hkv: cfg.numKvHeads, D: cfg.headDim, F: cfg.intermediateSize, eps: cfg.rmsNormEps, invFreq: ropeInvFreq(cfg), window: cfg.family.slidingWindow[SELF_CHECK_LAYER] };
+  const fam = cfg.family;
+  const shape: LayerShape64 = {
+    C, H: cfg.numHeads, Hkv: cfg.numKvHeads, D: cfg.headDim, F: cfg.intermediateSize, eps: cfg.rmsNormEps, invFreq: ropeInvFreqOfLayer(cfg, SELF_CHECK_LAYER),
+    window: fam.slidingWindow[SELF_CHECK_LAYER], normOffset: fam.normWeightOffset, activation: fam.activation, queryScale: fam.queryScale, attnSoftcap: fam.attnSoftcap,
+  };
   // The CPU side blocks this thread (about a second for a 1B model's layer on a slow CPU): announce
   // it, so that the main thread's liveness watch does not take the worker for hung.
   const cpu = <T>(label: string, f: () => T): T => {
@@ -220,7 +238,8 @@ export async function runSelfCheck(
     }
   };
   const w = cpu('decoding layer 0', () => capture.weights());
-  const emb = capture.embeddings();
+  // Gemma: the embed kernel multiplies each row by √C (in the model dtype).
+  const emb = fam.embeddingScale === null ? capture.embeddings() : Float64Array.from(capture.embeddings(), (v) => v * fam.embeddingScale!);
   // An f16 KV cache: K and V rounded as the GPU stores them (f32, then f16 round-to-nearest-even).
   const cache: KvCache64 = { k: [], v: [], rows: 0, store: kvDtype === 'f16' ? (x) => f16ToF32(f32ToF16(x)) : undefined };
   const gpuRows: Float32Array[] = [];

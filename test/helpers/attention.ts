@@ -22,7 +22,7 @@ export interface Case { T: number; P: number; H: number; Hkv: number; D: number;
  * the library) and returns the output with its float64 reference. `def` and `extra` run a variant;
  * `kvBytes` is handed to the pass shape (the variant's KV element size); `window` is the sliding window.
  */
-export async function runAttention(c: Case, seed: number, cfg: AttentionConfig, opts: { layer?: number; layers?: number; def?: KernelDef; extra?: GPUBuffer[]; visible?: boolean; kvBytes?: number; window?: number | null } = {}) {
+export async function runAttention(c: Case, seed: number, cfg: AttentionConfig, opts: { layer?: number; layers?: number; def?: KernelDef; extra?: GPUBuffer[]; visible?: boolean; kvBytes?: number; window?: number | null; scale?: number; softcap?: number | null } = {}) {
   const r = await testRig();
   const { T, P, H, Hkv, D } = c;
   const layer = opts.layer ?? 1; const layers = opts.layers ?? 2;
@@ -37,14 +37,14 @@ export async function runAttention(c: Case, seed: number, cfg: AttentionConfig, 
   const oBuf = storage(r.device, T * H * D * 4);
   const kvBuf = storage(r.device, kv);
   const pass = attentionPass(r.cache, r.cache.bind(attentionKernel(r.cache, cfg, opts.def), [storage(r.device, q), kvBuf, kvBuf, storage(r.device, lib), oBuf, ...(opts.extra ?? [])]),
-    { T, P, H, Hkv, D, qStride, outStride: H * D, kBase, vBase, maskBase: 7, Smax, visible: opts.visible === false ? undefined : maskVisibility(c.mask, T), kvBytes: opts.kvBytes, window: opts.window }, cfg, opts.def);
+    { T, P, H, Hkv, D, qStride, outStride: H * D, kBase, vBase, maskBase: 7, Smax, visible: opts.visible === false ? undefined : maskVisibility(c.mask, T), kvBytes: opts.kvBytes, window: opts.window, scale: opts.scale, softcap: opts.softcap }, cfg, opts.def);
   await run(r, [pass]);
   const got = await readF32(r.device, oBuf);
   const ql = new Float32Array(T * H * D);
   for (let t = 0; t < T; t++) ql.set(q.subarray(t * qStride, t * qStride + H * D), t * H * D);
   const K = kv.subarray(kBase, kBase + (P + T) * rowF);
   const V = kv.subarray(vBase, vBase + (P + T) * rowF);
-  return { got, ref: () => attentionRef(ql, K, V, c.mask, T, P, H, Hkv, D, undefined, opts.window ?? null), q, kv, kBase, vBase, Smax, qStride, pass };
+  return { got, ref: () => attentionRef(ql, K, V, c.mask, T, P, H, Hkv, D, opts.scale, opts.window ?? null, opts.softcap ?? null), q, kv, kBase, vBase, Smax, qStride, pass };
 }
 
 

@@ -7,9 +7,12 @@ export const FIXTURES = ['tiny-gqa-f32', 'tiny-mha-tied-f16', 'tiny-llama3-bf16-
 /**
  * The other families' fixtures (index.json "families"): Qwen2 (q/k/v biases, use_sliding_window
  * false beside a short sliding_window; and with the window on for layer 1 only), Qwen3 (q/k norms,
- * explicit head_dim), Mistral with a sliding window shorter than the golden sequence.
+ * explicit head_dim), Mistral with a sliding window shorter than the golden sequence, Gemma 2
+ * ((1 + w) norms, GeGLU, √C embeddings, post-norms, both soft-caps, a local and a global layer),
+ * Gemma 3 (q/k norms, local and global RoPE bases) and a Gemma3ForConditionalGeneration folder holding
+ * the Gemma 3 fixture's language model (its golden is that fixture's).
  */
-export const FAMILY_FIXTURES = ['tiny-qwen2-bf16', 'tiny-qwen2-window-f32', 'tiny-qwen3-f16', 'tiny-mistral-window-f32'] as const;
+export const FAMILY_FIXTURES = ['tiny-qwen2-bf16', 'tiny-qwen2-window-f32', 'tiny-qwen3-f16', 'tiny-mistral-window-f32', 'tiny-gemma2-f32', 'tiny-gemma3-f32', 'tiny-gemma3-mm-f32'] as const;
 
 export interface Golden {
   dtype: string;

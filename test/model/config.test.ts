@@ -1,8 +1,9 @@
 // config.json validation: every rejection names the field; the Llama-family variants parse.
 import { describe, expect, it } from 'vitest';
-import { parseLlamaConfig, parseEosIds } from '../../src/model/config.js';
+import { gemmaEmbedScale, parseLlamaConfig, parseEosIds } from '../../src/model/config.js';
+import { canonicalTensorName } from '../../src/worker/llama.js';
 import { ModelFormatError, UnsupportedModelError } from '../../src/errors.js';
-import { ropeInvFreq } from '../../src/model/rope.js';
+import { ropeInvFreq, ropeInvFreqOfLayer } from '../../src/model/rope.js';
 import { FAMILY_FIXTURES, golden } from '../helpers/fixtures.js';
 import { readFileSync } from 'node:fs';
 
@@ -75,7 +76,8 @@ describe('parseLlamaConfig', () => {
     expect(parseLlamaConfig({ ...base, rope_parameters: { rope_type: 'default', rope_theta: 1e6 } })).toEqual(parseLlamaConfig({ ...base, rope_theta: 1e6 }));
   });
 
-  for (const name of FAMILY_FIXTURES) {
+  // tiny-gemma3-mm-f32's config.json is transformers 5's own (a multimodal wrapper): compared with tiny-gemma3-f32 below.
+  for (const name of FAMILY_FIXTURES.filter((n) => n !== 'tiny-gemma3-mm-f32')) {
     it(`${name}: the published-style config.json and transformers 5's own dialect parse to the same config`, () => {
       const hub = parseLlamaConfig(JSON.parse(readFileSync(`test/fixtures/models/${name}/config.json`, 'utf8')));
       const t5 = parseLlamaConfig(JSON.parse(readFileSync(`test/fixtures/configs/${name}.transformers5.json`, 'utf8')));
@@ -88,6 +90,76 @@ describe('parseLlamaConfig', () => {
     expect(fam('tiny-qwen3-f16')).toMatchObject({ headDim: 16, family: { qkvBias: false, qkNorm: true, slidingWindow: [null, null] } });
     expect(fam('tiny-qwen2-window-f32').family).toMatchObject({ qkvBias: true, slidingWindow: [null, 5] });
     expect(fam('tiny-mistral-window-f32').family).toMatchObject({ qkvBias: false, qkNorm: false, slidingWindow: [6, 6] });
+  });
+
+  it('Gemma fixtures: the options the forward reads', () => {
+    const fam = (n: string) => parseLlamaConfig(JSON.parse(readFileSync(`test/fixtures/models/${n}/config.json`, 'utf8')));
+    const g2 = fam('tiny-gemma2-f32');
+    expect(g2).toMatchObject({ architecture: 'Gemma2ForCausalLM', headDim: 16, tieWordEmbeddings: true, ropeScaling: null });
+    expect(g2.family).toEqual({
+      qkvBias: false, qkNorm: false, slidingWindow: [5, null], normWeightOffset: 1, activation: 'gelu_tanh', embeddingScale: Math.fround(Math.sqrt(48)),
+      postNorms: true, attnSoftcap: 8, finalSoftcap: 15, queryScale: 24 ** -0.5, ropeThetaPerLayer: [10000, 10000], ropeScaledPerLayer: [true, true], partialRotaryFactor: 1,
+    });
+    const g3 = fam('tiny-gemma3-f32');
+    expect(g3).toMatchObject({ architecture: 'Gemma3ForCausalLM', ropeTheta: 1e6, ropeScaling: { type: 'linear', factor: 8 } });
+    expect(g3.family).toMatchObject({ qkNorm: true, slidingWindow: [6, null], attnSoftcap: null, finalSoftcap: null, ropeThetaPerLayer: [10000, 1e6], ropeScaledPerLayer: [false, true] });
+    // HF's inverse frequencies of the global layers (golden rope_inv_freq) = layer 1's; layer 0: 10000^(−2i/D) unscaled
+    const inv = golden('tiny-gemma3-f32') as unknown as { rope_inv_freq: number[] };
+    ropeInvFreqOfLayer(g3, 1).forEach((v, i) => expect(Math.abs(v - inv.rope_inv_freq[i])).toBeLessThanOrEqual(2e-7 * inv.rope_inv_freq[i])); // HF forms them in f32
+    expect(Array.from(ropeInvFreqOfLayer(g3, 0))).toEqual(Array.from({ length: 8 }, (_, i) => 1 / 10000 ** ((2 * i) / 16)));
+  });
+
+  it('a Gemma3ForConditionalGeneration folder parses to its language model (text_config; the wrapper\'s token ids and dtype)', () => {
+    const mm = parseLlamaConfig(JSON.parse(readFileSync('test/fixtures/models/tiny-gemma3-mm-f32/config.json', 'utf8')));
+    const text = parseLlamaConfig(JSON.parse(readFileSync('test/fixtures/models/tiny-gemma3-f32/config.json', 'utf8')));
+    expect({ ...mm, architecture: text.architecture }).toEqual(text);
+    expect(mm.architecture).toBe('Gemma3ForConditionalGeneration');
+  });
+
+  it('published Gemma configs (gemma-2-2b-it, gemma-3-1b-it, gemma-3-4b-it with a sparse text_config)', () => {
+    const cfg = (n: string) => parseLlamaConfig(JSON.parse(readFileSync(`test/fixtures/configs/${n}.json`, 'utf8')));
+    const g2 = cfg('gemma-2-2b-it');
+    expect(g2.family.slidingWindow).toEqual(Array.from({ length: 26 }, (_, i) => (i % 2 === 0 ? 4096 : null)));
+    expect(g2.family).toMatchObject({ attnSoftcap: 50, finalSoftcap: 30, queryScale: 1 / 16, embeddingScale: 48, activation: 'gelu_tanh' });
+    expect(g2.eosTokenIds).toEqual([1, 107]);
+    const g1 = cfg('gemma-3-1b-it');
+    expect(g1.family.slidingWindow).toEqual(Array.from({ length: 26 }, (_, i) => ((i + 1) % 6 === 0 ? null : 512)));
+    expect(g1.family.ropeThetaPerLayer).toEqual(Array.from({ length: 26 }, (_, i) => ((i + 1) % 6 === 0 ? 1e6 : 10000)));
+    expect(g1.family.embeddingScale).toBe(34); // √1152 = 33.94 in bfloat16
+    expect(g1).toMatchObject({ ropeScaling: null, numKvHeads: 1, headDim: 256, vocabSize: 262144 });
+    const g4 = cfg('gemma-3-4b-it');
+    expect(g4).toMatchObject({
+      architecture: 'Gemma3ForConditionalGeneration', vocabSize: 262208, hiddenSize: 2560, numLayers: 34, numHeads: 8, numKvHeads: 4, headDim: 256,
+      ropeTheta: 1e6, ropeScaling: { type: 'linear', factor: 8 }, tieWordEmbeddings: true, eosTokenIds: [1, 106], declaredDtype: 'bfloat16',
+    });
+    expect(g4.family.slidingWindow.slice(0, 6)).toEqual([1024, 1024, 1024, 1024, 1024, null]);
+    expect(g4.family.ropeScaledPerLayer.slice(0, 6)).toEqual([false, false, false, false, false, true]);
+    expect(g4.family.queryScale).toBe(1 / 16);
+  });
+
+  it('Gemma: the embedding scale is √C in f32, then in the declared dtype', () => {
+    expect(gemmaEmbedScale(1152, 'float32')).toBe(Math.fround(Math.sqrt(1152)));
+    expect(gemmaEmbedScale(1152, 'bfloat16')).toBe(34);
+    expect(gemmaEmbedScale(1152, 'float16')).toBe(33.9375);
+    expect(gemmaEmbedScale(2304, null)).toBe(48);
+  });
+
+  it('Gemma: refuses what the forward does not implement, naming the field', () => {
+    const base = JSON.parse(readFileSync('test/fixtures/configs/gemma-3-1b-it.json', 'utf8'));
+    const err = (patch: Record<string, unknown>) => { try { parseLlamaConfig({ ...base, ...patch }); } catch (e) { return e; } return null; };
+    expect(err({ hidden_activation: 'gelu' })).toMatchObject({ name: 'UnsupportedModelError', message: expect.stringContaining('hidden_activation') });
+    expect(err({ use_bidirectional_attention: true })).toBeInstanceOf(UnsupportedModelError);
+    expect(err({ rope_parameters: { full_attention: { rope_type: 'default', rope_theta: 1e6 }, sliding_attention: { rope_type: 'linear', factor: 2, rope_theta: 1e4 } } })).toMatchObject({ message: expect.stringContaining('rope_parameters.sliding_attention.rope_type') });
+    expect(err({ rope_scaling: { rope_type: 'yarn', factor: 2 } })).toBeInstanceOf(UnsupportedModelError);
+    expect(err({ text_config: 3, architectures: ['Gemma3ForConditionalGeneration'] })).toBeInstanceOf(ModelFormatError);
+  });
+
+  it('multimodal tensor prefixes map to the decoder names; the vision tower keeps names no target has', () => {
+    expect(canonicalTensorName('language_model.model.layers.3.mlp.up_proj.weight')).toBe('model.layers.3.mlp.up_proj.weight');
+    expect(canonicalTensorName('model.language_model.embed_tokens.weight')).toBe('model.embed_tokens.weight');
+    expect(canonicalTensorName('language_model.lm_head.weight')).toBe('lm_head.weight');
+    expect(canonicalTensorName('vision_tower.vision_model.encoder.layers.0.mlp.fc1.weight')).toBe('vision_tower.vision_model.encoder.layers.0.mlp.fc1.weight');
+    expect(canonicalTensorName('model.vision_tower.encoder.layers.0.mlp.fc1.weight')).toBe('model.vision_tower.encoder.layers.0.mlp.fc1.weight');
   });
 
   it('rejects non-objects', () => {

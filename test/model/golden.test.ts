@@ -22,7 +22,8 @@ async function loadFixture(name: string, kernelConfig: 'cpu' | 'gpu', split = fa
   const ex = new Executor(() => createNodeGpu());
   executors.push(ex);
   const g = golden(name);
-  const cfg = JSON.parse(readFileSync(join(fixturePath(name), 'config.json'), 'utf8'));
+  const file = JSON.parse(readFileSync(join(fixturePath(name), 'config.json'), 'utf8'));
+  const cfg = file.text_config ?? file; // a Gemma3ForConditionalGeneration folder: the language model's config
   const D = cfg.head_dim ?? cfg.hidden_size / cfg.num_attention_heads;
   // Split: one KV layer per binding, so weights larger than that are split and prefill runs in chunks of 5.
   const opts = split ? { maxBindingBytes: (64 + 69) * cfg.num_key_value_heads * D * 4, maxRows: 5 } : {};

@@ -18,6 +18,9 @@ import { MATMUL, matmulConstants } from '../../src/kernels/matmul.js';
 import { RMSNORM } from '../../src/kernels/rmsnorm.js';
 import { ROPE_KV_APPEND } from '../../src/kernels/rope_kv_append.js';
 import { SWIGLU } from '../../src/kernels/swiglu.js';
+import { GEGLU } from '../../src/kernels/geglu.js';
+import { RMSNORM_ADD } from '../../src/kernels/rmsnorm_add.js';
+import { SOFTCAP } from '../../src/kernels/softcap.js';
 import { TOPK } from '../../src/kernels/topk.js';
 import type { LoadOptions } from '../../src/worker/api.js';
 import { fixturePath, golden } from '../helpers/fixtures.js';
@@ -47,7 +50,8 @@ describe('kernel needs, read from the WGSL', () => {
     expect(kernelNeeds('attention', ATTENTION.code, attentionConstants({ block: 64, queries: 16 })).workgroupBytes).toBeLessThanOrEqual(16384);
     expect(kernelNeeds('attention', ATTENTION.code, attentionConstants({ block: 16, queries: 4 })).workgroupSize).toEqual([64, 1, 1]);
     expect(kernelNeeds('rmsnorm', RMSNORM.code).workgroupBytes).toBe(256);
-    for (const def of [EMBED, KV_COMPACT, ROPE_KV_APPEND, SWIGLU]) {
+    expect(kernelNeeds('rmsnorm_add', RMSNORM_ADD.code)).toEqual({ workgroupSize: [64, 1, 1], invocations: 64, workgroupBytes: 256, storageBuffers: 3, uniformBuffers: 1 });
+    for (const def of [EMBED, KV_COMPACT, ROPE_KV_APPEND, SWIGLU, GEGLU, SOFTCAP]) {
       const n = kernelNeeds(def.name, def.code);
       expect(n.workgroupSize).toEqual([64, 1, 1]);
       expect(n.workgroupBytes).toBe(0);
