@@ -13,8 +13,10 @@ rendering must be a prefix of the next (ChatTemplateError otherwise). Tokens com
 of the full text (offsets mapping of a fast tokenizer), so training sees exactly what the template gives.
 
 Special tokens (never hard-coded names):
-  BOS: the template's own text (e.g. "{{ bos_token }}") or, when the template does not render it,
-       the tokens the tokenizer adds in front of any text (`add_special_tokens=True`), added once.
+  BOS: chat data gets exactly what the template renders (e.g. "{{ bos_token }}"), tokenised without
+       adding special tokens, as transformers' apply_chat_template(tokenize=True) and the runtime's
+       chat encoding do; raw text (the code pairs, a raw prompt) gets the tokens the tokenizer adds in
+       front of any text (`bos_prefix`, add_special_tokens=True), as the runtime's raw-prompt encoding.
   EOS: `eos_token_ids(folder, tok)` = generation_config.json eos_token_id (int or list) + config.json
        eos_token_id + the tokenizer's eos_token, in that order, without duplicates. When an example ends
        with an assistant message whose span holds none of them (a template without an end-of-turn
@@ -130,9 +132,6 @@ def encode_chat(tok, messages, template=None, eos_ids=None, max_len=None):
         spans.append((len(before), c0, c1, len(upto)))
     enc = tok(full, add_special_tokens=False, return_offsets_mapping=True)
     ids, offs = list(enc["input_ids"]), [tuple(o) for o in enc["offset_mapping"]]
-    pre = bos_prefix(tok)
-    if pre and ids[: len(pre)] != pre:
-        ids, offs = pre + ids, [(0, 0)] * len(pre) + offs
     loss = [0] * len(ids)
     noise = []
     for a0, c0, c1, a1 in spans:

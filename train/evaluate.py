@@ -358,7 +358,7 @@ def category_of(row):
     return str(row.get("category") or row.get("dist") or "all")
 
 
-def load_eval_rows(tok, path, n_prompts, max_prompt_tokens, template=None):
+def load_eval_rows(tok, path, n_prompts, max_prompt_tokens, template=None, eos_ids=None):
     """[(id, category, prompt ids, loss example or None, reference text)] from chat or code rows."""
     lines = [json.loads(l) for l in open(path, encoding="utf-8") if l.strip()]
     chat = bool(lines) and ("messages" in lines[0] or "conversations" in lines[0])
@@ -369,7 +369,7 @@ def load_eval_rows(tok, path, n_prompts, max_prompt_tokens, template=None):
             last = max(j for j, m in enumerate(msgs) if m["role"] == "assistant")
             text = tok.apply_chat_template(msgs[:last], tokenize=False, add_generation_prompt=True, chat_template=template)
             ids = tok(text, add_special_tokens=False)["input_ids"]       # as apply_chat_template(tokenize=True)
-            ex, _ = encode_chat(tok, msgs[: last + 1], template, None, None)
+            ex, _ = encode_chat(tok, msgs[: last + 1], template, eos_ids, None)
             rows.append((r.get("id", i), category_of(r), ids, ex, msgs[last]["content"]))
     else:
         eos = tok.eos_token_id
@@ -483,7 +483,8 @@ def main_one(argv=None):
     t0 = time.time()
     template = Path(args.chat_template).read_text() if args.chat_template else None
     tok = AutoTokenizer.from_pretrained(args.model)
-    rows = load_eval_rows(tok, args.data, args.n_prompts, args.max_prompt_tokens, template)
+    rows = load_eval_rows(tok, args.data, args.n_prompts, args.max_prompt_tokens, template,
+                          eos_token_ids(args.model, tok))
     out = dict(data=str(args.data), new_tokens=args.new_tokens, draft_seed=args.draft_seed, dtype=args.dtype,
                device=args.device, tree="paper (69 nodes: retrieval chain + mc_sim_7b_63), fixed", extras=args.extras)
     m, per = evaluate_model(args.model, rows, args, tok)

@@ -44,7 +44,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig, Trainer, TrainingArguments
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from chat_data import encode_rows, eos_token_ids, is_chat_file, read_chat_jsonl  # noqa: E402
+from chat_data import bos_prefix, encode_rows, eos_token_ids, is_chat_file, read_chat_jsonl  # noqa: E402
 from collective import barrier, rank, save_pretrained_collective  # noqa: E402
 from model_card import hardware  # noqa: E402
 from msn import SFTCollator, from_pair, pack_examples  # noqa: E402
@@ -80,16 +80,18 @@ class ListDataset(torch.utils.data.Dataset):
 
 
 def load_pairs(path: Path, tok, max_len: int, limit: int = 0, stats: dict | None = None):
-    """Tokenised code pairs ({"input_ids", "n_prompt"}) that fit in max_len: encode(prompt) + encode(response)
-    + [the tokenizer's EOS] (sft_format.sft_ids for the project's tokenizer, whose EOS is <|endoftext|>)."""
+    """Tokenised code pairs ({"input_ids", "n_prompt"}) that fit in max_len: [BOS if the tokenizer adds one]
+    + encode(prompt) + encode(response) + [the tokenizer's EOS] (= sft_format.sft_ids for the project's
+    tokenizer: no BOS, EOS <|endoftext|>)."""
     pairs = [json.loads(line) for line in open(path)]
     if limit:
         pairs = pairs[: limit * 2]
     enc = lambda texts: tok(texts, add_special_tokens=False)["input_ids"]   # batched (fast tokenizer)
     prompts, responses = enc([p["prompt"] for p in pairs]), enc([p["response"] for p in pairs])
-    eos = tok.eos_token_id
+    eos, pre = tok.eos_token_id, bos_prefix(tok)     # [BOS] when the tokenizer adds one to raw text
     rows, too_long = [], 0
     for p, r in zip(prompts, responses):
+        p = pre + p
         ids = p + r + [eos]
         if len(ids) <= max_len and len(r) >= 1:
             rows.append(dict(input_ids=ids, n_prompt=len(p)))

@@ -25,7 +25,9 @@ Packing (SFTCollator(pack=True)): a feature is then {"examples": [example, ...]}
 row; position ids restart at 0 for each example and no attention_mask is passed, so transformers builds
 a per-example (block-diagonal) causal mask from the position ids (masking_utils.find_packed_sequence_indices;
 flash-attention uses the same position ids) and each example sees only itself. The first token of every
-example is never a label (it would be predicted from the previous example).
+example is never a label (it would be predicted from the previous example). The model must run without
+a KV cache (use_cache=False; finetune.py sets config.use_cache = False): transformers skips the packed-
+sequence detection when a cache object exists, and the examples would then see each other (tested).
 """
 import os
 import random
