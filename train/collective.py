@@ -8,7 +8,8 @@ part in the gather, rank 0 alone receives the full (CPU) tensors and writes the 
 meet at a barrier, after which the folder is complete and loadable by any rank.
 
 LoRA (peft): the gathered state dict holds the frozen base weights and the adapters; rank 0 rebuilds
-the peft model on a float32 copy of the base (no GPU memory), loads it, merges the adapters into the
+the peft model on a float32 copy of the base (no GPU memory), loads the adapters only (the frozen base
+may have run in bf16; the fresh copy keeps the base's exact weights), merges the adapters into the
 base weights (`merge_and_unload`) and saves a plain folder that any runtime loads without peft.
 """
 import os
@@ -64,10 +65,11 @@ def save_pretrained_collective(model, out, accelerator=None, lora_config=None, b
             from transformers import AutoModelForCausalLM
             fresh = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
             pm = get_peft_model(fresh, lora_config)
-            sd = {k: v.float() for k, v in sd.items()}
+            # only the trained tensors: the frozen base may have trained in bf16, the fresh copy is exact
+            sd = {k: v.float() for k, v in sd.items() if "lora_" in k or "modules_to_save" in k}
             missing, unexpected = pm.load_state_dict(sd, strict=False)
             missing = [k for k in missing if "lora_" in k]
-            assert not missing and not unexpected, f"LoRA state dict mismatch: {missing[:3]} {unexpected[:3]}"
+            assert sd and not missing and not unexpected, f"LoRA state dict mismatch: {missing[:3]} {unexpected[:3]}"
             saved = pm.merge_and_unload()
             saved.config.use_cache = True
             saved.save_pretrained(out, max_shard_size=max_shard_size)
