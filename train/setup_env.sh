@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Create .venv (repo root) with the training stack: torch 2.13 (CPU build), transformers 5.x,
-# accelerate, tokenizers, safetensors, numpy, pytest. Idempotent: does nothing when .venv already
+# accelerate, peft (LoRA), tokenizers, safetensors, numpy, pytest. Idempotent: does nothing when .venv already
 # imports everything at the pinned versions.
 #
 #     train/setup_env.sh                       # PYTHON=python3.11 train/setup_env.sh to pick the interpreter
@@ -19,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TORCH=2.13.0
-OTHERS=('transformers>=5,<6' 'accelerate' 'tokenizers' 'safetensors' 'numpy' 'pytest')
+OTHERS=('transformers>=5,<6' 'accelerate' 'peft' 'tokenizers' 'safetensors' 'numpy' 'pytest')
 MIRROR_ROOT=${PIP_LOCAL_MIRROR_ROOT:-/opt}
 DRY=${SETUP_ENV_DRY_RUN:-0}
 
@@ -74,7 +74,7 @@ fi
 
 check() {
   .venv/bin/python - <<'PY' 2>/dev/null
-import accelerate, numpy, pytest, safetensors, tokenizers, torch, transformers
+import accelerate, numpy, peft, pytest, safetensors, tokenizers, torch, transformers
 assert torch.__version__.startswith("2.13.0"), torch.__version__
 assert transformers.__version__.split(".")[0] == "5", transformers.__version__
 print(f"torch {torch.__version__}, transformers {transformers.__version__}, tokenizers {tokenizers.__version__}, "

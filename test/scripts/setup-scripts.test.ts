@@ -146,7 +146,7 @@ describe('train/setup_env.sh (dry run)', () => {
     for (const d of ['pypi/simple', 'pypi-more/simple', 'wheels']) mkdirSync(join(mirror, d), { recursive: true });
     expect(dry({ PIP_LOCAL_MIRROR_ROOT: mirror })).toEqual({
       status: 0, stderr: '',
-      lines: ['source: mirror', `pip install --index-url file://${mirror}/pypi/simple --timeout 15 --retries 0 --extra-index-url file://${mirror}/pypi-more/simple --find-links ${mirror}/wheels torch==2.13.0+cpu transformers>=5,<6 accelerate tokenizers safetensors numpy pytest`],
+      lines: ['source: mirror', `pip install --index-url file://${mirror}/pypi/simple --timeout 15 --retries 0 --extra-index-url file://${mirror}/pypi-more/simple --find-links ${mirror}/wheels torch==2.13.0+cpu transformers>=5,<6 accelerate peft tokenizers safetensors numpy pytest`],
     });
   });
 
@@ -154,9 +154,9 @@ describe('train/setup_env.sh (dry run)', () => {
     const r = dry({ PIP_LOCAL_MIRROR_ROOT: join(tmp, 'no-such-mirror') });
     expect(r).toEqual({
       status: 0, stderr: '',
-      lines: ['source: index', 'pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0', 'pip install transformers>=5,<6 accelerate tokenizers safetensors numpy pytest'],
+      lines: ['source: index', 'pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0', 'pip install transformers>=5,<6 accelerate peft tokenizers safetensors numpy pytest'],
     });
-    expect(dry({ PIP_LOCAL_MIRROR_ROOT: join(tmp, 'no-such-mirror'), TORCH_INDEX: '' }).lines).toEqual(['source: index', 'pip install torch==2.13.0', 'pip install transformers>=5,<6 accelerate tokenizers safetensors numpy pytest']);
+    expect(dry({ PIP_LOCAL_MIRROR_ROOT: join(tmp, 'no-such-mirror'), TORCH_INDEX: '' }).lines).toEqual(['source: index', 'pip install torch==2.13.0', 'pip install transformers>=5,<6 accelerate peft tokenizers safetensors numpy pytest']);
   });
 
   it('an explicit PIP_MIRROR that is missing is an error that says what to do', () => {

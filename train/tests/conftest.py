@@ -31,3 +31,11 @@ def toy_base(tmp_path_factory, shipped_dir):
     for f in ("tokenizer.json", "tokenizer_config.json"):
         shutil.copy(shipped_dir / f, d / f)
     return d
+
+
+@pytest.fixture(scope="session")
+def chat_base(tmp_path_factory):
+    """A tiny random Llama chat model with its own BOS/EOS and chat template (tests/tiny_chat.py)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from tiny_chat import make_chat_model
+    return make_chat_model(tmp_path_factory.mktemp("chat_base") / "model")

@@ -76,3 +76,21 @@ def test_shipped_metrics_reproduce(shipped_dir):
         checked += 1
     assert checked == 2
     assert np.isfinite(m["jacobi_mat_msn"]) and m["jacobi_mat_msn"] >= 1.0
+
+
+def test_evaluate_one_model_on_chat_data(chat_base, tmp_path):
+    """evaluate.py --model X --compare Y on chat rows: MAT (tr-jacobi, jacobi, per category), held-out loss on the
+    assistant tokens, the greedy check, the top-10 proxy only as a named extra."""
+    import evaluate
+    from tiny_chat import conversations, write_jsonl
+    data = write_jsonl(tmp_path / "val.jsonl", conversations(4, seed=11))
+    out = evaluate.main(["--model", str(chat_base), "--compare", str(chat_base), "--data", str(data), "--n-prompts", "4",
+                         "--new-tokens", "10", "--extras", "top10-proxy", "--out", str(tmp_path / "m.json")])
+    m = out["model"]
+    assert m["greedy_equal"] and m["prompts"] == 4 and m["heldout_examples"] == 4
+    assert set(m["tr_jacobi_mat_per_category"]) == {"chat", "qa"} and m["tr_jacobi_mat"]["value"] >= 1.0
+    assert "top10_proxy_mat" in m and m["eos_token_ids"] == [1, 4]
+    assert out["diff_model_minus_compare"]["tr_jacobi_mat"]["value"] == 0.0          # the same model twice
+    rows = out["per_prompt"]["model"]
+    assert all(r["tokens"] <= 10 and r["tr_jacobi_steps"] <= r["tokens"] for r in rows)
+    assert json.loads((tmp_path / "m.json").read_text())["model"]["prompts"] == 4
