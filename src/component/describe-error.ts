@@ -36,6 +36,8 @@ export function describeError(e: unknown, phase: 'load' | 'generate' = 'generate
       return online
         ? view('The model could not be downloaded', 'Check that the URL points at a model folder (the one holding config.json, tokenizer.json and the .safetensors files; on Hugging Face: https://huggingface.co/<owner>/<model>/resolve/main/), that the file exists, and that the server allows cross-origin requests (CORS). Offline, only models loaded once before (and not cleared) are available.', true)
         : view('You are offline and this model is not in the offline cache', 'Connect to the network and load the model once; it is then cached for offline use.', true);
+    case 'gated-model':
+      return view('This model\'s repository is gated or private', `Open ${/^[^/:]+\/[^/]+$/.test(String((e as MsnError).detail?.repo ?? '')) ? `https://huggingface.co/${String((e as MsnError).detail.repo)}` : 'its Hugging Face page'} while logged in and accept its license (or ask for access); then create a read token at https://huggingface.co/settings/tokens, paste it into the app's “Hugging Face token” setting (a page using the library passes it as hubToken), and load again. The app keeps the token in this browser only.`, true);
     case 'model-format':
       if ((e as MsnError).detail?.evicted) return view('A cached model file was damaged', 'The damaged copy was removed from the offline cache. Load the model again (or reload the page) to download it afresh.', true);
       return view('This folder does not hold a model the runtime can read', 'Use a Hugging Face folder of a Llama-family model with config.json, tokenizer.json and safetensors weights (F32, F16 or BF16).', true);
