@@ -80,7 +80,7 @@ export async function createNodeEngine(options: NodeEngineOptions): Promise<Engi
 async function createNodeEngineOnce(given: NodeEngineOptions): Promise<Engine> {
   installErrorTransfer();
   // HF_TOKEN (and the HF_ENDPOINT mirror it may go to) unless the caller gave a token.
-  const options: NodeEngineOptions = given.hubToken === undefined ? { ...given, ...nodeHubAuth() } : given;
+  const options: NodeEngineOptions = given.hubToken === undefined && given.hubTokenOrigins === undefined ? { ...given, ...nodeHubAuth() } : given;
   const model = resolveNodeModelLocation(options.model);
   if (options.inline) {
     prepareNodeGpuEnv(options.preferSwiftShader);

@@ -38,11 +38,11 @@ export function resolveNodeModelLocation(input: string, options: NodeLocationOpt
  * `HUGGING_FACE_HUB_TOKEN`), with the origin of `MSN_HF_ENDPOINT` / `HF_ENDPOINT` (a mirror the user
  * chose) trusted with it besides the Hub's own. Used by `createNodeEngine`, so the CLI
  * (`npm run generate`) and the server (`npm run serve`) load gated repositories.
- * @returns `{}` when no token is set.
+ * The mirror's origin is returned without a token too: a 401/403 from it is then a GatedModelError.
+ * @returns `{}` when neither is set.
  */
 export function nodeHubAuth(env: Record<string, string | undefined> = process.env): { hubToken?: string; hubTokenOrigins?: string[] } {
   const token = (env.HF_TOKEN || env.HUGGING_FACE_HUB_TOKEN || '').trim();
-  if (!token) return {};
   const endpoint = env.MSN_HF_ENDPOINT || env.HF_ENDPOINT;
   let origin: string | null = null;
   try {
@@ -50,5 +50,6 @@ export function nodeHubAuth(env: Record<string, string | undefined> = process.en
   } catch {
     origin = null; // resolveNodeModelLocation reports a bad endpoint
   }
-  return { hubToken: token, hubTokenOrigins: origin && origin !== 'null' ? [origin] : [] };
+  const origins = origin && origin !== 'null' ? { hubTokenOrigins: [origin] } : {};
+  return token ? { hubToken: token, ...origins } : origins;
 }

@@ -211,10 +211,11 @@ describe('nodeHubAuth: HF_TOKEN for the CLI and the server', () => {
   it('reads HF_TOKEN (else HUGGING_FACE_HUB_TOKEN), and trusts the HF_ENDPOINT mirror with it', () => {
     expect(nodeHubAuth({})).toEqual({});
     expect(nodeHubAuth({ HF_TOKEN: '  ' })).toEqual({});
-    expect(nodeHubAuth({ HF_TOKEN: TOKEN })).toEqual({ hubToken: TOKEN, hubTokenOrigins: [] });
-    expect(nodeHubAuth({ HUGGING_FACE_HUB_TOKEN: 'old' })).toEqual({ hubToken: 'old', hubTokenOrigins: [] });
+    expect(nodeHubAuth({ HF_TOKEN: TOKEN })).toEqual({ hubToken: TOKEN });
+    expect(nodeHubAuth({ HUGGING_FACE_HUB_TOKEN: 'old' })).toEqual({ hubToken: 'old' });
+    expect(nodeHubAuth({ HF_ENDPOINT: 'https://mirror.example' }), 'a 401 from the mirror is gated too').toEqual({ hubTokenOrigins: ['https://mirror.example'] });
     expect(nodeHubAuth({ HF_TOKEN: TOKEN, HF_ENDPOINT: 'https://mirror.example/hf/' })).toEqual({ hubToken: TOKEN, hubTokenOrigins: ['https://mirror.example'] });
     expect(nodeHubAuth({ HF_TOKEN: TOKEN, HF_ENDPOINT: 'https://a.example', MSN_HF_ENDPOINT: 'http://127.0.0.1:5' })).toEqual({ hubToken: TOKEN, hubTokenOrigins: ['http://127.0.0.1:5'] });
-    expect(nodeHubAuth({ HF_TOKEN: TOKEN, HF_ENDPOINT: 'bad' })).toEqual({ hubToken: TOKEN, hubTokenOrigins: [] });
+    expect(nodeHubAuth({ HF_TOKEN: TOKEN, HF_ENDPOINT: 'bad' })).toEqual({ hubToken: TOKEN });
   });
 });
