@@ -72,7 +72,7 @@ describe(`chat templates render like transformers (${R.reference})`, () => {
     // Qwen3's <think> handling, as transformers renders it: the last turn's reasoning kept, earlier ones dropped, and enable_thinking=false.
     const q3 = (n: string) => templates.qwen3_published.conversations.find((c) => c.name === n)!.text!;
     expect(q3('thinking')).not.toContain('The user greets me');
-    expect(q3('thinking-last')).toContain('<think>\nThe user greets me.\n</think>\n\nHello! 👋');
+    expect(q3('thinking-last')).toContain('<think>\nThe user greets me. \n</think>\n\nHello! 👋');
     expect(q3('no-thinking').endsWith('<|im_start|>assistant\n<think>\n\n</think>\n\n')).toBe(true);
   });
 
