@@ -354,8 +354,11 @@ def greedy_golden(folder: Path, spec: dict, quant: tuple[int, int] | None = None
     """Greedy decoding with transformers on GOLDEN_PROMPTS: float32 maths on the bf16 weights (with
     `quant` = (bits, group): on those weights quantized and dequantized, see --quantize; with `kv_f16`:
     K and V rounded to float16 in the attention, see --kv-dtype)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    tok = AutoTokenizer.from_pretrained(folder)
+    from transformers import AutoModelForCausalLM, PreTrainedTokenizerFast
+    # The folder's tokenizer.json as `tokenizers` reads it (what the runtime matches). Not AutoTokenizer:
+    # transformers 5 maps model_type qwen2 to Qwen2Tokenizer, which replaces this small BPE's
+    # pre-tokenizer with Qwen's split regex (different ids for "\n    if").
+    tok = PreTrainedTokenizerFast.from_pretrained(folder)
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, attn_implementation="eager").eval()
     if quant:
         dequantize_model(model, *quant)
