@@ -401,7 +401,7 @@ def quantized_golden(args) -> None:
     weights = (f"the {info['dtype']} weights quantized {args.quantize} (group {args.quantize_group_size}) and "
                f"dequantized by train/quantize_ref.py" if bits else f"the {info['dtype']} weights")
     kv = ", K (after RoPE) and V rounded to float16 by make_fixtures.F16KVCache" if kv_f16 else ""
-    golden = dict(info, reference=f"transformers {transformers.__version__} LlamaForCausalLM, eager attention, "
+    golden = dict(info, reference=f"transformers {transformers.__version__} {SHAPES[info['shape']]['config']['architectures'][0]}, eager attention, "
                                   f"float32 maths on {weights}{kv}, torch {torch.__version__}",
                   **({"quantize": {"bits": bits, "group": args.quantize_group_size, "embeddings": True}} if bits else {}),
                   kv_dtype="float16" if kv_f16 else "float32",

@@ -12,6 +12,13 @@ const TOKEN = 'hf_cliTestToken987';
 const PREFIX = '/acme/gated-tiny/resolve/main/';
 
 describe('CLI: HF_TOKEN and gated repositories', () => {
+  it('every command\'s --help names HF_TOKEN', async () => {
+    const { USAGE } = await import('../../src/cli/args.js');
+    const { SERVE_USAGE } = await import('../../src/cli/serve.js');
+    const { QUANTIZE_USAGE } = await import('../../src/cli/quantize.js');
+    for (const u of [USAGE, SERVE_USAGE, QUANTIZE_USAGE]) expect(u).toMatch(/HF_TOKEN +Hugging Face access token for gated or private repositories/);
+  });
+
   let server: Server;
   let origin: string;
   const auths: (string | undefined)[] = [];
