@@ -73,6 +73,8 @@ export interface StaticServer {
   breaks: Map<string, number>;
   /** GET requests with a Range header: `/path bytes=N-`. A `bytes=N-` range is answered 206. */
   ranges: string[];
+  /** With the `auth` option: `METHOD /path <Authorization header or "-">` of each request under its prefix. */
+  authorizations: string[];
   /** Stops listening and drops open connections (the server is really gone). */
   stop(): Promise<void>;
 }
@@ -86,6 +88,11 @@ export interface StaticServerOptions {
    * the compressed length and the decoded body.
    */
   gzip?: boolean;
+  /**
+   * A gated folder, as the Hugging Face Hub answers one: requests for paths under `prefix` get 401
+   * (the Hub's text) unless their `Authorization` header is `Bearer <token>`.
+   */
+  auth?: { prefix: string; token: string };
 }
 
 /** Serves `dist` (default: dist/) and the fixture models; `pages` adds in-memory files (path → body). */
@@ -95,6 +102,7 @@ export async function startStaticServer(pages: Record<string, string> = {}, dist
   const breaks = new Map<string, number>();
   const holds = new Map<string, Promise<unknown>>();
   const ranges: string[] = [];
+  const authorizations: string[] = [];
   let root = dist;
   const state = { down: false };
   const server = http.createServer((req, res) => {
@@ -110,6 +118,13 @@ export async function startStaticServer(pages: Record<string, string> = {}, dist
   });
   function answer(req: http.IncomingMessage, res: http.ServerResponse, path: string): void {
     const headers = { 'cache-control': 'no-store', 'access-control-allow-origin': '*' };
+    if (options.auth && path.startsWith(options.auth.prefix)) {
+      authorizations.push(`${req.method} ${path} ${req.headers.authorization ?? '-'}`);
+      if (req.headers.authorization !== `Bearer ${options.auth.token}`) {
+        res.writeHead(401, { ...headers, 'content-type': 'text/plain' }).end('Access to this model is restricted. You must have access to it and be authenticated to access it. Please log in.');
+        return;
+      }
+    }
     const fault = faults.get(path);
     if (fault !== undefined) {
       res.writeHead(fault, { ...headers, 'content-type': 'text/plain' }).end(`status ${fault}`);
@@ -167,6 +182,7 @@ export async function startStaticServer(pages: Record<string, string> = {}, dist
     breaks,
     holds,
     ranges,
+    authorizations,
     serve: (d) => {
       root = d;
     },

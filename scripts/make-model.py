@@ -15,6 +15,19 @@ Shapes (config.json, generation_config.json and the shard size are those of the 
     llama-3-8b           meta-llama/Meta-Llama-3-8B         (untied, GQA 32:8, 4 shards of <= 5 GB)
     smollm2-135m         HuggingFaceTB/SmolLM2-135M         (tied, GQA 9:3, vocab 49152)
     deepseek-coder-6.7b  deepseek-ai/deepseek-coder-6.7b-base (untied, MHA, rope_scaling linear 4, 2 shards of <= 10 GB)
+More shapes, one per family, live in scripts/configs/<shape>.json (same fields, plus `family`):
+    qwen2.5-0.5b         Qwen/Qwen2.5-0.5B-Instruct         (qwen2: q/k/v biases, tied, GQA 14:2)
+    qwen3-0.6b           Qwen/Qwen3-0.6B                    (qwen3: q_norm/k_norm, head_dim 128, tied)
+    phi-3.5-mini         microsoft/Phi-3.5-mini-instruct    (phi3: fused qkv_proj and gate_up_proj, longrope)
+    gemma-2-2b           google/gemma-2-2b-it               (gemma2: pre/post norms, soft-capping, tied)
+    gemma-3-1b           google/gemma-3-1b-it               (gemma3_text: q/k norms, two RoPE bases, tied)
+    mistral-7b-v0.3      mistralai/Mistral-7B-Instruct-v0.3 (mistral, 3 shards of <= 5 GB)
+`--family NAME` picks a family's shape: llama (llama-3.2-1b), mistral, qwen2, qwen3, phi3, gemma2,
+gemma3_text. Tensor names and shapes are those transformers' model class of the family saves
+(test/fixtures/test_make_model.py checks them against the class built on the meta device). For the
+Gemma families, whose RMSNorm scales by (1 + weight), the norm weights are written as (scale - 1).
+Gemma's turn tokens sit at ids below TOKENIZER_VOCAB, inside the small BPE, so the tokenizer has only
+<pad>/<eos>/<bos>/<unk> as specials there; the config's EOS ids (1, 106/107) still name tokens.
 The configs are written from the published files as recorded here (this machine cannot reach the Hub);
 `--layers N` changes `num_hidden_layers` only.
 
@@ -157,6 +170,17 @@ SHAPES: dict[str, dict] = {
                     "transformers_version": "4.33.1"}),
 }
 
+# The family shapes of scripts/configs/ (one JSON file per shape, the fields above plus `family`).
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+for _p in sorted(CONFIG_DIR.glob("*.json")):
+    SHAPES[_p.stem] = json.loads(_p.read_text(encoding="utf-8"))
+for _spec in SHAPES.values():
+    _spec.setdefault("family", _spec["config"]["model_type"])
+# --family NAME: the shape that stands for each family (config.json `model_type`).
+FAMILY_SHAPES = {"llama": "llama-3.2-1b", "mistral": "mistral-7b-v0.3", "qwen2": "qwen2.5-0.5b",
+                 "qwen3": "qwen3-0.6b", "phi3": "phi-3.5-mini", "gemma2": "gemma-2-2b",
+                 "gemma3_text": "gemma-3-1b"}
+
 try:
     import torch
     import transformers
@@ -196,21 +220,44 @@ def tokenizer_config(spec: dict) -> dict:
 
 
 # ----------------------------------------------------------------------------- weights
+def is_tied(cfg: dict) -> bool:
+    """tie_word_embeddings, with the family's default when the config leaves it out (Gemma: tied)."""
+    return bool(cfg.get("tie_word_embeddings", cfg["model_type"].startswith("gemma")))
+
+
+def is_gemma(cfg: dict) -> bool:
+    return cfg["model_type"] in ("gemma2", "gemma3_text")
+
+
 def tensor_shapes(cfg: dict) -> list[tuple[str, tuple[int, ...]]]:
-    """(name, shape) in the order transformers saves a LlamaForCausalLM state dict."""
+    """(name, shape) of the state dict transformers saves for the config's family (model_type): llama and
+    mistral; qwen2 (+ q/k/v biases); qwen3 (+ per-head q_norm/k_norm); phi3 (fused qkv_proj [(H + 2 Hkv) D, C]
+    and gate_up_proj [2F, C]); gemma2 (+ pre/post feed-forward norms); gemma3_text (gemma2's + q_norm/k_norm)."""
     C, F, V = cfg["hidden_size"], cfg["intermediate_size"], cfg["vocab_size"]
     H, Hkv = cfg["num_attention_heads"], cfg["num_key_value_heads"]
     D = cfg.get("head_dim") or C // H
+    kind = cfg["model_type"]
     out = [("model.embed_tokens.weight", (V, C))]
     for i in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{i}."
-        out += [(p + "self_attn.q_proj.weight", (H * D, C)), (p + "self_attn.k_proj.weight", (Hkv * D, C)),
-                (p + "self_attn.v_proj.weight", (Hkv * D, C)), (p + "self_attn.o_proj.weight", (C, H * D)),
-                (p + "mlp.gate_proj.weight", (F, C)), (p + "mlp.up_proj.weight", (F, C)),
-                (p + "mlp.down_proj.weight", (C, F)),
-                (p + "input_layernorm.weight", (C,)), (p + "post_attention_layernorm.weight", (C,))]
+        if kind == "phi3":
+            attn = [(p + "self_attn.o_proj.weight", (C, H * D)), (p + "self_attn.qkv_proj.weight", ((H + 2 * Hkv) * D, C))]
+            mlp = [(p + "mlp.gate_up_proj.weight", (2 * F, C)), (p + "mlp.down_proj.weight", (C, F))]
+        else:
+            bias = kind == "qwen2"
+            attn = [(p + "self_attn.q_proj.weight", (H * D, C))] + ([(p + "self_attn.q_proj.bias", (H * D,))] if bias else [])
+            attn += [(p + "self_attn.k_proj.weight", (Hkv * D, C))] + ([(p + "self_attn.k_proj.bias", (Hkv * D,))] if bias else [])
+            attn += [(p + "self_attn.v_proj.weight", (Hkv * D, C))] + ([(p + "self_attn.v_proj.bias", (Hkv * D,))] if bias else [])
+            attn.append((p + "self_attn.o_proj.weight", (C, H * D)))
+            if kind in ("qwen3", "gemma3_text"):
+                attn += [(p + "self_attn.q_norm.weight", (D,)), (p + "self_attn.k_norm.weight", (D,))]
+            mlp = [(p + "mlp.gate_proj.weight", (F, C)), (p + "mlp.up_proj.weight", (F, C)), (p + "mlp.down_proj.weight", (C, F))]
+        norms = [(p + "input_layernorm.weight", (C,)), (p + "post_attention_layernorm.weight", (C,))]
+        if is_gemma(cfg):
+            norms += [(p + "pre_feedforward_layernorm.weight", (C,)), (p + "post_feedforward_layernorm.weight", (C,))]
+        out += attn + mlp + norms
     out.append(("model.norm.weight", (C,)))
-    if not cfg["tie_word_embeddings"]:
+    if not is_tied(cfg):
         out.append(("lm_head.weight", (V, C)))
     return out
 
@@ -221,17 +268,23 @@ def make_tensor(name: str, shape: tuple[int, ...], index: int, seed: int, cfg: d
     g = torch.Generator().manual_seed(seed * 1_000_003 + index)
     x = torch.randn(shape, generator=g)
     C = cfg["hidden_size"]
+    # Gemma's RMSNorm multiplies by (1 + weight): the weight written is the scale minus one.
+    offset = 1.0 if is_gemma(cfg) else 0.0
     if name == "model.norm.weight":
         x = 1.0 + NORM_JITTER * x
-        if cfg["tie_word_embeddings"]:
+        if is_tied(cfg):
+            # Gemma scales the embedding by sqrt(hidden) on input only, so the tied unembedding is as small.
             x *= LOGIT_STD / (EMBED_STD * math.sqrt(C))
+        x -= offset
     elif name.endswith("norm.weight"):
-        x = 1.0 + NORM_JITTER * x
+        x = 1.0 + NORM_JITTER * x - offset
     elif name in ("model.embed_tokens.weight", "lm_head.weight"):
         x *= LOGIT_STD / math.sqrt(C) if name == "lm_head.weight" else EMBED_STD
         x[used:] *= UNUSED_ROW_GAIN
+    elif name.endswith(".bias"):
+        x *= EMBED_STD
     else:
-        x *= (QK_GAIN if name.endswith(("q_proj.weight", "k_proj.weight")) else 1.0) / math.sqrt(shape[1])
+        x *= (QK_GAIN if name.endswith(("q_proj.weight", "k_proj.weight", "qkv_proj.weight")) else 1.0) / math.sqrt(shape[1])
     return x.to(dtype)
 
 
@@ -301,9 +354,12 @@ def greedy_golden(folder: Path, spec: dict, quant: tuple[int, int] | None = None
     """Greedy decoding with transformers on GOLDEN_PROMPTS: float32 maths on the bf16 weights (with
     `quant` = (bits, group): on those weights quantized and dequantized, see --quantize; with `kv_f16`:
     K and V rounded to float16 in the attention, see --kv-dtype)."""
-    from transformers import AutoTokenizer, LlamaForCausalLM
-    tok = AutoTokenizer.from_pretrained(folder)
-    model = LlamaForCausalLM.from_pretrained(folder, dtype=torch.float32, attn_implementation="eager").eval()
+    from transformers import AutoModelForCausalLM, PreTrainedTokenizerFast
+    # The folder's tokenizer.json as `tokenizers` reads it (what the runtime matches). Not AutoTokenizer:
+    # transformers 5 maps model_type qwen2 to Qwen2Tokenizer, which replaces this small BPE's
+    # pre-tokenizer with Qwen's split regex (different ids for "\n    if").
+    tok = PreTrainedTokenizerFast.from_pretrained(folder)
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, attn_implementation="eager").eval()
     if quant:
         dequantize_model(model, *quant)
     cache = f16_kv_cache_class() if kv_f16 else None
@@ -345,7 +401,7 @@ def quantized_golden(args) -> None:
     weights = (f"the {info['dtype']} weights quantized {args.quantize} (group {args.quantize_group_size}) and "
                f"dequantized by train/quantize_ref.py" if bits else f"the {info['dtype']} weights")
     kv = ", K (after RoPE) and V rounded to float16 by make_fixtures.F16KVCache" if kv_f16 else ""
-    golden = dict(info, reference=f"transformers {transformers.__version__} LlamaForCausalLM, eager attention, "
+    golden = dict(info, reference=f"transformers {transformers.__version__} {SHAPES[info['shape']]['config']['architectures'][0]}, eager attention, "
                                   f"float32 maths on {weights}{kv}, torch {torch.__version__}",
                   **({"quantize": {"bits": bits, "group": args.quantize_group_size, "embeddings": True}} if bits else {}),
                   kv_dtype="float16" if kv_f16 else "float32",
@@ -400,6 +456,7 @@ def make(shape: str, layers: int | None, out: Path, seed: int, weights: bool = T
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--shape", choices=list(SHAPES))
+    ap.add_argument("--family", choices=list(FAMILY_SHAPES), help="the shape of a family (see FAMILY_SHAPES)")
     ap.add_argument("--layers", type=int, help="num_hidden_layers (default: the published value)")
     ap.add_argument("--out", type=Path, help="folder to write (replaced; default models/<shape>[-<N>l])")
     ap.add_argument("--seed", type=int, default=0)
@@ -419,10 +476,14 @@ def main() -> None:
     args = ap.parse_args()
     if args.list:
         for k, v in SHAPES.items():
-            print(f"{k:20s} {v['repo']}")
+            print(f"{k:20s} {v['family']:12s} {v['repo']}")
         return
+    if args.family:
+        if args.shape and args.shape != FAMILY_SHAPES[args.family]:
+            ap.error(f"--family {args.family} is --shape {FAMILY_SHAPES[args.family]}, not {args.shape}")
+        args.shape = FAMILY_SHAPES[args.family]
     if args.shape is None:
-        ap.error("--shape is required")
+        ap.error("--shape or --family is required")
     if args.layers is not None and args.layers < 1:
         ap.error("--layers must be >= 1")
     torch.set_num_threads(max(1, torch.get_num_threads()))
@@ -458,7 +519,7 @@ def main() -> None:
                 print(f"  warning: {problem} (--golden would try the next seed)")
             return
         if problem is None:
-            golden = dict(info, reference=f"transformers {transformers.__version__} LlamaForCausalLM, eager "
+            golden = dict(info, reference=f"transformers {transformers.__version__} {SHAPES[args.shape]['config']['architectures'][0]}, eager "
                                           f"attention, float32 maths on the bf16 weights, torch {torch.__version__}",
                           min_margin=min(p["min_margin"] for p in prompts), prompts=prompts)
             args.golden.parent.mkdir(parents=True, exist_ok=True)

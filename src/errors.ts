@@ -269,6 +269,24 @@ export class NetworkError extends MsnError {
   }
 }
 
+/**
+ * The Hugging Face Hub (or an origin trusted with its token) answered 401 or 403 for a model file:
+ * the repository is gated (Llama, Gemma, …: its license must be accepted on its Hub page first),
+ * private, or does not exist. Thrown by the model source before any weight is read. The token is
+ * never part of the message or detail. `detail`: repo (`owner/name`, or the folder URL off the Hub),
+ * url (the file), status (401 or 403), tokenSent (whether a token went with the request).
+ */
+export class GatedModelError extends MsnError {
+  constructor(repo: string, url: string, status: number, tokenSent: boolean) {
+    const hub = /^[^/:]+\/[^/]+$/.test(repo) ? `https://huggingface.co/${repo}` : repo;
+    const why = tokenSent
+      ? `with the Hugging Face token given, so that token has no access to it (its license not accepted yet, or a token without read access)`
+      : 'without a Hugging Face token';
+    super('gated-model', `The Hugging Face repository ${repo} is gated or private (or does not exist): ${url} answered ${status} ${why}. Open ${hub} while logged in and accept its license (or ask for access), then create a read token at https://huggingface.co/settings/tokens and give it: the HF_TOKEN environment variable (CLI, npm run serve) or the app's "Hugging Face token" setting.`, { repo, url, status, tokenSent });
+    this.name = 'GatedModelError'; // explicit: class names do not survive minification
+  }
+}
+
 /** The executor is already running a forward (calls must be awaited one at a time). */
 export class BusyError extends MsnError {
   constructor(what: string) {
@@ -325,5 +343,5 @@ export const ERROR_CLASSES: Record<string, new (...args: never[]) => MsnError> =
   UnsupportedModelError, UnsupportedQuantizationError, IntegrityError, ContextOverflowError, AbortedError, InvalidArgumentError, NetworkError, BusyError,
   NonFiniteLogitsError, UnknownMaskError, KvLengthMismatchError,
   GpuValidationError, GpuInternalError, SelfCheckError,
-  ChatTemplateError, StorageQuotaError, UnsupportedParameterError, ModelNotFoundError,
+  ChatTemplateError, StorageQuotaError, UnsupportedParameterError, ModelNotFoundError, GatedModelError,
 };

@@ -17,6 +17,7 @@ import type { SettleResult } from './cache-names.js';
 import { skipModelCache } from './settle.js';
 import { checkStorageQuota, describePersistence, requestPersistentStorage } from './storage.js';
 import { folderFromFiles, folderFromHandle, locationKey, type LocalFolder } from '../model/local-folder.js';
+import { describeSuggestion, SUGGESTIONS, suggestionLocation, type ModelSuggestion } from './suggestions.js';
 
 /** An entry of `public/models/index.json`. */
 interface ModelEntry {
@@ -45,6 +46,7 @@ const el = {
   model: $<HTMLInputElement>('model'),
   weights: $<HTMLSelectElement>('weights'),
   gpuMemory: $<HTMLInputElement>('gpu-memory'),
+  hfToken: $<HTMLInputElement>('hf-token'),
   load: $<HTMLButtonElement>('load'),
   progress: $<HTMLProgressElement>('progress'),
   progressText: $<HTMLParagraphElement>('progress-text'),
@@ -137,6 +139,42 @@ function sync(): void {
 
 // -- model picking and loading ----------------------------------------------------------------
 
+/** localStorage key of the Hugging Face token (this browser only; never in a URL or a message). */
+const TOKEN_KEY = 'msn-webgpu:hf-token';
+
+function readToken(): string {
+  try {
+    return localStorage.getItem(TOKEN_KEY) ?? '';
+  } catch {
+    return ''; // storage disabled: the field still works for this page
+  }
+}
+
+function saveToken(): void {
+  const t = el.hfToken.value.trim();
+  try {
+    if (t) localStorage.setItem(TOKEN_KEY, t);
+    else localStorage.removeItem(TOKEN_KEY);
+  } catch {
+    /* storage disabled: kept in the field only */
+  }
+}
+
+/**
+ * The Hugging Face token options of a load: the token goes to the Hub only, and to this page's own
+ * origin (which holds it already), never to another site (`sendsHubToken`, src/model/source.ts).
+ */
+function hubAuth(): { hubToken?: string; hubTokenOrigins: string[] } {
+  const t = el.hfToken.value.trim();
+  return { ...(t ? { hubToken: t } : {}), hubTokenOrigins: [location.origin] };
+}
+
+/** The suggestion behind the picker's selected option, if it is one. */
+function pickedSuggestion(): ModelSuggestion | null {
+  const i = el.pick.selectedOptions[0]?.dataset.suggestion;
+  return i === undefined ? null : SUGGESTIONS[Number(i)] ?? null;
+}
+
 function modelsBase(): URL {
   return new URL('models/', document.baseURI);
 }
@@ -147,6 +185,14 @@ function fillPicker(selectedUrl: string | null): void {
     const o = new Option(m.name ?? `${m.id} (embedded)`, new URL(m.path.endsWith('/') ? m.path : `${m.path}/`, modelsBase()).href);
     el.pick.add(o);
   }
+  const hub = document.createElement('optgroup');
+  hub.label = 'Suggestions from the Hugging Face Hub (downloaded when loaded)';
+  SUGGESTIONS.forEach((sg, i) => {
+    const o = new Option(`${sg.repo}${sg.weights === 'q4' ? ' (q4)' : ''}${sg.gated ? ' (gated)' : ''}`, normalizeModelUrl(suggestionLocation(sg), document.baseURI));
+    o.dataset.suggestion = String(i);
+    hub.append(o);
+  });
+  el.pick.add(hub);
   el.pick.add(new Option('Custom URL…', CUSTOM));
   const match = [...el.pick.options].find((o) => o.value === selectedUrl);
   el.pick.value = match ? match.value : CUSTOM;
@@ -155,13 +201,23 @@ function fillPicker(selectedUrl: string | null): void {
 
 function describePick(): void {
   const i = el.pick.selectedIndex;
-  el.pickHint.textContent = el.pick.value === CUSTOM ? 'Type a model folder URL below and press Load.' : (models[i]?.description ?? 'A model shipped with this app.');
+  const sg = pickedSuggestion();
+  el.pickHint.textContent = sg ? describeSuggestion(sg) : el.pick.value === CUSTOM ? 'Type a model folder URL below and press Load.' : (models[i]?.description ?? 'A model shipped with this app.');
 }
 
 function onPick(): void {
   describePick();
   if (el.pick.value === CUSTOM) {
     el.model.focus();
+    return;
+  }
+  const sg = pickedSuggestion();
+  if (sg) {
+    // A Hub suggestion is only filled in: it downloads (maybe gigabytes) when the user presses Load.
+    el.model.value = suggestionLocation(sg);
+    el.weights.value = sg.weights;
+    if (sg.gated && !el.hfToken.value.trim()) el.hfToken.focus();
+    else el.load.focus();
     return;
   }
   el.model.value = el.pick.value;
@@ -191,7 +247,7 @@ async function prepareCache(url: string, uncached: boolean): Promise<boolean> {
   if (cached?.complete) return true;
   setStatus(`Checking storage for ${modelDisplayName(url)}…`);
   try {
-    await checkStorageQuota(url, cached?.bytes ?? 0);
+    await checkStorageQuota(url, cached?.bytes ?? 0, undefined, undefined, hubAuth());
   } catch (e) {
     // Too big (StorageQuotaError), or the folder cannot be read (the load would fail the same way;
     // a damaged cached file the probe read is evicted and said so): the page settles it as a failed
@@ -288,6 +344,7 @@ async function load({ uncached = false }: { uncached?: boolean } = {}): Promise<
   el.load.disabled = true;
   loadedSettings = settings;
   const mine = acquireEngine(local ?? url, {
+    ...hubAuth(),
     quantize,
     gpuMemoryBytes,
     onProgress: (p) => {
@@ -609,6 +666,7 @@ el.errorReload.addEventListener('click', () => {
   void load();
 });
 el.clearCache.addEventListener('click', () => void clearCache());
+el.hfToken.addEventListener('change', saveToken);
 el.simulateLoss.addEventListener('click', () => {
   void engine?.executor.simulateDeviceLoss();
 });
@@ -651,6 +709,7 @@ async function init(): Promise<void> {
     initial = new URL(models[0].path.endsWith('/') ? models[0].path : `${models[0].path}/`, modelsBase()).href;
     el.model.value = initial;
   }
+  el.hfToken.value = readToken();
   fillPicker(initial);
   el.prompt.value = models[0]?.prompt ?? DEFAULT_COMPLETION_PROMPT;
   defaultPrompts.add(el.prompt.value);

@@ -12,7 +12,7 @@
  */
 import { StorageQuotaError } from '../errors.js';
 import { describeModel } from '../model/loader.js';
-import { createModelSource, type ModelSource } from '../model/source.js';
+import { createModelSource, type ModelSource, type ResumeOptions } from '../model/source.js';
 
 /** The part of `navigator.storage` used here (injectable for tests). */
 export type StorageLike = Partial<Pick<StorageManager, 'persist' | 'persisted' | 'estimate'>>;
@@ -91,10 +91,11 @@ export interface QuotaCheck {
  * @param folder the model folder URL (ending in `/`).
  * @param cachedBytes bytes of this folder already in the cache (they need no new room).
  * @throws StorageQuotaError naming needed and available bytes and what to do, when it does not fit;
- *   the errors of {@link folderBytes} when the folder cannot be read.
+ *   the errors of {@link folderBytes} when the folder cannot be read (a GatedModelError for a gated
+ *   repository). `auth`: the Hugging Face token and the origins trusted with it (src/model/source.ts).
  */
-export async function checkStorageQuota(folder: string, cachedBytes = 0, storage: StorageLike | undefined = defaultStorage(), signal?: AbortSignal): Promise<QuotaCheck> {
-  const total = await folderBytes(createModelSource(folder, { cache: 'no-store' }), signal);
+export async function checkStorageQuota(folder: string, cachedBytes = 0, storage: StorageLike | undefined = defaultStorage(), signal?: AbortSignal, auth: Pick<ResumeOptions, 'hubToken' | 'hubTokenOrigins'> = {}): Promise<QuotaCheck> {
+  const total = await folderBytes(createModelSource(folder, { ...auth, cache: 'no-store' }), signal);
   const neededBytes = total === null ? null : Math.max(0, total - cachedBytes);
   let est: StorageEstimate | undefined;
   try {

@@ -190,7 +190,9 @@ async function modelFile({ request, event }: RouteHandlerCallbackOptions): Promi
   // cross-origin response is passed as it is (its hidden Content-Encoding must stay hidden, see
   // src/model/body-length.ts); the page's own source resumes it, and its cache copy is evicted.
   if (whole && res.status === 200 && res.type === 'basic' && res.body && !res.headers.has('content-range')) {
-    res = new Response(resumingBody(res, url, {}, announcedBodyLength(res)), { status: res.status, statusText: res.statusText, headers: res.headers });
+    // A re-request carries the page's Hugging Face token when the first one did (same origin only here).
+    const auth = req.headers.get('authorization');
+    res = new Response(resumingBody(res, url, auth ? { headers: { authorization: auth } } : {}, announcedBodyLength(res)), { status: res.status, statusText: res.statusText, headers: res.headers });
   }
   // Only whole files are stored: no HEAD, no Range requests, no 206, no errors, and nothing asked
   // with `cache: 'no-store'` (the page's storage check probes the folder that way: src/app/storage.ts).

@@ -86,6 +86,9 @@ export const USAGE = `Usage: npm run generate -- [options]
   --no-self-check            skip the load-time self-check (layer 0 on the GPU vs float64 on the CPU)
   --json                     print exactly one JSON object (the result) instead of streaming text; nothing on failure
   --verbose                  print stack traces on errors
+Environment:
+  HF_TOKEN                   Hugging Face access token for gated or private repositories (Llama, Gemma…): sent
+                             only to huggingface.co (and the HF_ENDPOINT mirror, when set)
 `;
 
 /** The options, for node:util parseArgs. */

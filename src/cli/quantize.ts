@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util';
 import { InvalidArgumentError, MsnError } from '../errors.js';
 import { convertModel, DEFAULT_SHARD_BYTES, type ConvertProgress } from '../model/convert.js';
-import { resolveNodeModelLocation } from '../model/location-node.js';
+import { nodeHubAuth, resolveNodeModelLocation } from '../model/location-node.js';
 import { QUANT_GROUPS, type QuantBits } from '../model/quantize.js';
 
 export const QUANTIZE_USAGE = `Usage: npm run quantize -- --model <location> --out <folder> [options]
@@ -20,6 +20,9 @@ export const QUANTIZE_USAGE = `Usage: npm run quantize -- --model <location> --o
   --force                write into a non-empty --out (its .safetensors files and index are replaced)
   --quiet                no progress bar
   --verbose              print stack traces on errors
+Environment:
+  HF_TOKEN                   Hugging Face access token for gated or private repositories (Llama, Gemma…): sent
+                             only to huggingface.co (and the HF_ENDPOINT mirror, when set)
 `;
 
 /** Parsed options of `npm run quantize`. */
@@ -121,7 +124,7 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     const r = await convertModel({
-      model: o.model, out: o.out, bits: o.bits, group: o.group, keepEmbeddings: o.keepEmbeddings, force: o.force,
+      ...nodeHubAuth(), model: o.model, out: o.out, bits: o.bits, group: o.group, keepEmbeddings: o.keepEmbeddings, force: o.force,
       shardBytes: o.shardBytes, blockBytes: o.blockBytes, onProgress: o.quiet ? undefined : progressBar(process.stderr),
     });
     if (!o.quiet && process.stderr.isTTY) process.stderr.write('\n');

@@ -231,6 +231,9 @@ export const SERVE_USAGE = `Usage: npm run serve -- [options]
   --swiftshader              use Chromium's SwiftShader Vulkan driver instead of lavapipe
   --no-self-check            skip the load-time self-check
   -h, --help                 this text
+Environment:
+  HF_TOKEN                   Hugging Face access token for gated or private repositories (Llama, Gemma…): sent
+                             only to huggingface.co (and the HF_ENDPOINT mirror, when set)
 `;
 
 /** Parsed `npm run serve` options. @throws InvalidArgumentError for a bad option or value. */

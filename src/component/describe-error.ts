@@ -36,13 +36,15 @@ export function describeError(e: unknown, phase: 'load' | 'generate' = 'generate
       return online
         ? view('The model could not be downloaded', 'Check that the URL points at a model folder (the one holding config.json, tokenizer.json and the .safetensors files; on Hugging Face: https://huggingface.co/<owner>/<model>/resolve/main/), that the file exists, and that the server allows cross-origin requests (CORS). Offline, only models loaded once before (and not cleared) are available.', true)
         : view('You are offline and this model is not in the offline cache', 'Connect to the network and load the model once; it is then cached for offline use.', true);
+    case 'gated-model':
+      return view('This model\'s repository is gated or private', `Open ${/^[^/:]+\/[^/]+$/.test(String((e as MsnError).detail?.repo ?? '')) ? `https://huggingface.co/${String((e as MsnError).detail.repo)}` : 'its Hugging Face page'} while logged in and accept its license (or ask for access); then create a read token at https://huggingface.co/settings/tokens, paste it into the app's “Hugging Face token” setting (a page using the library passes it as hubToken), and load again. The app keeps the token in this browser only.`, true);
     case 'model-format':
       if ((e as MsnError).detail?.evicted) return view('A cached model file was damaged', 'The damaged copy was removed from the offline cache. Load the model again (or reload the page) to download it afresh.', true);
-      return view('This folder does not hold a model the runtime can read', 'Use a Hugging Face folder of a Llama-family model with config.json, tokenizer.json and safetensors weights (F32, F16 or BF16).', true);
+      return view('This folder does not hold a model the runtime can read', 'Use a Hugging Face folder of a supported model (README, “Supported models”) with config.json, tokenizer.json and safetensors weights (F32, F16 or BF16).', true);
     case 'storage-quota':
       return view('Not enough browser storage to cache this model', 'Press “Load without caching” to use it now (it downloads again on each visit), or free space and load it again, or open the folder from disk with “Open folder…”, or pick a q4 model.', true);
     case 'unsupported-model':
-      return view('This model is not supported', 'Pick a Llama-family model (LlamaForCausalLM, or MistralForCausalLM without a sliding window).', true);
+      return view('This model is not supported', 'Pick a model of a supported family (Llama, Mistral, Qwen2/2.5, Qwen3, Phi-3/3.5, Gemma 2, Gemma 3 text: README, “Supported models”), or one of the picker\'s suggestions.', true);
     case 'integrity':
       return view('A model file was corrupted', 'The bad copy was removed from the cache. Load the model again to download it afresh.', true);
     case 'device-lost':

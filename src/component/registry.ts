@@ -20,6 +20,9 @@ export interface AcquireOptions {
   onInvalidate?: (reason: unknown) => void;
   /** KV-cache context length (default: the engine's). */
   contextLength?: number;
+  /** Hugging Face token for gated repositories, and origins trusted with it besides the Hub's (`LoadOptions.hubToken`). */
+  hubToken?: string;
+  hubTokenOrigins?: string[];
   /**
    * Load-time weight quantization (`LoadOptions.quantize`, default `none`). An engine of the same URL
    * loaded with another setting is replaced when nobody else holds it; while it is shared, the first
@@ -82,6 +85,8 @@ export function acquireEngine(location: ModelLocation, options: AcquireOptions =
     e.ready = createEngine({
       model: location,
       contextLength: options.contextLength,
+      hubToken: options.hubToken,
+      hubTokenOrigins: options.hubTokenOrigins,
       ...(quantize === 'none' ? {} : { quantize }),
       ...(options.gpuMemoryBytes === undefined ? {} : { gpuMemoryBytes: options.gpuMemoryBytes }),
       onProgress: (p) => {

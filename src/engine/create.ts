@@ -33,7 +33,7 @@ export async function createEngineWith(executor: ExecutorApi, options: EngineOpt
   try {
     // Model first: its errors (missing folder, bad config) are the ones worth reporting.
     const info = await executor.load(model, load, onProgress ? progressArg(onProgress) : undefined);
-    const { source } = await openCheckedSource(createModelSource(model));
+    const { source } = await openCheckedSource(createModelSource(model, { hubToken: load.hubToken, hubTokenOrigins: load.hubTokenOrigins }));
     // A cached tokenizer file that fails to parse is evicted, so a reload downloads it again.
     const tokenizer = await Tokenizer.load(source).catch(async (e: unknown) => { throw await evictUnparsable(source, e); });
     return new Engine(executor, info, tokenizer, onDispose, costCache ?? new MemoryCostCache(), isLocalFolder(model) ? `local-folder:${model.name}/` : model);

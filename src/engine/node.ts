@@ -15,7 +15,7 @@ import { installErrorTransfer } from '../worker/transfer.js';
 import { ipcEndpoint, isSideMessage } from '../worker/ipc.js';
 import type { ExecutorApi } from '../worker/api.js';
 import { createEngineWith, type EngineOptions } from './create.js';
-import { resolveNodeModelLocation } from '../model/location-node.js';
+import { nodeHubAuth, resolveNodeModelLocation } from '../model/location-node.js';
 import type { Engine } from './engine.js';
 import { FileCostCache } from './cost-cache-node.js';
 import { guardExecutor, WorkerWatch } from './worker-watch.js';
@@ -56,7 +56,8 @@ export function nodeWorkerPath(): string {
  * (a local folder relative to the current directory, a `file:` or http(s) URL, `hf:owner/name[@rev]`
  * resolved against `MSN_HF_ENDPOINT` / `HF_ENDPOINT`, a huggingface.co link). When no adapter is
  * found on the default Vulkan driver (Mesa lavapipe), retries on Chromium's SwiftShader;
- * `engine.info.adapter` says which one ran.
+ * `engine.info.adapter` says which one ran. Without `options.hubToken`, the `HF_TOKEN` environment
+ * variable is the Hugging Face token for gated repositories (`nodeHubAuth`).
  *
  * The executor runs in a child process (see `src/worker/node-worker.ts`): when it dies (a crash, an
  * exit, a native abort, a kill, e.g. for memory) or stops answering for 2 s outside an announced
@@ -76,8 +77,10 @@ export async function createNodeEngine(options: NodeEngineOptions): Promise<Engi
   }
 }
 
-async function createNodeEngineOnce(options: NodeEngineOptions): Promise<Engine> {
+async function createNodeEngineOnce(given: NodeEngineOptions): Promise<Engine> {
   installErrorTransfer();
+  // HF_TOKEN (and the HF_ENDPOINT mirror it may go to) unless the caller gave a token.
+  const options: NodeEngineOptions = given.hubToken === undefined && given.hubTokenOrigins === undefined ? { ...given, ...nodeHubAuth() } : given;
   const model = resolveNodeModelLocation(options.model);
   if (options.inline) {
     prepareNodeGpuEnv(options.preferSwiftShader);

@@ -43,6 +43,9 @@ const URL_FILES = [
 export interface ConvertOptions {
   /** Source folder: a local path, a `file:` URL or an http(s) folder URL. */
   model: string;
+  /** Hugging Face token for a gated source repository, and origins trusted with it besides the Hub's (src/model/source.ts). */
+  hubToken?: string;
+  hubTokenOrigins?: string[];
   /** Output folder (created; must be empty or absent unless `force`). */
   out: string;
   bits: QuantBits;
@@ -217,7 +220,7 @@ export async function convertModel(o: ConvertOptions): Promise<ConvertResult> {
   const blockBytes = o.blockBytes ?? DEFAULT_BLOCK_BYTES;
   if (!(shardBytes > 0) || !(blockBytes > 0)) throw new InvalidArgumentError('shardBytes and blockBytes must be positive.');
 
-  const folder = createModelSource(o.model);
+  const folder = createModelSource(o.model, { hubToken: o.hubToken, hubTokenOrigins: o.hubTokenOrigins });
   const config = (await readJson(folder, 'config.json')) as Record<string, unknown>;
   if (!config || typeof config !== 'object' || Array.isArray(config)) throw new ModelFormatError('config.json is not a JSON object.', { file: 'config.json' });
   const qc = config.quantization_config as { quant_method?: unknown } | undefined;

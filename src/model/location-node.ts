@@ -32,3 +32,24 @@ export function resolveNodeModelLocation(input: string, options: NodeLocationOpt
     hfEndpoint: env.MSN_HF_ENDPOINT || env.HF_ENDPOINT || undefined,
   });
 }
+
+/**
+ * The Hugging Face token of this process, as huggingface_hub reads it: `HF_TOKEN` (else the older
+ * `HUGGING_FACE_HUB_TOKEN`), with the origin of `MSN_HF_ENDPOINT` / `HF_ENDPOINT` (a mirror the user
+ * chose) trusted with it besides the Hub's own. Used by `createNodeEngine`, so the CLI
+ * (`npm run generate`) and the server (`npm run serve`) load gated repositories.
+ * The mirror's origin is returned without a token too: a 401/403 from it is then a GatedModelError.
+ * @returns `{}` when neither is set.
+ */
+export function nodeHubAuth(env: Record<string, string | undefined> = process.env): { hubToken?: string; hubTokenOrigins?: string[] } {
+  const token = (env.HF_TOKEN || env.HUGGING_FACE_HUB_TOKEN || '').trim();
+  const endpoint = env.MSN_HF_ENDPOINT || env.HF_ENDPOINT;
+  let origin: string | null = null;
+  try {
+    origin = endpoint ? new URL(endpoint).origin : null;
+  } catch {
+    origin = null; // resolveNodeModelLocation reports a bad endpoint
+  }
+  const origins = origin && origin !== 'null' ? { hubTokenOrigins: [origin] } : {};
+  return token ? { hubToken: token, ...origins } : origins;
+}

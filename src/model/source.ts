@@ -15,7 +15,7 @@
  * the bytes already received (`Range: bytes=N-`), a bounded number of times with backoff, and the
  * stream goes on as if nothing happened; only a break that cannot be repaired fails it as above.
  */
-import { ModelFormatError, MsnError, NetworkError } from '../errors.js';
+import { GatedModelError, ModelFormatError, MsnError, NetworkError } from '../errors.js';
 import { announcedBodyLength, announcedLength } from './body-length.js';
 import { isLocalFolder, LocalFolderSource, type ModelLocation } from './local-folder.js';
 
@@ -65,10 +65,58 @@ export interface ResumeOptions {
    * service worker not to keep what it fetches (the storage check's probe, src/app/storage.ts).
    */
   cache?: RequestCache;
+  /**
+   * A Hugging Face access token for gated and private repositories (huggingface_hub's `HF_TOKEN`),
+   * sent as `Authorization: Bearer <token>` only to the URLs {@link sendsHubToken} allows: the Hub
+   * itself, plus {@link hubTokenOrigins}. Never put in a URL, a message or an error's detail.
+   */
+  hubToken?: string;
+  /**
+   * Further origins (`https://host[:port]`) trusted with {@link hubToken} besides the Hub's: the
+   * `HF_ENDPOINT` mirror the user configured (Node), or the page's own origin, which holds the token
+   * already (the app). Default none.
+   */
+  hubTokenOrigins?: string[];
+}
+
+/** The Hub's own origins, the only ones that get a Hugging Face token by default (https only). */
+export const HUB_ORIGINS: readonly string[] = ['https://huggingface.co', 'https://www.huggingface.co', 'https://hf.co'];
+
+/**
+ * Whether a request to `url` may carry the Hugging Face token: its origin is one of the Hub's
+ * ({@link HUB_ORIGINS}) or one of `extraOrigins`. The file servers the Hub redirects weight
+ * downloads to (`cdn-lfs.huggingface.co`, `cas-bridge.xethub.hf.co`, …) are other origins and get no
+ * token: the redirect URL is signed, and fetch drops `Authorization` on a cross-origin redirect
+ * (Fetch standard, "HTTP-redirect fetch" step 13; Node's undici does the same), which
+ * test/model/hub-auth.test.ts checks.
+ */
+export function sendsHubToken(url: string, extraOrigins: readonly string[] = []): boolean {
+  let origin: string;
+  try {
+    origin = new URL(url).origin;
+  } catch {
+    return false;
+  }
+  return HUB_ORIGINS.includes(origin) || extraOrigins.some((o) => {
+    try {
+      return new URL(o).origin === origin;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
+ * The repository a Hub URL names (`owner/name` of `https://huggingface.co/owner/name/resolve/…`), or
+ * null when `url` is not a Hub file or folder URL.
+ */
+export function hubRepoOf(url: string): string | null {
+  const m = /^https?:\/\/[^/]+\/([^/]+\/[^/]+)\/(?:resolve|tree|blob|raw)\//.exec(url);
+  return m ? decodeURIComponent(m[1]) : null;
 }
 
 /** Default {@link ResumeOptions}: 4 re-requests, 0.5 + 1 + 2 + 4 s of waiting at most between progress. */
-export const DEFAULT_RESUME: Required<Omit<ResumeOptions, 'cache'>> = { retries: 4, backoffMs: 500 };
+export const DEFAULT_RESUME: Required<Pick<ResumeOptions, 'retries' | 'backoffMs'>> = { retries: 4, backoffMs: 500 };
 
 /**
  * Creates a source for a folder URL, (in Node) a local path, or (in a browser) a folder opened from
@@ -292,9 +340,15 @@ export function resumingBody(first: Response, url: string, init: RequestInit, ex
 
 class FetchSource implements ModelSource {
   readonly #base: string;
-  constructor(readonly location: string, readonly resume: ResumeOptions = {}) {
+  /** `{ authorization }` when this folder's requests may carry the Hub token, else `{}`. */
+  readonly #auth: Record<string, string>;
+  readonly resume: Omit<ResumeOptions, 'hubToken'>;
+  constructor(readonly location: string, options: ResumeOptions = {}) {
     const href = typeof location === 'string' && typeof globalThis.location !== 'undefined' ? new URL(location, globalThis.location.href).href : location;
     this.#base = href.endsWith('/') ? href : `${href}/`;
+    const { hubToken, ...resume } = options;
+    this.resume = resume;
+    this.#auth = hubToken && sendsHubToken(this.#base, options.hubTokenOrigins) ? { authorization: `Bearer ${hubToken}` } : {};
   }
   url(name: string): string {
     return join(this.#base, name);
@@ -302,13 +356,24 @@ class FetchSource implements ModelSource {
   urlOf(name: string): string {
     return this.url(name);
   }
+  /** The init of every request: the cache mode, and the Hub token where it may go. */
+  #init(init: RequestInit): RequestInit {
+    return { ...init, ...(this.resume.cache ? { cache: this.resume.cache } : {}), ...(this.#auth.authorization ? { headers: { ...this.#auth } } : {}) };
+  }
   async #fetch(name: string, init: RequestInit): Promise<Response> {
+    let res: Response;
     try {
-      return await fetch(this.url(name), this.resume.cache ? { ...init, cache: this.resume.cache } : init);
+      res = await fetch(this.url(name), this.#init(init));
     } catch (e) {
       if ((e as Error).name === 'AbortError') throw e;
       throw new NetworkError(this.url(name), fetchFailure(e));
     }
+    // 401/403 from the Hub (or an origin trusted with its token): a gated or private repository.
+    if ((res.status === 401 || res.status === 403) && sendsHubToken(this.url(name), this.resume.hubTokenOrigins)) {
+      await res.body?.cancel().catch(() => {});
+      throw new GatedModelError(hubRepoOf(this.url(name)) ?? this.#base, this.url(name), res.status, !!this.#auth.authorization);
+    }
+    return res;
   }
   /** A HEAD response, or a GET one (body cancelled) from servers that refuse HEAD (405, 501). */
   async #head(name: string): Promise<Response> {
@@ -325,7 +390,7 @@ class FetchSource implements ModelSource {
       throw new NetworkError(this.url(name), res.ok ? 'an HTML page instead of the file (SPA fallback?)' : res.status);
     }
     const size = announcedBodyLength(res);
-    const body = resumingBody(res, this.url(name), this.resume.cache ? { signal, cache: this.resume.cache } : { signal }, size, this.resume);
+    const body = resumingBody(res, this.url(name), this.#init({ signal }), size, this.resume);
     return { size, stream: checkedBody(body, name, this.url(name), size) };
   }
   /**

@@ -24,6 +24,15 @@ export interface LoadOptions {
    * lowers it so the block path runs on small fixtures.
    */
   loadBlockBytes?: number;
+  /**
+   * Hugging Face access token for gated or private repositories, sent as `Authorization: Bearer`
+   * only to the Hub (and {@link hubTokenOrigins}), never to another origin: see `sendsHubToken` in
+   * src/model/source.ts. `createNodeEngine` defaults it to the `HF_TOKEN` environment variable. A
+   * 401/403 from the Hub is a GatedModelError.
+   */
+  hubToken?: string;
+  /** Origins trusted with {@link hubToken} besides the Hub's (e.g. an `HF_ENDPOINT` mirror). */
+  hubTokenOrigins?: string[];
   /** Test option: lower the storage-binding limit (bytes) so tensor splitting and chunked prefill run. */
   maxBindingBytes?: number;
   /** Optional features never to request (`'all'` for none). */

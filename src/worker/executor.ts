@@ -100,7 +100,7 @@ export class Executor implements ExecutorApi {
     const heap = new HeapSampler();
     let plan: MemoryPlan | null = null;
     try {
-      const src = createModelSource(model);
+      const src = createModelSource(model, { hubToken: options.hubToken, hubTokenOrigins: options.hubTokenOrigins });
       const desc = await describeModel(src);
       const cfg = desc.config;
       if (options.contextLength !== undefined && (!Number.isInteger(options.contextLength) || options.contextLength < 2)) throw new InvalidArgumentError(`contextLength must be an integer ≥ 2, got ${options.contextLength}.`);

@@ -55,10 +55,31 @@ describe(`chat templates render like transformers (${R.reference})`, () => {
     });
   }
 
+  it('every supported family has its published instruct template (written from memory of the Hub files) rendered against transformers, with its tokenizer layout', () => {
+    // family → [published template, tokenizer layout]. Qwen3 uses Qwen2's tokenizer (same tokenizer.json
+    // layout, Qwen2Tokenizer), Gemma 3 Gemma 2's layout; Llama 2/3 are covered by llama2 / llama3 above.
+    const FAMILY_TEMPLATES: Record<string, [string, string]> = {
+      'llama (SmolLM2)': ['smollm2_published', 'bytelevel-smollm2'], 'mistral (v0.3)': ['mistral_v03_published', 'metaspace-first'],
+      'qwen2 (Qwen2.5)': ['qwen2_5_published', 'bytelevel-qwen2'], qwen3: ['qwen3_published', 'bytelevel-qwen2'],
+      'phi3 (Phi-3.5)': ['phi3_5_published', 'sentencepiece-phi3'], gemma2: ['gemma2_published', 'sentencepiece-gemma'],
+      gemma3_text: ['gemma3_published', 'sentencepiece-gemma'],
+    };
+    const templates = R.templates as Record<string, { layout: string; conversations: Conversation[] }>;
+    for (const [family, [name, layout]] of Object.entries(FAMILY_TEMPLATES)) {
+      expect(templates[name]?.layout, family).toBe(layout);
+      expect(templates[name].conversations.filter((c) => c.text !== undefined).length, family).toBeGreaterThanOrEqual(4);
+    }
+    // Qwen3's <think> handling, as transformers renders it: the last turn's reasoning kept, earlier ones dropped, and enable_thinking=false.
+    const q3 = (n: string) => templates.qwen3_published.conversations.find((c) => c.name === n)!.text!;
+    expect(q3('thinking')).not.toContain('The user greets me');
+    expect(q3('thinking-last')).toContain('<think>\nThe user greets me. \n</think>\n\nHello! 👋');
+    expect(q3('no-thinking').endsWith('<|im_start|>assistant\n<think>\n\n</think>\n\n')).toBe(true);
+  });
+
   it('templates that refuse a system turn (Gemma 2, Mistral v0.1) raise ChatTemplateError; the others render it', () => {
     const refusing = Object.entries(R.templates as Record<string, { conversations: Conversation[] }>)
       .filter(([, t]) => t.conversations.find((c) => c.name === 'system-user')!.error).map(([n]) => n);
-    expect(refusing.sort()).toEqual(['gemma2', 'mistral_v01']);
+    expect(refusing.sort()).toEqual(['gemma2', 'gemma2_published', 'mistral_v01']);
     const tok = withTemplate('sentencepiece-gemma', readFileSync(join(FIXTURES, 'chat', 'templates', 'gemma2.jinja'), 'utf8'));
     const e = catchError(() => tok.encodeChat([{ role: 'system', content: 'x' }, { role: 'user', content: 'y' }])) as ChatTemplateError;
     expect(e).toBeInstanceOf(ChatTemplateError);

@@ -34,7 +34,12 @@ function expectShownEarly(streamed: string, decoded: string, what: string): void
 }
 
 describe(`tokenizer layouts equal Python (${EXPECTED.reference})`, () => {
-  it('covers the families\' layouts', () => {
+  it('covers the families\' layouts: Qwen3 ships Qwen2\'s tokenizer (bytelevel-qwen2), Gemma 3 Gemma 2\'s layout (sentencepiece-gemma), Mistral v0.3 metaspace-first', () => {
+    expect(EXPECTED.layouts['bytelevel-qwen2'].family).toContain('Qwen3');
+    expect(EXPECTED.layouts['sentencepiece-gemma'].family).toContain('Gemma 3');
+    expect(EXPECTED.layouts['sentencepiece-phi3'].family).toContain('Phi-3');
+    expect(EXPECTED.layouts['metaspace-first'].family).toContain('Mistral v0.3');
+    expect(EXPECTED.layouts['bytelevel-smollm2'].family).toContain('SmolLM2');
     expect(Object.keys(EXPECTED.layouts).sort()).toEqual(['bytelevel-gpt2', 'bytelevel-llama3', 'bytelevel-qwen2', 'bytelevel-smollm2',
       'metaspace-always', 'metaspace-first', 'metaspace-legacy', 'metaspace-legacy-noprefix', 'sentencepiece-gemma', 'sentencepiece-llama2', 'sentencepiece-phi3']);
   });

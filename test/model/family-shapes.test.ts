@@ -1,0 +1,100 @@
+// The model maker's family shapes (scripts/configs/*.json, issue 17 item 5): the published configs of
+// the families this loader reads (Mistral 7B v0.3, Qwen2.5-0.5B, Qwen3-0.6B; Phi-3 and Gemma come with
+// their forward) parse, count the published number of parameters, and get a memory plan at real
+// shapes; make-model.py --family writes them (config only here: --no-weights). The Qwen2.5 and Qwen3
+// shapes at 2 layers then load on lavapipe and decode transformers' greedy tokens (AR and tr-jacobi).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseLlamaConfig } from '../../src/model/config.js';
+import { denseFormat, parameterCount, planMemory, qgroupFormat } from '../../src/model/memory-plan.js';
+import { TREE_ROOM } from '../../src/worker/api.js';
+import { createNodeEngine } from '../../src/engine/node.js';
+import type { Engine } from '../../src/engine/engine.js';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const PYTHON = join(ROOT, '.venv', 'bin', 'python');
+const SCRIPT = join(ROOT, 'scripts', 'make-model.py');
+const LIMITS = { maxBindingBytes: 2 ** 31 - 4, maxBufferBytes: 2 ** 32 };
+const shape = (name: string) => JSON.parse(readFileSync(join(ROOT, 'scripts', 'configs', `${name}.json`), 'utf8')) as { family: string; repo: string; config: Record<string, unknown> };
+
+describe('make-model.py family shapes the loader reads', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'msn-family-shapes-'));
+  it.each([
+    // Parameter counts: the sum of the published tensors' sizes (tied embeddings once), as the Hub lists them.
+    ['mistral', 'mistral-7b-v0.3', 'MistralForCausalLM', 7_248_023_552, { vocabSize: 32768, hiddenSize: 4096, numLayers: 32, numKvHeads: 8, headDim: 128, tieWordEmbeddings: false, ropeTheta: 1e6, eosTokenIds: [2] }, { qkvBias: false, qkNorm: false }],
+    ['qwen2', 'qwen2.5-0.5b', 'Qwen2ForCausalLM', 494_032_768, { vocabSize: 151936, hiddenSize: 896, numLayers: 24, numHeads: 14, numKvHeads: 2, headDim: 64, tieWordEmbeddings: true }, { qkvBias: true, qkNorm: false }],
+    ['qwen3', 'qwen3-0.6b', 'Qwen3ForCausalLM', 596_049_920, { vocabSize: 151936, hiddenSize: 1024, numLayers: 28, numHeads: 16, numKvHeads: 8, headDim: 128, tieWordEmbeddings: true }, { qkvBias: false, qkNorm: true }],
+  ] as const)('--family %s: %s parses, with its parameters and a memory plan', (family, name, arch, params, want, flags) => {
+    const s = shape(name);
+    expect(s.family).toBe(family);
+    const cfg = parseLlamaConfig(s.config);
+    expect(cfg).toMatchObject({ architecture: arch, declaredDtype: 'bfloat16', ...want });
+    expect(cfg.family).toMatchObject(flags);
+    expect(cfg.family.slidingWindow.every((w) => w === null), 'no sliding window in the published folders').toBe(true);
+    expect(parameterCount(cfg)).toBe(params);
+    // bf16 weights, and q4 at about a quarter, at a 4096-token context with an f16 KV cache.
+    const plan = planMemory({ config: cfg, format: denseFormat('BF16'), kvDtype: 'f16', contextLength: 4096, treeRoom: TREE_ROOM, limits: LIMITS });
+    expect(plan.weightsBytes).toBeGreaterThanOrEqual(2 * params);
+    expect(plan.weightsBytes).toBeLessThan(2.01 * params);
+    expect(plan.kvBytes).toBe(2 * cfg.numLayers * (4096 + TREE_ROOM) * cfg.numKvHeads * cfg.headDim * 2);
+    const q4 = planMemory({ config: cfg, format: qgroupFormat(4, 32, 'f16', null), kvDtype: 'f16', contextLength: 4096, treeRoom: TREE_ROOM, q4: true, limits: LIMITS });
+    expect(q4.weightsBytes / plan.weightsBytes).toBeLessThan(0.32);
+    // make-model.py --family writes the same config (layers changed) and a tokenizer with the shape's ids.
+    const out = join(dir, name);
+    execFileSync(PYTHON, [SCRIPT, '--family', family, '--layers', '2', '--no-weights', '--out', out], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], timeout: 120_000 });
+    const written = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as Record<string, unknown>;
+    expect(written).toEqual({ ...s.config, num_hidden_layers: 2 });
+    expect(parseLlamaConfig(written).numLayers).toBe(2);
+  }, 180_000);
+});
+
+/** Made models are reused across runs from here (MSN_MODEL_CACHE, else $TMPDIR/msn-models), as in real-shape.test.ts. */
+const CACHE = process.env.MSN_MODEL_CACHE ?? join(tmpdir(), 'msn-models');
+
+interface Golden { shape: string; layers: number; prompts: Array<{ text: string; ids: number[]; greedy_ids: number[] }> }
+
+// Qwen2.5-0.5B (q/k/v biases, 14:2 GQA) and Qwen3-0.6B (q/k norms, head_dim 128 ≠ hidden / heads) at
+// their real widths and vocabulary (151936 rows, tied), 2 layers: load, memory plan, a few tokens.
+describe.each([
+  ['qwen2', 'qwen2.5-0.5b', 'Qwen2ForCausalLM'],
+  ['qwen3', 'qwen3-0.6b', 'Qwen3ForCausalLM'],
+] as const)('--family %s (%s), 2 layers, on the GPU (Dawn/lavapipe)', (family, name, arch) => {
+  const folder = join(CACHE, `${name}-2l`);
+  const goldenPath = join(folder, 'golden.json');
+  let golden: Golden;
+  let engine: Engine;
+
+  beforeAll(async () => {
+    if (!existsSync(goldenPath)) {
+      execFileSync(PYTHON, [SCRIPT, '--family', family, '--layers', '2', '--out', folder, '--golden', goldenPath], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], timeout: 900_000 });
+    }
+    golden = JSON.parse(readFileSync(goldenPath, 'utf8')) as Golden;
+    engine = await createNodeEngine({ model: folder, contextLength: 48, inline: true, kvDtype: 'f32' }); // f32 KV, as the golden
+  }, 1_200_000);
+  afterAll(async () => { await engine?.dispose(); });
+
+  it('loads the real shape with the memory plan\'s bytes', () => {
+    expect(golden).toMatchObject({ shape: name, layers: 2 });
+    const cfg = engine.info.config;
+    expect(cfg).toMatchObject({ architecture: arch, vocabSize: 151936, numLayers: 2, tieWordEmbeddings: true });
+    expect(engine.info.weightFormats).toEqual(['bf16']);
+    const plan = planMemory({ config: cfg, format: denseFormat('BF16'), kvDtype: 'f32', contextLength: 48, treeRoom: TREE_ROOM,
+      limits: { maxBindingBytes: engine.info.deviceLimits.maxStorageBufferBindingSize, maxBufferBytes: engine.info.deviceLimits.maxBufferSize } });
+    expect(engine.info.memory).toMatchObject({ weightsBytes: plan.weightsBytes, kvBytes: plan.kvBytes, scratchBytes: plan.scratchBytes });
+    expect(plan.weightsBytes).toBeGreaterThanOrEqual(2 * parameterCount(cfg));
+  });
+
+  it('greedy AR gives transformers\' tokens, and tr-jacobi with the fixed tree gives AR\'s', async () => {
+    for (const p of golden.prompts) {
+      expect(engine.tokenizer.encode(p.text)).toEqual(p.ids);
+      const ar = await engine.complete(p.text, { decode: 'ar', maxNewTokens: p.greedy_ids.length });
+      expect(ar.tokenIds, JSON.stringify(p.text)).toEqual(p.greedy_ids);
+    }
+    const p = golden.prompts[0];
+    const tr = await engine.complete(p.text, { decode: 'tr-jacobi', tree: 'fixed', maxNewTokens: 6 });
+    expect(tr.tokenIds).toEqual(p.greedy_ids.slice(0, 6));
+  }, 600_000);
+});
