@@ -59,11 +59,13 @@ const CACHE = process.env.MSN_MODEL_CACHE ?? join(tmpdir(), 'msn-models');
 interface Golden { shape: string; layers: number; prompts: Array<{ text: string; ids: number[]; greedy_ids: number[] }> }
 
 // Qwen2.5-0.5B (q/k/v biases, 14:2 GQA) and Qwen3-0.6B (q/k norms, head_dim 128 ≠ hidden / heads) at
-// their real widths and vocabulary (151936 rows, tied), 2 layers: load, memory plan, a few tokens.
+// their real widths and vocabulary (151936 rows, tied), and Phi-3.5-mini (fused qkv_proj and
+// gate_up_proj, longrope; 32064 rows, untied), 2 layers: load, memory plan, a few tokens.
 describe.each([
-  ['qwen2', 'qwen2.5-0.5b', 'Qwen2ForCausalLM'],
-  ['qwen3', 'qwen3-0.6b', 'Qwen3ForCausalLM'],
-] as const)('--family %s (%s), 2 layers, on the GPU (Dawn/lavapipe)', (family, name, arch) => {
+  ['qwen2', 'qwen2.5-0.5b', 'Qwen2ForCausalLM', 151936, true],
+  ['qwen3', 'qwen3-0.6b', 'Qwen3ForCausalLM', 151936, true],
+  ['phi3', 'phi-3.5-mini', 'Phi3ForCausalLM', 32064, false],
+] as const)('--family %s (%s), 2 layers, on the GPU (Dawn/lavapipe)', (family, name, arch, vocabSize, tied) => {
   const folder = join(CACHE, `${name}-2l`);
   const goldenPath = join(folder, 'golden.json');
   let golden: Golden;
@@ -81,7 +83,7 @@ describe.each([
   it('loads the real shape with the memory plan\'s bytes', () => {
     expect(golden).toMatchObject({ shape: name, layers: 2 });
     const cfg = engine.info.config;
-    expect(cfg).toMatchObject({ architecture: arch, vocabSize: 151936, numLayers: 2, tieWordEmbeddings: true });
+    expect(cfg).toMatchObject({ architecture: arch, vocabSize, numLayers: 2, tieWordEmbeddings: tied });
     expect(engine.info.weightFormats).toEqual(['bf16']);
     const plan = planMemory({ config: cfg, format: denseFormat('BF16'), kvDtype: 'f32', contextLength: 48, treeRoom: TREE_ROOM,
       limits: { maxBindingBytes: engine.info.deviceLimits.maxStorageBufferBindingSize, maxBufferBytes: engine.info.deviceLimits.maxBufferSize } });
