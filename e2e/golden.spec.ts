@@ -5,8 +5,8 @@
 import { expect, test, type Page } from '@playwright/test';
 import { readFileSync } from 'node:fs';
 
-// Llama fixtures and the other families' (issue 17: Qwen2 biases, Qwen2 with per-layer windows, Qwen3 q/k norms, Mistral window; Gemma 2 and 3, and a Gemma 3 multimodal folder's language model).
-const FIXTURES = ['tiny-gqa-f32', 'tiny-mha-tied-f16', 'tiny-llama3-bf16-sharded', 'tiny-qwen2-bf16', 'tiny-qwen2-window-f32', 'tiny-qwen3-f16', 'tiny-mistral-window-f32', 'tiny-gemma2-f32', 'tiny-gemma3-f32', 'tiny-gemma3-mm-f32'];
+// Llama fixtures and the other families' (issue 17: Qwen2 biases, Qwen2 with per-layer windows, Qwen3 q/k norms, Mistral window; Gemma 2 and 3, a Gemma 3 multimodal folder's language model; Phi-3 with partial rotary and a window, and with longrope crossing its switch).
+const FIXTURES = ['tiny-gqa-f32', 'tiny-mha-tied-f16', 'tiny-llama3-bf16-sharded', 'tiny-qwen2-bf16', 'tiny-qwen2-window-f32', 'tiny-qwen3-f16', 'tiny-mistral-window-f32', 'tiny-gemma2-f32', 'tiny-gemma3-f32', 'tiny-gemma3-mm-f32', 'tiny-phi3-f32', 'tiny-phi3-longrope-f32'];
 const KERNEL_CONFIGS = ['cpu', 'gpu'] as const;
 /** The WebGPU spec's default limits of kernel fields the engine reports; the two buffer limits are the adapter's (src/gpu/context.ts). */
 const DEFAULT_LIMITS = { maxComputeWorkgroupStorageSize: 16384, maxComputeInvocationsPerWorkgroup: 256 };
@@ -50,11 +50,12 @@ test('typed errors reach the page: a missing model folder', async ({ page }) => 
   expect(run.error.message).toContain('/no/such/model/config.json');
 });
 
-for (const kernelConfig of KERNEL_CONFIGS) {
-  test(`kernel config ${kernelConfig}: every decode mode gives the ar tokens in Chromium (fixture, short prompt)`, async ({ page }) => {
-    const g = golden('tiny-gqa-f32');
+// tiny-phi3-longrope-f32: 12 prompt tokens + 12 new ones cross its longrope switch (position 16).
+for (const kernelConfig of KERNEL_CONFIGS) for (const fixture of ['tiny-gqa-f32', 'tiny-phi3-longrope-f32']) {
+  test(`kernel config ${kernelConfig}: every decode mode gives the ar tokens in Chromium (fixture ${fixture}, short prompt)`, async ({ page }) => {
+    const g = golden(fixture);
     await harness(page);
-    const model = '/test/fixtures/models/tiny-gqa-f32/';
+    const model = `/test/fixtures/models/${fixture}/`;
     const runs: Record<string, number[]> = {};
     for (const [decode, tree] of [['ar', 'fixed'], ['jacobi', 'fixed'], ['retrieval', 'fixed'], ['tr-jacobi', 'fixed'], ['tr-jacobi', 'adaptive']]) {
       const r = await page.evaluate((a) => (window as never as { msnRun: (a: unknown) => Promise<{ ok: boolean; result: { tokenIds: number[]; kernelConfig: { preset: string } }; error?: unknown }> }).msnRun(a), { model, prompt: g.prompt_text, maxNewTokens: 12, contextLength: 64, decode, tree, kernelConfig });
@@ -64,7 +65,9 @@ for (const kernelConfig of KERNEL_CONFIGS) {
     }
     for (const k of Object.keys(runs)) expect(runs[k], k).toEqual(g.greedy_ids.slice(0, 12));
   });
+}
 
+for (const kernelConfig of KERNEL_CONFIGS) {
   test(`kernel config ${kernelConfig}: default model in Chromium: one short held-out prompt, every mode equals ar`, async ({ page }) => {
     const prompt = JSON.parse(readFileSync('train/data/test_prompts.jsonl', 'utf8').split('\n')[0]).prompt;
     await harness(page);

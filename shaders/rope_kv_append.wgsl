@@ -1,18 +1,21 @@
 // rope_kv_append.wgsl — RoPE fused with the KV append (one dispatch instead of two per layer).
 //
-// RoPE (Su et al. 2021, RoFormer; HF Llama "rotate_half" layout) on the fused QKV rows:
-//   for i < D/2:  x'[i]       = x[i] · cos(θ) − x[i + D/2] · sin(θ)
-//                 x'[i + D/2] = x[i + D/2] · cos(θ) + x[i] · sin(θ),   θ = pos[t] · invFreq[i]
+// RoPE (Su et al. 2021, RoFormer; HF Llama "rotate_half" layout) on the first R dims of each head
+// of the fused QKV rows (partial rotary, HF Phi-3 `partial_rotary_factor`: R < D; else R = D):
+//   for i < R/2:  x'[i]       = x[i] · cos(θ) − x[i + R/2] · sin(θ)
+//                 x'[i + R/2] = x[i + R/2] · cos(θ) + x[i] · sin(θ),   θ = pos[t] · invFreq[i]
+//   for R ≤ d < D: x'[d] = x[d]  (passed through)
 // cos/sin come from a host-built float64 table (rounded to f32), indexed by the token's absolute
-// position from the positions buffer: tree nodes have non-contiguous positions (P + depth).
+// position from the positions buffer: tree nodes have non-contiguous positions (P + depth). Any
+// per-position choice of frequencies (LongRoPE's short/long factors) and scaling lives in the table.
 // Query heads (h < H) are rotated in place in QKV (attention reads them there). Key heads are rotated
 // and written straight into the KV cache at rows P .. P+T-1, with the V head of the same index copied
 // alongside; K and V in QKV are left as they were (nothing reads them after this kernel).
 // The arithmetic is exactly that of a separate RoPE pass followed by a copy (bit-identical results).
 //
 // Thread mapping: one thread per (t, head of H + Hkv, quad q < D/4) owns the 4 consecutive output
-// elements d = 4q .. 4q+3 of its head and computes each from x[d] and its RoPE partner x[d ± D/2]
-// (so a quad may straddle D/2), then stores them as one unit: the KV store writes 4 consecutive
+// elements d = 4q .. 4q+3 of its head and computes each from x[d] and its RoPE partner x[d ± R/2]
+// (so a quad may straddle R/2 or R), then stores them as one unit: the KV store writes 4 consecutive
 // elements of one KV row, which a packed KV format (2 f16 per word, q8 with row scales) can do
 // without sharing a storage word with another thread. A workgroup holds HPW = ⌊64 / (D/4)⌋ whole
 // heads, so the in-place rotation of a query head reads every x before a storage barrier and writes
@@ -21,8 +24,8 @@
 // KV cache layout: a K slab and a V slab, each [layers, Smax, Hkv·D] elements (several layers per
 // buffer); a KV row is `row` = layer·Smax + cache row of its slab.
 // Dispatch: grid of ⌈T·(H + Hkv) / HPW⌉ workgroups of 64 threads, flattened over x/y.
-// Preconditions: D a multiple of 4, D ≤ 256; P + T ≤ Smax; (H + 2·Hkv)·D ≤ stride.
-// Glossary: T rows, P cached rows, H query heads, Hkv KV heads, D head dim, Smax table/cache rows.
+// Preconditions: D a multiple of 4, D ≤ 256; R even, 2 ≤ R ≤ D; P + T ≤ Smax; (H + 2·Hkv)·D ≤ stride.
+// Glossary: T rows, P cached rows, H query heads, Hkv KV heads, D head dim, R rotary dims, Smax table/cache rows.
 
 const WG: u32 = 64u;
 
@@ -37,11 +40,12 @@ struct Params {
   rowElems: u32,  // elements per KV row: Hkv·D
   hpw: u32,       // heads per workgroup: ⌊64 / (D/4)⌋
   gridX: u32,     // workgroups along x (for flattening)
+  R: u32,         // rotary dims (even, ≤ D): dims ≥ R pass through
 }
 
 @group(0) @binding(0) var<storage, read_write> QKV: array<f32>;      // [T, stride] f32; Q heads, K heads, V heads at h·D
 @group(0) @binding(1) var<storage, read> pos: array<u32>;            // [T] absolute positions
-@group(0) @binding(2) var<storage, read> cs: array<vec2<f32>>;       // [Smax, D/2] (cos, sin)
+@group(0) @binding(2) var<storage, read> cs: array<vec2<f32>>;       // [Smax, R/2] (cos, sin)
 @group(1) @binding(0) var<uniform> p: Params;
 
 // Override point `kv` (src/kernels/override.ts). Defines:
@@ -60,7 +64,7 @@ fn storeV4(row: u32, e0: u32, v: vec4<f32>) { Vc[(row * p.rowElems + e0) / 4u] =
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
   let heads = p.H + p.Hkv;
   let quads = p.D / 4u;
-  let halfD = p.D / 2u;
+  let halfR = p.R / 2u;
   let lh = lid.x / quads;
   let unit = (wid.x + wid.y * p.gridX) * p.hpw + lh;
   let live = lh < p.hpw && unit < p.T * heads;
@@ -73,17 +77,19 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     let pt = pos[t];
     for (var k = 0u; k < 4u; k++) {
       let d = e0 + k;
-      if (d < halfD) {
+      if (d < halfR) {
         let a = QKV[o + d];
-        let b = QKV[o + d + halfD];
-        let c = cs[pt * halfD + d];
+        let b = QKV[o + d + halfR];
+        let c = cs[pt * halfR + d];
         r[k] = a * c.x - b * c.y;
-      } else {
-        let i = d - halfD;
+      } else if (d < p.R) {
+        let i = d - halfR;
         let a = QKV[o + i];
         let b = QKV[o + d];
-        let c = cs[pt * halfD + i];
+        let c = cs[pt * halfR + i];
         r[k] = b * c.x + a * c.y;
+      } else {
+        r[k] = QKV[o + d];
       }
     }
   }

@@ -25,7 +25,7 @@ written from their published code (read, not copied):
     .venv/bin/python train/prequant_ref.py --out /tmp/prequant
 
 writes /tmp/prequant/<variant>/{config.json, model.safetensors, reference.safetensors} for the variants of
-VARIANTS; reference.safetensors holds `<prefix>.weight` float32 [N, K] = the dequantized values above,
+VARIANTS (the *-phi3 ones: a Phi3ForCausalLM with fused qkv_proj and gate_up_proj quantized whole); reference.safetensors holds `<prefix>.weight` float32 [N, K] = the dequantized values above,
 computed in float32 from the written tensors (unpacked by the readers' rules).
 
     .venv/bin/python train/prequant_ref.py --out /tmp/prequant --golden
@@ -67,9 +67,28 @@ VARIANTS = {
     "gptq-w4-channel-asym": ("gptq", 4, None, False, False, "gptq"),
 }
 
+# Phi-3 (Phi3ForCausalLM, fused qkv_proj [(H + 2 Hkv) D, C] and gate_up_proj [2F, C] quantized whole, as
+# a quantizer sees those linears; partial rotary 0.5, a sliding window of 6): variants named *-phi3 use
+# the layout of the variant without the suffix.
+PHI3_CONFIG = {
+    "architectures": ["Phi3ForCausalLM"], "model_type": "phi3", "hidden_act": "silu", "hidden_size": 64,
+    "intermediate_size": 128, "num_attention_heads": 4, "num_key_value_heads": 2,
+    "num_hidden_layers": 2, "vocab_size": 301, "max_position_embeddings": 256, "original_max_position_embeddings": 256,
+    "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "rope_scaling": None, "partial_rotary_factor": 0.5,
+    "sliding_window": 6, "tie_word_embeddings": False, "attention_bias": False,
+    "bos_token_id": 1, "eos_token_id": 0, "pad_token_id": 0, "torch_dtype": "float16",
+}
+VARIANTS["ct-w4g32-sym-phi3"] = VARIANTS["ct-w4g32-sym"]
+VARIANTS["gptq-w4g32-asym-desc-phi3"] = VARIANTS["gptq-w4g32-asym-desc"]
+
+
 # Linears per layer: (name, N, K, input id) — linears with one input id read the same activations.
 def linears(c=CONFIG):
-    C, F, H, Hkv, D = c["hidden_size"], c["intermediate_size"], c["num_attention_heads"], c["num_key_value_heads"], c["head_dim"]
+    C, F, H, Hkv = c["hidden_size"], c["intermediate_size"], c["num_attention_heads"], c["num_key_value_heads"]
+    D = c.get("head_dim") or C // H
+    if c["architectures"] == ["Phi3ForCausalLM"]:
+        return [("self_attn.qkv_proj", (H + 2 * Hkv) * D, C, "attn_in"), ("self_attn.o_proj", C, H * D, "o_in"),
+                ("mlp.gate_up_proj", 2 * F, C, "mlp_in"), ("mlp.down_proj", C, F, "down_in")]
     return [("self_attn.q_proj", H * D, C, "attn_in"), ("self_attn.k_proj", Hkv * D, C, "attn_in"),
             ("self_attn.v_proj", Hkv * D, C, "attn_in"), ("self_attn.o_proj", C, H * D, "o_in"),
             ("mlp.gate_proj", F, C, "mlp_in"), ("mlp.up_proj", F, C, "mlp_in"), ("mlp.down_proj", C, F, "down_in")]
@@ -193,7 +212,7 @@ def gptq_quantize(w: torch.Tensor, bits: int, group, sym: bool, perm):
 def write_variant(out: Path, name: str, seed: int) -> None:
     fmt, bits, group, sym, desc, ckpt = VARIANTS[name]
     gen = torch.Generator().manual_seed(seed)
-    c = CONFIG
+    c = PHI3_CONFIG if name.endswith("-phi3") else CONFIG
     tensors, ref = {}, {}
     tensors["model.embed_tokens.weight"] = (torch.randn(c["vocab_size"], c["hidden_size"], generator=gen) * 0.05).half()
     tensors["lm_head.weight"] = (torch.randn(c["vocab_size"], c["hidden_size"], generator=gen) * 0.05).half()
@@ -203,7 +222,7 @@ def write_variant(out: Path, name: str, seed: int) -> None:
         tensors[f"{pre}.input_layernorm.weight"] = (1 + 0.1 * torch.randn(c["hidden_size"], generator=gen)).half()
         tensors[f"{pre}.post_attention_layernorm.weight"] = (1 + 0.1 * torch.randn(c["hidden_size"], generator=gen)).half()
         perms = {}
-        for lin, n, k, inp in linears():
+        for lin, n, k, inp in linears(c):
             p = f"{pre}.{lin}"
             w = torch.randn(n, k, generator=gen) * 0.05
             if fmt == "ct":
@@ -277,13 +296,14 @@ def write_golden(d: Path) -> None:
     """golden.json of folder `d` (see the module docstring): what PyTorch computes with the dequantized weights."""
     import transformers
     from safetensors.torch import load_file
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaConfig, LlamaForCausalLM, Phi3Config, Phi3ForCausalLM
 
     cfg = json.loads((d / "config.json").read_text())
     cfg.pop("quantization_config", None)
-    config = LlamaConfig.from_dict(dict(cfg, dtype="float32"))
+    config_cls, model_cls = (Phi3Config, Phi3ForCausalLM) if cfg["architectures"] == ["Phi3ForCausalLM"] else (LlamaConfig, LlamaForCausalLM)
+    config = config_cls.from_dict(dict(cfg, dtype="float32"))
     config._attn_implementation = "eager"
-    model = LlamaForCausalLM(config).eval()
+    model = model_cls(config).eval()
     files = load_file(str(d / "model.safetensors"))
     state = {k: v.float() for k, v in files.items() if k.endswith(".weight") and v.dtype.is_floating_point}
     state.update(load_file(str(d / "reference.safetensors")))
@@ -296,7 +316,7 @@ def write_golden(d: Path) -> None:
     top2 = torch.topk(torch.cat([prompt_logits, greedy_logits]), 2, dim=-1).values
     rows = lambda t: [[float("%.9g" % x) for x in r] for r in t.tolist()]
     golden = {
-        "reference": f"transformers {transformers.__version__} LlamaForCausalLM (eager, float32), torch {torch.__version__}: "
+        "reference": f"transformers {transformers.__version__} {type(model).__name__} (eager, float32), torch {torch.__version__}: "
                      "dense tensors of model.safetensors, linears of reference.safetensors",
         "prompt_ids": GOLDEN_PROMPT, "prompt_logits": rows(prompt_logits),
         "greedy_ids": greedy_ids, "greedy_logits": rows(greedy_logits),

@@ -16,7 +16,7 @@ import { checkInt, checkMultiple, ShapeError } from './shape.js';
  * writer of its 4 elements, so a packed format (2 f16 per u32, q8 with row scales) owns whole words.
  * f32 slabs (one vec4 store) by default.
  */
-export const ROPE_KV_APPEND: KernelDef = { name: 'rope_kv_append', code, bindings: ['rw', 'read', 'read', 'rw', 'rw'], params: 'uuuuuuuuuu' };
+export const ROPE_KV_APPEND: KernelDef = { name: 'rope_kv_append', code, bindings: ['rw', 'read', 'read', 'rw', 'rw'], params: 'uuuuuuuuuuu' };
 
 /** Workgroup size of the kernel (threads; a workgroup holds ⌊64 / (D/4)⌋ whole heads). */
 const WG = 64;
@@ -38,13 +38,15 @@ export interface RopeKvAppendShape {
   vBase: number;
   /** Cache rows per plane (P + T must fit). */
   Smax: number;
+  /** Rotary dims R (even, 2 ≤ R ≤ D; default D): dims R .. D−1 of each head pass through (partial rotary). */
+  R?: number;
 }
 
 /**
- * `bindGroup` binds (QKV [T, stride] f32, positions [T] u32, cos/sin table [Smax, D/2] vec2 f32,
+ * `bindGroup` binds (QKV [T, stride] f32, positions [T] u32, cos/sin table [Smax, R/2] vec2 f32,
  * K slab, V slab). `def`: the kernel or a variant of its `kv` override point. Sets `reads`
  * ({@link ropeKvAppendReads}).
- * @throws ShapeError if D is not a multiple of 4 in [4, 256], P + T > Smax, the heads do not fit
+ * @throws ShapeError if D is not a multiple of 4 in [4, 256], R is not even in [2, D], P + T > Smax, the heads do not fit
  *   the stride, or kBase/vBase are not whole KV rows.
  */
 export function ropeKvAppendPass(cache: KernelCache, maxPerDim: number, bindGroup: GPUBindGroup, s: RopeKvAppendShape, def: KernelDef = ROPE_KV_APPEND): Pass {
@@ -53,6 +55,9 @@ export function ropeKvAppendPass(cache: KernelCache, maxPerDim: number, bindGrou
   checkInt('rope_kv_append', 'Hkv', s.Hkv, 1);
   checkInt('rope_kv_append', 'D', s.D, 4, 256);
   checkMultiple('rope_kv_append', 'D', s.D, 4);
+  const R = s.R ?? s.D;
+  checkInt('rope_kv_append', 'R', R, 2, s.D);
+  checkMultiple('rope_kv_append', 'R', R, 2);
   checkInt('rope_kv_append', 'P + T', s.P + s.T, 1, s.Smax);
   checkInt('rope_kv_append', '(H + 2·Hkv)·D', (s.H + 2 * s.Hkv) * s.D, 1, s.stride);
   const rowElems = s.Hkv * s.D;
@@ -63,7 +68,7 @@ export function ropeKvAppendPass(cache: KernelCache, maxPerDim: number, bindGrou
   const [gx, gy] = flatGrid(ceilDiv(s.T * (s.H + s.Hkv), hpw), maxPerDim);
   return {
     kernel: cache.get(def), bindGroup, label: 'rope_kv_append',
-    params: [s.T, s.H, s.Hkv, s.D, s.stride, s.kBase / rowElems + s.P, s.vBase / rowElems + s.P, rowElems, hpw, gx],
+    params: [s.T, s.H, s.Hkv, s.D, s.stride, s.kBase / rowElems + s.P, s.vBase / rowElems + s.P, rowElems, hpw, gx, R],
     workgroups: [gx, gy, 1],
     reads: ropeKvAppendReads(s),
   };

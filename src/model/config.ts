@@ -4,11 +4,13 @@
  * MistralForCausalLM (with or without `sliding_window`), Qwen2ForCausalLM (Qwen2, Qwen2.5: q/k/v
  * biases, `use_sliding_window` / `max_window_layers`), Qwen3ForCausalLM (per-head q/k RMSNorm,
  * explicit `head_dim`), Gemma2ForCausalLM and Gemma3ForCausalLM (and the language model of a
- * Gemma3ForConditionalGeneration folder, its config under `text_config`). The per-family differences are {@link FamilyOptions} (`LlamaConfig.family`),
+ * Gemma3ForConditionalGeneration folder, its config under `text_config`), Phi3ForCausalLM (Phi-3,
+ * Phi-3.5-mini, Phi-4-mini: fused `qkv_proj` / `gate_up_proj`, `partial_rotary_factor`, `longrope`,
+ * `sliding_window` on every layer). The per-family differences are {@link FamilyOptions} (`LlamaConfig.family`),
  * read from the config, never from the architecture name inside the forward.
  * Both config dialects are read: the Hub's (`rope_theta`, `rope_scaling`) and transformers 5's
  * (`rope_parameters`, `layer_types`); null fields mean "absent".
- * Sources: transformers 5 `models/{llama,mistral,qwen2,qwen3,gemma2,gemma3}/configuration_*.py` and `modeling_*.py`.
+ * Sources: transformers 5 `models/{llama,mistral,qwen2,qwen3,gemma2,gemma3,phi3}/configuration_*.py` and `modeling_*.py`.
  * Every rejection names the field, the observed value and what is supported.
  */
 import { ModelFormatError, UnsupportedModelError } from '../errors.js';
@@ -18,7 +20,14 @@ import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from './dtype.js';
 export type RopeScaling =
   | { type: 'default' }
   | { type: 'linear'; factor: number }
-  | { type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositionEmbeddings: number };
+  | { type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositionEmbeddings: number }
+  /**
+   * LongRoPE (Phi-3; HF `_compute_longrope_parameters`): invFreq[i] = 1 / (factor[i] · θ^(2i/R)) with
+   * `shortFactor` for absolute positions < `originalMaxPositionEmbeddings` and `longFactor` at or after
+   * it (chosen by position, as vLLM does; HF chooses by the whole sequence's length), cos and sin
+   * multiplied by `attentionFactor`. Factor lists have R/2 entries (R = rotary dim).
+   */
+  | { type: 'longrope'; shortFactor: number[]; longFactor: number[]; originalMaxPositionEmbeddings: number; attentionFactor: number };
 
 /**
  * The per-family options of the forward, one field per difference from the Llama decoder layer
@@ -62,8 +71,19 @@ export interface FamilyOptions {
   ropeThetaPerLayer: number[];
   /** Whether `LlamaConfig.ropeScaling` applies to layer i [L] (Gemma 3: global layers only); all true unless a family says otherwise. */
   ropeScaledPerLayer: boolean[];
-  /** Fraction of D that RoPE rotates (Phi-3 `partial_rotary_factor`); only 1 is implemented. */
+  /** Fraction of D that RoPE rotates (Phi-3 `partial_rotary_factor`; 1 for the other families). */
   partialRotaryFactor: number;
+  /**
+   * Rotary dims [R] = ⌊D · partialRotaryFactor⌋ (HF `int(head_dim * partial_rotary_factor)`), even:
+   * dims 0 .. R−1 of each q/k head are rotated (rotate_half within them), dims R .. D−1 pass through.
+   */
+  rotaryDim: number;
+  /**
+   * q/k/v and gate/up arrive fused in the checkpoint (Phi-3 `self_attn.qkv_proj` [(H + 2·Hkv)·D, C] =
+   * [q | k | v] rows, `mlp.gate_up_proj` [2F, C] = [gate | up] rows): loaded whole as the forward's
+   * fused matrices, which have exactly that row layout.
+   */
+  fusedProjections: boolean;
 }
 
 /** Normalised model config. Glossary letters in brackets. */
@@ -97,10 +117,10 @@ export interface LlamaConfig {
   family: FamilyOptions;
 }
 
-const ARCHITECTURES = ['LlamaForCausalLM', 'MistralForCausalLM', 'Qwen2ForCausalLM', 'Qwen3ForCausalLM', 'Gemma2ForCausalLM', 'Gemma3ForCausalLM', 'Gemma3ForConditionalGeneration'];
+const ARCHITECTURES = ['LlamaForCausalLM', 'MistralForCausalLM', 'Qwen2ForCausalLM', 'Qwen3ForCausalLM', 'Gemma2ForCausalLM', 'Gemma3ForCausalLM', 'Gemma3ForConditionalGeneration', 'Phi3ForCausalLM'];
 const MODEL_TYPES: Record<string, string> = {
   llama: 'LlamaForCausalLM', mistral: 'MistralForCausalLM', qwen2: 'Qwen2ForCausalLM', qwen3: 'Qwen3ForCausalLM',
-  gemma2: 'Gemma2ForCausalLM', gemma3_text: 'Gemma3ForCausalLM', gemma3: 'Gemma3ForConditionalGeneration',
+  gemma2: 'Gemma2ForCausalLM', gemma3_text: 'Gemma3ForCausalLM', gemma3: 'Gemma3ForConditionalGeneration', phi3: 'Phi3ForCausalLM',
 };
 
 /**
@@ -168,7 +188,26 @@ export function parseEosIds(json: unknown, file: string): number[] {
   return idList((json as Record<string, unknown>).eos_token_id, `${file}: eos_token_id`);
 }
 
-function parseRopeScaling(raw: Record<string, unknown>): RopeScaling | null {
+/** A list of positive finite numbers of length n. @throws ModelFormatError otherwise. */
+function factorList(rs: Record<string, unknown>, name: string, n: number): number[] {
+  const v = rs[name];
+  if (!Array.isArray(v) || v.length !== n || v.some((x) => typeof x !== 'number' || !Number.isFinite(x) || x <= 0)) {
+    throw new ModelFormatError(`config.json: rope_scaling.${name} must be a list of ${n} positive numbers (rotary dim / 2), got ${JSON.stringify(v)}.`, { field: `rope_scaling.${name}` });
+  }
+  return v as number[];
+}
+
+/**
+ * `rope_scaling` (or the scaling entries of transformers 5's `rope_parameters`, passed in as
+ * `rope_scaling`). `longrope` (alias `su`, the first Phi-3 releases) reads `original_max_position_embeddings`
+ * from the top level first (Phi-3 keeps it there; transformers gives it priority) and then from the
+ * scaling dict; its attention factor is `attention_factor` or, when absent, HF's
+ * √(1 + ln(s)/ln(original)) with s = `factor` or max_position_embeddings / original (1 when s ≤ 1).
+ * @param rotaryDim R: the factor lists must have R/2 entries.
+ * @throws UnsupportedModelError for other types (`yarn`, `dynamic`, ...); ModelFormatError for
+ *   missing or mistyped fields.
+ */
+function parseRopeScaling(raw: Record<string, unknown>, rotaryDim: number, maxPositionEmbeddings: number): RopeScaling | null {
   const rs = (raw.rope_scaling ?? null) as Record<string, unknown> | null;
   if (rs === null) return null;
   if (typeof rs !== 'object') throw new ModelFormatError(`config.json: rope_scaling must be an object or null, got ${JSON.stringify(rs)}.`, { field: 'rope_scaling' });
@@ -184,7 +223,17 @@ function parseRopeScaling(raw: Record<string, unknown>): RopeScaling | null {
       originalMaxPositionEmbeddings: field(rs, 'original_max_position_embeddings', 'int', { min: 1 }),
     };
   }
-  throw new UnsupportedModelError('rope_scaling.rope_type', type, '"default", "linear", "llama3"');
+  if (type === 'longrope' || type === 'su') {
+    const original = raw.original_max_position_embeddings !== undefined && raw.original_max_position_embeddings !== null
+      ? field(raw, 'original_max_position_embeddings', 'int', { min: 2 })
+      : field(rs, 'original_max_position_embeddings', 'int', { min: 2, def: maxPositionEmbeddings });
+    const s = rs.factor === undefined || rs.factor === null ? maxPositionEmbeddings / original : field(rs, 'factor', 'number', { min: 1e-9 });
+    const attentionFactor = rs.attention_factor === undefined || rs.attention_factor === null
+      ? (s <= 1 ? 1 : Math.sqrt(1 + Math.log(s) / Math.log(original)))
+      : field(rs, 'attention_factor', 'number', { min: 1e-9 });
+    return { type: 'longrope', shortFactor: factorList(rs, 'short_factor', rotaryDim / 2), longFactor: factorList(rs, 'long_factor', rotaryDim / 2), originalMaxPositionEmbeddings: original, attentionFactor };
+  }
+  throw new UnsupportedModelError('rope_scaling.rope_type', type, '"default", "linear", "llama3", "longrope" (alias "su")');
 }
 
 /**
@@ -213,6 +262,8 @@ export function parseLlamaConfig(json: unknown): LlamaConfig {
   if (raw.attention_bias === true) throw new UnsupportedModelError('attention_bias', true, 'false');
   if (raw.mlp_bias === true) throw new UnsupportedModelError('mlp_bias', true, 'false');
   if (typeof raw.pretraining_tp === 'number' && raw.pretraining_tp !== 1) throw new UnsupportedModelError('pretraining_tp', raw.pretraining_tp, '1');
+  // Phi-4-mini's config names an lm_head bias (false in the published folders; transformers' Phi3 has none).
+  if (raw.lm_head_bias === true) throw new UnsupportedModelError('lm_head_bias', true, 'false');
 
   const hiddenSize = field(raw, 'hidden_size', 'int', { min: 1 });
   const numHeads = field(raw, 'num_attention_heads', 'int', { min: 1 });
@@ -233,8 +284,16 @@ export function parseLlamaConfig(json: unknown): LlamaConfig {
     rpLocal = (rp.sliding_attention ?? null) as Record<string, unknown> | null;
     rp = (rp.full_attention ?? null) as Record<string, unknown> | null;
   }
-  const ropeSource = rp && typeof rp === 'object' ? { ...raw, rope_scaling: raw.rope_scaling ?? (rp.rope_type && rp.rope_type !== 'default' ? rp : null) } : raw;
+  const rpType = rp && typeof rp === 'object' ? (rp.rope_type ?? rp.type ?? 'default') : 'default';
+  const ropeSource = rp && typeof rp === 'object' ? { ...raw, rope_scaling: raw.rope_scaling ?? (rpType !== 'default' ? rp : null) } : raw;
   const ropeTheta = field(raw, 'rope_theta', 'number', { min: 1e-9, def: rp && typeof rp.rope_theta === 'number' ? rp.rope_theta : 10000 });
+  // partial_rotary_factor: top level (Hub) or inside rope_parameters (transformers 5); only Phi-3 reads it.
+  const prfSource = raw.partial_rotary_factor !== undefined && raw.partial_rotary_factor !== null ? raw : rp && typeof rp === 'object' ? rp : raw;
+  const partialRotaryFactor = field(prfSource, 'partial_rotary_factor', 'number', { def: 1 });
+  const rotaryDim = Math.trunc(headDim * partialRotaryFactor);
+  if (partialRotaryFactor !== 1 && (arch !== 'Phi3ForCausalLM' || !(partialRotaryFactor > 0 && partialRotaryFactor <= 1) || rotaryDim < 2 || rotaryDim % 2 !== 0)) {
+    throw new UnsupportedModelError('partial_rotary_factor', partialRotaryFactor, arch === 'Phi3ForCausalLM' ? `a factor in (0, 1] giving an even rotary dim ⌊head_dim · factor⌋ ≥ 2 (head_dim ${headDim})` : '1');
+  }
   const dt = raw.torch_dtype ?? raw.dtype ?? null;
   return {
     architecture: declared,
@@ -247,13 +306,13 @@ export function parseLlamaConfig(json: unknown): LlamaConfig {
     headDim,
     rmsNormEps: field(raw, 'rms_norm_eps', 'number', { min: 0, def: 1e-6 }),
     ropeTheta,
-    ropeScaling: parseRopeScaling(ropeSource),
+    ropeScaling: parseRopeScaling(ropeSource, rotaryDim, maxPositionEmbeddings),
     maxPositionEmbeddings,
     tieWordEmbeddings: raw.tie_word_embeddings === undefined ? false : Boolean(raw.tie_word_embeddings),
     bosTokenId: idList(raw.bos_token_id, 'config.json: bos_token_id')[0] ?? null,
     eosTokenIds: idList(raw.eos_token_id, 'config.json: eos_token_id'),
     declaredDtype: typeof dt === 'string' ? dt : null,
-    family: parseFamily(raw, arch, numLayers, ropeTheta, hiddenSize, headDim, rpLocal, typeof dt === 'string' ? dt : null),
+    family: { ...parseFamily(raw, arch, numLayers, ropeTheta, hiddenSize, headDim, rpLocal, typeof dt === 'string' ? dt : null), partialRotaryFactor, rotaryDim },
   };
 }
 
@@ -267,19 +326,19 @@ function flag(raw: Record<string, unknown>, name: string, def: boolean): boolean
 
 /**
  * The per-family options of `arch` (one of {@link ARCHITECTURES}) from the raw config.
- * Sliding windows: Mistral's `sliding_window` applies to every layer (null: none); Qwen2/Qwen3 use it
+ * Sliding windows: Mistral's and Phi-3's `sliding_window` apply to every layer (null: none); Qwen2/Qwen3 use it
  * only when `use_sliding_window` is true, on the layers `layer_types` marks "sliding_attention" or,
  * without `layer_types`, on layers ≥ `max_window_layers` (transformers' Qwen2Config.__post_init__).
  * @throws ModelFormatError for mistyped fields or a `layer_types` of the wrong length;
  *   UnsupportedModelError for `layer_types` entries other than full/sliding attention and for
- *   options the forward does not implement (`partial_rotary_factor` ≠ 1, …).
+ *   options the forward does not implement. `partialRotaryFactor` / `rotaryDim` are set by the caller.
  */
 function parseFamily(raw: Record<string, unknown>, arch: string, L: number, ropeTheta: number, C: number, D: number, rpLocal: Record<string, unknown> | null, dtype: string | null): FamilyOptions {
   const qwen = arch === 'Qwen2ForCausalLM' || arch === 'Qwen3ForCausalLM';
   const gemma = arch === 'Gemma2ForCausalLM' || arch === 'Gemma3ForCausalLM';
   let window: number | null = null;
   const rawWindow = raw.sliding_window;
-  if (arch === 'MistralForCausalLM' || gemma || (qwen && flag(raw, 'use_sliding_window', false))) {
+  if (arch === 'MistralForCausalLM' || arch === 'Phi3ForCausalLM' || gemma || (qwen && flag(raw, 'use_sliding_window', false))) {
     window = rawWindow === undefined || rawWindow === null ? null : field(raw, 'sliding_window', 'int', { min: 1 });
   }
   let layerTypes: string[];
@@ -301,8 +360,6 @@ function parseFamily(raw: Record<string, unknown>, arch: string, L: number, rope
   } else {
     layerTypes = new Array<string>(L).fill('sliding_attention');
   }
-  const prf = field(raw, 'partial_rotary_factor', 'number', { def: 1 });
-  if (prf !== 1) throw new UnsupportedModelError('partial_rotary_factor', prf, '1');
   const slidingWindow = layerTypes.map((t) => (t === 'sliding_attention' ? window : null));
   const base: FamilyOptions = {
     qkvBias: arch === 'Qwen2ForCausalLM',
@@ -318,6 +375,8 @@ function parseFamily(raw: Record<string, unknown>, arch: string, L: number, rope
     ropeThetaPerLayer: new Array<number>(L).fill(ropeTheta),
     ropeScaledPerLayer: new Array<boolean>(L).fill(true),
     partialRotaryFactor: 1,
+    rotaryDim: D,
+    fusedProjections: arch === 'Phi3ForCausalLM',
   };
   if (!gemma) return base;
   const cap = (name: string): number | null => (raw[name] === null || raw[name] === undefined ? null : field(raw, name, 'number', { min: 1e-9 }));

@@ -12,9 +12,11 @@
  * a sliding window (modeling_mistral.py, modeling_qwen2.py); Gemma 2/3 (modeling_gemma2.py,
  * modeling_gemma3.py): (offset + w) norm scales, GeGLU with the tanh GELU, norms of the attention and
  * MLP outputs before the residual adds, the query_pre_attn_scalar scale, attention logit soft-capping
- * (the embedding scale and the final soft-cap lie outside a layer: the caller's).
+ * (the embedding scale and the final soft-cap lie outside a layer: the caller's); Phi-3
+ * (modeling_phi3.py): partial rotary and LongRoPE by absolute position through a {@link RopeSpec}.
  * Glossary: T rows, P cached rows, H/Hkv heads, D head dim, C hidden, F FFN width.
  */
+import type { RopeSpec } from './rope.js';
 
 type Arr = ArrayLike<number>;
 
@@ -56,19 +58,28 @@ export function rmsnorm64(X: Arr, g: Arr, T: number, C: number, eps: number): Fl
   return Y;
 }
 
-/** RoPE (rotate_half layout) on `heads` heads of D per row; invFreq[D/2]. The angle is formed in f32 as HF does. */
-export function rope64(X: Arr, pos: Arr, T: number, heads: number, D: number, invFreq: Arr): Float64Array {
+/**
+ * RoPE (rotate_half layout) on `heads` heads of D per row. `rope`: invFreq [D/2] (every dim rotates),
+ * or a {@link RopeSpec}: the first R = rotaryDim dims rotate (dims ≥ R pass through), rows at positions
+ * ≥ switchAt use longInvFreq (LongRoPE by absolute position), cos and sin are multiplied by scale.
+ * The angle is formed in f32 as HF does.
+ */
+export function rope64(X: Arr, pos: Arr, T: number, heads: number, D: number, rope: Arr | RopeSpec): Float64Array {
+  const spec: RopeSpec = 'invFreq' in rope ? rope : { rotaryDim: D, invFreq: Float64Array.from(rope), longInvFreq: null, switchAt: Infinity, scale: 1 };
   const Y = Float64Array.from(X);
-  const hd = D / 2;
+  const hd = spec.rotaryDim / 2;
   for (let t = 0; t < T; t++) {
+    const inv = pos[t] >= spec.switchAt && spec.longInvFreq ? spec.longInvFreq : spec.invFreq;
     for (let h = 0; h < heads; h++) {
       for (let i = 0; i < hd; i++) {
-        const th = Math.fround(pos[t] * Math.fround(invFreq[i]));
+        const th = Math.fround(pos[t] * Math.fround(inv[i]));
+        const c = Math.cos(th) * spec.scale;
+        const sn = Math.sin(th) * spec.scale;
         const o = t * heads * D + h * D + i;
         const a = X[o];
         const b = X[o + hd];
-        Y[o] = a * Math.cos(th) - b * Math.sin(th);
-        Y[o + hd] = b * Math.cos(th) + a * Math.sin(th);
+        Y[o] = a * c - b * sn;
+        Y[o + hd] = b * c + a * sn;
       }
     }
   }
@@ -187,11 +198,11 @@ export interface LayerWeights64 {
   qNorm?: Arr; kNorm?: Arr;
 }
 
-/** Sizes of a layer (glossary letters) plus its RMSNorm epsilon and RoPE inverse frequencies [D/2]. */
+/** Sizes of a layer (glossary letters) plus its RMSNorm epsilon and RoPE (inverse frequencies [D/2], or a {@link RopeSpec}: partial rotary, LongRoPE). */
 export interface LayerShape64 {
   C: number; H: number; Hkv: number; D: number; F: number;
   eps: number;
-  invFreq: Arr;
+  invFreq: Arr | RopeSpec;
   /** Sliding window of this layer (null/absent: full causal attention). */
   window?: number | null;
   /** Added to every norm weight of the layer (family.normWeightOffset; Gemma 1); default 0. */

@@ -12,7 +12,9 @@
  * Buffers (T ≤ maxRows rows; strides padded to multiples of 8 floats, padding columns stay zero):
  *   x [T, Cp] residual stream · h [T, Cp] normed · qkv [T, QKVp] · attn [T, HDp] · gu [T, GUp] ·
  *   act [T, Fp] · logits [T, Vp] · ids/pos [T] u32 · top ids/values [T, 64] · KV slabs ·
- *   rope table [Smax, D/2] (cos, sin) · mask library.
+ *   rope table [Smax, R/2] (cos, sin; R = rotary dims, D unless partial) · mask library.
+ * Phi-3's fused checkpoint tensors (`qkv_proj`, `gate_up_proj`) load whole into the fused q/k/v and
+ * gate/up matrices, whose row layouts they already have.
  */
 import { LimitTooLowError, ModelFormatError, UnsupportedModelError } from '../errors.js';
 import { adapterName, type GpuContext } from '../gpu/context.js';
@@ -36,7 +38,7 @@ import { SOFTCAP, softcapPass } from '../kernels/softcap.js';
 import type { LlamaConfig } from '../model/config.js';
 import { KV_ELEMENT_BYTES, llamaDims, planSizes, type Dims, type KvDtype, type MatrixFormat } from '../model/memory-plan.js';
 import type { TensorDtype } from '../model/dtype.js';
-import { buildRopeTable, ropeInvFreqOfLayer, ropeTablesOfLayers } from '../model/rope.js';
+import { buildRopeTable, ropeSpecOfLayer, ropeTablesOfLayers } from '../model/rope.js';
 import { WeightMatrix, allocBuffer, uploadVectorF32 } from '../model/weights.js';
 import { QGroupMatrix } from '../model/qmatrix.js';
 import { quantizeRows, type QuantizedMatrix, type WeightQuantization } from '../model/quantize.js';
@@ -191,6 +193,11 @@ export class LlamaGpu {
       if (m[2] === 'pre_feedforward_layernorm') return { kind: 'vector', key: `post${i}`, n: d.C, add };
       if (m[2] === 'post_feedforward_layernorm') return { kind: 'vector', key: `pfn${i}`, n: d.C, add };
     }
+    if (fam.fusedProjections) {
+      if (m[2] === 'self_attn.qkv_proj') return { kind: 'matrix', key: `qkv${i}`, row0: 0, N: d.QKV, K: d.C, fusedN: d.QKV };
+      if (m[2] === 'mlp.gate_up_proj') return { kind: 'matrix', key: `gu${i}`, row0: 0, N: 2 * d.F, K: d.C, fusedN: 2 * d.F };
+      if (/^(self_attn\.[qkv]_proj|mlp\.(gate|up)_proj)$/.test(m[2])) return null;
+    }
     switch (m[2]) {
       case 'input_layernorm': return { kind: 'vector', key: `in${i}`, n: d.C, add };
       case 'post_attention_layernorm': return { kind: 'vector', key: `post${i}`, n: d.C, add };
@@ -211,7 +218,8 @@ export class LlamaGpu {
     if (!this.cfg.tieWordEmbeddings) names.push('lm_head.weight');
     for (let i = 0; i < this.dims.L; i++) {
       if (this.cfg.family.postNorms) for (const s of ['pre_feedforward_layernorm', 'post_feedforward_layernorm']) names.push(`model.layers.${i}.${s}.weight`);
-      for (const s of ['input_layernorm', 'post_attention_layernorm', 'self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'self_attn.o_proj', 'mlp.gate_proj', 'mlp.up_proj', 'mlp.down_proj']) {
+      const projections = this.cfg.family.fusedProjections ? ['self_attn.qkv_proj', 'mlp.gate_up_proj'] : ['self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'mlp.gate_proj', 'mlp.up_proj'];
+      for (const s of ['input_layernorm', 'post_attention_layernorm', ...projections, 'self_attn.o_proj', 'mlp.down_proj']) {
         names.push(`model.layers.${i}.${s}.weight`);
       }
       if (this.cfg.family.qkvBias) for (const s of ['q', 'k', 'v']) names.push(`model.layers.${i}.self_attn.${s}_proj.bias`);
@@ -395,7 +403,7 @@ export class LlamaGpu {
     this.#ropeOfLayer = rope.ofLayer;
     this.#ropeTables = [this.b.rope];
     for (let k = 1; k < rope.tables.length; k++) this.#ropeTables.push(await mk(`rope${k}`, d.Smax * d.D * 4));
-    rope.tables.forEach((layer, k) => dev.queue.writeBuffer(this.#ropeTables[k], 0, buildRopeTable(ropeInvFreqOfLayer(this.cfg, layer), d.Smax)));
+    rope.tables.forEach((layer, k) => dev.queue.writeBuffer(this.#ropeTables[k], 0, buildRopeTable(ropeSpecOfLayer(this.cfg, layer), d.Smax)));
     dev.queue.writeBuffer(this.b.masks, 0, causalMask(T));
     this.arena = new ParamArena(dev, this.cache.paramsLayout, this.#passBudget());
     this.scratchBytes += this.arena.buffer.size;
@@ -486,7 +494,7 @@ export class LlamaGpu {
       if (this.#layers[i].qkvBias) passes.push(biasAddPass(c, mpd, bg(`qkvb${i}`), { T, N: d.QKV, stride: d.QKVp }));
       if (this.#layers[i].qkNorm) passes.push(headRmsNormPass(c, mpd, bg(`qkn${i}`), { T, H: d.H, Hkv: d.Hkv, D: d.D, stride: d.QKVp, eps: this.cfg.rmsNormEps }));
       const l = this.#layers[i];
-      passes.push(ropeKvAppendPass(c, mpd, bg(`ropeAppend:${sj}:${this.#ropeOfLayer[i]}`), { T, P, H: d.H, Hkv: d.Hkv, D: d.D, stride: d.QKVp, kBase, vBase, Smax: d.Smax }, this.kv.ropeKvAppend));
+      passes.push(ropeKvAppendPass(c, mpd, bg(`ropeAppend:${sj}:${this.#ropeOfLayer[i]}`), { T, P, H: d.H, Hkv: d.Hkv, D: d.D, stride: d.QKVp, kBase, vBase, Smax: d.Smax, R: fam.rotaryDim }, this.kv.ropeKvAppend));
       passes.push(attentionPass(c, bg(`attention:${sj}`), { T, P, H: d.H, Hkv: d.Hkv, D: d.D, qStride: d.QKVp, outStride: d.HDp, kBase, vBase, maskBase: mask.base, maskStride: mask.stride, Smax: d.Smax, visible: mask.visible, kvBytes: this.kv.elementBytes, window: fam.slidingWindow[i], scale: fam.queryScale ?? undefined, softcap: fam.attnSoftcap }, this.kernels.attention, this.kv.attention));
       const norm = { T, C: d.C, stride: d.Cp, eps: this.cfg.rmsNormEps };
       mm(l.o, `o${i}`, d.HDp, d.Cp, !l.attnOutNorm);

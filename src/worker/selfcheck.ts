@@ -27,7 +27,7 @@ import { dequantizeQuantized, type QuantizedTensor } from '../model/prequant.js'
 import { llamaLayer64, type KvCache64, type LayerShape64, type LayerWeights64 } from '../model/float64.js';
 import { f16ToF32, f32ToF16 } from '../model/dtype.js';
 import type { KvDtype } from '../model/memory-plan.js';
-import { ropeInvFreqOfLayer } from '../model/rope.js';
+import { ropeSpecOfLayer } from '../model/rope.js';
 import { canonicalTensorName } from './llama.js';
 import type { SelfCheckReport } from './api.js';
 import { announceSyncStep } from './heartbeat.js';
@@ -81,9 +81,32 @@ const LAYER_TENSORS: Record<keyof LayerWeights64, string> = {
   qNorm: 'self_attn.q_norm.weight', kNorm: 'self_attn.k_norm.weight',
 };
 
+/** Phi-3's fused checkpoint tensors (family.fusedProjections) holding q/k/v and gate/up as row ranges. */
+const FUSED_TENSORS: Partial<Record<keyof LayerWeights64, string>> = {
+  q: 'self_attn.qkv_proj.weight', k: 'self_attn.qkv_proj.weight', v: 'self_attn.qkv_proj.weight',
+  gate: 'mlp.gate_up_proj.weight', up: 'mlp.gate_up_proj.weight',
+};
+
 /** The tensor name (after `model.layers.<i>.`) of weight `key` in a model with config `cfg`. */
 function layerTensor(cfg: LlamaConfig, key: keyof LayerWeights64): string {
+  if (cfg.family.fusedProjections && FUSED_TENSORS[key]) return FUSED_TENSORS[key];
   return key === 'postNorm' && cfg.family.postNorms ? 'pre_feedforward_layernorm.weight' : LAYER_TENSORS[key];
+}
+
+/** Rows [row0, row0 + n) of weight `key` within its tensor (a fused tensor's part; else all rows, n = null). */
+function rowRange(cfg: LlamaConfig, key: keyof LayerWeights64): { row0: number; n: number | null } {
+  if (!cfg.family.fusedProjections) return { row0: 0, n: null };
+  const HD = cfg.numHeads * cfg.headDim;
+  const KD = cfg.numKvHeads * cfg.headDim;
+  const F = cfg.intermediateSize;
+  switch (key) {
+    case 'q': return { row0: 0, n: HD };
+    case 'k': return { row0: HD, n: KD };
+    case 'v': return { row0: HD + KD, n: KD };
+    case 'gate': return { row0: 0, n: F };
+    case 'up': return { row0: F, n: F };
+    default: return { row0: 0, n: null };
+  }
 }
 
 /** The keys of {@link LAYER_TENSORS} a model with config `cfg` has. */
@@ -172,15 +195,22 @@ export class SelfCheckCapture {
   /** The checked layer's weights as f32 arrays (decoded from the file dtype: exact; through the quantization rule for a quantized load). */
   weights(): LayerWeights64 {
     const out = {} as Record<keyof LayerWeights64, Float32Array>;
+    const decoded = new Map<string, { v: Float32Array; K: number }>(); // a fused tensor decoded once for its parts
     for (const key of layerKeys(this.cfg)) {
       const name = `model.layers.${SELF_CHECK_LAYER}.${layerTensor(this.cfg, key)}`;
-      const got = this.#tensors.get(name);
-      if (!got) throw new Error(`self-check: tensor ${name} was not captured`);
-      if ('matrix' in got) out[key] = dequantizeQuantized(got);
-      else {
-        const v = decodeToF32(got.bytes, got.dtype);
-        out[key] = got.shape.length === 2 ? this.#asStored(v, got.shape[0], got.shape[1], 'layer') : v; // norm vectors stay f32
+      let d = decoded.get(name);
+      if (!d) {
+        const got = this.#tensors.get(name);
+        if (!got) throw new Error(`self-check: tensor ${name} was not captured`);
+        if ('matrix' in got) d = { v: dequantizeQuantized(got), K: got.matrix.K };
+        else {
+          const v = decodeToF32(got.bytes, got.dtype);
+          d = got.shape.length === 2 ? { v: this.#asStored(v, got.shape[0], got.shape[1], 'layer'), K: got.shape[1] } : { v, K: v.length }; // norm vectors stay f32
+        }
+        decoded.set(name, d);
       }
+      const r = rowRange(this.cfg, key);
+      out[key] = r.n === null ? d.v : d.v.slice(r.row0 * d.K, (r.row0 + r.n) * d.K);
     }
     return out;
   }
@@ -224,7 +254,7 @@ export async function runSelfCheck(
   const C = cfg.hiddenSize;
   const fam = cfg.family;
   const shape: LayerShape64 = {
-    C, H: cfg.numHeads, Hkv: cfg.numKvHeads, D: cfg.headDim, F: cfg.intermediateSize, eps: cfg.rmsNormEps, invFreq: ropeInvFreqOfLayer(cfg, SELF_CHECK_LAYER),
+    C, H: cfg.numHeads, Hkv: cfg.numKvHeads, D: cfg.headDim, F: cfg.intermediateSize, eps: cfg.rmsNormEps, invFreq: ropeSpecOfLayer(cfg, SELF_CHECK_LAYER),
     window: fam.slidingWindow[SELF_CHECK_LAYER], normOffset: fam.normWeightOffset, activation: fam.activation, queryScale: fam.queryScale, attnSoftcap: fam.attnSoftcap,
   };
   // The CPU side blocks this thread (about a second for a 1B model's layer on a slow CPU): announce

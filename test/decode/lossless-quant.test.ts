@@ -72,9 +72,10 @@ describe.each(FIXTURES.flatMap((name) => (['q4', 'q8'] as const).map((q) => [nam
   });
 });
 
-// Gemma (tied embeddings, (1 + w) norms, post-norms, soft-caps) quantized at load: the load's self-check
+// Gemma (tied embeddings, (1 + w) norms, post-norms, soft-caps) and Phi-3 (fused qkv_proj and
+// gate_up_proj quantized whole, partial rotary; longrope) quantized at load: the load's self-check
 // compares layer 0 with the float64 layer through the same quantization, and the tree equals AR.
-describe.each(['tiny-gemma2-f32', 'tiny-gemma3-mm-f32'])('%s quantized q8 at load', (name) => {
+describe.each(['tiny-gemma2-f32', 'tiny-gemma3-mm-f32', 'tiny-phi3-f32', 'tiny-phi3-longrope-f32'])('%s quantized q8 at load', (name) => {
   it('loads (self-check passes) and every decode mode equals ar', { timeout: 600_000 }, async () => {
     const e = await createNodeEngine({ model: `test/fixtures/models/${name}`, contextLength: 128, inline: true, disableFeatures: disabledFeatures(), kernelConfig: 'cpu', quantize: 'q8' });
     engines.push(e);

@@ -10,9 +10,11 @@ export const FIXTURES = ['tiny-gqa-f32', 'tiny-mha-tied-f16', 'tiny-llama3-bf16-
  * explicit head_dim), Mistral with a sliding window shorter than the golden sequence, Gemma 2
  * ((1 + w) norms, GeGLU, √C embeddings, post-norms, both soft-caps, a local and a global layer),
  * Gemma 3 (q/k norms, local and global RoPE bases) and a Gemma3ForConditionalGeneration folder holding
- * the Gemma 3 fixture's language model (its golden is that fixture's).
+ * the Gemma 3 fixture's language model (its golden is that fixture's), Phi-3 (fused qkv_proj and
+ * gate_up_proj, partial rotary 0.5, a sliding window shorter than the golden sequence) and Phi-3 with
+ * longrope (original_max_position_embeddings 16: the golden's greedy steps cross to the long factors).
  */
-export const FAMILY_FIXTURES = ['tiny-qwen2-bf16', 'tiny-qwen2-window-f32', 'tiny-qwen3-f16', 'tiny-mistral-window-f32', 'tiny-gemma2-f32', 'tiny-gemma3-f32', 'tiny-gemma3-mm-f32'] as const;
+export const FAMILY_FIXTURES = ['tiny-qwen2-bf16', 'tiny-qwen2-window-f32', 'tiny-qwen3-f16', 'tiny-mistral-window-f32', 'tiny-gemma2-f32', 'tiny-gemma3-f32', 'tiny-gemma3-mm-f32', 'tiny-phi3-f32', 'tiny-phi3-longrope-f32'] as const;
 
 export interface Golden {
   dtype: string;

@@ -34,7 +34,19 @@ describe('parseLlamaConfig', () => {
     ['use_sliding_window not a boolean', { ...base, architectures: ['Qwen2ForCausalLM'], use_sliding_window: 'yes' }, ModelFormatError, /use_sliding_window/],
     ['layer_types of the wrong length', { ...base, layer_types: ['full_attention'] }, ModelFormatError, /layer_types/],
     ['unknown layer type', { ...base, layer_types: ['full_attention', 'chunked_attention'] }, UnsupportedModelError, /layer_types.*chunked_attention/],
-    ['partial rotary', { ...base, partial_rotary_factor: 0.5 }, UnsupportedModelError, /partial_rotary_factor/],
+    ['partial rotary outside Phi-3', { ...base, partial_rotary_factor: 0.5 }, UnsupportedModelError, /partial_rotary_factor/],
+    ['Phi-3 partial rotary giving an odd rotary dim', { ...base, architectures: ['Phi3ForCausalLM'], partial_rotary_factor: 0.35 }, UnsupportedModelError, /partial_rotary_factor.*0\.35/],
+    ['Phi-3 partial rotary above 1', { ...base, architectures: ['Phi3ForCausalLM'], partial_rotary_factor: 1.5 }, UnsupportedModelError, /partial_rotary_factor.*1\.5/],
+    ['Phi-3 partial rotary in rope_parameters, odd dim', { ...base, architectures: ['Phi3ForCausalLM'], rope_parameters: { rope_type: 'default', rope_theta: 1e4, partial_rotary_factor: 0.1 } }, UnsupportedModelError, /partial_rotary_factor/],
+    ['Phi-3 yarn', { ...base, architectures: ['Phi3ForCausalLM'], rope_scaling: { type: 'yarn', factor: 4 } }, UnsupportedModelError, /rope_scaling.rope_type.*yarn/],
+    ['Phi-3 dynamic (transformers 5 dialect)', { ...base, architectures: ['Phi3ForCausalLM'], rope_parameters: { rope_type: 'dynamic', factor: 2, rope_theta: 1e4 } }, UnsupportedModelError, /rope_type.*dynamic/],
+    ['longrope factor list of the wrong length', { ...base, architectures: ['Phi3ForCausalLM'], rope_scaling: { type: 'longrope', short_factor: [1, 1], long_factor: Array(8).fill(2) } }, ModelFormatError, /short_factor.*8/],
+    ['longrope without long_factor', { ...base, architectures: ['Phi3ForCausalLM'], rope_scaling: { type: 'longrope', short_factor: Array(8).fill(1) } }, ModelFormatError, /long_factor/],
+    ['longrope with a non-positive factor', { ...base, architectures: ['Phi3ForCausalLM'], rope_scaling: { type: 'longrope', short_factor: Array(8).fill(0), long_factor: Array(8).fill(2) } }, ModelFormatError, /short_factor/],
+    ['Phi-3 sliding window of 0', { ...base, architectures: ['Phi3ForCausalLM'], sliding_window: 0 }, ModelFormatError, /sliding_window/],
+    ['Phi-3 attention bias', { ...base, architectures: ['Phi3ForCausalLM'], attention_bias: true }, UnsupportedModelError, /attention_bias/],
+    ['Phi-4-mini lm_head bias', { ...base, architectures: ['Phi3ForCausalLM'], lm_head_bias: true }, UnsupportedModelError, /lm_head_bias/],
+    ['Phi-3 gelu', { ...base, architectures: ['Phi3ForCausalLM'], hidden_act: 'gelu_new' }, UnsupportedModelError, /hidden_act.*gelu_new/],
     ['qwen3 attention bias (o_proj too)', { ...base, architectures: ['Qwen3ForCausalLM'], attention_bias: true }, UnsupportedModelError, /attention_bias/],
     ['dynamic rope in rope_parameters', { ...base, rope_parameters: { rope_type: 'dynamic', factor: 2, rope_theta: 1e4 } }, UnsupportedModelError, /rope_type.*dynamic/],
     ['attention bias', { ...base, attention_bias: true }, UnsupportedModelError, /attention_bias/],
@@ -92,13 +104,65 @@ describe('parseLlamaConfig', () => {
     expect(fam('tiny-mistral-window-f32').family).toMatchObject({ qkvBias: false, qkNorm: false, slidingWindow: [6, 6] });
   });
 
+  it('Phi-3: fused projections, partial rotary, sliding window on every layer, longrope (alias su), nulls', () => {
+    const phi = { ...base, architectures: ['Phi3ForCausalLM'], hidden_size: 96, num_attention_heads: 4, num_key_value_heads: 4 }; // D = 24
+    const plain = parseLlamaConfig({ ...phi, sliding_window: 2047, rope_scaling: null, partial_rotary_factor: null, original_max_position_embeddings: 4096 });
+    expect(plain.family).toMatchObject({ fusedProjections: true, qkvBias: false, qkNorm: false, slidingWindow: [2047, 2047], partialRotaryFactor: 1, rotaryDim: 24 });
+    expect(plain.ropeScaling).toBeNull();
+    expect(parseLlamaConfig({ ...phi, sliding_window: null }).family.slidingWindow).toEqual([null, null]);
+    expect(parseLlamaConfig({ ...base, architectures: undefined, model_type: 'phi3' }).architecture).toBe('Phi3ForCausalLM');
+    expect(parseLlamaConfig(base).family).toMatchObject({ fusedProjections: false, rotaryDim: 16 });
+    // Phi-4-mini: 0.75 of D = 24 → R = 18 (HF int(): ⌊D·f⌋); factor lists have R/2 = 9 entries.
+    const short = Array.from({ length: 9 }, (_, i) => 1 + i / 10);
+    const long = Array.from({ length: 9 }, (_, i) => 2 + i);
+    const lr = { ...phi, partial_rotary_factor: 0.75, max_position_embeddings: 131072, original_max_position_embeddings: 4096, rope_theta: 10000, rope_scaling: { type: 'longrope', short_factor: short, long_factor: long } };
+    const hub = parseLlamaConfig(lr);
+    expect(hub.family.rotaryDim).toBe(18);
+    expect(hub.ropeScaling).toEqual({ type: 'longrope', shortFactor: short, longFactor: long, originalMaxPositionEmbeddings: 4096, attentionFactor: Math.sqrt(1 + Math.log(32) / Math.log(4096)) });
+    // The old alias "su"; an explicit attention_factor; factor = max/original replaced by rope_scaling.factor when given.
+    expect(parseLlamaConfig({ ...lr, rope_scaling: { ...lr.rope_scaling, type: 'su' } }).ropeScaling).toEqual(hub.ropeScaling);
+    expect(parseLlamaConfig({ ...lr, rope_scaling: { ...lr.rope_scaling, attention_factor: 1.25 } }).ropeScaling).toMatchObject({ attentionFactor: 1.25 });
+    expect(parseLlamaConfig({ ...lr, rope_scaling: { ...lr.rope_scaling, factor: 1 } }).ropeScaling).toMatchObject({ attentionFactor: 1 });
+    // original_max_position_embeddings only inside the scaling dict (transformers 5), or absent (= max_position_embeddings: factor 1).
+    const { original_max_position_embeddings: _omit, ...noTop } = lr;
+    void _omit;
+    expect(parseLlamaConfig({ ...noTop, rope_scaling: { ...lr.rope_scaling, original_max_position_embeddings: 4096 } }).ropeScaling).toEqual(hub.ropeScaling);
+    expect(parseLlamaConfig(noTop).ropeScaling).toMatchObject({ originalMaxPositionEmbeddings: 131072, attentionFactor: 1 });
+    // transformers 5's dialect: everything inside rope_parameters.
+    const { rope_scaling: _rs, rope_theta: _rt, partial_rotary_factor: _prf, ...bare } = lr;
+    void _rs; void _rt; void _prf;
+    const t5 = parseLlamaConfig({ ...bare, rope_parameters: { rope_type: 'longrope', rope_theta: 10000, partial_rotary_factor: 0.75, short_factor: short, long_factor: long, original_max_position_embeddings: 4096 } });
+    expect(t5).toEqual(hub);
+  });
+
+  it('Phi-3.5-mini published config (scripts/configs): longrope with 48 factors, MHA, window 262144', () => {
+    const pub = JSON.parse(readFileSync('scripts/configs/phi-3.5-mini.json', 'utf8')).config;
+    const cfg = parseLlamaConfig(pub);
+    expect(cfg).toMatchObject({ architecture: 'Phi3ForCausalLM', headDim: 96, numKvHeads: 32, ropeTheta: 10000, maxPositionEmbeddings: 131072, family: { fusedProjections: true, rotaryDim: 96, slidingWindow: new Array(32).fill(262144) } });
+    expect(cfg.ropeScaling).toMatchObject({ type: 'longrope', originalMaxPositionEmbeddings: 4096, attentionFactor: Math.sqrt(1 + Math.log(32) / Math.log(4096)) });
+    expect((cfg.ropeScaling as { shortFactor: number[] }).shortFactor).toHaveLength(48);
+  });
+
+  it('Phi-3 fixtures: the options the forward reads; inverse frequencies equal HF\'s', () => {
+    const fam = (n: string) => parseLlamaConfig(JSON.parse(readFileSync(`test/fixtures/models/${n}/config.json`, 'utf8')));
+    expect(fam('tiny-phi3-f32')).toMatchObject({ headDim: 12, ropeScaling: null, family: { fusedProjections: true, rotaryDim: 6, partialRotaryFactor: 0.5, slidingWindow: [6, 6] } });
+    const lr = fam('tiny-phi3-longrope-f32');
+    expect(lr).toMatchObject({ headDim: 16, family: { rotaryDim: 12, slidingWindow: [262144, 262144] }, ropeScaling: { type: 'longrope', originalMaxPositionEmbeddings: 16, attentionFactor: Math.sqrt(1 + Math.log(4) / Math.log(16)) } });
+    for (const n of ['tiny-phi3-f32', 'tiny-phi3-longrope-f32']) {
+      const g = golden(n) as unknown as { rope_inv_freq: number[] };
+      const inv = ropeInvFreq(fam(n));
+      expect(inv.length).toBe(g.rope_inv_freq.length);
+      inv.forEach((f, i) => expect(Math.fround(f)).toBeCloseTo(g.rope_inv_freq[i], 6));
+    }
+  });
+
   it('Gemma fixtures: the options the forward reads', () => {
     const fam = (n: string) => parseLlamaConfig(JSON.parse(readFileSync(`test/fixtures/models/${n}/config.json`, 'utf8')));
     const g2 = fam('tiny-gemma2-f32');
     expect(g2).toMatchObject({ architecture: 'Gemma2ForCausalLM', headDim: 16, tieWordEmbeddings: true, ropeScaling: null });
     expect(g2.family).toEqual({
       qkvBias: false, qkNorm: false, slidingWindow: [5, null], normWeightOffset: 1, activation: 'gelu_tanh', embeddingScale: Math.fround(Math.sqrt(48)),
-      postNorms: true, attnSoftcap: 8, finalSoftcap: 15, queryScale: 24 ** -0.5, ropeThetaPerLayer: [10000, 10000], ropeScaledPerLayer: [true, true], partialRotaryFactor: 1,
+      postNorms: true, attnSoftcap: 8, finalSoftcap: 15, queryScale: 24 ** -0.5, ropeThetaPerLayer: [10000, 10000], ropeScaledPerLayer: [true, true], partialRotaryFactor: 1, rotaryDim: 16, fusedProjections: false,
     });
     const g3 = fam('tiny-gemma3-f32');
     expect(g3).toMatchObject({ architecture: 'Gemma3ForCausalLM', ropeTheta: 1e6, ropeScaling: { type: 'linear', factor: 8 } });

@@ -56,6 +56,8 @@ const CASES: Array<[string, QuantBits, 32 | 128, boolean]> = [
   ['tiny-llama3-bf16-sharded', 4, 32, false],
   ['tiny-llama3-bf16-sharded', 8, 128, false],
   ['tiny-llama3-bf16-sharded', 4, 32, true],
+  // Phi-3: the fused qkv_proj / gate_up_proj are converted and loaded as whole matrices.
+  ['tiny-phi3-f32', 4, 32, false],
 ];
 
 describe.each(CASES)('%s: npm run quantize --bits %d --group-size %d (keep embeddings: %s)', (fixture, bits, group, keep) => {

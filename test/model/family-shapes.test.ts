@@ -1,6 +1,6 @@
 // The model maker's family shapes (scripts/configs/*.json, issue 17 item 5): the published configs of
-// the families this loader reads (Mistral 7B v0.3, Qwen2.5-0.5B, Qwen3-0.6B; Phi-3 and Gemma come with
-// their forward) parse, count the published number of parameters, and get a memory plan at real
+// the families this loader reads (Mistral 7B v0.3, Qwen2.5-0.5B, Qwen3-0.6B, Phi-3.5-mini; Gemma comes with
+// its forward) parse, count the published number of parameters, and get a memory plan at real
 // shapes; make-model.py --family writes them (config only here: --no-weights). The Qwen2.5 and Qwen3
 // shapes at 2 layers then load on lavapipe and decode transformers' greedy tokens (AR and tr-jacobi).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,13 +27,15 @@ describe('make-model.py family shapes the loader reads', () => {
     ['mistral', 'mistral-7b-v0.3', 'MistralForCausalLM', 7_248_023_552, { vocabSize: 32768, hiddenSize: 4096, numLayers: 32, numKvHeads: 8, headDim: 128, tieWordEmbeddings: false, ropeTheta: 1e6, eosTokenIds: [2] }, { qkvBias: false, qkNorm: false }],
     ['qwen2', 'qwen2.5-0.5b', 'Qwen2ForCausalLM', 494_032_768, { vocabSize: 151936, hiddenSize: 896, numLayers: 24, numHeads: 14, numKvHeads: 2, headDim: 64, tieWordEmbeddings: true }, { qkvBias: true, qkNorm: false }],
     ['qwen3', 'qwen3-0.6b', 'Qwen3ForCausalLM', 596_049_920, { vocabSize: 151936, hiddenSize: 1024, numLayers: 28, numHeads: 16, numKvHeads: 8, headDim: 128, tieWordEmbeddings: true }, { qkvBias: false, qkNorm: true }],
+    // Phi-3.5-mini: fused qkv_proj / gate_up_proj, longrope, sliding_window 262144 (past its 131072 positions: no effect).
+    ['phi3', 'phi-3.5-mini', 'Phi3ForCausalLM', 3_821_079_552, { vocabSize: 32064, hiddenSize: 3072, numLayers: 32, numHeads: 32, numKvHeads: 32, headDim: 96, tieWordEmbeddings: false, eosTokenIds: [32000] }, { qkvBias: false, qkNorm: false, fusedProjections: true, rotaryDim: 96 }],
   ] as const)('--family %s: %s parses, with its parameters and a memory plan', (family, name, arch, params, want, flags) => {
     const s = shape(name);
     expect(s.family).toBe(family);
     const cfg = parseLlamaConfig(s.config);
     expect(cfg).toMatchObject({ architecture: arch, declaredDtype: 'bfloat16', ...want });
     expect(cfg.family).toMatchObject(flags);
-    expect(cfg.family.slidingWindow.every((w) => w === null), 'no sliding window in the published folders').toBe(true);
+    expect(cfg.family.slidingWindow.every((w) => w === null || w >= cfg.maxPositionEmbeddings), 'no effective sliding window in the published folders').toBe(true);
     expect(parameterCount(cfg)).toBe(params);
     // bf16 weights, and q4 at about a quarter, at a 4096-token context with an f16 KV cache.
     const plan = planMemory({ config: cfg, format: denseFormat('BF16'), kvDtype: 'f16', contextLength: 4096, treeRoom: TREE_ROOM, limits: LIMITS });
@@ -57,11 +59,13 @@ const CACHE = process.env.MSN_MODEL_CACHE ?? join(tmpdir(), 'msn-models');
 interface Golden { shape: string; layers: number; prompts: Array<{ text: string; ids: number[]; greedy_ids: number[] }> }
 
 // Qwen2.5-0.5B (q/k/v biases, 14:2 GQA) and Qwen3-0.6B (q/k norms, head_dim 128 ≠ hidden / heads) at
-// their real widths and vocabulary (151936 rows, tied), 2 layers: load, memory plan, a few tokens.
+// their real widths and vocabulary (151936 rows, tied), and Phi-3.5-mini (fused qkv_proj and
+// gate_up_proj, longrope; 32064 rows, untied), 2 layers: load, memory plan, a few tokens.
 describe.each([
-  ['qwen2', 'qwen2.5-0.5b', 'Qwen2ForCausalLM'],
-  ['qwen3', 'qwen3-0.6b', 'Qwen3ForCausalLM'],
-] as const)('--family %s (%s), 2 layers, on the GPU (Dawn/lavapipe)', (family, name, arch) => {
+  ['qwen2', 'qwen2.5-0.5b', 'Qwen2ForCausalLM', 151936, true],
+  ['qwen3', 'qwen3-0.6b', 'Qwen3ForCausalLM', 151936, true],
+  ['phi3', 'phi-3.5-mini', 'Phi3ForCausalLM', 32064, false],
+] as const)('--family %s (%s), 2 layers, on the GPU (Dawn/lavapipe)', (family, name, arch, vocabSize, tied) => {
   const folder = join(CACHE, `${name}-2l`);
   const goldenPath = join(folder, 'golden.json');
   let golden: Golden;
@@ -79,7 +83,7 @@ describe.each([
   it('loads the real shape with the memory plan\'s bytes', () => {
     expect(golden).toMatchObject({ shape: name, layers: 2 });
     const cfg = engine.info.config;
-    expect(cfg).toMatchObject({ architecture: arch, vocabSize: 151936, numLayers: 2, tieWordEmbeddings: true });
+    expect(cfg).toMatchObject({ architecture: arch, vocabSize, numLayers: 2, tieWordEmbeddings: tied });
     expect(engine.info.weightFormats).toEqual(['bf16']);
     const plan = planMemory({ config: cfg, format: denseFormat('BF16'), kvDtype: 'f32', contextLength: 48, treeRoom: TREE_ROOM,
       limits: { maxBindingBytes: engine.info.deviceLimits.maxStorageBufferBindingSize, maxBufferBytes: engine.info.deviceLimits.maxBufferSize } });

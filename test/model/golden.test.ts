@@ -80,3 +80,24 @@ describe.each(KERNEL_CONFIGS.flatMap((k) => [...FIXTURES, ...FAMILY_FIXTURES].ma
     });
   }
 });
+
+describe.each(KERNEL_CONFIGS)('kernel config %s: longrope by absolute position', (kernelConfig) => {
+  it('one forward over prompt + greedy tokens (crossing original_max_position_embeddings) gives the token-by-token golden rows', async () => {
+    // transformers would rotate every row of this forward with the long factors (the sequence is
+    // longer than 16); the runtime picks them per position, so each row equals the same token decoded alone.
+    const name = 'tiny-phi3-longrope-f32';
+    const g = golden(name);
+    const { ex, info } = await loadFixture(name, kernelConfig);
+    const ids = [...g.prompt_ids, ...g.greedy_ids.slice(0, -1)];
+    expect(ids.length).toBeGreaterThan(16);
+    const r = await ex.forward({ tokens: ids, positions: ids.map((_, i) => i), mask: 'causal', topK: 1, commit: true, returnLogits: true });
+    const V = info.config.vocabSize;
+    const T0 = g.prompt_ids.length;
+    for (let t = 0; t < ids.length; t++) {
+      const ref = t < T0 - 1 ? g.prompt_logits[t] : g.greedy_logits[t - T0 + 1];
+      rowClose(r.logits!.subarray(t * V, (t + 1) * V), ref, `${name} row ${t}`);
+    }
+    expect(Array.from({ length: g.greedy_ids.length }, (_, i) => r.ids[T0 - 1 + i])).toEqual(g.greedy_ids);
+    await ex.dispose();
+  });
+});

@@ -38,6 +38,9 @@ const VARIANTS: Record<string, [string, Array<'cpu' | 'gpu'>]> = {
   'gptq-w4g64-asym-desc-v2': ['q4g64', ['cpu']],
   'gptq-w8g128-sym': ['q8g128', ['cpu']],
   'gptq-w4-channel-asym': ['q4g128', ['cpu']],
+  // Phi-3: fused qkv_proj / gate_up_proj quantized whole (one g_idx per fused tensor), partial rotary, a window.
+  'ct-w4g32-sym-phi3': ['q4g32', ['cpu']],
+  'gptq-w4g32-asym-desc-phi3': ['q4g32', ['cpu', 'gpu']],
 };
 
 let dir = '';
