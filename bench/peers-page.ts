@@ -1,0 +1,147 @@
+// The peers benchmark inside headless Chromium (bench/peers.html, driven by bench/peers.ts; issue 14):
+// our engine and the peer runtimes (transformers.js, wllama; installed by bench/peers/install.sh) on the
+// same prompt token ids, greedy, one after the other. The peers are imported at run time from
+// bench/peers/node_modules, so the project type-checks and builds without them.
+import { createEngine } from '../src/engine/browser.js';
+import type { DecodeMode } from '../src/decode/scheduler.js';
+import type { PeerRun, PeerRuntimeResult } from './peers-report.js';
+
+const log = (s: string) => console.log(`[bench] ${s}`);
+const PEERS = '/bench/peers/node_modules/';
+
+type Outcome<T> = { ok: true; result: T } | { ok: false; error: string };
+async function guard<T>(f: () => Promise<T>): Promise<Outcome<T>> {
+  try {
+    return { ok: true, result: await f() };
+  } catch (e) {
+    const err = e as Error;
+    return { ok: false, error: `${err?.name ?? 'Error'}: ${err?.message ?? String(e)}` };
+  }
+}
+
+interface Common { name: string; prompts: Array<{ id: string; ids: number[] }>; maxNewTokens: number; runs: number }
+
+/**
+ * Warm-up (first prompt) then `runs` rounds over all prompts; `gen` returns ids and timings of one
+ * greedy generation.
+ */
+async function measure(o: Common, loadMs: number, gen: (ids: number[]) => Promise<Omit<PeerRun, 'prompt' | 'rep'>>, extra: Record<string, unknown> = {}): Promise<PeerRuntimeResult> {
+  const w = await gen(o.prompts[0].ids);
+  log(`  ${o.name} warm-up: ${w.newTokens} tokens, ttft ${w.ttftMs.toFixed(0)} ms, ${w.decodeTokensPerSecond.toFixed(1)} tok/s`);
+  const runs: PeerRun[] = [];
+  for (let rep = 1; rep <= o.runs; rep++) {
+    for (const p of o.prompts) runs.push({ prompt: p.id, rep, ...(await gen(p.ids)) });
+    const last = runs.slice(-o.prompts.length);
+    log(`  ${o.name} rep ${rep}/${o.runs}: ${last.map((r) => r.decodeTokensPerSecond.toFixed(1)).join(', ')} tok/s`);
+  }
+  return { name: o.name, ok: true, loadMs, runs, ...extra };
+}
+
+/** Prompt text → ids with our tokenizer (as the engine encodes a raw prompt). */
+async function peersTokenize(o: { model: string; prompts: Array<{ id: string; prompt: string }> }) {
+  return guard(async () => {
+    const engine = await createEngine({ model: o.model });
+    try {
+      return { prompts: o.prompts.map((p) => ({ id: p.id, ids: engine.encodePrompt(p.prompt) })), adapter: engine.info.adapter };
+    } finally {
+      await engine.dispose();
+    }
+  });
+}
+
+/** Ours: the engine on the page's WebGPU, `decode` (+ `tree`), on the prompt texts (which it encodes to the same ids as peersTokenize). */
+async function peersOurs(o: Common & { model: string; texts: Record<string, string>; decode: DecodeMode; tree?: 'fixed' | 'adaptive' }) {
+  return guard(async () => {
+    const t0 = performance.now();
+    const engine = await createEngine({ model: o.model });
+    const loadMs = performance.now() - t0;
+    try {
+      const byIds = new Map(o.prompts.map((p) => [p.ids.join(','), o.texts[p.id]]));
+      return await measure(o, loadMs, async (ids) => {
+        const r = await engine.complete(byIds.get(ids.join(','))!, { maxNewTokens: o.maxNewTokens, decode: o.decode, tree: o.tree });
+        return { ids: r.tokenIds, newTokens: r.newTokens, ttftMs: r.ttftMs, decodeMs: r.decodeMs, decodeTokensPerSecond: r.tokensPerSecond };
+      }, { adapter: engine.info.adapter });
+    } finally {
+      await engine.dispose();
+    }
+  });
+}
+
+/** transformers.js 4 (ONNX Runtime Web) `device` webgpu | wasm, f32 ONNX from bench/peers/models. */
+async function peersTransformers(o: Common & { modelsBase: string; modelId: string; device: 'webgpu' | 'wasm'; dtype: 'fp32' | 'fp16' }) {
+  return guard(async () => {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const tf: any = await import(/* @vite-ignore */ `${PEERS}@huggingface/transformers/dist/transformers.web.js`);
+    const ortDist = `${location.origin}${PEERS}onnxruntime-web/dist/`;
+    tf.env.allowRemoteModels = false;
+    tf.env.allowLocalModels = true;
+    tf.env.localModelPath = o.modelsBase;
+    tf.env.useBrowserCache = false;
+    tf.env.backends.onnx.wasm.wasmPaths = { mjs: `${ortDist}ort-wasm-simd-threaded.asyncify.mjs`, wasm: `${ortDist}ort-wasm-simd-threaded.asyncify.wasm` };
+    const t0 = performance.now();
+    const model = await tf.AutoModelForCausalLM.from_pretrained(o.modelId, { device: o.device, dtype: o.dtype });
+    const loadMs = performance.now() - t0;
+    try {
+      return await measure(o, loadMs, async (ids) => {
+        const input = new tf.Tensor('int64', BigInt64Array.from(ids.map(BigInt)), [1, ids.length]);
+        const mask = new tf.Tensor('int64', new BigInt64Array(ids.length).fill(1n), [1, ids.length]);
+        let puts = 0;
+        let tFirst = 0;
+        const streamer = { put: () => { if (++puts === 2) tFirst = performance.now(); }, end: () => {} };
+        const s = performance.now();
+        const out = await model.generate({ input_ids: input, attention_mask: mask, max_new_tokens: o.maxNewTokens, do_sample: false, streamer });
+        const e = performance.now();
+        const all = Array.from(out.data as BigInt64Array, Number);
+        const gen = all.slice(ids.length);
+        if (!tFirst) tFirst = e;
+        return { ids: gen, newTokens: gen.length, ttftMs: tFirst - s, decodeMs: e - tFirst, decodeTokensPerSecond: gen.length > 1 ? (gen.length - 1) / ((e - tFirst) / 1000) : 0 };
+      }, { version: tf.env.version, crossOriginIsolated: self.crossOriginIsolated });
+    } finally {
+      await model.dispose?.();
+    }
+  });
+}
+
+/**
+ * wllama 3 (llama.cpp in WebAssembly): the GGUF at `gguf`, `threads` (1 = single-thread build),
+ * `nGpuLayers` (0 = CPU; > 0 its WebGPU backend when the build offers it). Its API is llama.cpp's
+ * server completion; the prompt is given as a token-id array (llama.cpp's `tokenize_input_prompts`
+ * takes ids as they are), greedy (temperature 0), no prompt cache, the ids read from `return_tokens`.
+ */
+async function peersWllama(o: Common & { gguf: string; threads: number; nGpuLayers: number }) {
+  return guard(async () => {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const wl: any = await import(/* @vite-ignore */ `${PEERS}@wllama/wllama/esm/index.js`);
+    const w = new wl.Wllama({ default: `${PEERS}@wllama/wllama/esm/wasm/wllama.wasm` }, { suppressNativeLog: true, allowOffline: true });
+    const t0 = performance.now();
+    const blob = await (await fetch(o.gguf)).blob();
+    await w.loadModel([new File([blob], 'model.gguf')], { n_threads: o.threads, n_gpu_layers: o.nGpuLayers, n_ctx: 1024, n_batch: 512 });
+    const loadMs = performance.now() - t0;
+    const extra = { multithread: w.isMultithread(), threads: w.getNumThreads(), webgpuSupported: w.isSupportWebGPU(), crossOriginIsolated: self.crossOriginIsolated };
+    try {
+      return await measure(o, loadMs, async (ids) => {
+        const got: number[] = [];
+        let tFirst = 0;
+        // eslint-disable-next-line @typescript-eslint/no-explicit-any
+        let last: any = null;
+        const s = performance.now();
+        // eslint-disable-next-line @typescript-eslint/no-explicit-any
+        const it: AsyncIterable<any> = await w.createCompletion({ prompt: ids, max_tokens: o.maxNewTokens, temperature: 0, top_k: 1, cache_prompt: false, return_tokens: true, stream: true });
+        for await (const ch of it) {
+          const toks: number[] = ch.tokens ?? ch.choices?.[0]?.tokens ?? [];
+          if (toks.length && !tFirst) tFirst = performance.now();
+          got.push(...toks);
+          last = ch;
+        }
+        const e = performance.now();
+        if (!got.length) throw new Error(`wllama returned no token ids (last chunk: ${JSON.stringify(last).slice(0, 400)})`);
+        if (!tFirst) tFirst = e;
+        return { ids: got, newTokens: got.length, ttftMs: tFirst - s, decodeMs: e - tFirst, decodeTokensPerSecond: got.length > 1 ? (got.length - 1) / ((e - tFirst) / 1000) : 0 };
+      }, extra);
+    } finally {
+      await w.exit();
+    }
+  });
+}
+
+Object.assign(window, { peersTokenize, peersOurs, peersTransformers, peersWllama, peersReady: true });

@@ -1,0 +1,133 @@
+/**
+ * Report helpers of the peers benchmark (`npm run bench -- --peers`, issue 14): token-id agreement
+ * with our `ar`, medians, speed-up relative to transformers.js WebGPU, the Markdown table. Pure
+ * functions (tested in test/bench/peers-report.test.ts); the run itself is bench/peers.ts.
+ */
+
+/** One measured greedy generation of one runtime. */
+export interface PeerRun {
+  prompt: string;
+  rep: number;
+  /** Generated token ids (a generated EOS included). */
+  ids: number[];
+  newTokens: number;
+  /** Request start to the first new token, ms (prefill included). */
+  ttftMs: number;
+  /** First new token to the last, ms. */
+  decodeMs: number;
+  /** Tokens after the first per decode second (ours: the engine's newTokens / decode seconds). */
+  decodeTokensPerSecond: number;
+}
+
+/** One runtime (ours in one mode, or a peer in one configuration). */
+export interface PeerRuntimeResult {
+  name: string;
+  ok: boolean;
+  /** Why it could not run (ok false). */
+  error?: string;
+  /** Model load (fetch, compile, upload) wall time, ms. */
+  loadMs?: number;
+  runs?: PeerRun[];
+  [extra: string]: unknown;
+}
+
+/** Where a runtime's greedy ids first differ from ours, with the float64 reference's view there. */
+export interface Agreement {
+  prompt: string;
+  equal: boolean;
+  /** First differing index of the generated ids, -1 when equal (a shorter output differs at its end). */
+  firstMismatch: number;
+  ours?: number;
+  theirs?: number;
+  /**
+   * float64 reference forward at that position: top-1 minus top-2 logit, and whether its top-1 is
+   * ours, theirs or neither (filled by the driver where computed).
+   */
+  refGap?: number;
+  refTop1?: number;
+}
+
+export interface PeerSummary {
+  name: string;
+  ok: boolean;
+  error?: string;
+  loadMs: number | null;
+  ttftMsMedian: number | null;
+  decodeTokensPerSecond: number | null;
+  /** decodeTokensPerSecond / the baseline's (transformers.js WebGPU); null when either is missing. */
+  speedupVsBaseline: number | null;
+  agreement: Agreement[];
+  /** Every prompt's ids equal ours. */
+  agrees: boolean | null;
+}
+
+/** First index where a and b differ; -1 when equal (length counts: a prefix differs at its end). */
+export function firstMismatch(a: readonly number[], b: readonly number[]): number {
+  const n = Math.max(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
+  return -1;
+}
+
+/** Median (mean of the middle two for an even count). @throws Error on an empty list. */
+export function median(xs: readonly number[]): number {
+  if (!xs.length) throw new Error('median of nothing');
+  const s = [...xs].sort((x, y) => x - y);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Per prompt: the runtime's first-rep ids against the reference ids (ours, `ar`). */
+export function agreement(runs: readonly PeerRun[], reference: ReadonlyMap<string, readonly number[]>): Agreement[] {
+  const out: Agreement[] = [];
+  for (const [prompt, ref] of reference) {
+    const r = runs.find((x) => x.prompt === prompt);
+    if (!r) continue;
+    const d = firstMismatch(r.ids, ref);
+    out.push(d < 0 ? { prompt, equal: true, firstMismatch: -1 } : { prompt, equal: false, firstMismatch: d, ours: ref[d], theirs: r.ids[d] });
+  }
+  return out;
+}
+
+/**
+ * One row per runtime: medians over all measured runs, speed-up relative to `baseline` (a runtime
+ * name; transformers.js WebGPU), agreement with `reference`.
+ */
+export function summarize(results: readonly PeerRuntimeResult[], reference: ReadonlyMap<string, readonly number[]>, baseline: string): PeerSummary[] {
+  const rows: PeerSummary[] = results.map((r) => {
+    const runs = r.runs ?? [];
+    const ok = r.ok && runs.length > 0;
+    const ag = ok ? agreement(runs, reference) : [];
+    return {
+      name: r.name, ok, ...(r.error ? { error: r.error } : {}),
+      loadMs: r.loadMs ?? null,
+      ttftMsMedian: ok ? median(runs.map((x) => x.ttftMs)) : null,
+      decodeTokensPerSecond: ok ? median(runs.map((x) => x.decodeTokensPerSecond)) : null,
+      speedupVsBaseline: null,
+      agreement: ag,
+      agrees: ok ? ag.every((a) => a.equal) : null,
+    };
+  });
+  const base = rows.find((x) => x.name === baseline)?.decodeTokensPerSecond ?? null;
+  for (const row of rows) if (base && row.decodeTokensPerSecond !== null) row.speedupVsBaseline = row.decodeTokensPerSecond / base;
+  return rows;
+}
+
+const fx = (x: number | null, d: number) => (x === null ? '—' : x.toFixed(d));
+
+/** The Markdown table of the summary rows (the README's section is this table). */
+export function renderPeersTable(rows: readonly PeerSummary[], baseline: string): string {
+  const lines = [
+    `| runtime | load ms | TTFT ms (median) | decode tok/s (median) | × ${baseline} | greedy ids = ours (ar) |`,
+    '|---|---:|---:|---:|---:|---|',
+  ];
+  for (const r of rows) {
+    if (!r.ok) {
+      lines.push(`| ${r.name} | — | — | — | — | did not run: ${(r.error ?? '').split('\n')[0].replace(/\|/g, '\\|').slice(0, 160)} |`);
+      continue;
+    }
+    const bad = r.agreement.filter((a) => !a.equal);
+    const ag = bad.length === 0 ? 'yes' : `no: ${bad.map((a) => `${a.prompt} @${a.firstMismatch} (${a.ours}→${a.theirs}${a.refGap !== undefined ? `, f64 gap ${a.refGap.toExponential(1)}${a.refTop1 !== undefined ? `, f64 top-1 ${a.refTop1 === a.ours ? 'ours' : a.refTop1 === a.theirs ? 'theirs' : a.refTop1}` : ''}` : ''})`).join('; ')}`;
+    lines.push(`| ${r.name} | ${fx(r.loadMs, 0)} | ${fx(r.ttftMsMedian, 1)} | ${fx(r.decodeTokensPerSecond, 1)} | ${fx(r.speedupVsBaseline, 2)} | ${ag} |`);
+  }
+  return lines.join('\n') + '\n';
+}
