@@ -22,6 +22,7 @@ import type { AdapterSummary } from '../src/gpu/context.js';
 import { adapterSlug, gitCommit } from './meta.js';
 import { renderPeersTable, summarize, type PeerRuntimeResult, type PeerSummary } from './peers-report.js';
 import { loadPrompts } from './run.js';
+import { loadReference64, top2 } from './peers-reference.js';
 
 export const BASELINE = 'transformers.js webgpu';
 
@@ -144,6 +145,17 @@ export async function runPeersMain(argv: string[]): Promise<number> {
   const ar = runtimes.find((r) => r.name === 'ours ar');
   const reference = new Map<string, number[]>((ar?.runs ?? []).filter((r) => r.rep === 1).map((r) => [r.prompt, r.ids]));
   const summary = summarize(runtimes, reference, BASELINE);
+  // Each mismatch: the float64 reference at the first differing position (prompt + our ids before it).
+  const bad = summary.flatMap((row) => row.agreement.filter((a) => !a.equal));
+  if (bad.length) {
+    const ref = loadReference64(modelDir);
+    for (const a of bad) {
+      const ids = [...prompts.find((p) => p.id === a.prompt)!.ids, ...reference.get(a.prompt)!.slice(0, a.firstMismatch)];
+      const t = top2(ref.lastLogits(ids));
+      a.refGap = t.gap;
+      a.refTop1 = t.top1;
+    }
+  }
   const cpuAdapter = isCpuAdapter(adapter);
   notes.push('WebLLM is a paper anchor only (its model libraries are compiled and downloaded outside npm): not run here.');
   notes.push('f32 everywhere: the ONNX f32 export for transformers.js, the GGUF F32 for wllama, our f16 folder computed in f32 (SwiftShader has no shader-f16).');
