@@ -15,7 +15,7 @@ async function guard<T>(f: () => Promise<T>): Promise<Outcome<T>> {
     return { ok: true, result: await f() };
   } catch (e) {
     const err = e as Error;
-    return { ok: false, error: `${err?.name ?? 'Error'}: ${err?.message ?? String(e)}` };
+    return { ok: false, error: `${err?.name ?? 'Error'}: ${err?.message ?? String(e)}\n${err?.stack ?? ''}` };
   }
 }
 

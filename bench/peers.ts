@@ -56,7 +56,7 @@ export function isCpuAdapter(a: AdapterSummary): boolean {
 
 export async function runPeersMain(argv: string[]): Promise<number> {
   const t0 = performance.now();
-  const { values: v } = parseArgs({ args: argv, strict: true, options: { peers: { type: 'boolean' }, quick: { type: 'boolean' }, out: { type: 'string' }, runs: { type: 'string' }, 'max-new-tokens': { type: 'string' } } });
+  const { values: v } = parseArgs({ args: argv, strict: true, options: { peers: { type: 'boolean' }, quick: { type: 'boolean' }, out: { type: 'string' }, runs: { type: 'string' }, 'max-new-tokens': { type: 'string' }, only: { type: 'string' } } });
   const root = packageRoot();
   const peersDir = join(root, 'bench', 'peers');
   if (!existsSync(join(peersDir, 'node_modules', '@huggingface', 'transformers')) || !existsSync(join(peersDir, 'node_modules', '@wllama', 'wllama'))) {
@@ -126,7 +126,8 @@ export async function runPeersMain(argv: string[]): Promise<number> {
       [`wllama wasm ${Math.max(2, Math.min(4, cpus().length))} threads`, 'peersWllama', { gguf, threads: Math.max(2, Math.min(4, cpus().length)), nGpuLayers: 0 }],
       ['wllama webgpu', 'peersWllama', { gguf, threads: 1, nGpuLayers: 999 }],
     ];
-    for (const [name, fn, args] of plan) {
+    const only = v.only?.split(',');
+    for (const [name, fn, args] of plan.filter(([n]) => !only || n === 'ours ar' || only.some((o) => n.includes(o)))) {
       log(`${name}:`);
       const t = performance.now();
       const r = await call<PeerRuntimeResult>(fn, { name, ...common, ...args });

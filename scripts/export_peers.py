@@ -171,11 +171,30 @@ def export_onnx(model, cfg: dict, out: Path) -> dict[str, Path]:
                                  dynamic_shapes=dyn, opset_version=18, external_data=False, optimize=True)
     prog.save(str(f32), external_data=False)
     m = onnx.load(str(f32))
+    name_dims(m)
+    onnx.save(m, str(f32))
     onnx.checker.check_model(m)
     m16 = convert_float_to_float16(m, keep_io_types=False, disable_shape_infer=True)
     f16 = out / 'onnx' / 'model_fp16.onnx'
     onnx.save(m16, str(f16))
     return {'onnx-f32': f32, 'onnx-f16': f16}
+
+
+def name_dims(m) -> None:
+    """Optimum's names for the symbolic dims of the graph's inputs and outputs: transformers.js sizes
+    the empty first cache from them (`resolveCacheShape`: batch_size; any other name becomes 0)."""
+    def dims(vi):
+        return vi.type.tensor_type.shape.dim
+    ids = dims(next(i for i in m.graph.input if i.name == 'input_ids'))
+    mask = dims(next(i for i in m.graph.input if i.name == 'attention_mask'))
+    past = dims(next(i for i in m.graph.input if i.name.startswith('past_key_values.')))
+    rename = {ids[0].dim_param: 'batch_size', ids[1].dim_param: 'sequence_length', mask[1].dim_param: 'total_sequence_length', past[2].dim_param: 'past_sequence_length'}
+    for vi in list(m.graph.input) + list(m.graph.output) + list(m.graph.value_info):
+        for d in dims(vi):
+            if d.dim_param in rename:
+                d.dim_param = rename[d.dim_param]
+            elif d.dim_param and vi.name.startswith('present.') and d is dims(vi)[2]:
+                d.dim_param = 'total_sequence_length'
 
 
 def check_onnx(path: Path, model, cfg: dict, ids: list[int], fp16: bool) -> float:
