@@ -112,7 +112,7 @@ async function peersWllama(o: Common & { gguf: string; threads: number; nGpuLaye
   return guard(async () => {
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     const wl: any = await import(/* @vite-ignore */ `${PEERS}@wllama/wllama/esm/index.js`);
-    const w = new wl.Wllama({ default: `${PEERS}@wllama/wllama/esm/wasm/wllama.wasm` }, { suppressNativeLog: true, allowOffline: true });
+    const w = new wl.Wllama({ default: `${PEERS}@wllama/wllama/esm/wasm/wllama.wasm` }, { allowOffline: true, logger: { debug: () => {}, log: (...a: unknown[]) => log(`  wllama: ${a.join(' ')}`.slice(0, 300)), warn: (...a: unknown[]) => log(`  wllama warn: ${a.join(' ')}`.slice(0, 300)), error: (...a: unknown[]) => log(`  wllama error: ${a.join(' ')}`.slice(0, 300)) } });
     const t0 = performance.now();
     const blob = await (await fetch(o.gguf)).blob();
     await w.loadModel([new File([blob], 'model.gguf')], { n_threads: o.threads, n_gpu_layers: o.nGpuLayers, n_ctx: 1024, n_batch: 512 });

@@ -20,31 +20,13 @@ import { CHROMIUM_ARGS, CHROMIUM_PATH, modelUrlPath } from '../src/cli/chromium.
 import { packageRoot } from '../src/engine/node.js';
 import type { AdapterSummary } from '../src/gpu/context.js';
 import { adapterSlug, gitCommit } from './meta.js';
-import { renderPeersTable, summarize, type PeerRuntimeResult, type PeerSummary } from './peers-report.js';
+import { renderPeersTable, summarize, type PeerRuntimeResult, type PeersResults } from './peers-report.js';
 import { loadPrompts } from './run.js';
 import { loadReference64, top2 } from './peers-reference.js';
 
-export const BASELINE = 'transformers.js webgpu';
+export { BASELINE } from './peers-report.js';
+import { BASELINE } from './peers-report.js';
 
-export interface PeersResults {
-  schema: 1;
-  kind: 'peers';
-  date: string;
-  commit: string;
-  adapter: AdapterSummary;
-  /** CPU adapter (SwiftShader, lavapipe, a fallback adapter): WebGPU runs on the CPU. */
-  cpuAdapter: boolean;
-  model: string;
-  plan: { name: string; prompts: string[]; maxNewTokens: number; runs: number };
-  versions: Record<string, string>;
-  machine: { cpus: number; cpuModel: string; chromium: string };
-  prompts: Array<{ id: string; ids: number[] }>;
-  runtimes: PeerRuntimeResult[];
-  summary: PeerSummary[];
-  baseline: string;
-  notes: string[];
-  wallMs: number;
-}
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
@@ -104,7 +86,7 @@ export async function runPeersMain(argv: string[]): Promise<number> {
     const page = await browser.newPage();
     page.on('console', (m) => { const t = m.text(); if (t.startsWith('[bench] ')) log(t.slice(8)); });
     page.on('pageerror', (e) => log(`page error: ${e.message}`));
-    await page.goto(`http://127.0.0.1:${port}/bench/peers.html`);
+    await page.goto(`http://127.0.0.1:${port}/bench/peers.html`, { timeout: 180_000 });
     await page.waitForFunction(() => (window as unknown as { peersReady?: boolean }).peersReady === true, null, { timeout: 120_000 });
     const call = async <T>(fn: string, args: unknown): Promise<Outcome<T>> =>
       page.evaluate(([f, a]) => (window as unknown as Record<string, (x: unknown) => Promise<unknown>>)[f as string](a), [fn, args] as const) as Promise<Outcome<T>>;

@@ -1,7 +1,7 @@
 // The peers benchmark's report helpers (bench/peers-report.ts): agreement and first mismatch, medians,
 // speed-up relative to transformers.js WebGPU, the table.
 import { describe, expect, it } from 'vitest';
-import { agreement, firstMismatch, median, renderPeersTable, summarize, type PeerRun, type PeerRuntimeResult } from '../../bench/peers-report.ts';
+import { agreement, BASELINE, firstMismatch, median, README_BEGIN, README_END, renderPeersReadme, renderPeersTable, replacePeersReadme, summarize, type PeerRun, type PeerRuntimeResult, type PeersResults } from '../../bench/peers-report.ts';
 
 const run = (prompt: string, rep: number, ids: number[], tps: number, ttft = 10): PeerRun => ({ prompt, rep, ids, newTokens: ids.length, ttftMs: ttft, decodeMs: 1000 * (ids.length - 1) / tps, decodeTokensPerSecond: tps });
 
@@ -66,5 +66,41 @@ describe('summarize', () => {
     expect(t[3]).toBe('| transformers.js webgpu | 50 | 10.0 | 11.0 | 1.00 | yes |');
     expect(t[4]).toBe('| wllama wasm | 20 | 10.0 | 44.0 | 4.00 | no: a @2 (3→4, f64 gap 1.2e-2, f64 top-1 ours) |');
     expect(t[5]).toBe('| wllama webgpu | — | — | — | — | did not run: Error: no WebGPU build |');
+  });
+});
+
+describe('renderPeersReadme / replacePeersReadme', () => {
+  const ref = new Map([['a', [1, 2, 3]]]);
+  const runtimes: PeerRuntimeResult[] = [
+    { name: 'ours ar', ok: true, loadMs: 100, runs: [run('a', 1, [1, 2, 3], 10)] },
+    { name: BASELINE, ok: true, loadMs: 50, runs: [run('a', 1, [1, 2, 3], 2)] },
+    { name: 'transformers.js wasm', ok: true, loadMs: 5, runs: [run('a', 1, [1, 2, 3], 15)] },
+    { name: 'wllama wasm 1 thread', ok: false, error: 'RuntimeError: x' },
+  ];
+  const r: PeersResults = {
+    schema: 1, kind: 'peers', date: '2026-12-02T00:00:00Z', commit: 'abc1234', adapter: { vendor: 'google', architecture: 'swiftshader', device: '', description: 'SwiftShader Device (Subzero)', isFallbackAdapter: false },
+    cpuAdapter: true, model: 'm', plan: { name: 'quick', prompts: ['a'], maxNewTokens: 16, runs: 3 }, versions: { '@wllama/wllama': '3.13.0' },
+    machine: { cpus: 2, cpuModel: 'cpu', chromium: '140' }, prompts: [{ id: 'a', ids: [7] }], runtimes, summary: summarize(runtimes, ref, BASELINE), baseline: BASELINE, notes: [], wallMs: 1,
+  };
+  const block = renderPeersReadme(r, 'bench/results/x.json');
+
+  it('names the adapter as a CPU adapter and states ours against the baseline and the fastest runtime', () => {
+    expect(block.startsWith(README_BEGIN) && block.endsWith(`${README_END}\n`)).toBe(true);
+    expect(block).toContain('Adapter: SwiftShader Device (Subzero) (a **CPU adapter**: WebGPU runs on the CPU)');
+    expect(block).toContain('Our `ar` decodes at 10.0 tok/s, 5.0x transformers.js WebGPU (2.0 tok/s) on the same adapter.');
+    expect(block).toContain('The fastest runtime of the run, transformers.js wasm, decodes at 15.0 tok/s, 1.5x our `ar`.');
+    expect(block).toContain('Did not run here: wllama wasm 1 thread');
+    expect(block).toContain('| ours ar | 100 | 10.0 | 10.0 | 5.00 | yes |');
+  });
+
+  it('says "slower" with the factor when the baseline is faster', () => {
+    const slow = { ...r, summary: summarize([runtimes[0], { ...runtimes[1], runs: [run('a', 1, [1, 2, 3], 120)] }], ref, BASELINE) };
+    expect(renderPeersReadme(slow, 'f')).toContain('Our `ar` decodes at 10.0 tok/s, 12.0x slower than transformers.js WebGPU (120.0 tok/s) on the same adapter.');
+  });
+
+  it('replaces only the block between the markers', () => {
+    const readme = `intro\n${README_BEGIN}\nold\n${README_END}\noutro\n`;
+    expect(replacePeersReadme(readme, block)).toBe(`intro\n${block}outro\n`);
+    expect(() => replacePeersReadme('no markers', block)).toThrow('no peers block markers');
   });
 });
