@@ -105,20 +105,30 @@ async function peersTransformers(o: Common & { modelsBase: string; modelId: stri
 /**
  * wllama 3 (llama.cpp in WebAssembly): the GGUF at `gguf`, `threads` (1 = single-thread build),
  * `nGpuLayers` (0 = CPU; > 0 its WebGPU backend when the build offers it). Its API is llama.cpp's
- * server completion; the prompt is given as a token-id array (llama.cpp's `tokenize_input_prompts`
- * takes ids as they are), greedy (temperature 0), no prompt cache, the ids read from `return_tokens`.
+ * server completion, which takes the prompt as text only (an id array is refused: "type must be
+ * string, but is array"): the prompt text goes in, and the run fails unless llama.cpp's prompt token
+ * count equals ours. Greedy (temperature 0), no prompt cache; the generated ids are read from the
+ * streamed `logprobs.content[].id`.
  */
-async function peersWllama(o: Common & { gguf: string; threads: number; nGpuLayers: number }) {
+async function peersWllama(o: Common & { gguf: string; threads: number; nGpuLayers: number; texts: Record<string, string> }) {
   return guard(async () => {
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     const wl: any = await import(/* @vite-ignore */ `${PEERS}@wllama/wllama/esm/index.js`);
-    const w = new wl.Wllama({ default: `${PEERS}@wllama/wllama/esm/wasm/wllama.wasm` }, { allowOffline: true, logger: { debug: () => {}, log: (...a: unknown[]) => log(`  wllama: ${a.join(' ')}`.slice(0, 300)), warn: (...a: unknown[]) => log(`  wllama warn: ${a.join(' ')}`.slice(0, 300)), error: (...a: unknown[]) => log(`  wllama error: ${a.join(' ')}`.slice(0, 300)) } });
+    const native: string[] = [];
+    const keep = (...a: unknown[]) => { const t = a.join(' '); native.push(t); return t; };
+    const w = new wl.Wllama({ default: `${PEERS}@wllama/wllama/esm/wasm/wllama.wasm` }, { allowOffline: true, logger: { debug: () => {}, log: (...a: unknown[]) => log(`  wllama: ${keep(...a)}`.slice(0, 300)), warn: (...a: unknown[]) => log(`  wllama warn: ${a.join(' ')}`.slice(0, 300)), error: (...a: unknown[]) => log(`  wllama error: ${a.join(' ')}`.slice(0, 300)) } });
     const t0 = performance.now();
     const blob = await (await fetch(o.gguf)).blob();
     await w.loadModel([new File([blob], 'model.gguf')], { n_threads: o.threads, n_gpu_layers: o.nGpuLayers, n_ctx: 1024, n_batch: 512 });
     const loadMs = performance.now() - t0;
+    const noGpu = native.find((l) => /Failed to get an adapter|WebGPU not available/.test(l));
+    if (o.nGpuLayers > 0 && noGpu) {
+      await w.exit();
+      throw new Error(`wllama's WebGPU backend got no adapter in its worker (it would run on the CPU): ${noGpu}`);
+    }
     const extra = { multithread: w.isMultithread(), threads: w.getNumThreads(), webgpuSupported: w.isSupportWebGPU(), crossOriginIsolated: self.crossOriginIsolated };
     try {
+      const byIds = new Map(o.prompts.map((p) => [p.ids.join(','), o.texts[p.id]]));
       return await measure(o, loadMs, async (ids) => {
         const got: number[] = [];
         let tFirst = 0;
@@ -126,15 +136,23 @@ async function peersWllama(o: Common & { gguf: string; threads: number; nGpuLaye
         let last: any = null;
         const s = performance.now();
         // eslint-disable-next-line @typescript-eslint/no-explicit-any
-        const it: AsyncIterable<any> = await w.createCompletion({ prompt: ids, max_tokens: o.maxNewTokens, temperature: 0, top_k: 1, cache_prompt: false, return_tokens: true, stream: true });
+        const it: AsyncIterable<any> = await w.createCompletion({ prompt: byIds.get(ids.join(',')), max_tokens: o.maxNewTokens, temperature: 0, top_k: 1, cache_prompt: false, return_tokens: true, logprobs: 1, stream: true });
+        let finish: string | null = null;
         for await (const ch of it) {
-          const toks: number[] = ch.tokens ?? ch.choices?.[0]?.tokens ?? [];
+          const c = ch.choices?.[0];
+          const toks: number[] = (c?.logprobs?.content ?? []).map((x: { id: number }) => x.id);
           if (toks.length && !tFirst) tFirst = performance.now();
           got.push(...toks);
+          finish = c?.finish_reason ?? finish;
           last = ch;
         }
         const e = performance.now();
         if (!got.length) throw new Error(`wllama returned no token ids (last chunk: ${JSON.stringify(last).slice(0, 400)})`);
+        // The prompt went in as text (wllama 3's completion takes no id array): it must have become our ids' count.
+        const pt = last?.usage?.prompt_tokens;
+        if (pt !== ids.length) throw new Error(`llama.cpp tokenized the prompt to ${pt} tokens, ours to ${ids.length}`);
+        // A 'stop' finish without stop strings is an end-of-generation token, which llama.cpp counts but does not stream.
+        if (finish === 'stop' && !w.isTokenEOG(got[got.length - 1]) && last?.usage?.completion_tokens === got.length + 1) got.push(w.getEOS());
         if (!tFirst) tFirst = e;
         return { ids: got, newTokens: got.length, ttftMs: tFirst - s, decodeMs: e - tFirst, decodeTokensPerSecond: got.length > 1 ? (got.length - 1) / ((e - tFirst) / 1000) : 0 };
       }, extra);

@@ -104,9 +104,9 @@ export async function runPeersMain(argv: string[]): Promise<number> {
       ['ours tr-jacobi-fixed', 'peersOurs', { model, texts: textById, decode: 'tr-jacobi', tree: 'fixed' }],
       [BASELINE, 'peersTransformers', { modelsBase: '/bench/peers/models/', modelId, device: 'webgpu', dtype: 'fp32' }],
       ['transformers.js wasm', 'peersTransformers', { modelsBase: '/bench/peers/models/', modelId, device: 'wasm', dtype: 'fp32' }],
-      ['wllama wasm 1 thread', 'peersWllama', { gguf, threads: 1, nGpuLayers: 0 }],
-      [`wllama wasm ${Math.max(2, Math.min(4, cpus().length))} threads`, 'peersWllama', { gguf, threads: Math.max(2, Math.min(4, cpus().length)), nGpuLayers: 0 }],
-      ['wllama webgpu', 'peersWllama', { gguf, threads: 1, nGpuLayers: 999 }],
+      ['wllama wasm 1 thread', 'peersWllama', { gguf, texts: textById, threads: 1, nGpuLayers: 0 }],
+      [`wllama wasm ${Math.max(2, Math.min(4, cpus().length))} threads`, 'peersWllama', { gguf, texts: textById, threads: Math.max(2, Math.min(4, cpus().length)), nGpuLayers: 0 }],
+      ['wllama webgpu', 'peersWllama', { gguf, texts: textById, threads: 1, nGpuLayers: 999 }],
     ];
     const only = v.only?.split(',');
     for (const [name, fn, args] of plan.filter(([n]) => !only || n === 'ours ar' || only.some((o) => n.includes(o)))) {
