@@ -22,11 +22,12 @@ async function guard<T>(f: () => Promise<T>): Promise<Outcome<T>> {
 interface Common { name: string; prompts: Array<{ id: string; ids: number[] }>; maxNewTokens: number; runs: number }
 
 /**
- * Warm-up (first prompt) then `runs` rounds over all prompts; `gen` returns ids and timings of one
- * greedy generation.
+ * Warm-up (last prompt) then `runs` rounds over all prompts; `gen` returns ids and timings of one
+ * greedy generation. Consecutive generations never repeat a prompt (with two or more prompts), so our
+ * engine's KV prefix reuse cannot skip a prefill that the peers (no cache across calls) must do.
  */
 async function measure(o: Common, loadMs: number, gen: (ids: number[]) => Promise<Omit<PeerRun, 'prompt' | 'rep'>>, extra: Record<string, unknown> = {}): Promise<PeerRuntimeResult> {
-  const w = await gen(o.prompts[0].ids);
+  const w = await gen(o.prompts[o.prompts.length - 1].ids);
   log(`  ${o.name} warm-up: ${w.newTokens} tokens, ttft ${w.ttftMs.toFixed(0)} ms, ${w.decodeTokensPerSecond.toFixed(1)} tok/s`);
   const runs: PeerRun[] = [];
   for (let rep = 1; rep <= o.runs; rep++) {
@@ -126,7 +127,9 @@ async function peersWllama(o: Common & { gguf: string; threads: number; nGpuLaye
       await w.exit();
       throw new Error(`wllama's WebGPU backend got no adapter in its worker (it would run on the CPU): ${noGpu}`);
     }
-    const extra = { multithread: w.isMultithread(), threads: w.getNumThreads(), webgpuSupported: w.isSupportWebGPU(), crossOriginIsolated: self.crossOriginIsolated };
+    // What llama.cpp said about its backends and offload (which device ran the layers).
+    const backendLog = native.filter((l) => /webgpu|offload|backend|CPU_REPACK|device/i.test(l)).slice(0, 20).map((l) => l.slice(0, 200));
+    const extra = { backendLog, multithread: w.isMultithread(), threads: w.getNumThreads(), webgpuSupported: w.isSupportWebGPU(), crossOriginIsolated: self.crossOriginIsolated };
     try {
       const byIds = new Map(o.prompts.map((p) => [p.ids.join(','), o.texts[p.id]]));
       return await measure(o, loadMs, async (ids) => {
