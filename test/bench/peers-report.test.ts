@@ -88,14 +88,17 @@ describe('renderPeersReadme / replacePeersReadme', () => {
     expect(block.startsWith(README_BEGIN) && block.endsWith(`${README_END}\n`)).toBe(true);
     expect(block).toContain('Adapter: SwiftShader Device (Subzero) (a **CPU adapter**: WebGPU runs on the CPU)');
     expect(block).toContain('Our `ar` decodes at 10.0 tok/s, 5.0x transformers.js WebGPU (2.0 tok/s) on the same adapter.');
-    expect(block).toContain('The fastest runtime of the run, transformers.js wasm, decodes at 15.0 tok/s, 1.5x our `ar`.');
+    expect(block).toContain('Faster than our `ar` here: transformers.js wasm 1.5x.');
     expect(block).toContain('Did not run here: wllama wasm 1 thread');
     expect(block).toContain('| ours ar | 100 | 10.0 | 10.0 | 5.00 | yes |');
   });
 
-  it('says "slower" with the factor when the baseline is faster', () => {
+  it('says "slower" with the factor when the baseline is faster, and lists the faster runtimes', () => {
     const slow = { ...r, summary: summarize([runtimes[0], { ...runtimes[1], runs: [run('a', 1, [1, 2, 3], 120)] }], ref, BASELINE) };
-    expect(renderPeersReadme(slow, 'f')).toContain('Our `ar` decodes at 10.0 tok/s, 12.0x slower than transformers.js WebGPU (120.0 tok/s) on the same adapter.');
+    const b = renderPeersReadme(slow, 'f');
+    expect(b).toContain('Our `ar` decodes at 10.0 tok/s, 12.0x slower than transformers.js WebGPU (120.0 tok/s) on the same adapter.');
+    expect(b).toContain('Faster than our `ar` here: transformers.js webgpu 12.0x.');
+    expect(b).toContain('commit `abc1234`;');
   });
 
   it('replaces only the block between the markers', () => {
