@@ -3,6 +3,8 @@
  *
  *   npm run bench [-- --quick | --full] [--runtime node|chromium] [...]     (--help lists every option)
  *
+ *   npm run bench -- --peers [--quick]     transformers.js and wllama beside ours in Chromium (bench/peers.ts)
+ *
  * Per model (default MSN + its SFT twin) × decode mode: tokens/s, speed-up over ar, MAT, accepted-length
  * histogram, repetition, host ms per step, GPU memory, lossless check (a mismatch exits 1); kernel
  * microbenchmarks; the scheduler's host cost. Writes bench/results/<date>-<adapter>.{json,md}
@@ -308,7 +310,7 @@ function machineInfo(chromium: boolean): BenchResults['machine'] {
   return { node: process.version, platform: `${process.platform}-${process.arch}`, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '', loadAvgAtStart: loadavg().map((x) => Math.round(x * 100) / 100), env };
 }
 
-(process.argv.includes('--cost') ? runCostMain(process.argv.slice(2)) : main()).then((code) => process.exit(code), (e) => {
+(process.argv.includes('--peers') ? import('./peers.js').then((m) => m.runPeersMain(process.argv.slice(2))) : process.argv.includes('--cost') ? runCostMain(process.argv.slice(2)) : main()).then((code) => process.exit(code), (e) => {
   log(`bench failed: ${(e as Error)?.stack ?? e}`);
   process.exit(2);
 });

@@ -162,3 +162,20 @@ describe('README second-turn TTFT (bench/kv-reuse.ts)', () => {
     expect(text).toContain(`cold **${Math.round(saved.ttftMs.cold)} ms**, reused **${Math.round(saved.ttftMs.reused)} ms**`);
   });
 });
+
+describe('README "Versus other browser runtimes" (bench/peers-readme.ts)', () => {
+  it('is the block rendered from the newest saved peers run, every runtime that ran agreeing or its mismatch named', async () => {
+    const { latestPeersFile } = await import('../../bench/peers-readme.ts');
+    const { renderPeersReadme, replacePeersReadme } = await import('../../bench/peers-report.ts');
+    const file = latestPeersFile();
+    const data = JSON.parse(readFileSync(join(root, file), 'utf8')) as import('../../bench/peers-report.ts').PeersResults;
+    const block = renderPeersReadme(data, file);
+    expect(readme).toContain(block);
+    expect(replacePeersReadme(readme, block)).toBe(readme);
+    expect(readme).toContain('WebLLM is a paper anchor only');
+    // the run compared our ar with transformers.js WebGPU on the same adapter
+    const names = data.summary.map((s) => s.name);
+    expect(names).toEqual(expect.arrayContaining(['ours ar', 'transformers.js webgpu', 'transformers.js wasm']));
+    for (const s of data.summary) if (s.ok) expect(s.agreement.length).toBe(data.prompts.length);
+  });
+});

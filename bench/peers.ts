@@ -1,0 +1,177 @@
+/**
+ * `npm run bench -- --peers [--quick]` (issue 14): our engine and the runtimes a user would pick
+ * instead, transformers.js 4 (ONNX Runtime Web, `device` webgpu and wasm) and wllama 3 (llama.cpp in
+ * WebAssembly: one thread, threads under cross-origin isolation, its WebGPU build when offered), in the
+ * same headless Chromium (SwiftShader WebGPU here), one after the other, on the same prompt token ids
+ * (the code suites), greedy, the same max_new_tokens, warm-up then median of the runs. Records load
+ * time, time to first token, decode tokens/s and whether each runtime's greedy ids equal our `ar`'s.
+ *
+ * Needs bench/peers/install.sh (the peers' own package; the project's npm ci never installs them) and
+ * the exports of scripts/export_peers.py under bench/peers/models/<model> (made on demand with
+ * bench/peers/.pyenv when missing). Writes bench/results/<date>-peers-<adapter>.{json,md}
+ * (bench/results/tmp/ for --quick unless --out).
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { CHROMIUM_ARGS, CHROMIUM_PATH, modelUrlPath } from '../src/cli/chromium.js';
+import { packageRoot } from '../src/engine/node.js';
+import type { AdapterSummary } from '../src/gpu/context.js';
+import { adapterSlug, gitCommit } from './meta.js';
+import { renderPeersTable, summarize, type PeerRuntimeResult, type PeersResults } from './peers-report.js';
+import { loadPrompts } from './run.js';
+import { loadReference64, top2 } from './peers-reference.js';
+
+export { BASELINE } from './peers-report.js';
+import { BASELINE } from './peers-report.js';
+
+
+const log = (s: string) => process.stderr.write(`${s}\n`);
+
+type Outcome<T> = { ok: true; result: T } | { ok: false; error: string };
+
+export function isCpuAdapter(a: AdapterSummary): boolean {
+  return a.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe|cpu/i.test(`${a.vendor} ${a.architecture} ${a.device} ${a.description}`);
+}
+
+export async function runPeersMain(argv: string[]): Promise<number> {
+  const t0 = performance.now();
+  const { values: v } = parseArgs({ args: argv, strict: true, options: { peers: { type: 'boolean' }, quick: { type: 'boolean' }, out: { type: 'string' }, runs: { type: 'string' }, 'max-new-tokens': { type: 'string' }, only: { type: 'string' } } });
+  const root = packageRoot();
+  const peersDir = join(root, 'bench', 'peers');
+  if (!existsSync(join(peersDir, 'node_modules', '@huggingface', 'transformers')) || !existsSync(join(peersDir, 'node_modules', '@wllama', 'wllama'))) {
+    log('The peers are not installed: run bash bench/peers/install.sh (their own package; needs the npm registry).');
+    return 2;
+  }
+  const modelDir = join(root, 'public', 'models', 'msn-code-tiny');
+  const modelId = 'msn-code-tiny';
+  const exportDir = join(peersDir, 'models', modelId);
+  if (!existsSync(join(exportDir, 'onnx', 'model.onnx')) || !existsSync(join(exportDir, 'model-f32.gguf'))) {
+    const py = join(peersDir, '.pyenv', 'bin', 'python');
+    if (!existsSync(py)) {
+      log('No exports under bench/peers/models and no bench/peers/.pyenv: run bash bench/peers/install.sh --python, then scripts/export_peers.py.');
+      return 2;
+    }
+    log('exporting the model (scripts/export_peers.py) ...');
+    execFileSync(py, [join(root, 'scripts', 'export_peers.py'), '--model', modelDir, '--out', exportDir], { stdio: ['ignore', 'ignore', 'inherit'] });
+  }
+  const quick = !!v.quick;
+  const maxNewTokens = Number(v['max-new-tokens'] ?? (quick ? 16 : 24));
+  const runs = Number(v.runs ?? 3);
+  const texts = loadPrompts(root, quick ? { 'code-completion': 1, 'code-repetition': 1 } : { 'code-completion': 2, 'code-repetition': 2 });
+  const versions: Record<string, string> = {};
+  for (const p of ['@huggingface/transformers', '@wllama/wllama', 'onnxruntime-web']) versions[p] = (JSON.parse(readFileSync(join(peersDir, 'node_modules', p, 'package.json'), 'utf8')) as { version: string }).version;
+
+  const { createServer } = await import('vite');
+  const server = await createServer({
+    root, configFile: `${root}/vite.config.ts`, logLevel: 'error',
+    server: {
+      port: 0, host: '127.0.0.1', fs: { strict: false }, hmr: false,
+      // Cross-origin isolation: SharedArrayBuffer for wllama's and ONNX Runtime's threads.
+      headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' },
+    },
+    optimizeDeps: { noDiscovery: true, include: [] },
+  });
+  await server.listen();
+  const port = (server.httpServer!.address() as { port: number }).port;
+  const { chromium } = await import('playwright');
+  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: [...CHROMIUM_ARGS, '--enable-webgpu-developer-features'] });
+  const runtimes: PeerRuntimeResult[] = [];
+  const notes: string[] = [];
+  let adapter: AdapterSummary | null = null;
+  let prompts: Array<{ id: string; ids: number[] }> = [];
+  try {
+    const page = await browser.newPage();
+    page.on('console', (m) => { const t = m.text(); if (t.startsWith('[bench] ')) log(t.slice(8)); });
+    page.on('pageerror', (e) => log(`page error: ${e.message}`));
+    await page.goto(`http://127.0.0.1:${port}/bench/peers.html`, { timeout: 180_000 });
+    await page.waitForFunction(() => (window as unknown as { peersReady?: boolean }).peersReady === true, null, { timeout: 120_000 });
+    const call = async <T>(fn: string, args: unknown): Promise<Outcome<T>> =>
+      page.evaluate(([f, a]) => (window as unknown as Record<string, (x: unknown) => Promise<unknown>>)[f as string](a), [fn, args] as const) as Promise<Outcome<T>>;
+    const model = modelUrlPath(root, modelDir);
+    const tok = await call<{ prompts: typeof prompts; adapter: AdapterSummary }>('peersTokenize', { model, prompts: texts.map((p) => ({ id: p.id, prompt: p.prompt })) });
+    if (!tok.ok) throw new Error(`tokenizing failed: ${tok.error}`);
+    prompts = tok.result.prompts;
+    adapter = tok.result.adapter;
+    const common = { prompts, maxNewTokens, runs };
+    const textById = Object.fromEntries(texts.map((p) => [p.id, p.prompt]));
+    const gguf = `/${join('bench', 'peers', 'models', modelId, 'model-f32.gguf')}`;
+    const plan: Array<[string, string, Record<string, unknown>]> = [
+      ['ours ar', 'peersOurs', { model, texts: textById, decode: 'ar' }],
+      ['ours tr-jacobi-adaptive', 'peersOurs', { model, texts: textById, decode: 'tr-jacobi', tree: 'adaptive' }],
+      ['ours tr-jacobi-fixed', 'peersOurs', { model, texts: textById, decode: 'tr-jacobi', tree: 'fixed' }],
+      [BASELINE, 'peersTransformers', { modelsBase: '/bench/peers/models/', modelId, device: 'webgpu', dtype: 'fp32' }],
+      ['transformers.js wasm', 'peersTransformers', { modelsBase: '/bench/peers/models/', modelId, device: 'wasm', dtype: 'fp32' }],
+      ['wllama wasm 1 thread', 'peersWllama', { gguf, texts: textById, threads: 1, nGpuLayers: 0 }],
+      [`wllama wasm ${Math.max(2, Math.min(4, cpus().length))} threads`, 'peersWllama', { gguf, texts: textById, threads: Math.max(2, Math.min(4, cpus().length)), nGpuLayers: 0 }],
+      ['wllama webgpu', 'peersWllama', { gguf, texts: textById, threads: 1, nGpuLayers: 999 }],
+    ];
+    const only = v.only?.split(',');
+    for (const [name, fn, args] of plan.filter(([n]) => !only || n === 'ours ar' || only.some((o) => n.includes(o)))) {
+      log(`${name}:`);
+      const t = performance.now();
+      const r = await call<PeerRuntimeResult>(fn, { name, ...common, ...args });
+      if (r.ok) runtimes.push(r.result);
+      else {
+        log(`  could not run: ${r.error.split('\n')[0]}`);
+        runtimes.push({ name, ok: false, error: r.error });
+      }
+      log(`  (${((performance.now() - t) / 1000).toFixed(0)} s)`);
+    }
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+  if (!adapter) throw new Error('no adapter');
+  const ar = runtimes.find((r) => r.name === 'ours ar');
+  const reference = new Map<string, number[]>((ar?.runs ?? []).filter((r) => r.rep === 1).map((r) => [r.prompt, r.ids]));
+  const summary = summarize(runtimes, reference, BASELINE);
+  // Each mismatch: the float64 reference at the first differing position (prompt + our ids before it).
+  const bad = summary.flatMap((row) => row.agreement.filter((a) => !a.equal));
+  if (bad.length) {
+    const ref = loadReference64(modelDir);
+    for (const a of bad) {
+      const ids = [...prompts.find((p) => p.id === a.prompt)!.ids, ...reference.get(a.prompt)!.slice(0, a.firstMismatch)];
+      const t = top2(ref.lastLogits(ids));
+      a.refGap = t.gap;
+      a.refTop1 = t.top1;
+    }
+  }
+  const cpuAdapter = isCpuAdapter(adapter);
+  notes.push('WebLLM is a paper anchor only (its model libraries are compiled and downloaded outside npm): not run here.');
+  notes.push('f32 everywhere: the ONNX f32 export for transformers.js, the GGUF F32 for wllama, our f16 folder computed in f32 (SwiftShader has no shader-f16).');
+  if (cpuAdapter) notes.push(`The WebGPU adapter (${adapter.vendor} ${adapter.architecture} ${adapter.description}) is a CPU adapter: WebGPU runs on the CPU.`);
+  const date = new Date().toISOString();
+  const results: PeersResults = {
+    schema: 1, kind: 'peers', date, commit: gitCommit(root), adapter, cpuAdapter, model: modelId,
+    plan: { name: quick ? 'quick' : 'standard', prompts: prompts.map((p) => p.id), maxNewTokens, runs }, versions,
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '', chromium: browser.version() },
+    prompts, runtimes, summary, baseline: BASELINE, notes, wallMs: performance.now() - t0,
+  };
+  const outDir = v.out ?? join(root, 'bench', 'results', quick ? 'tmp' : '');
+  mkdirSync(outDir, { recursive: true });
+  const stem = join(outDir, `${date.slice(0, 10)}-peers-${adapterSlug(adapter, 'chromium').replace(/-chromium$/, '')}`);
+  writeFileSync(`${stem}.json`, JSON.stringify(results, null, 1) + '\n');
+  writeFileSync(`${stem}.md`, renderPeersMarkdown(results));
+  log(renderPeersTable(summary, BASELINE));
+  log(`wrote ${stem}.json and .md (${(results.wallMs / 1000).toFixed(0)} s)`);
+  return 0;
+}
+
+/** The results file's Markdown: header facts, the table, the notes. */
+export function renderPeersMarkdown(r: PeersResults): string {
+  const a = r.adapter;
+  return [
+    `# Peers benchmark, ${r.date.slice(0, 10)} (commit ${r.commit})`,
+    '',
+    `Headless Chromium ${r.machine.chromium}; WebGPU adapter: ${a.vendor} ${a.architecture} ${a.description}${r.cpuAdapter ? ' (**CPU adapter**)' : ''}; ${r.machine.cpus} CPUs (${r.machine.cpuModel}).`,
+    `Model ${r.model}; prompts ${r.plan.prompts.join(', ')} (as token ids); greedy, ${r.plan.maxNewTokens} new tokens at most; warm-up + ${r.plan.runs} runs, medians.`,
+    `Versions: ${Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join(', ')}.`,
+    '',
+    renderPeersTable(r.summary, r.baseline),
+    ...r.notes.map((n) => `- ${n}`),
+    '',
+  ].join('\n');
+}
