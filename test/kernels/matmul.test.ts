@@ -184,5 +184,5 @@ fn loadWeight(row: u32, c: u32) -> WChunk {
         }
       }
     }
-  });
+  }, 600_000); // 36 pipelines to compile: past the default 120 s on a loaded 2-core machine
 });
