@@ -5,21 +5,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type Golden, MODEL_CACHE, MAKE_MODEL, PYTHON, ROOT } from '../helpers/make-model.js';
 import { denseFormat, parameterCount, planMemory } from '../../src/model/memory-plan.js';
 import { TREE_ROOM } from '../../src/worker/api.js';
 import { createNodeEngine } from '../../src/engine/node.js';
 import type { Engine } from '../../src/engine/engine.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
-const PYTHON = join(ROOT, '.venv', 'bin', 'python');
-const SCRIPT = join(ROOT, 'scripts', 'make-model.py');
-
-/** Made models are reused across runs from here (MSN_MODEL_CACHE, else $TMPDIR/msn-models), as in real-shape.test.ts. */
-const CACHE = process.env.MSN_MODEL_CACHE ?? join(tmpdir(), 'msn-models');
-
-interface Golden { shape: string; layers: number; prompts: Array<{ text: string; ids: number[]; greedy_ids: number[] }> }
+const CACHE = MODEL_CACHE;
 
 // Qwen2.5-0.5B (q/k/v biases, 14:2 GQA) and Qwen3-0.6B (q/k norms, head_dim 128 ≠ hidden / heads) at
 // their real widths and vocabulary (151936 rows, tied), and Phi-3.5-mini (fused qkv_proj and
@@ -36,7 +29,7 @@ describe.each([
 
   beforeAll(async () => {
     if (!existsSync(goldenPath)) {
-      execFileSync(PYTHON, [SCRIPT, '--family', family, '--layers', '2', '--out', folder, '--golden', goldenPath], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], timeout: 900_000 });
+      execFileSync(PYTHON, [MAKE_MODEL, '--family', family, '--layers', '2', '--out', folder, '--golden', goldenPath], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], timeout: 900_000 });
     }
     golden = JSON.parse(readFileSync(goldenPath, 'utf8')) as Golden;
     engine = await createNodeEngine({ model: folder, contextLength: 48, inline: true, kvDtype: 'f32' }); // f32 KV, as the golden

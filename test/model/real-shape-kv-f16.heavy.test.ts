@@ -4,29 +4,13 @@
 // make_fixtures.py's F16KVCache), in half the KV bytes of the f32 cache. real-shape.test.ts (in CI) runs
 // the bf16 and q4 cases with an f32 KV cache; scripts/real-shape-q4.sh runs all 16 layers in both dtypes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createNodeEngine } from '../../src/engine/node.js';
 import type { Engine } from '../../src/engine/engine.js';
+import { type Golden, MODEL_CACHE, makeModel } from '../helpers/make-model.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
-const PYTHON = join(ROOT, '.venv', 'bin', 'python');
-const SCRIPT = join(ROOT, 'scripts', 'make-model.py');
-/** Made models are reused across runs from here (MSN_MODEL_CACHE, else $TMPDIR/msn-models). */
-const CACHE = process.env.MSN_MODEL_CACHE ?? join(tmpdir(), 'msn-models');
-
-interface Golden {
-  shape: string; layers: number; seed: number;
-  prompts: Array<{ text: string; ids: number[]; greedy_ids: number[]; min_margin: number; decided_tokens?: number }>;
-  quantize?: { bits: number; group: number; embeddings: boolean };
-  kv_dtype?: 'float32' | 'float16';
-}
-
-function makeModel(args: string[], timeoutMs: number): void {
-  execFileSync(PYTHON, [SCRIPT, ...args], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'], timeout: timeoutMs });
-}
+const CACHE = MODEL_CACHE;
 
 describe('llama-3.2-1b shape, 2 layers, q4 at load, with an f16 KV cache (kvDtype: \'f16\'), on the GPU (Dawn/lavapipe)', () => {
   const folder = join(CACHE, 'llama-3.2-1b-2l');

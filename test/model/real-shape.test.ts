@@ -6,32 +6,17 @@
 // the group format's bytes. The same with an f16 KV cache is opt-in (real-shape-kv-f16.heavy.test.ts,
 // `npm run test:heavy`: its golden takes minutes on 2 cores).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createNodeEngine } from '../../src/engine/node.js';
 import type { Engine } from '../../src/engine/engine.js';
+import { type Golden, MODEL_CACHE, makeModel } from '../helpers/make-model.js';
 import { parseLlamaConfig } from '../../src/model/config.js';
 import { Tokenizer } from '../../src/tokenizer/tokenizer.js';
 import { qgroupMatrixBytes } from '../../src/model/quantize.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
-const PYTHON = join(ROOT, '.venv', 'bin', 'python');
-const SCRIPT = join(ROOT, 'scripts', 'make-model.py');
-/** Made models are reused across runs from here (MSN_MODEL_CACHE, else $TMPDIR/msn-models). */
-const CACHE = process.env.MSN_MODEL_CACHE ?? join(tmpdir(), 'msn-models');
-
-interface Golden {
-  shape: string; layers: number; seed: number;
-  prompts: Array<{ text: string; ids: number[]; greedy_ids: number[]; min_margin: number; decided_tokens?: number }>;
-  quantize?: { bits: number; group: number; embeddings: boolean };
-  kv_dtype?: 'float32' | 'float16';
-}
-
-function makeModel(args: string[], timeoutMs: number): void {
-  execFileSync(PYTHON, [SCRIPT, ...args], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'], timeout: timeoutMs });
-}
+const CACHE = MODEL_CACHE;
 
 describe('make-model.py shapes: the published configs parse', () => {
   const dir = mkdtempSync(join(tmpdir(), 'msn-shapes-'));
