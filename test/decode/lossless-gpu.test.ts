@@ -9,6 +9,7 @@ import type { Engine } from '../../src/engine/engine.js';
 import { DECODE_MODES } from '../../src/decode/scheduler.js';
 import { FAMILY_FIXTURES, FIXTURES, fixturePath, golden } from '../helpers/fixtures.js';
 import { disabledFeatures, KERNEL_CONFIGS, WEBGPU_DEFAULT_LIMITS } from '../helpers/gpu.js';
+import { tempDirs } from '../helpers/tmp.js';
 
 const engines: Engine[] = [];
 afterAll(async () => { for (const e of engines) await e.dispose(); });
@@ -64,12 +65,11 @@ describe.each(KERNEL_CONFIGS.flatMap((k) => [...FIXTURES, ...FAMILY_FIXTURES].ma
 });
 
 describe('adaptive tree cost probe', () => {
+  const tmpCost = tempDirs('msn-cost-');
   it('is measured once per (adapter, model) and cached in a folder', async () => {
     const { FileCostCache } = await import('../../src/engine/cost-cache-node.js');
-    const { mkdtempSync, readdirSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
-    const dir = mkdtempSync(join(tmpdir(), 'msn-cost-'));
+    const { readdirSync } = await import('node:fs');
+    const dir = tmpCost();
     const e = await createNodeEngine({ model: fixturePath('tiny-gqa-f32'), contextLength: 64, inline: true, costCache: new FileCostCache(dir) });
     engines.push(e);
     await e.complete('x = 1', { decode: 'tr-jacobi', tree: 'adaptive', maxNewTokens: 8 });
@@ -85,10 +85,8 @@ describe('adaptive tree cost probe', () => {
 
   it('is keyed by the kernel configuration too: cpu and gpu get two entries', async () => {
     const { FileCostCache } = await import('../../src/engine/cost-cache-node.js');
-    const { mkdtempSync, readdirSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
-    const dir = mkdtempSync(join(tmpdir(), 'msn-cost-'));
+    const { readdirSync } = await import('node:fs');
+    const dir = tmpCost();
     const keys: string[] = [];
     for (const kernelConfig of KERNEL_CONFIGS) {
       const e = await createNodeEngine({ model: fixturePath('tiny-gqa-f32'), contextLength: 64, inline: true, costCache: new FileCostCache(dir), kernelConfig });

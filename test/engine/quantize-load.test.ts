@@ -4,8 +4,7 @@
 // and the load-time self-check under quantization (passes, and catches a corrupted weight).
 import { describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Executor, weightQuantization } from '../../src/worker/executor.js';
@@ -17,6 +16,7 @@ import { fixturePath, golden } from '../helpers/fixtures.js';
 import { disabledFeatures } from '../helpers/gpu.js';
 import { executorLoader } from '../helpers/executor.js';
 import { copyWithValue } from '../helpers/safetensors-file.js';
+import { tempDirs } from '../helpers/tmp.js';
 
 const run = promisify(execFile);
 const load = executorLoader();
@@ -101,13 +101,14 @@ describe('CLI flags', () => {
 });
 
 describe('a non-finite weight in a quantized load', () => {
+  const tmpNonfinite = tempDirs('msn-nonfinite-q-');
   it.each([
     ['tiny-gqa-f32', 'model.layers.1.mlp.down_proj.weight', 7, Number.NaN],
     ['tiny-gqa-f16-untied', 'model.layers.0.self_attn.k_proj.weight', 40, Number.POSITIVE_INFINITY],
     ['tiny-llama3-bf16-sharded', 'lm_head.weight', 3 * 64 + 5, Number.NaN],
     ['tiny-mha-tied-f16', 'model.embed_tokens.weight', 100, Number.NEGATIVE_INFINITY],
   ] as const)('%s: %s is a ModelFormatError naming the tensor', async (name, tensor, index, value) => {
-    const dir = mkdtempSync(join(tmpdir(), 'msn-nonfinite-q-'));
+    const dir = tmpNonfinite();
     copyWithValue(fixturePath(name), dir, tensor, index, value);
     for (const quantize of ['q4', 'q8'] as const) {
       const err = await load(dir, { quantize }).then(() => null, (e) => e);

@@ -6,8 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { convertModel, type ConvertOptions } from '../../src/model/convert.js';
 import { readSafetensorBlocks, readSafetensors, type TensorInfo } from '../../src/model/safetensors.js';
@@ -18,10 +17,11 @@ import { InvalidArgumentError, ModelFormatError, UnsupportedModelError } from '.
 import { parseQuantizeCli } from '../../src/cli/quantize.js';
 import { fixturePath } from '../helpers/fixtures.js';
 import { serveModel } from '../helpers/http-model.js';
+import { tempDirs } from '../helpers/tmp.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const PYTHON = join(ROOT, '.venv', 'bin', 'python');
-const tmp = () => mkdtempSync(join(tmpdir(), 'msn-quantize-'));
+const tmp = tempDirs('msn-quantize-');
 
 function fileStream(path: string, chunk = 4096): ReadableStream<Uint8Array> {
   const bytes = readFileSync(path);

@@ -5,9 +5,9 @@
 // (load, memory plan, transformers' greedy tokens) are in family-shapes-gpu.heavy.test.ts (`npm run test:heavy`).
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tempDirs } from '../helpers/tmp.js';
 import { parseLlamaConfig } from '../../src/model/config.js';
 import { denseFormat, parameterCount, planMemory, qgroupFormat } from '../../src/model/memory-plan.js';
 import { TREE_ROOM } from '../../src/worker/api.js';
@@ -19,7 +19,7 @@ const LIMITS = { maxBindingBytes: 2 ** 31 - 4, maxBufferBytes: 2 ** 32 };
 const shape = (name: string) => JSON.parse(readFileSync(join(ROOT, 'scripts', 'configs', `${name}.json`), 'utf8')) as { family: string; repo: string; config: Record<string, unknown> };
 
 describe('make-model.py family shapes the loader reads', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'msn-family-shapes-'));
+  const dir = tempDirs('msn-family-shapes-')();
   it.each([
     // Parameter counts: the sum of the published tensors' sizes (tied embeddings once), as the Hub lists them.
     ['mistral', 'mistral-7b-v0.3', 'MistralForCausalLM', 7_248_023_552, { vocabSize: 32768, hiddenSize: 4096, numLayers: 32, numKvHeads: 8, headDim: 128, tieWordEmbeddings: false, ropeTheta: 1e6, eosTokenIds: [2] }, { qkvBias: false, qkNorm: false }],

@@ -6,9 +6,9 @@
 // the group format's bytes. The same with an f16 KV cache is opt-in (real-shape-kv-f16.heavy.test.ts,
 // `npm run test:heavy`: its golden takes minutes on 2 cores).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tempDirs } from '../helpers/tmp.js';
 import { createNodeEngine } from '../../src/engine/node.js';
 import type { Engine } from '../../src/engine/engine.js';
 import { type Golden, MODEL_CACHE, makeModel } from '../helpers/make-model.js';
@@ -19,7 +19,7 @@ import { qgroupMatrixBytes } from '../../src/model/quantize.js';
 const CACHE = MODEL_CACHE;
 
 describe('make-model.py shapes: the published configs parse', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'msn-shapes-'));
+  const dir = tempDirs('msn-shapes-')();
   it.each([
     ['llama-3.2-1b', { vocabSize: 128256, hiddenSize: 2048, numLayers: 16, numHeads: 32, numKvHeads: 8, headDim: 64, intermediateSize: 8192, tieWordEmbeddings: true, ropeTheta: 500000, maxPositionEmbeddings: 131072, bosTokenId: 128000, eosTokenIds: [128001], ropeScaling: { type: 'llama3', factor: 32, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8192 } }],
     ['llama-3-8b', { vocabSize: 128256, hiddenSize: 4096, numLayers: 32, numHeads: 32, numKvHeads: 8, headDim: 128, intermediateSize: 14336, tieWordEmbeddings: false, ropeTheta: 500000, maxPositionEmbeddings: 8192, bosTokenId: 128000, eosTokenIds: [128001], ropeScaling: null }],
