@@ -60,7 +60,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from chat_data import encode_chat, eos_token_ids, read_chat_jsonl  # noqa: E402
 from sft_format import format_sft, sft_ids  # noqa: E402
-from tr_jacobi import CLI_DRAFT_SEED, Mulberry32, RuntimeDecoder  # noqa: E402
+from tr_jacobi import CLI_DRAFT_SEED, Mulberry32, RuntimeDecoder, XorShift32  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 WINDOW = 5
@@ -70,22 +70,6 @@ NEW_TOKENS = 64
 MAX_PROMPT_TOKENS = 192
 MAX_PAIR_TOKENS = 256
 N_BOOT = 2000
-
-
-class XorShift32:
-    def __init__(self, seed: int):
-        self.x = (seed & 0xFFFFFFFF) or 1
-
-    def next(self) -> int:
-        x = self.x
-        x ^= (x << 13) & 0xFFFFFFFF
-        x ^= x >> 17
-        x ^= (x << 5) & 0xFFFFFFFF
-        self.x = x
-        return x
-
-    def choice(self, pool):
-        return pool[self.next() % len(pool)]
 
 
 class Decoder:
