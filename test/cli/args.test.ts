@@ -1,6 +1,7 @@
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseCli, USAGE } from '../../src/cli/args.js';
 import { InvalidArgumentError } from '../../src/errors.js';
+import { runGenerateMain } from '../helpers/cli.js';
 
 describe('CLI options', () => {
   it('--allow-special-in-content is off by default and documented', () => {
@@ -53,19 +54,8 @@ describe('--kernel-config', () => {
 });
 
 describe('usage errors', () => {
-  /** Runs the CLI's main in this process (a usage error never starts an engine). */
-  async function runMain(argv: string[]) {
-    const { main } = await import('../../src/cli/generate.js');
-    let stdout = '';
-    let stderr = '';
-    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => { stderr += String(s); return true; });
-    try {
-      const code = await main(argv, (s) => { stdout += s; });
-      return { code, stdout, stderr };
-    } finally {
-      spy.mockRestore();
-    }
-  }
+  /** The CLI's main in this process (a usage error never starts an engine). */
+  const runMain = runGenerateMain;
 
   it.each([
     ['an unknown option', ['--prompt', 'x', '--bogus'], 'InvalidArgumentError: Unknown option --bogus.'],

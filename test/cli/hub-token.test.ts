@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { fixturePath } from '../helpers/fixtures.js';
+import { runGenerateMain } from '../helpers/cli.js';
 
 const TOKEN = 'hf_cliTestToken987';
 const PREFIX = '/acme/gated-tiny/resolve/main/';
@@ -52,18 +53,7 @@ describe('CLI: HF_TOKEN and gated repositories', () => {
     server.close(() => ok());
   }));
 
-  async function runMain(argv: string[]) {
-    const { main } = await import('../../src/cli/generate.js');
-    let stdout = '';
-    let stderr = '';
-    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => { stderr += String(s); return true; });
-    try {
-      const code = await main(argv, (s) => { stdout += s; });
-      return { code, stdout, stderr };
-    } finally {
-      spy.mockRestore();
-    }
-  }
+  const runMain = runGenerateMain;
 
   it('without HF_TOKEN: exit 1, one GatedModelError line naming the repository and the advice', async () => {
     vi.stubEnv('MSN_HF_ENDPOINT', origin);
