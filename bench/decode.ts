@@ -117,6 +117,9 @@ export interface PromptSummary {
   selfRepeat4: number;
   /** ar's output text (first 400 characters). */
   text: string;
+  /** The prompt's token ids (as the engine encoded it) and ar's generated ids: what bench/hf_generate.py replays in transformers. */
+  promptIds: number[];
+  arIds: number[];
 }
 
 export interface DecodeBenchResult {
@@ -210,7 +213,7 @@ export async function runDecodeBench(base: Engine, modelName: string, o: DecodeB
     const out = r.tokenIds;
     return {
       id: p.id, suite: p.suite, promptTokens: r.promptTokens, newTokens: r.newTokens, stopReason: r.stopReason,
-      repeat4: round(repetitionRate(out, promptIds)), selfRepeat4: round(repetitionRate(out)), text: r.text.slice(0, 400),
+      repeat4: round(repetitionRate(out, promptIds)), selfRepeat4: round(repetitionRate(out)), text: r.text.slice(0, 400), promptIds, arIds: [...out],
     };
   });
   const policy = engine.adaptive;

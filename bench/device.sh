@@ -15,6 +15,8 @@
 #        under `timeout 300` (MSN_DEVICE_FULL_S); results are saved after every stage, so a cut-short run still
 #        returns what it measured ("partial": true in the JSON). Output: $OUT/<date>-<adapter>.{json,md}
 #        and $OUT/bench.log.
+#   2b. device tool: run(command="bash bench/device.sh hf", carry=[".gpu"], timeout_s=300) right after 2:
+#        Hugging Face generate in PyTorch on CUDA on the same models and prompt ids (issue 14 item 5).
 #   3. here:         bench/device.sh unpack <files_at>
 #        copies the results into bench/results/ (then update the README's Performance section and commit).
 set -euo pipefail
@@ -49,8 +51,23 @@ case "$cmd" in
     timeout "${MSN_DEVICE_FULL_S:-300}" node .gpu/bench.mjs --full --out "$out" "${@:2}" 2>&1 | tee "$out/bench.log"
     rc=${PIPESTATUS[0]}
     set -e
+    # Kept on the machine (while it stays warm) for `bench/device.sh hf`, whose call gets a fresh $OUT.
+    mkdir -p /tmp/msn-bench-last && cp "$out"/20*.json /tmp/msn-bench-last/ 2>/dev/null || true
     ls -la "$out"
     exit "$rc"
+    ;;
+  hf)
+    # 4. The server baseline (issue 14 item 5), in a second call right after `run` (same warm machine):
+    #    run(command="bash bench/device.sh hf", carry=[".gpu"], timeout_s=300). Hugging Face generate in
+    #    PyTorch on CUDA, greedy, on the models, prompt ids and max_new_tokens of `run`'s newest results
+    #    (or of the results file given as $2); bench/hf_generate.py. Output: $OUT/<date>-hf-generate-cuda.{json,md}.
+    cd "$(dirname "$0")/.."
+    out=${OUT:-/tmp/bench-out}
+    mkdir -p "$out"
+    res=${2:-$(ls -t /tmp/msn-bench-last/20*.json 2>/dev/null | grep -v -e '-cost-' -e 'hf-generate' | head -1)}
+    [ -n "$res" ] || { echo "no results of bench/device.sh run on this machine: run it first (or pass a results file)"; exit 2; }
+    timeout "${MSN_DEVICE_HF_S:-280}" python3 bench/hf_generate.py --bench "$res" --out "$out" 2>&1 | tee "$out/hf-generate.log"
+    exit "${PIPESTATUS[0]}"
     ;;
   unpack)
     src=${2:?usage: bench/device.sh unpack <files_at>}
@@ -59,7 +76,7 @@ case "$cmd" in
     mkdir -p "$root/bench/results/tmp"; [ -f "$src/bench.log" ] && cp -v "$src/bench.log" "$root/bench/results/tmp/device-bench.log" || true
     ;;
   *)
-    echo "usage: bench/device.sh pack | run [extra bench args] | unpack <files_at>" >&2
+    echo "usage: bench/device.sh pack | run [extra bench args] | hf [results.json] | unpack <files_at>" >&2
     exit 2
     ;;
 esac
