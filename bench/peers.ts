@@ -23,6 +23,7 @@ import { adapterSlug, gitCommit } from './meta.js';
 import { renderPeersTable, summarize, type PeerRuntimeResult, type PeersResults } from './peers-report.js';
 import { loadPrompts } from './run.js';
 import { loadReference64, top2 } from './peers-reference.js';
+import { labelOffWebGpu, renderTraceSection, type RuntimeTrace } from './webgpu-trace-report.js';
 
 export { BASELINE } from './peers-report.js';
 import { BASELINE } from './peers-report.js';
@@ -113,7 +114,8 @@ export async function runPeersMain(argv: string[]): Promise<number> {
       log(`${name}:`);
       const t = performance.now();
       const r = await call<PeerRuntimeResult>(fn, { name, ...common, ...args });
-      if (r.ok) runtimes.push(r.result);
+      // A "webgpu" runtime whose decode dispatched no compute work ran on the CPU: its row says so.
+      if (r.ok) runtimes.push({ ...r.result, name: labelOffWebGpu(r.result.name, r.result.trace as RuntimeTrace | undefined) });
       else {
         log(`  could not run: ${r.error.split('\n')[0]}`);
         runtimes.push({ name, ok: false, error: r.error });
@@ -160,7 +162,7 @@ export async function runPeersMain(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** The results file's Markdown: header facts, the table, the notes. */
+/** The results file's Markdown: header facts, the table, the notes, the WebGPU calls per token. */
 export function renderPeersMarkdown(r: PeersResults): string {
   const a = r.adapter;
   return [
@@ -172,6 +174,8 @@ export function renderPeersMarkdown(r: PeersResults): string {
     '',
     renderPeersTable(r.summary, r.baseline),
     ...r.notes.map((n) => `- ${n}`),
+    ...renderTraceSection(r.runtimes, '##'),
     '',
   ].join('\n');
 }
+
