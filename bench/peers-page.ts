@@ -148,7 +148,7 @@ async function peersWllama(o: Common & { gguf: string; threads: number; nGpuLaye
     const wl: any = await import(/* @vite-ignore */ `${PEERS}@wllama/wllama/esm/index.js`);
     const native: string[] = [];
     const keep = (...a: unknown[]) => { const t = a.join(' '); native.push(t); return t; };
-    const w = new wl.Wllama({ default: `${PEERS}@wllama/wllama/esm/wasm/wllama.wasm` }, { allowOffline: true, logger: { debug: () => {}, log: (...a: unknown[]) => log(`  wllama: ${keep(...a)}`.slice(0, 300)), warn: (...a: unknown[]) => log(`  wllama warn: ${a.join(' ')}`.slice(0, 300)), error: (...a: unknown[]) => log(`  wllama error: ${a.join(' ')}`.slice(0, 300)) } });
+    const w = new wl.Wllama({ default: `${PEERS}@wllama/wllama/esm/wasm/wllama.wasm` }, { allowOffline: true, logger: { debug: (...a: unknown[]) => { keep(...a); }, log: (...a: unknown[]) => log(`  wllama: ${keep(...a)}`.slice(0, 300)), warn: (...a: unknown[]) => log(`  wllama warn: ${a.join(' ')}`.slice(0, 300)), error: (...a: unknown[]) => log(`  wllama error: ${a.join(' ')}`.slice(0, 300)) } });
     const trace = await TraceSession.begin();
     const t0 = performance.now();
     const blob = await (await fetch(o.gguf)).blob();
