@@ -23,7 +23,7 @@ import { adapterSlug, gitCommit } from './meta.js';
 import { renderPeersTable, summarize, type PeerRuntimeResult, type PeersResults } from './peers-report.js';
 import { loadPrompts } from './run.js';
 import { loadReference64, top2 } from './peers-reference.js';
-import { labelOffWebGpu, renderTraceSection, type RuntimeTrace } from './webgpu-trace-report.js';
+import { labelOffWebGpu, OFF_WEBGPU, renderTraceSection, type RuntimeTrace } from './webgpu-trace-report.js';
 
 export { BASELINE } from './peers-report.js';
 import { BASELINE } from './peers-report.js';
@@ -144,6 +144,10 @@ export async function runPeersMain(argv: string[]): Promise<number> {
   const cpuAdapter = isCpuAdapter(adapter);
   notes.push('WebLLM is a paper anchor only (its model libraries are compiled and downloaded outside npm): not run here.');
   notes.push('f32 everywhere: the ONNX f32 export for transformers.js, the GGUF F32 for wllama, our f16 folder computed in f32 (SwiftShader has no shader-f16).');
+  for (const r of runtimes) {
+    const t = r.trace as RuntimeTrace | undefined;
+    if (t && r.name.endsWith(OFF_WEBGPU)) notes.push(`${r.name}: its decode made no WebGPU compute dispatch (whole run: ${t.total.requestAdapter} adapter request(s), ${t.total.requestDevice} device request(s), ${t.total.dispatches} dispatches), so it ran on the CPU.`);
+  }
   if (cpuAdapter) notes.push(`The WebGPU adapter (${adapter.vendor} ${adapter.architecture} ${adapter.description}) is a CPU adapter: WebGPU runs on the CPU.`);
   const date = new Date().toISOString();
   const results: PeersResults = {

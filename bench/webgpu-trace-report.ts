@@ -127,8 +127,11 @@ export function perToken(t: RuntimeTrace): TracePerToken | null {
  */
 export function labelOffWebGpu(name: string, trace: RuntimeTrace | undefined): string {
   if (!trace || !/webgpu/i.test(name) || trace.decodeTokens <= 0 || trace.decode.dispatches > 0) return name;
-  return `${name} build (ran on CPU: 0 dispatches)`;
+  return `${name}${OFF_WEBGPU}`;
 }
+
+/** What {@link labelOffWebGpu} appends. */
+export const OFF_WEBGPU = ' build (ran on CPU: 0 dispatches)';
 
 const f = (x: number, d: number) => (Number.isInteger(x) ? String(x) : x.toFixed(d));
 
