@@ -97,3 +97,58 @@ describe('the trace in the peers README block', () => {
     expect(block).not.toContain('WebGPU calls per generated token');
   });
 });
+
+describe('webGpuTraceInstall (bench/webgpu-trace.ts) on stand-in WebGPU classes', () => {
+  it('counts the calls, the writeBuffer bytes, the readbacks, and gives the counters as they were at a past time', async () => {
+    const { webGpuTraceInstall, workerBootstrap } = await import('../../bench/webgpu-trace.ts');
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const g = globalThis as any;
+    let resolveMap: () => void = () => {};
+    class GPUQueue { submit() {} writeBuffer() {} }
+    class GPUComputePassEncoder { dispatchWorkgroups() {} dispatchWorkgroupsIndirect() {} }
+    class GPUCommandEncoder { copyBufferToBuffer() {} }
+    class GPUBuffer { mapAsync() { return new Promise<void>((r) => { resolveMap = r; }); } }
+    class GPUDevice { createComputePipeline() {} createComputePipelineAsync() {} createShaderModule() {} }
+    class GPU { requestAdapter() { return Promise.resolve(null); } }
+    class GPUAdapter { requestDevice() {} }
+    Object.assign(g, { GPUQueue, GPUComputePassEncoder, GPUCommandEncoder, GPUBuffer, GPUDevice, GPU, GPUAdapter });
+    try {
+      webGpuTraceInstall('page', 'test-channel');
+      const h = g.__webgpuTrace.handle as (m: { id: number; clear?: boolean; at?: number }) => { scope: string; counters: TraceCounters; at?: TraceCounters };
+      expect(h({ id: 1, clear: true }).scope).toMatch(/^page [a-z0-9]{6}$/);
+      const q = new GPUQueue();
+      const pass = new GPUComputePassEncoder();
+      pass.dispatchWorkgroups(); pass.dispatchWorkgroups(); pass.dispatchWorkgroupsIndirect();
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      const wb = q.writeBuffer as (...a: any[]) => void;
+      wb.call(q, {}, 0, new Float32Array(8)); // 32 bytes
+      wb.call(q, {}, 0, new Float32Array(8), 2, 3); // 3 elements: 12 bytes
+      wb.call(q, {}, 0, new ArrayBuffer(10), 4); // from byte 4: 6 bytes
+      new GPUCommandEncoder().copyBufferToBuffer();
+      (q.submit as (b: unknown[]) => void).call(q, [1, 2]);
+      await new Promise((r) => setTimeout(r, 5));
+      const between = performance.timeOrigin + performance.now();
+      await new Promise((r) => setTimeout(r, 5));
+      const p = new GPUBuffer().mapAsync();
+      await new Promise((r) => setTimeout(r, 30));
+      resolveMap();
+      await p;
+      await new GPU().requestAdapter();
+      const d = new GPUDevice();
+      d.createComputePipeline(); d.createComputePipelineAsync(); d.createShaderModule(); new GPUAdapter().requestDevice();
+      const r = h({ id: 2, at: between });
+      expect(r.counters).toMatchObject({ submits: 1, commandBuffers: 2, dispatches: 3, dispatchesIndirect: 1, writeBufferCalls: 3, writeBufferBytes: 50, copyBufferToBuffer: 1, mapAsyncCalls: 1, computePipelines: 1, computePipelinesAsync: 1, shaderModules: 1, requestAdapter: 1, requestAdapterNull: 1, requestDevice: 1 });
+      expect(r.counters.mapAsyncWallMs).toBeGreaterThanOrEqual(25);
+      // At `between`: the submit had been recorded, the readback not yet.
+      expect(r.at).toMatchObject({ submits: 1, dispatches: 3, mapAsyncCalls: 0, mapAsyncWallMs: 0 });
+      // Before the first record: the counters at the clear.
+      expect(h({ id: 3, at: 0 }).at).toEqual(zeroCounters());
+    } finally {
+      for (const k of ['GPUQueue', 'GPUComputePassEncoder', 'GPUCommandEncoder', 'GPUBuffer', 'GPUDevice', 'GPU', 'GPUAdapter', '__webgpuTrace']) delete g[k];
+    }
+    expect(workerBootstrap('blob:x/1', false, 'worker blob')).toContain('importScripts("blob:x/1");');
+    const m = workerBootstrap('http://h/w.js', true, 'worker w.js');
+    expect(m).toContain('await import("http://h/w.js");');
+    expect(m.startsWith('(function webGpuTraceInstall(') || m.startsWith('(function(')).toBe(true);
+  });
+});
