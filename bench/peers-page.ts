@@ -8,7 +8,9 @@ import { createEngine } from '../src/engine/browser.js';
 import type { DecodeMode } from '../src/decode/scheduler.js';
 import type { PeerRun, PeerRuntimeResult } from './peers-report.js';
 
-installPageTrace();
+// `?trace=0` (bench/peers.ts --no-trace): no wrapping, to check that the trace does not change the timings.
+const tracing = new URLSearchParams(location.search).get('trace') !== '0';
+if (tracing) installPageTrace();
 const log = (s: string) => console.log(`[bench] ${s}`);
 const PEERS = '/bench/peers/node_modules/';
 
@@ -65,7 +67,7 @@ async function peersTokenize(o: { model: string; prompts: Array<{ id: string; pr
 /** Ours: the engine on the page's WebGPU, `decode` (+ `tree`), on the prompt texts (which it encodes to the same ids as peersTokenize). */
 async function peersOurs(o: Common & { model: string; texts: Record<string, string>; decode: DecodeMode; tree?: 'fixed' | 'adaptive' }) {
   return guard(async () => {
-    const trace = await TraceSession.begin();
+    const trace = tracing ? await TraceSession.begin() : undefined;
     const t0 = performance.now();
     const engine = await createEngine({ model: o.model });
     const loadMs = performance.now() - t0;
@@ -92,7 +94,7 @@ async function peersTransformers(o: Common & { modelsBase: string; modelId: stri
     tf.env.localModelPath = o.modelsBase;
     tf.env.useBrowserCache = false;
     tf.env.backends.onnx.wasm.wasmPaths = { mjs: `${ortDist}ort-wasm-simd-threaded.asyncify.mjs`, wasm: `${ortDist}ort-wasm-simd-threaded.asyncify.wasm` };
-    const trace = await TraceSession.begin();
+    const trace = tracing ? await TraceSession.begin() : undefined;
     const t0 = performance.now();
     const model = await tf.AutoModelForCausalLM.from_pretrained(o.modelId, { device: o.device, dtype: o.dtype });
     const loadMs = performance.now() - t0;
@@ -149,7 +151,7 @@ async function peersWllama(o: Common & { gguf: string; threads: number; nGpuLaye
     const native: string[] = [];
     const keep = (...a: unknown[]) => { const t = a.join(' '); native.push(t); return t; };
     const w = new wl.Wllama({ default: `${PEERS}@wllama/wllama/esm/wasm/wllama.wasm` }, { allowOffline: true, logger: { debug: (...a: unknown[]) => { keep(...a); }, log: (...a: unknown[]) => log(`  wllama: ${keep(...a)}`.slice(0, 300)), warn: (...a: unknown[]) => log(`  wllama warn: ${a.join(' ')}`.slice(0, 300)), error: (...a: unknown[]) => log(`  wllama error: ${a.join(' ')}`.slice(0, 300)) } });
-    const trace = await TraceSession.begin();
+    const trace = tracing ? await TraceSession.begin() : undefined;
     const t0 = performance.now();
     const blob = await (await fetch(o.gguf)).blob();
     await w.loadModel([new File([blob], 'model.gguf')], { n_threads: o.threads, n_gpu_layers: o.nGpuLayers, n_ctx: 1024, n_batch: 512 });

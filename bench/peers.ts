@@ -39,7 +39,7 @@ export function isCpuAdapter(a: AdapterSummary): boolean {
 
 export async function runPeersMain(argv: string[]): Promise<number> {
   const t0 = performance.now();
-  const { values: v } = parseArgs({ args: argv, strict: true, options: { peers: { type: 'boolean' }, quick: { type: 'boolean' }, out: { type: 'string' }, runs: { type: 'string' }, 'max-new-tokens': { type: 'string' }, only: { type: 'string' } } });
+  const { values: v } = parseArgs({ args: argv, strict: true, options: { peers: { type: 'boolean' }, quick: { type: 'boolean' }, out: { type: 'string' }, runs: { type: 'string' }, 'max-new-tokens': { type: 'string' }, only: { type: 'string' }, 'no-trace': { type: 'boolean' } } });
   const root = packageRoot();
   const peersDir = join(root, 'bench', 'peers');
   if (!existsSync(join(peersDir, 'node_modules', '@huggingface', 'transformers')) || !existsSync(join(peersDir, 'node_modules', '@wllama', 'wllama'))) {
@@ -87,7 +87,7 @@ export async function runPeersMain(argv: string[]): Promise<number> {
     const page = await browser.newPage();
     page.on('console', (m) => { const t = m.text(); if (t.startsWith('[bench] ')) log(t.slice(8)); });
     page.on('pageerror', (e) => log(`page error: ${e.message}`));
-    await page.goto(`http://127.0.0.1:${port}/bench/peers.html`, { timeout: 180_000 });
+    await page.goto(`http://127.0.0.1:${port}/bench/peers.html${v['no-trace'] ? '?trace=0' : ''}`, { timeout: 180_000 });
     await page.waitForFunction(() => (window as unknown as { peersReady?: boolean }).peersReady === true, null, { timeout: 120_000 });
     const call = async <T>(fn: string, args: unknown): Promise<Outcome<T>> =>
       page.evaluate(([f, a]) => (window as unknown as Record<string, (x: unknown) => Promise<unknown>>)[f as string](a), [fn, args] as const) as Promise<Outcome<T>>;
