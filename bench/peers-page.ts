@@ -131,8 +131,8 @@ async function peersTransformers(o: Common & { modelsBase: string; modelId: stri
  * (esm/wllama.d.ts lists loadModel, createCompletion, createChatCompletion, createEmbedding,
  * createRerank, createSystemOne, createTranscription, createRealtimeSession, getters); the only
  * generation request is `cmpl_req` (esm/index.js `createCompletion` → wllamaAction("completion",
- * { data_json: JSON.stringify(options) })), whose C++ side (cpp/wllama-context.h
- * `create_completion_task`) copies `body["prompt"]` into `server_task::cli_prompt`, a std::string:
+ * { data_json: JSON.stringify(options) })), whose C++ side (github.com/ngxson/wllama
+ * cpp/wllama-context.h `create_completion_task`) copies `body["prompt"]` into `server_task::cli_prompt`, a std::string:
  * an id array throws there. The one request whose prompt goes through llama.cpp's
  * `tokenize_input_prompts` (which accepts ids) is the embedding request, which does not generate.
  *
@@ -142,7 +142,11 @@ async function peersTransformers(o: Common & { modelsBase: string; modelId: stri
  * `navigator.gpu = { requestAdapter: async () => null }` to its worker code (its `noWebGPU`), so
  * ggml_webgpu logs "Failed to get an adapter" and llama.cpp runs on the CPU; with 999 the same wasm
  * in the same one-thread worker sees the real navigator.gpu. The WebGPU trace (`trace`) then says
- * whether its decode dispatched compute work.
+ * whether its decode dispatched compute work. On SwiftShader (Chromium 156) it did not: the worker
+ * requests an adapter, gets one, never requests a device, and makes no dispatch; a one-off load at
+ * `log_level: 0` shows llama.cpp's debug lines "load_tensors: layer N assigned to device CPU" for
+ * every layer and "backend_ptrs.size() = 1". Those lines are debug level; the benchmark loads at
+ * wllama's default INFO level, so `backendLog` does not have them.
  */
 async function peersWllama(o: Common & { gguf: string; threads: number; nGpuLayers: number; texts: Record<string, string> }) {
   return guard(async () => {
