@@ -5,6 +5,7 @@
  */
 
 import type { AdapterSummary } from '../src/gpu/context.js';
+import { renderTraceSection } from './webgpu-trace-report.js';
 
 /** The runtime the speed-ups are relative to. */
 export const BASELINE = 'transformers.js webgpu';
@@ -196,6 +197,7 @@ export function renderPeersReadme(r: PeersResults, file: string): string {
   }
   const failed = r.summary.filter((x) => !x.ok).map((x) => x.name);
   if (failed.length) lines.push(`Did not run here: ${failed.join(', ')} (the reason is in the table).`);
+  lines.push(...renderTraceSection(r.runtimes, '####'));
   lines.push(README_END);
   return lines.join('\n') + '\n';
 }

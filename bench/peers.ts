@@ -23,6 +23,7 @@ import { adapterSlug, gitCommit } from './meta.js';
 import { renderPeersTable, summarize, type PeerRuntimeResult, type PeersResults } from './peers-report.js';
 import { loadPrompts } from './run.js';
 import { loadReference64, top2 } from './peers-reference.js';
+import { labelOffWebGpu, OFF_WEBGPU, renderTraceSection, type RuntimeTrace } from './webgpu-trace-report.js';
 
 export { BASELINE } from './peers-report.js';
 import { BASELINE } from './peers-report.js';
@@ -38,7 +39,7 @@ export function isCpuAdapter(a: AdapterSummary): boolean {
 
 export async function runPeersMain(argv: string[]): Promise<number> {
   const t0 = performance.now();
-  const { values: v } = parseArgs({ args: argv, strict: true, options: { peers: { type: 'boolean' }, quick: { type: 'boolean' }, out: { type: 'string' }, runs: { type: 'string' }, 'max-new-tokens': { type: 'string' }, only: { type: 'string' } } });
+  const { values: v } = parseArgs({ args: argv, strict: true, options: { peers: { type: 'boolean' }, quick: { type: 'boolean' }, out: { type: 'string' }, runs: { type: 'string' }, 'max-new-tokens': { type: 'string' }, only: { type: 'string' }, 'no-trace': { type: 'boolean' } } });
   const root = packageRoot();
   const peersDir = join(root, 'bench', 'peers');
   if (!existsSync(join(peersDir, 'node_modules', '@huggingface', 'transformers')) || !existsSync(join(peersDir, 'node_modules', '@wllama', 'wllama'))) {
@@ -86,7 +87,7 @@ export async function runPeersMain(argv: string[]): Promise<number> {
     const page = await browser.newPage();
     page.on('console', (m) => { const t = m.text(); if (t.startsWith('[bench] ')) log(t.slice(8)); });
     page.on('pageerror', (e) => log(`page error: ${e.message}`));
-    await page.goto(`http://127.0.0.1:${port}/bench/peers.html`, { timeout: 180_000 });
+    await page.goto(`http://127.0.0.1:${port}/bench/peers.html${v['no-trace'] ? '?trace=0' : ''}`, { timeout: 180_000 });
     await page.waitForFunction(() => (window as unknown as { peersReady?: boolean }).peersReady === true, null, { timeout: 120_000 });
     const call = async <T>(fn: string, args: unknown): Promise<Outcome<T>> =>
       page.evaluate(([f, a]) => (window as unknown as Record<string, (x: unknown) => Promise<unknown>>)[f as string](a), [fn, args] as const) as Promise<Outcome<T>>;
@@ -113,7 +114,8 @@ export async function runPeersMain(argv: string[]): Promise<number> {
       log(`${name}:`);
       const t = performance.now();
       const r = await call<PeerRuntimeResult>(fn, { name, ...common, ...args });
-      if (r.ok) runtimes.push(r.result);
+      // A "webgpu" runtime whose decode dispatched no compute work ran on the CPU: its row says so.
+      if (r.ok) runtimes.push({ ...r.result, name: labelOffWebGpu(r.result.name, r.result.trace as RuntimeTrace | undefined) });
       else {
         log(`  could not run: ${r.error.split('\n')[0]}`);
         runtimes.push({ name, ok: false, error: r.error });
@@ -142,6 +144,10 @@ export async function runPeersMain(argv: string[]): Promise<number> {
   const cpuAdapter = isCpuAdapter(adapter);
   notes.push('WebLLM is a paper anchor only (its model libraries are compiled and downloaded outside npm): not run here.');
   notes.push('f32 everywhere: the ONNX f32 export for transformers.js, the GGUF F32 for wllama, our f16 folder computed in f32 (SwiftShader has no shader-f16).');
+  for (const r of runtimes) {
+    const t = r.trace as RuntimeTrace | undefined;
+    if (t && r.name.endsWith(OFF_WEBGPU)) notes.push(`${r.name}: its decode made no WebGPU compute dispatch (whole run: ${t.total.requestAdapter} adapter request(s), ${t.total.requestDevice} device request(s), ${t.total.dispatches} dispatches), so it ran on the CPU.`);
+  }
   if (cpuAdapter) notes.push(`The WebGPU adapter (${adapter.vendor} ${adapter.architecture} ${adapter.description}) is a CPU adapter: WebGPU runs on the CPU.`);
   const date = new Date().toISOString();
   const results: PeersResults = {
@@ -160,7 +166,7 @@ export async function runPeersMain(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** The results file's Markdown: header facts, the table, the notes. */
+/** The results file's Markdown: header facts, the table, the notes, the WebGPU calls per token. */
 export function renderPeersMarkdown(r: PeersResults): string {
   const a = r.adapter;
   return [
@@ -172,6 +178,8 @@ export function renderPeersMarkdown(r: PeersResults): string {
     '',
     renderPeersTable(r.summary, r.baseline),
     ...r.notes.map((n) => `- ${n}`),
+    ...renderTraceSection(r.runtimes, '##'),
     '',
   ].join('\n');
 }
+
