@@ -111,9 +111,9 @@ export async function runPeersMain(argv: string[]): Promise<number> {
       [`wllama wasm ${Math.max(2, Math.min(4, cpus().length))} threads`, 'peersWllama', { gguf, texts: textById, threads: Math.max(2, Math.min(4, cpus().length)), nGpuLayers: 0 }],
       ['wllama webgpu', 'peersWllama', { gguf, texts: textById, threads: 1, nGpuLayers: 999 }],
       // Other weight formats (labelled in the name): greedy ids need not equal our f32-computed ar.
-      ['ours ar, q8 weights (load-time quantize)', 'peersOurs', { model, texts: textById, decode: 'ar', quantize: 'q8' }],
-      ['wllama wasm 1 thread, F16 GGUF', 'peersWllama', { gguf: ggufOf('f16'), texts: textById, threads: 1, nGpuLayers: 0 }],
-      ['wllama wasm 1 thread, Q8_0 GGUF', 'peersWllama', { gguf: ggufOf('q8_0'), texts: textById, threads: 1, nGpuLayers: 0 }],
+      ['ours ar (q8 weights, load-time quantize)', 'peersOurs', { model, texts: textById, decode: 'ar', quantize: 'q8' }],
+      ['wllama wasm 1 thread (F16 GGUF)', 'peersWllama', { gguf: ggufOf('f16'), texts: textById, threads: 1, nGpuLayers: 0 }],
+      ['wllama wasm 1 thread (Q8_0 GGUF)', 'peersWllama', { gguf: ggufOf('q8_0'), texts: textById, threads: 1, nGpuLayers: 0 }],
     ];
     const only = v.only?.split(',');
     for (const [name, fn, args] of plan.filter(([n]) => !only || n === 'ours ar' || only.some((o) => n.includes(o)))) {

@@ -17,6 +17,7 @@ const raw: DecodeProfileRaw = {
 
 describe('summarizeProfile', () => {
   const p = summarizeProfile(raw, 50, [{ name: 'wllama wasm 1 thread', tokensPerSecond: 200 }, { name: 'broken', tokensPerSecond: 0 }]);
+  const withOurs = summarizeProfile(raw, 50, [{ name: 'ours ar', tokensPerSecond: 20 }, { name: 'a', tokensPerSecond: 100 }, { name: 'b', tokensPerSecond: 300 }]);
 
   it('splits the token into kernels, submit/wait/readback, RPC and the rest, which add up to the token', () => {
     expect(p.kernelsMs).toBe(10);
@@ -66,7 +67,9 @@ describe('summarizeProfile', () => {
   it('renders the README sentence', () => {
     expect(renderProfileBrief(p)).toBe('Profile of our `ar` step (50.00 ms/token): GPU kernels 10.00 ms (20.0%), submit + completion wait + readback 15.00 ms (30.0%), '
       + 'worker RPC (Comlink round trip) 5.00 ms (10.0%), rest (scheduler and RPC JS, page and worker) 20.00 ms (40.0%). '
-      + 'Slowest kernels: matmul gu 4.00 ms, topk 3.00 ms, attention 2.00 ms. Our kernels reach 0.90 GFLOP/s on this adapter; wllama wasm 1 thread does the same arithmetic at 1.80 GFLOP/s.');
+      + 'Slowest kernels: matmul gu 4.00 ms, topk 3.00 ms, attention 2.00 ms. Our kernels reach 0.90 GFLOP/s on this adapter; the same arithmetic per token at the other runtimes\' speed: wllama wasm 1 thread 1.80 GFLOP/s.');
+    expect(renderProfileBrief(withOurs)).toContain('the same arithmetic per token at the other runtimes\' speed: b 2.70, a 0.90 GFLOP/s.');
+    expect(renderProfileBrief(summarizeProfile(raw, 50))).toContain('Our kernels reach 0.90 GFLOP/s on this adapter.');
   });
 });
 
