@@ -4,7 +4,10 @@
  * WebAssembly: one thread, threads under cross-origin isolation, its WebGPU build when offered), in the
  * same headless Chromium (SwiftShader WebGPU here), one after the other, on the same prompt token ids
  * (the code suites), greedy, the same max_new_tokens, warm-up then median of the runs. Records load
- * time, time to first token, decode tokens/s and whether each runtime's greedy ids equal our `ar`'s.
+ * time, time to first token, decode tokens/s and whether each runtime's greedy ids equal our `ar`'s;
+ * rows in other weight formats (our load-time q8, wllama on the F16 and Q8_0 GGUF) carry it in their
+ * name; then the profile of one of our `ar` decode steps (bench/decode-profile.ts, bench/peers-profile.ts)
+ * goes on our `ar` summary row.
  *
  * Needs bench/peers/install.sh (the peers' own package; the project's npm ci never installs them) and
  * the exports of scripts/export_peers.py under bench/peers/models/<model> (made on demand with
