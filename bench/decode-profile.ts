@@ -134,6 +134,8 @@ export async function profileDecodeStep(gpu: GPU, model: string, P: number, reps
       log(`  profile rep ${rep}/${reps}`);
     }
     const passMs = ts ? perPass.map(median) : perSubmit.map(median);
+    // Median over repetitions of the per-pass total: on a loaded machine the sum of per-pass medians drops each pass's outliers and reads lower.
+    const totals = Array.from({ length: reps }, (_, r) => (ts ? perPass : perSubmit).reduce((s, x) => s + x[r], 0));
     const kinds = new Map<string, ProfileKind>();
     passes.forEach((p, i) => {
       const kind = kindOf(p);
@@ -150,7 +152,7 @@ export async function profileDecodeStep(gpu: GPU, model: string, P: number, reps
     return {
       P, dispatches: n, timing: ts ? 'timestamp' : 'wall', reps, kinds: [...kinds.values()],
       forwardDeviceMs: ts ? median(fwdDevice) : null, forwardWallMs: median(fwdWall), forwardReadbackMs: median(fwdReadback),
-      passSubmitsWallMs: perSubmit.map(median).reduce((s, x) => s + x, 0), rpcMs: 0,
+      passSubmitsWallMs: perSubmit.map(median).reduce((s, x) => s + x, 0), passTotalMedianMs: median(totals), rpcMs: 0,
     };
   } finally {
     m.destroy();

@@ -37,6 +37,11 @@ export interface DecodeProfileRaw {
   forwardReadbackMs: number;
   /** Every pass in its own submit, each awaited with onSubmittedWorkDone: sum of the medians, ms. */
   passSubmitsWallMs: number;
+  /**
+   * Median over the repetitions of one repetition's per-pass total, ms (the kinds' ms are per-pass
+   * medians, whose sum reads lower on a loaded machine). Absent in files written before it was added.
+   */
+  passTotalMedianMs?: number;
   /** An empty Comlink call page → worker → page, ms. */
   rpcMs: number;
 }
@@ -118,7 +123,7 @@ export function renderProfile(p: DecodeProfile): string {
     ...p.kinds.map((k) => `| ${k.kind} | ${k.dispatches} | ${ms(k.ms)} | ${pct(k.share)} | ${k.flops ? (k.flops / 1e6).toFixed(2) : '—'} | ${(k.bytes / 1024).toFixed(0)} | ${rate(k.gflops)} | ${rate(k.gbps)} |`),
     `| **sum** | ${r.dispatches} | ${ms(p.kernelsMs)} | ${pct(p.kernelsMs / p.tokenMs)} | ${(p.flopsPerToken / 1e6).toFixed(2)} | ${(p.bytesPerToken / 1024).toFixed(0)} | ${rate(p.gflops)} | ${rate(p.bytesPerToken / p.kernelsMs / 1e6)} |`,
     '',
-    `Whole forward in one submit: ${r.forwardDeviceMs === null ? 'no device time' : `${ms(r.forwardDeviceMs)} ms device time`}, ${ms(r.forwardWallMs)} ms submit → done, ${ms(r.forwardReadbackMs)} ms with the top-k readback (mapAsync) as the executor does it; every pass in its own submit: ${ms(r.passSubmitsWallMs)} ms (${ms((r.passSubmitsWallMs - p.kernelsMs) / r.dispatches)} ms per submit beyond its kernel).`,
+    `Per-pass total: ${ms(p.kernelsMs)} ms as the sum of per-pass medians${r.passTotalMedianMs === undefined ? '' : `, ${ms(r.passTotalMedianMs)} ms as the median of the repetitions' totals`}. Whole forward in one submit: ${r.forwardDeviceMs === null ? 'no device time' : `${ms(r.forwardDeviceMs)} ms device time`}, ${ms(r.forwardWallMs)} ms submit → done, ${ms(r.forwardReadbackMs)} ms with the top-k readback (mapAsync) as the executor does it; every pass in its own submit: ${ms(r.passSubmitsWallMs)} ms (${ms((r.passSubmitsWallMs - p.kernelsMs) / r.dispatches)} ms per submit beyond its kernel).`,
     `Our kernels reach ${rate(p.gflops)} GFLOP/s on this adapter (${(p.flopsPerToken / 1e6).toFixed(2)} MFLOP per token); the same arithmetic at the other runtimes' decode speed: ${p.peers.length ? p.peers.map((x) => `${x.name} ${rate(x.gflops)} GFLOP/s`).join(', ') : 'none measured'}.`,
     '',
   ];

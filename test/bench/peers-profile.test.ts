@@ -12,7 +12,7 @@ const raw: DecodeProfileRaw = {
     { kind: 'matmul gu', dispatches: 6, ms: 4, flops: 8e6, bytes: 4e6 },
     { kind: 'topk', dispatches: 1, ms: 3, flops: 0, bytes: 4e5 },
   ],
-  forwardDeviceMs: 11, forwardWallMs: 20, forwardReadbackMs: 25, passSubmitsWallMs: 36, rpcMs: 5,
+  forwardDeviceMs: 11, forwardWallMs: 20, forwardReadbackMs: 25, passSubmitsWallMs: 36, passTotalMedianMs: 12.5, rpcMs: 5,
 };
 
 describe('summarizeProfile', () => {
@@ -56,6 +56,8 @@ describe('summarizeProfile', () => {
     expect(md).toContain('| matmul gu | 6 | 4.00 | 8.0% | 8.00 | 3906 | 2.00 | 1.00 |');
     expect(md).toContain('| topk | 1 | 3.00 | 6.0% | — | 391 | — | 0.13 |');
     expect(md).toContain('| **sum** | 26 | 10.00 | 20.0% | 9.00 | 6350 | 0.90 | 0.65 |');
+    expect(md.join('\n')).toContain('Per-pass total: 10.00 ms as the sum of per-pass medians, 12.50 ms as the median of the repetitions\' totals. Whole forward in one submit: 11.00 ms device time, 20.00 ms submit → done, 25.00 ms with the top-k readback');
+    expect(renderProfile(summarizeProfile({ ...raw, passTotalMedianMs: undefined }, 50))).toContain('Per-pass total: 10.00 ms as the sum of per-pass medians. Whole');
     expect(md.join('\n')).toContain('every pass in its own submit: 36.00 ms (1.00 ms per submit beyond its kernel)');
     expect(md.join('\n')).toContain('Our kernels reach 0.90 GFLOP/s on this adapter (9.00 MFLOP per token); the same arithmetic at the other runtimes\' decode speed: wllama wasm 1 thread 1.80 GFLOP/s.');
   });
