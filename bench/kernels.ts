@@ -34,7 +34,7 @@ import { median, round, sig } from './stats.js';
  * Packs the params of `passes` into `arena` once (reset + flush) and returns their offsets and an
  * encoder that records the passes `reps` times in one compute pass (optionally timestamped).
  */
-function packPasses(arena: ParamArena, passes: readonly Pass[]) {
+export function packPasses(arena: ParamArena, passes: readonly Pass[]) {
   arena.reset();
   const offs = passes.map((p) => arena.push(p.kernel.def.params, p.params));
   arena.flush();
@@ -411,7 +411,7 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<KernelBench
 }
 
 /** Kernel kind of a forward pass: the matmul's weight name without the layer index, else the kernel. */
-function kindOf(p: Pass): string {
+export function kindOf(p: Pass): string {
   if (p.kernel.def.name === 'matmul') return `matmul ${p.label.replace(/\d+$/, '')}`;
   return p.kernel.def.name;
 }

@@ -7,6 +7,9 @@ import { installPageTrace, TraceSession } from './webgpu-trace.js';
 import { createEngine } from '../src/engine/browser.js';
 import type { DecodeMode } from '../src/decode/scheduler.js';
 import type { PeerRun, PeerRuntimeResult } from './peers-report.js';
+import * as Comlink from 'comlink';
+import type { DecodeProfileWorker } from './decode-profile-worker.js';
+import type { DecodeProfileRaw } from './peers-profile.js';
 
 // `?trace=0` (bench/peers.ts --no-trace): no wrapping, to check that the trace does not change the timings.
 const tracing = new URLSearchParams(location.search).get('trace') !== '0';
@@ -64,12 +67,15 @@ async function peersTokenize(o: { model: string; prompts: Array<{ id: string; pr
   });
 }
 
-/** Ours: the engine on the page's WebGPU, `decode` (+ `tree`), on the prompt texts (which it encodes to the same ids as peersTokenize). */
-async function peersOurs(o: Common & { model: string; texts: Record<string, string>; decode: DecodeMode; tree?: 'fixed' | 'adaptive' }) {
+/**
+ * Ours: the engine on the page's WebGPU, `decode` (+ `tree`), on the prompt texts (which it encodes
+ * to the same ids as peersTokenize); `quantize`: load-time weight quantization (`q8`: 8-bit groups).
+ */
+async function peersOurs(o: Common & { model: string; texts: Record<string, string>; decode: DecodeMode; tree?: 'fixed' | 'adaptive'; quantize?: 'q8' | 'q4' }) {
   return guard(async () => {
     const trace = tracing ? await TraceSession.begin() : undefined;
     const t0 = performance.now();
-    const engine = await createEngine({ model: o.model });
+    const engine = await createEngine({ model: o.model, ...(o.quantize ? { quantize: o.quantize } : {}) });
     const loadMs = performance.now() - t0;
     try {
       const byIds = new Map(o.prompts.map((p) => [p.ids.join(','), o.texts[p.id]]));
@@ -203,4 +209,28 @@ async function peersWllama(o: Common & { gguf: string; threads: number; nGpuLaye
   });
 }
 
-Object.assign(window, { peersTokenize, peersOurs, peersTransformers, peersWllama, peersReady: true });
+/**
+ * The decode-step profile (bench/decode-profile.ts) in a bench-only Web Worker at KV position `P`,
+ * plus the median of `reps` empty Comlink round trips page → worker → page (rpcMs).
+ */
+async function peersProfile(o: { model: string; P: number; reps: number }) {
+  return guard(async (): Promise<DecodeProfileRaw> => {
+    const worker = new Worker(new URL('./decode-profile-worker.ts', import.meta.url), { type: 'module', name: 'msn-profile' });
+    try {
+      const w = Comlink.wrap<DecodeProfileWorker>(worker);
+      const raw = await w.profile(new URL(o.model, location.href).href, o.P, o.reps);
+      const rtt: number[] = [];
+      for (let i = 0; i < 4 * o.reps; i++) {
+        const t = performance.now();
+        await w.ping();
+        rtt.push(performance.now() - t);
+      }
+      rtt.sort((a, b) => a - b);
+      return { ...raw, rpcMs: rtt[rtt.length >> 1] };
+    } finally {
+      worker.terminate();
+    }
+  });
+}
+
+Object.assign(window, { peersTokenize, peersOurs, peersProfile, peersTransformers, peersWllama, peersReady: true });

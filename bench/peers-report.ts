@@ -6,6 +6,7 @@
 
 import type { AdapterSummary } from '../src/gpu/context.js';
 import { renderTraceSection } from './webgpu-trace-report.js';
+import { renderProfileBrief, type DecodeProfile } from './peers-profile.js';
 
 /** The runtime the speed-ups are relative to. */
 export const BASELINE = 'transformers.js webgpu';
@@ -86,6 +87,8 @@ export interface PeerSummary {
   agreement: Agreement[];
   /** Every prompt's ids equal ours. */
   agrees: boolean | null;
+  /** Our `ar` row only: where one decode step spends its time (bench/peers-profile.ts). */
+  profile?: DecodeProfile;
 }
 
 /** First index where a and b differ; -1 when equal (length counts: a prefix differs at its end). */
@@ -195,6 +198,7 @@ export function renderPeersReadme(r: PeersResults, file: string): string {
       ? `Faster than our \`ar\` here: ${faster.map((x) => `${x.name} ${(x.decodeTokensPerSecond! / ours.decodeTokensPerSecond!).toFixed(1)}x`).join(', ')}.`
       : 'No runtime decodes faster than our `ar` here.');
   }
+  if (ours?.profile) lines.push(renderProfileBrief(ours.profile));
   const failed = r.summary.filter((x) => !x.ok).map((x) => x.name);
   if (failed.length) lines.push(`Did not run here: ${failed.join(', ')} (the reason is in the table).`);
   lines.push(...renderTraceSection(r.runtimes, '####'));

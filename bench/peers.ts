@@ -4,7 +4,10 @@
  * WebAssembly: one thread, threads under cross-origin isolation, its WebGPU build when offered), in the
  * same headless Chromium (SwiftShader WebGPU here), one after the other, on the same prompt token ids
  * (the code suites), greedy, the same max_new_tokens, warm-up then median of the runs. Records load
- * time, time to first token, decode tokens/s and whether each runtime's greedy ids equal our `ar`'s.
+ * time, time to first token, decode tokens/s and whether each runtime's greedy ids equal our `ar`'s;
+ * rows in other weight formats (our load-time q8, wllama on the F16 and Q8_0 GGUF) carry it in their
+ * name; then the profile of one of our `ar` decode steps (bench/decode-profile.ts, bench/peers-profile.ts)
+ * goes on our `ar` summary row.
  *
  * Needs bench/peers/install.sh (the peers' own package; the project's npm ci never installs them) and
  * the exports of scripts/export_peers.py under bench/peers/models/<model> (made on demand with
@@ -24,6 +27,7 @@ import { renderPeersTable, summarize, type PeerRuntimeResult, type PeersResults 
 import { loadPrompts } from './run.js';
 import { loadReference64, top2 } from './peers-reference.js';
 import { labelOffWebGpu, OFF_WEBGPU, renderTraceSection, type RuntimeTrace } from './webgpu-trace-report.js';
+import { renderProfile, summarizeProfile, type DecodeProfileRaw } from './peers-profile.js';
 
 export { BASELINE } from './peers-report.js';
 import { BASELINE } from './peers-report.js';
@@ -83,6 +87,7 @@ export async function runPeersMain(argv: string[]): Promise<number> {
   const notes: string[] = [];
   let adapter: AdapterSummary | null = null;
   let prompts: Array<{ id: string; ids: number[] }> = [];
+  let profileRaw: DecodeProfileRaw | null = null;
   try {
     const page = await browser.newPage();
     page.on('console', (m) => { const t = m.text(); if (t.startsWith('[bench] ')) log(t.slice(8)); });
@@ -98,7 +103,8 @@ export async function runPeersMain(argv: string[]): Promise<number> {
     adapter = tok.result.adapter;
     const common = { prompts, maxNewTokens, runs };
     const textById = Object.fromEntries(texts.map((p) => [p.id, p.prompt]));
-    const gguf = `/${join('bench', 'peers', 'models', modelId, 'model-f32.gguf')}`;
+    const ggufOf = (kind: string) => `/${join('bench', 'peers', 'models', modelId, `model-${kind}.gguf`)}`;
+    const gguf = ggufOf('f32');
     const plan: Array<[string, string, Record<string, unknown>]> = [
       ['ours ar', 'peersOurs', { model, texts: textById, decode: 'ar' }],
       ['ours tr-jacobi-adaptive', 'peersOurs', { model, texts: textById, decode: 'tr-jacobi', tree: 'adaptive' }],
@@ -108,6 +114,10 @@ export async function runPeersMain(argv: string[]): Promise<number> {
       ['wllama wasm 1 thread', 'peersWllama', { gguf, texts: textById, threads: 1, nGpuLayers: 0 }],
       [`wllama wasm ${Math.max(2, Math.min(4, cpus().length))} threads`, 'peersWllama', { gguf, texts: textById, threads: Math.max(2, Math.min(4, cpus().length)), nGpuLayers: 0 }],
       ['wllama webgpu', 'peersWllama', { gguf, texts: textById, threads: 1, nGpuLayers: 999 }],
+      // Other weight formats (labelled in the name): greedy ids need not equal our f32-computed ar.
+      ['ours ar (q8 weights, load-time quantize)', 'peersOurs', { model, texts: textById, decode: 'ar', quantize: 'q8' }],
+      ['wllama wasm 1 thread (F16 GGUF)', 'peersWllama', { gguf: ggufOf('f16'), texts: textById, threads: 1, nGpuLayers: 0 }],
+      ['wllama wasm 1 thread (Q8_0 GGUF)', 'peersWllama', { gguf: ggufOf('q8_0'), texts: textById, threads: 1, nGpuLayers: 0 }],
     ];
     const only = v.only?.split(',');
     for (const [name, fn, args] of plan.filter(([n]) => !only || n === 'ours ar' || only.some((o) => n.includes(o)))) {
@@ -120,6 +130,16 @@ export async function runPeersMain(argv: string[]): Promise<number> {
         log(`  could not run: ${r.error.split('\n')[0]}`);
         runtimes.push({ name, ok: false, error: r.error });
       }
+      log(`  (${((performance.now() - t) / 1000).toFixed(0)} s)`);
+    }
+    // Where one of our ar decode steps spends its time, at the middle of a generation of the median prompt.
+    if (runtimes.find((r) => r.name === 'ours ar')?.ok) {
+      log('profile of one ours ar decode step:');
+      const t = performance.now();
+      const lens = prompts.map((p) => p.ids.length).sort((a, b) => a - b);
+      const r = await call<DecodeProfileRaw>('peersProfile', { model, P: lens[lens.length >> 1] + (maxNewTokens >> 1), reps: quick ? 5 : 9 });
+      if (r.ok) profileRaw = r.result;
+      else log(`  could not profile: ${r.error.split('\n')[0]}`);
       log(`  (${((performance.now() - t) / 1000).toFixed(0)} s)`);
     }
   } finally {
@@ -141,9 +161,15 @@ export async function runPeersMain(argv: string[]): Promise<number> {
       a.refTop1 = t.top1;
     }
   }
+  const arRow = summary.find((x) => x.name === 'ours ar');
+  if (profileRaw && arRow?.decodeTokensPerSecond) {
+    // The same per-token arithmetic at each runtime's speed (tree decoding does other arithmetic per token: left out).
+    const peers = summary.filter((x) => x.ok && x.decodeTokensPerSecond && !x.name.startsWith('ours tr')).map((x) => ({ name: x.name, tokensPerSecond: x.decodeTokensPerSecond! }));
+    arRow.profile = summarizeProfile(profileRaw, 1000 / arRow.decodeTokensPerSecond, peers);
+  }
   const cpuAdapter = isCpuAdapter(adapter);
   notes.push('WebLLM is a paper anchor only (its model libraries are compiled and downloaded outside npm): not run here.');
-  notes.push('f32 everywhere: the ONNX f32 export for transformers.js, the GGUF F32 for wllama, our f16 folder computed in f32 (SwiftShader has no shader-f16).');
+  notes.push('f32 unless the row names another weight format: the ONNX f32 export for transformers.js, the GGUF F32 for wllama, our f16 folder computed in f32 (SwiftShader has no shader-f16). The F16 / Q8_0 GGUF rows and our q8 row (load-time 8-bit groups of 32, f16 scales; closest to Q8_0) compute from other weights: their greedy ids need not equal our f32 ar\'s (the first differing position and the float64 top-2 gap there are shown).');
   for (const r of runtimes) {
     const t = r.trace as RuntimeTrace | undefined;
     if (t && r.name.endsWith(OFF_WEBGPU)) notes.push(`${r.name}: its decode made no WebGPU compute dispatch (whole run: ${t.total.requestAdapter} adapter request(s), ${t.total.requestDevice} device request(s), ${t.total.dispatches} dispatches), so it ran on the CPU.`);
@@ -169,6 +195,7 @@ export async function runPeersMain(argv: string[]): Promise<number> {
 /** The results file's Markdown: header facts, the table, the notes, the WebGPU calls per token. */
 export function renderPeersMarkdown(r: PeersResults): string {
   const a = r.adapter;
+  const profile = r.summary.find((x) => x.name === 'ours ar')?.profile;
   return [
     `# Peers benchmark, ${r.date.slice(0, 10)} (commit ${r.commit})`,
     '',
@@ -180,6 +207,7 @@ export function renderPeersMarkdown(r: PeersResults): string {
     ...r.notes.map((n) => `- ${n}`),
     ...renderTraceSection(r.runtimes, '##'),
     '',
+    ...(profile ? ['## Where our ar decode step spends its time', '', renderProfile(profile)] : []),
   ].join('\n');
 }
 
