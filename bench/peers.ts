@@ -2,7 +2,7 @@
  * `npm run bench -- --peers [--quick]` (issue 14): our engine and the runtimes a user would pick
  * instead, transformers.js 4 (ONNX Runtime Web, `device` webgpu and wasm) and wllama 3 (llama.cpp in
  * WebAssembly: one thread, threads under cross-origin isolation, its WebGPU build when offered), in the
- * same headless Chromium (SwiftShader WebGPU here), one after the other, on the same prompt token ids
+ * same headless Chromium (SwiftShader WebGPU here), one after the other (each in a fresh page), on the same prompt token ids
  * (the code suites), greedy, the same max_new_tokens, warm-up then median of the runs. Records load
  * time, time to first token, decode tokens/s and whether each runtime's greedy ids equal our `ar`'s;
  * rows in other weight formats (our load-time q8, wllama on the F16 and Q8_0 GGUF) carry it in their
@@ -89,13 +89,25 @@ export async function runPeersMain(argv: string[]): Promise<number> {
   let prompts: Array<{ id: string; ids: number[] }> = [];
   let profileRaw: DecodeProfileRaw | null = null;
   try {
-    const page = await browser.newPage();
-    page.on('console', (m) => { const t = m.text(); if (t.startsWith('[bench] ')) log(t.slice(8)); });
-    page.on('pageerror', (e) => log(`page error: ${e.message}`));
-    await page.goto(`http://127.0.0.1:${port}/bench/peers.html${v['no-trace'] ? '?trace=0' : ''}`, { timeout: 180_000 });
-    await page.waitForFunction(() => (window as unknown as { peersReady?: boolean }).peersReady === true, null, { timeout: 120_000 });
-    const call = async <T>(fn: string, args: unknown): Promise<Outcome<T>> =>
-      page.evaluate(([f, a]) => (window as unknown as Record<string, (x: unknown) => Promise<unknown>>)[f as string](a), [fn, args] as const) as Promise<Outcome<T>>;
+    // Each runtime gets a fresh page (a new browsing context): worker threads, thread pools and GPU
+    // devices a runtime leaves behind (ONNX Runtime's and llama.cpp's pthreads may keep spinning) go
+    // with its page and cannot slow the next one down.
+    const openPage = async () => {
+      const page = await browser.newPage();
+      page.on('console', (m) => { const t = m.text(); if (t.startsWith('[bench] ')) log(t.slice(8)); });
+      page.on('pageerror', (e) => log(`page error: ${e.message}`));
+      await page.goto(`http://127.0.0.1:${port}/bench/peers.html${v['no-trace'] ? '?trace=0' : ''}`, { timeout: 180_000 });
+      await page.waitForFunction(() => (window as unknown as { peersReady?: boolean }).peersReady === true, null, { timeout: 120_000 });
+      return page;
+    };
+    const call = async <T>(fn: string, args: unknown): Promise<Outcome<T>> => {
+      const page = await openPage();
+      try {
+        return await (page.evaluate(([f, a]) => (window as unknown as Record<string, (x: unknown) => Promise<unknown>>)[f as string](a), [fn, args] as const) as Promise<Outcome<T>>);
+      } finally {
+        await page.close();
+      }
+    };
     const model = modelUrlPath(root, modelDir);
     const tok = await call<{ prompts: typeof prompts; adapter: AdapterSummary }>('peersTokenize', { model, prompts: texts.map((p) => ({ id: p.id, prompt: p.prompt })) });
     if (!tok.ok) throw new Error(`tokenizing failed: ${tok.error}`);
