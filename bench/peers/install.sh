@@ -14,7 +14,16 @@ if [ "${1:-}" = --python ]; then
   [ -d .pyenv ] || python3 -m venv .pyenv
   site=$(../../.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
   echo "$site" > "$(.pyenv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/project-venv.pth"
-  .pyenv/bin/pip install -q onnx onnxscript onnxruntime gguf
+  # The machine's local package mirror when it has one (as train/setup_env.sh does): pip's default index
+  # would be tried first, and without internet every package waits out its retries.
+  mirror=${PIP_LOCAL_MIRROR_ROOT:-/opt}
+  args=()
+  if [ -d "$mirror/pypi/simple" ]; then
+    args=(--index-url "file://$mirror/pypi/simple" --timeout 15 --retries 0)
+    [ -d "$mirror/pypi-more/simple" ] && args+=(--extra-index-url "file://$mirror/pypi-more/simple")
+    [ -d "$mirror/wheels" ] && args+=(--find-links "$mirror/wheels")
+  fi
+  .pyenv/bin/pip install -q "${args[@]}" onnx onnxscript onnxruntime gguf
 fi
 export ONNXRUNTIME_NODE_INSTALL=skip
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
