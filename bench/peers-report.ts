@@ -6,7 +6,7 @@
 
 import type { AdapterSummary } from '../src/gpu/context.js';
 import { renderTraceSection } from './webgpu-trace-report.js';
-import { renderProfileBrief, type DecodeProfile } from './peers-profile.js';
+import { renderProfile, renderProfileBrief, type DecodeProfile } from './peers-profile.js';
 
 /** The runtime the speed-ups are relative to. */
 export const BASELINE = 'transformers.js webgpu';
@@ -212,4 +212,23 @@ export function replacePeersReadme(readme: string, block: string): string {
   const j = readme.indexOf(README_END);
   if (i < 0 || j < i) throw new Error('README has no peers block markers');
   return readme.slice(0, i) + block + readme.slice(j + README_END.length + 1);
+}
+
+/** The results file's Markdown: header facts, the table, the notes, the WebGPU calls per token. */
+export function renderPeersMarkdown(r: PeersResults): string {
+  const a = r.adapter;
+  const profile = r.summary.find((x) => x.name === 'ours ar')?.profile;
+  return [
+    `# Peers benchmark, ${r.date.slice(0, 10)} (commit ${r.commit})`,
+    '',
+    `Headless Chromium ${r.machine.chromium}; WebGPU adapter: ${a.vendor} ${a.architecture} ${a.description}${r.cpuAdapter ? ' (**CPU adapter**)' : ''}; ${r.machine.cpus} CPUs (${r.machine.cpuModel}).`,
+    `Model ${r.model}; prompts ${r.plan.prompts.join(', ')} (as token ids); greedy, ${r.plan.maxNewTokens} new tokens at most; warm-up + ${r.plan.runs} runs, medians.`,
+    `Versions: ${Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join(', ')}.`,
+    '',
+    renderPeersTable(r.summary, r.baseline),
+    ...r.notes.map((n) => `- ${n}`),
+    ...renderTraceSection(r.runtimes, '##'),
+    '',
+    ...(profile ? ['## Where our ar decode step spends its time', '', renderProfile(profile)] : []),
+  ].join('\n');
 }

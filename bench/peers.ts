@@ -23,11 +23,11 @@ import { CHROMIUM_ARGS, CHROMIUM_PATH, modelUrlPath } from '../src/cli/chromium.
 import { packageRoot } from '../src/engine/node.js';
 import type { AdapterSummary } from '../src/gpu/context.js';
 import { adapterSlug, gitCommit } from './meta.js';
-import { renderPeersTable, summarize, type PeerRuntimeResult, type PeersResults } from './peers-report.js';
+import { renderPeersMarkdown, renderPeersTable, summarize, type PeerRuntimeResult, type PeersResults } from './peers-report.js';
 import { loadPrompts } from './run.js';
 import { loadReference64, top2 } from './peers-reference.js';
-import { labelOffWebGpu, OFF_WEBGPU, renderTraceSection, type RuntimeTrace } from './webgpu-trace-report.js';
-import { renderProfile, summarizeProfile, type DecodeProfileRaw } from './peers-profile.js';
+import { labelOffWebGpu, OFF_WEBGPU, type RuntimeTrace } from './webgpu-trace-report.js';
+import { summarizeProfile, type DecodeProfileRaw } from './peers-profile.js';
 
 export { BASELINE } from './peers-report.js';
 import { BASELINE } from './peers-report.js';
@@ -204,22 +204,4 @@ export async function runPeersMain(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** The results file's Markdown: header facts, the table, the notes, the WebGPU calls per token. */
-export function renderPeersMarkdown(r: PeersResults): string {
-  const a = r.adapter;
-  const profile = r.summary.find((x) => x.name === 'ours ar')?.profile;
-  return [
-    `# Peers benchmark, ${r.date.slice(0, 10)} (commit ${r.commit})`,
-    '',
-    `Headless Chromium ${r.machine.chromium}; WebGPU adapter: ${a.vendor} ${a.architecture} ${a.description}${r.cpuAdapter ? ' (**CPU adapter**)' : ''}; ${r.machine.cpus} CPUs (${r.machine.cpuModel}).`,
-    `Model ${r.model}; prompts ${r.plan.prompts.join(', ')} (as token ids); greedy, ${r.plan.maxNewTokens} new tokens at most; warm-up + ${r.plan.runs} runs, medians.`,
-    `Versions: ${Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join(', ')}.`,
-    '',
-    renderPeersTable(r.summary, r.baseline),
-    ...r.notes.map((n) => `- ${n}`),
-    ...renderTraceSection(r.runtimes, '##'),
-    '',
-    ...(profile ? ['## Where our ar decode step spends its time', '', renderProfile(profile)] : []),
-  ].join('\n');
-}
 
