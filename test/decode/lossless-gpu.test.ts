@@ -33,9 +33,9 @@ describe.each(KERNEL_CONFIGS.flatMap((k) => [...FIXTURES, ...FAMILY_FIXTURES].fi
       expect(e.info.kernelConfig.preset).toBe(kernelConfig);
       expect(e.info.deviceLimits).toEqual(WEBGPU_DEFAULT_LIMITS);
       const prompts = [golden(name).prompt_text, ...EXTRA_PROMPTS];
-      // The seed (random draft initialisation) never changes the output: the `gpu` run, slower on this
-      // software adapter, tries one seed per mode and prompt; `cpu` two.
-      const seeds = kernelConfig === 'gpu' ? [1] : [1, 2];
+      // The seed (random draft initialisation) never changes the output: CI tries one seed per mode and
+      // prompt (prompts differ in their drafts anyway); MSN_HEAVY=1 tries two in `cpu`.
+      const seeds = kernelConfig === 'cpu' && process.env.MSN_HEAVY === '1' ? [1, 2] : [1];
       let retrievalDrafts = 0;
       for (const prompt of prompts) {
         const ar = await e.complete(prompt, { decode: 'ar', maxNewTokens: 40 });
