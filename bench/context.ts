@@ -5,6 +5,8 @@
 import type { AdapterSummary, GpuContext } from '../src/gpu/context.js';
 import type { ParamArena, Pass } from '../src/gpu/kernel.js';
 import { kernelLimits } from '../src/gpu/needs.js';
+import { streamWeights, type ModelDescription } from '../src/model/loader.js';
+import type { LlamaGpu } from '../src/worker/llama.js';
 
 /** Records `p` into `cp` with its params slot `off` of `arena`. */
 export function dispatch(cp: GPUComputePassEncoder, p: Pass, arena: ParamArena, off: number): void {
@@ -56,3 +58,13 @@ export async function benchContext(gpu: GPU): Promise<{ ctx: GpuContext; summary
   return { ctx, summary, features };
 }
 
+
+/**
+ * Streams every weight of `desc` that `model` wants into it (whole tensors) and finishes the load, as
+ * the executor does (src/worker/executor.ts) without its progress and quantization options.
+ * @throws what streamWeights and LlamaGpu.finish throw (ModelFormatError, UnsupportedModelError).
+ */
+export async function loadWeights(model: LlamaGpu, desc: ModelDescription): Promise<void> {
+  const seen = await streamWeights(desc, (n) => model.target(n) !== null, (name, dtype, shape, bytes, block) => model.addTensor(name, dtype, shape, bytes, block));
+  await model.finish(seen);
+}

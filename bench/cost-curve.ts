@@ -19,12 +19,12 @@ import { DraftTree, JACOBI_CANDIDATES } from '../src/decode/tree.js';
 import { causalMask } from '../src/kernels/attention.js';
 import { MAX_TOPK } from '../src/kernels/topk.js';
 import type { ModelDescription } from '../src/model/loader.js';
-import { describeModel, streamWeights } from '../src/model/loader.js';
+import { describeModel } from '../src/model/loader.js';
 import { createModelSource } from '../src/model/source.js';
 import { TREE_ROOM } from '../src/worker/api.js';
 import { LlamaGpu } from '../src/worker/llama.js';
 import { GpuTimer, type TimingMethod } from './gpu-timer.js';
-import { benchContext, dispatch } from './context.js';
+import { benchContext, dispatch, loadWeights } from './context.js';
 import { round } from './stats.js';
 
 /** Rows per forward of the curve (the list). */
@@ -85,8 +85,7 @@ export async function runCostCurve(o: CostCurveOptions): Promise<CostCurve> {
   const Ts = o.Ts ?? COST_T;
   const model = new LlamaGpu(ctx, cfg, Math.max(P + 1, Math.min(cfg.maxPositionEmbeddings, P + 128)), TREE_ROOM, kernels, Math.max(...Ts));
   try {
-    const seen = await streamWeights(desc, (n) => model.target(n) !== null, (name, dtype, shape, bytes) => model.addTensor(name, dtype, shape, bytes));
-    await model.finish(seen);
+    await loadWeights(model, desc);
     const d = model.dims;
     const paper = DraftTree.paper();
     const curve: CostPoint[] = [];

@@ -16,12 +16,12 @@
 import { createGpuContext } from '../src/gpu/context.js';
 import { chooseKernelConfig } from '../src/gpu/kernel-config.js';
 import { encodePasses, type Pass } from '../src/gpu/kernel.js';
-import { describeModel, streamWeights } from '../src/model/loader.js';
+import { describeModel } from '../src/model/loader.js';
 import { createModelSource } from '../src/model/source.js';
 import { defaultKvDtype } from '../src/model/memory-plan.js';
 import { TREE_ROOM } from '../src/worker/api.js';
 import { LlamaGpu } from '../src/worker/llama.js';
-import { dispatch } from './context.js';
+import { dispatch, loadWeights } from './context.js';
 import { kindOf, packPasses } from './kernels.js';
 import type { DecodeProfileRaw, ProfileKind } from './peers-profile.js';
 import { median } from './stats.js';
@@ -47,8 +47,7 @@ export async function profileDecodeStep(gpu: GPU, model: string, P: number, reps
   const cfg = desc.config;
   const m = new LlamaGpu(ctx, cfg, Math.min(cfg.maxPositionEmbeddings, 4096), TREE_ROOM, chooseKernelConfig(ctx.adapter), undefined, undefined, defaultKvDtype(cfg));
   try {
-    const seen = await streamWeights(desc, (n) => m.target(n) !== null, (name, dtype, shape, bytes, block) => m.addTensor(name, dtype, shape, bytes, block));
-    await m.finish(seen);
+    await loadWeights(m, desc);
     device.queue.writeBuffer(m.b.ids, 0, Uint32Array.of(1));
     device.queue.writeBuffer(m.b.pos, 0, Uint32Array.of(P));
     const passes = m.forwardPasses(1, P, { base: 0, stride: m.dims.maxRows }, 'last', 1);

@@ -18,7 +18,7 @@ import { kernelFor, matmulPass, type MatmulConfig, type WeightFormat } from '../
 import { attentionKernel, attentionPass, causalMask } from '../src/kernels/attention.js';
 import { DraftTree, JACOBI_CANDIDATES } from '../src/decode/tree.js';
 import type { LlamaConfig } from '../src/model/config.js';
-import { describeModel, streamWeights } from '../src/model/loader.js';
+import { describeModel } from '../src/model/loader.js';
 import { createModelSource } from '../src/model/source.js';
 import { TREE_ROOM } from '../src/worker/api.js';
 import { LlamaGpu } from '../src/worker/llama.js';
@@ -26,7 +26,7 @@ import { MAX_TOPK } from '../src/kernels/topk.js';
 import streamCode from './stream.wgsl';
 import gemmCode from './gemm_vec4.wgsl';
 import { GpuTimer, type Timing, type TimingMethod } from './gpu-timer.js';
-import { benchContext, dispatch } from './context.js';
+import { benchContext, dispatch, loadWeights } from './context.js';
 import { median, round, sig } from './stats.js';
 
 
@@ -339,8 +339,7 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<KernelBench
 
   // ---------------------------------------------------------------- the model's forward
   const model = new LlamaGpu(ctx, cfg, Math.min(cfg.maxPositionEmbeddings, 4096), TREE_ROOM, kernels);
-  const seen = await streamWeights(desc, (n) => model.target(n) !== null, (name, dtype, shape, bytes) => model.addTensor(name, dtype, shape, bytes));
-  await model.finish(seen);
+  await loadWeights(model, desc);
   const dispatchesPerForward = { ar: model.dispatchCount(1, 'last'), tree69: model.dispatchCount(Math.min(69, model.dims.maxRows), 'all'), prefill128: model.dispatchCount(model.dims.maxRows, 'none') };
   const forward: ForwardProfile[] = [];
   const R = model.dims.maxRows;
